@@ -1,0 +1,92 @@
+import { Command, Option } from 'commander';
+import { InputError } from '../errors.js';
+import { jobView } from '../jobs/record.js';
+import { assertJobId, validateJobSpec, type JobSpec } from '../jobs/store.js';
+import type { CliIo } from './main.js';
+import { settingsFor, withStores } from './context.js';
+import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+
+const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
+
+/** Collects repeated `key=value` flags into a map; a repeated key is an error, not a silent overwrite. */
+function collectPairs(flag: string) {
+  return (text: string, previous: Record<string, string> = {}): Record<string, string> => {
+    const equals = text.indexOf('=');
+    if (equals < 1) throw new InputError(`invalid ${flag} "${text}": expected key=value`);
+    const key = text.slice(0, equals);
+    if (Object.hasOwn(previous, key)) throw new InputError(`${flag} "${key}" is given twice`);
+    return { ...previous, [key]: text.slice(equals + 1) };
+  };
+}
+
+interface PutOptions {
+  upstream: string;
+  port?: Record<string, string>;
+  label?: Record<string, string>;
+  unsecureHttp?: boolean;
+  output: OutputFormat;
+}
+
+/** `jobgate job ...`: the job registry that the proxy routes and authorizes with. */
+export function jobCommand(io: CliIo): Command {
+  const job = new Command('job').description('register, list and remove the jobs that jobgate fronts');
+
+  job
+    .command('put')
+    .description('create or replace a job')
+    .argument('<id>', 'job id (a DNS label): the job URL is <id>.<jobDomain>')
+    .requiredOption('--upstream <url>', "upstream URL of the job's default HTTP port")
+    .option('--port <port=url>', 'upstream of another port, reached as <id>-<port>.<jobDomain> (repeatable)', collectPairs('--port'))
+    .option('-l, --label <key=value>', 'label of the job, matched by token selectors (repeatable)', collectPairs('--label'))
+    .option('--unsecure-http', 'serve this job without any authentication', false)
+    .addOption(outputOption())
+    .action(async (id: string, options: PutOptions, command: Command) => {
+      const spec: JobSpec = {
+        id,
+        upstream: options.upstream,
+        ports: options.port ?? {},
+        labels: options.label ?? {},
+        unsecureHttp: options.unsecureHttp === true,
+      };
+      validateJobSpec(spec);
+      const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.put(spec));
+      io.stdout(render(jobView(record), options.output));
+    });
+
+  job
+    .command('get')
+    .description('show one job')
+    .argument('<id>', 'job id')
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      assertJobId(id);
+      const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.get(id));
+      io.stdout(render(jobView(record), options.output));
+    });
+
+  job
+    .command('list')
+    .description('list every job')
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }, command: Command) => {
+      const records = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.list());
+      const views = [];
+      for (const record of records) {
+        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${record.message}\n`);
+        else views.push(jobView(record));
+      }
+      io.stdout(render(views, options.output));
+    });
+
+  job
+    .command('delete')
+    .description('remove a job: its URLs answer 404 at once')
+    .argument('<id>', 'job id')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      assertJobId(id);
+      await withStores(settingsFor(command, io.env), (stores) => stores.jobs.delete(id));
+      io.stderr(`job ${id} deleted\n`);
+    });
+
+  return job;
+}

@@ -1,0 +1,75 @@
+import { Command, Option } from 'commander';
+import { ROLES, tokenView } from '../tokens/record.js';
+import { assertTokenId, validateNewToken } from '../tokens/store.js';
+import type { CliIo } from './main.js';
+import { settingsFor, withStores } from './context.js';
+import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+
+const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
+
+/** `jobgate token ...`: app tokens, as `ovhai token` manages them. */
+export function tokenCommand(io: CliIo): Command {
+  const token = new Command('token').description('create, list, renew and delete app tokens');
+
+  token
+    .command('create')
+    .description('create a token; its value is printed once, here, and cannot be read back')
+    .argument('<name>', "token's name")
+    .addOption(new Option('-r, --role <role>', 'read reaches job URLs; operator also reaches the training API').choices(ROLES).makeOptionMandatory())
+    .option('-l, --label-selector <selector>', 'only jobs whose labels match are reachable (Kubernetes syntax, e.g. team=a)', '')
+    .addOption(outputOption())
+    .action(async (name: string, options: { role: string; labelSelector: string; output: OutputFormat }, command: Command) => {
+      const input = { name, role: options.role, labelSelector: options.labelSelector };
+      validateNewToken(input);
+      const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.create(input));
+      io.stdout(render(tokenView(issued.record, issued.value), options.output));
+    });
+
+  token
+    .command('list')
+    .description('list every token (without values)')
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }, command: Command) => {
+      const records = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.list());
+      const views = [];
+      for (const record of records) {
+        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${record.message}\n`);
+        else views.push(tokenView(record));
+      }
+      io.stdout(render(views, options.output));
+    });
+
+  token
+    .command('get')
+    .description('show one token (without its value)')
+    .argument('<id>', "token's id")
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      assertTokenId(id);
+      const record = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.get(id));
+      io.stdout(render(tokenView(record), options.output));
+    });
+
+  token
+    .command('renew')
+    .description('issue a new value: same id, name and selector; the old value stops working at once')
+    .argument('<id>', "token's id")
+    .addOption(outputOption())
+    .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      assertTokenId(id);
+      const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.renew(id));
+      io.stdout(render(tokenView(issued.record, issued.value), options.output));
+    });
+
+  token
+    .command('delete')
+    .description('delete a token; its value stops working at once')
+    .argument('<id>', "token's id")
+    .action(async (id: string, _options: unknown, command: Command) => {
+      assertTokenId(id);
+      await withStores(settingsFor(command, io.env), (stores) => stores.tokens.delete(id));
+      io.stderr(`token ${id} deleted\n`);
+    });
+
+  return token;
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
+
+/** A listening address. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+const listenAddress = z.string().transform((text, ctx): ListenAddress => {
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(text.slice(colon + 1));
+  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(text.slice(colon + 1))) {
+    ctx.addIssue({ code: 'custom', message: 'bad address' });
+    return z.NEVER;
+  }
+  return { host, port };
+});
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
+const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
+const dnsName = z
+  .string()
+  .transform((text) => text.toLowerCase().replace(/^\.+|\.+$/g, ''))
+  .refine((text) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(text));
+const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol));
+
+/**
+ * Every setting: its name in the config file, its environment variable, its default,
+ * what it accepts (said in the error message) and its schema. config/jobgate.yaml documents
+ * the same list; a test keeps the two in step.
+ */
+export const SETTINGS = {
+  redisUrl: { env: 'JOBGATE_REDIS_URL', default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
+  keyPrefix: {
+    env: 'JOBGATE_KEY_PREFIX',
+    default: DEFAULT_KEY_PREFIX,
+    accepts: 'a prefix of 1 to 64 printable characters without spaces',
+    schema: z.string().regex(/^[\x21-\x7e]{1,64}$/),
+  },
+  listen: { env: 'JOBGATE_LISTEN', default: '0.0.0.0:8080', accepts: 'host:port, such as 0.0.0.0:8080 or [::]:8080', schema: listenAddress },
+  adminListen: {
+    env: 'JOBGATE_ADMIN_LISTEN',
+    default: '0.0.0.0:9090',
+    accepts: 'host:port, such as 0.0.0.0:9090',
+    schema: listenAddress,
+  },
+  jobDomain: {
+    env: 'JOBGATE_JOB_DOMAIN',
+    default: undefined,
+    accepts: 'a DNS name such as job.example.com (job URLs are <job-id>.<jobDomain>)',
+    schema: dnsName.optional(),
+  },
+  sidecarJob: {
+    env: 'JOBGATE_SIDECAR_JOB',
+    default: undefined,
+    accepts: 'a job id (lowercase letters, digits and "-", at most 63)',
+    schema: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
+      .optional(),
+  },
+  sidecarUpstream: { env: 'JOBGATE_SIDECAR_UPSTREAM', default: undefined, accepts: 'an http:// or https:// URL', schema: httpUrl.optional() },
+  trustedHops: {
+    env: 'JOBGATE_TRUSTED_HOPS',
+    default: 0,
+    accepts: 'an integer from 0 to 10 (proxies in front of jobgate whose X-Forwarded-* are trusted)',
+    schema: integer(0, 10),
+  },
+  keepAuthorization: {
+    env: 'JOBGATE_KEEP_AUTHORIZATION',
+    default: false,
+    accepts: 'true or false',
+    schema: flag,
+  },
+  upstreamTimeoutMs: {
+    env: 'JOBGATE_UPSTREAM_TIMEOUT_MS',
+    default: 60_000,
+    accepts: 'milliseconds, from 100 to 3600000',
+    schema: integer(100, 3_600_000),
+  },
+  redisTimeoutMs: {
+    env: 'JOBGATE_REDIS_TIMEOUT_MS',
+    default: 500,
+    accepts: 'milliseconds, from 50 to 900 (a Redis that does not answer must give 503 within 1 s)',
+    schema: integer(50, 900),
+  },
+  headersTimeoutMs: {
+    env: 'JOBGATE_HEADERS_TIMEOUT_MS',
+    default: 10_000,
+    accepts: 'milliseconds, from 1000 to 120000',
+    schema: integer(1000, 120_000),
+  },
+  requestTimeoutMs: {
+    env: 'JOBGATE_REQUEST_TIMEOUT_MS',
+    default: 300_000,
+    accepts: 'milliseconds, from 1000 to 3600000 (0 is refused: it would let slow clients hold sockets)',
+    schema: integer(1000, 3_600_000),
+  },
+  maxHeaderBytes: {
+    env: 'JOBGATE_MAX_HEADER_BYTES',
+    default: 16_384,
+    accepts: 'bytes, from 4096 to 65536',
+    schema: integer(4096, 65_536),
+  },
+  maxHeaders: { env: 'JOBGATE_MAX_HEADERS', default: 100, accepts: 'a count, from 16 to 500', schema: integer(16, 500) },
+  logLevel: {
+    env: 'JOBGATE_LOG_LEVEL',
+    default: 'info',
+    accepts: 'one of fatal, error, warn, info, debug, trace, silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** The validated settings: one object, built before anything starts; nothing else reads process.env. */
+export type Settings = { -readonly [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };

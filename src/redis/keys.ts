@@ -1,0 +1,37 @@
+/**
+ * The key layout in Redis (the public contract: docs/redis-schema.md).
+ * Every key starts with the configured prefix, so that one Redis can host several
+ * jobgate installations and so that a `{hash tag}` prefix keeps them in one Cluster slot.
+ */
+export class KeySpace {
+  /** Set of every token id. */
+  readonly tokens: string;
+  /** Set of every job id. */
+  readonly jobs: string;
+  /** Pub/sub channel that carries `token:<id>` and `job:<id>` after every change. */
+  readonly channel: string;
+
+  constructor(readonly prefix: string) {
+    this.tokens = `${prefix}tokens`;
+    this.jobs = `${prefix}jobs`;
+    this.channel = `${prefix}invalidate`;
+  }
+
+  /** Hash that holds token `id`. */
+  token(id: string): string {
+    return `${this.prefix}token:${id}`;
+  }
+
+  /** Hash that holds job `id`. */
+  job(id: string): string {
+    return `${this.prefix}job:${id}`;
+  }
+}
+
+export const DEFAULT_KEY_PREFIX = 'jobgate:';
+
+/** The invalidation messages published on {@link KeySpace.channel}. */
+export const invalidation = {
+  token: (id: string) => `token:${id}`,
+  job: (id: string) => `job:${id}`,
+};

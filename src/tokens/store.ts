@@ -1,0 +1,151 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { InputError, NotFoundError } from '../errors.js';
+import { invalidation, type KeySpace } from '../redis/keys.js';
+import { execAtomic, redisCall, LuaScript, pairsToObject, readHashes } from '../redis/index.js';
+import { parseSelector, SelectorError } from '../selector/index.js';
+import { isTokenId, mintToken, type ParsedToken } from './format.js';
+import { isRole, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
+
+export interface NewToken {
+  readonly name: string;
+  readonly role: string;
+  readonly labelSelector?: string;
+}
+
+/** A record together with the only copy of its value (create and renew). */
+export interface IssuedToken {
+  readonly record: TokenRecord;
+  readonly value: string;
+}
+
+// KEYS: token hash, token index. ARGV: id, new secretHash, now, channel, message.
+// Returns the renewed hash, or false when the token does not exist. HINCRBY is the first
+// write, so a hand-broken version field fails the script before anything changes.
+const RENEW = new LuaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'secretHash', ARGV[2], 'updatedAt', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return redis.call('HGETALL', KEYS[1])
+`);
+
+// KEYS: token hash, token index. ARGV: id, channel, message. Returns 1 when it existed.
+const DELETE = new LuaScript(`
+local existed = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return existed
+`);
+
+/** Validates create input; throws InputError naming the problem. */
+export function validateNewToken(input: NewToken): { name: string; role: Role; labelSelector: string } {
+  const nameProblem = tokenNameProblem(input.name);
+  if (nameProblem) throw new InputError(`invalid token name: ${nameProblem}`);
+  if (!isRole(input.role)) throw new InputError(`invalid role "${input.role}": expected one of ${ROLES.join(', ')}`);
+  const labelSelector = (input.labelSelector ?? '').trim();
+  try {
+    parseSelector(labelSelector);
+  } catch (error) {
+    if (error instanceof SelectorError) throw new InputError(`invalid label selector: ${error.message}`);
+    throw error;
+  }
+  return { name: input.name, role: input.role, labelSelector };
+}
+
+export function assertTokenId(id: string): void {
+  if (!isTokenId(id)) throw new InputError(`invalid token id "${id}": expected a lowercase UUID such as 0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b`);
+}
+
+/** Token records in Redis: every lifecycle step is one atomic command or script. */
+export class TokenStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: KeySpace,
+  ) {}
+
+  async create(input: NewToken, now = new Date()): Promise<IssuedToken> {
+    const { name, role, labelSelector } = validateNewToken(input);
+    const minted = mintToken();
+    const timestamp = now.toISOString();
+    const key = this.keys.token(minted.id);
+    const hash = {
+      id: minted.id,
+      name,
+      role,
+      labelSelector,
+      secretHash: minted.secretHash,
+      version: '1',
+      createdAt: timestamp,
+      updatedAt: timestamp,
+    };
+    await execAtomic(
+      this.redis
+        .multi()
+        .hset(key, hash)
+        .sadd(this.keys.tokens, minted.id)
+        .publish(this.keys.channel, invalidation.token(minted.id)),
+    );
+    return { record: tokenFromHash(key, minted.id, hash), value: minted.value };
+  }
+
+  /** The record, or NotFoundError. A malformed record throws RecordError. */
+  async get(id: string): Promise<TokenRecord> {
+    assertTokenId(id);
+    const record = await this.find(id);
+    if (!record) throw new NotFoundError(`token ${id} not found`);
+    return record;
+  }
+
+  /** The record, or undefined when there is none. One HGETALL. */
+  async find(id: string): Promise<TokenRecord | undefined> {
+    const key = this.keys.token(id);
+    const hash = await redisCall(() => this.redis.hgetall(key));
+    if (Object.keys(hash).length === 0) return undefined;
+    return tokenFromHash(key, id, hash);
+  }
+
+  /** Every token id in the index, sorted. */
+  async ids(): Promise<string[]> {
+    const ids = await redisCall(() => this.redis.smembers(this.keys.tokens));
+    return ids.sort();
+  }
+
+  /** Every token, as records or as the error that reading each one raised. */
+  async list(): Promise<Array<TokenRecord | Error>> {
+    return readHashes(this.redis, await this.ids(), (id) => this.keys.token(id), tokenFromHash);
+  }
+
+
+  /** Issues a new secret: same id, name and selector, version + 1. The old value stops working. */
+  async renew(id: string, now = new Date()): Promise<IssuedToken> {
+    assertTokenId(id);
+    const key = this.keys.token(id);
+    // Read first so that a malformed record is reported instead of renewed.
+    await this.get(id);
+    const minted = mintToken(id);
+    const reply = await redisCall(() =>
+      RENEW.run(this.redis, [key, this.keys.tokens], [id, minted.secretHash, now.toISOString(), this.keys.channel, invalidation.token(id)]),
+    );
+    if (reply === null || reply === false) throw new NotFoundError(`token ${id} not found`);
+    return { record: tokenFromHash(key, id, pairsToObject(reply)), value: minted.value };
+  }
+
+  async delete(id: string): Promise<void> {
+    assertTokenId(id);
+    const existed = await redisCall(() =>
+      DELETE.run(this.redis, [this.keys.token(id), this.keys.tokens], [id, this.keys.channel, invalidation.token(id)]),
+    );
+    if (existed !== 1) throw new NotFoundError(`token ${id} not found`);
+  }
+
+  /**
+   * The record that a presented token stands for, or undefined when the token is
+   * unknown, deleted or superseded by a renew. One Redis command.
+   */
+  async resolve(token: ParsedToken): Promise<TokenRecord | undefined> {
+    const record = await this.find(token.id);
+    if (!record || !timingSafeEqual(record.secretHash, token.digest)) return undefined;
+    return record;
+  }
+}

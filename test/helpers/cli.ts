@@ -1,0 +1,28 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const JOBGATE_BIN = fileURLToPath(new URL('../../bin/jobgate.js', import.meta.url));
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built `jobgate` binary as a user would (npm test builds it first). */
+export async function runCli(args: readonly string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  // A clean environment (no stray JOBGATE_* from the developer's shell), keeping coverage collection.
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  if (process.env.NODE_V8_COVERAGE) base.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE;
+  const child = spawn(process.execPath, [JOBGATE_BIN, ...args], {
+    env: { ...base, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.end(input ?? '');
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
