@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
 import { jobCommand } from './job.js';
+import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
 
 /** Where the CLI writes and what it reads: the process by default, captured in tests. */
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`jobgate: ${text.replace(/^error: /, '')}`) });
   program.addCommand(tokenCommand(io));
   program.addCommand(jobCommand(io));
+  program.addCommand(serveCommand(io));
   // Every command reports its own errors through the same exit path below.
   const exitOverride = (command: Command): void => {
     command.exitOverride();

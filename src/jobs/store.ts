@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
-import { LuaScript, pairsToObject, redisCall, readHashes } from '../redis/index.js';
+import { LuaScript, pairsToObject, redisCall, readHash, readHashes } from '../redis/index.js';
 import { jobFromHash, jobIdProblem, MAX_LABELS, portProblem, upstreamProblem, userLabelProblem, type JobRecord } from './record.js';
 
 /** What `job put` writes: the whole job, replacing any previous one with this id. */
@@ -92,7 +92,7 @@ export class JobStore {
   /** The job, or undefined when there is none. One HGETALL. */
   async find(id: string): Promise<JobRecord | undefined> {
     const key = this.keys.job(id);
-    const hash = await redisCall(() => this.redis.hgetall(key));
+    const hash = await readHash(this.redis, key);
     if (Object.keys(hash).length === 0) return undefined;
     return jobFromHash(key, id, hash);
   }

@@ -1,5 +1,5 @@
 import { Redis, type ChainableCommander } from 'ioredis';
-import { StoreUnavailableError } from '../errors.js';
+import { RecordError, StoreUnavailableError } from '../errors.js';
 
 export interface RedisConnectOptions {
   readonly url: string;
@@ -51,6 +51,16 @@ export async function connectRedis(redis: Redis, timeoutMs: number): Promise<voi
 /** host:port of a client, never its password. */
 export function describeRedisUrl(redis: Redis): string {
   return `${redis.options.host ?? '127.0.0.1'}:${redis.options.port ?? 6379}`;
+}
+
+/** Reads one hash; a key of another type (set by hand) is a malformed record. */
+export async function readHash(redis: Redis, key: string): Promise<Record<string, string>> {
+  try {
+    return await redisCall(() => redis.hgetall(key));
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) throw new RecordError(key, 'the key is not a hash');
+    throw error;
+  }
 }
 
 /** Runs a Redis call and maps transport failures to StoreUnavailableError. */

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
-import { execAtomic, redisCall, LuaScript, pairsToObject, readHashes } from '../redis/index.js';
+import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
 import { isTokenId, mintToken, type ParsedToken } from './format.js';
 import { isRole, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
@@ -100,7 +100,7 @@ export class TokenStore {
   /** The record, or undefined when there is none. One HGETALL. */
   async find(id: string): Promise<TokenRecord | undefined> {
     const key = this.keys.token(id);
-    const hash = await redisCall(() => this.redis.hgetall(key));
+    const hash = await readHash(this.redis, key);
     if (Object.keys(hash).length === 0) return undefined;
     return tokenFromHash(key, id, hash);
   }

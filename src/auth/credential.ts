@@ -1,0 +1,45 @@
+import type { IncomingMessage } from 'node:http';
+import { parseToken, TOKEN_LENGTH, type ParsedToken } from '../tokens/format.js';
+
+/** What the request presents, before Redis is asked anything. */
+export type Credential =
+  | { readonly kind: 'none' }
+  /** Authorization with another scheme (Basic...): treated as no credential (RFC 6750 3.1). */
+  | { readonly kind: 'other-scheme' }
+  /** More than one Authorization header: a bad request. */
+  | { readonly kind: 'duplicate' }
+  /** A Bearer credential that is not a well-formed jobgate token (bad characters, checksum, length). */
+  | { readonly kind: 'malformed' }
+  | { readonly kind: 'bearer'; readonly token: ParsedToken };
+
+const NONE: Credential = { kind: 'none' };
+const OTHER_SCHEME: Credential = { kind: 'other-scheme' };
+const DUPLICATE: Credential = { kind: 'duplicate' };
+const MALFORMED: Credential = { kind: 'malformed' };
+
+/** Node keeps only the first of duplicate Authorization headers, so the raw list is counted. */
+function authorizationHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
+/** Reads `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is case-insensitive). */
+export function readCredential(req: IncomingMessage): Credential {
+  const header = req.headers.authorization;
+  if (header === undefined) return NONE;
+  if (authorizationHeaderCount(req.rawHeaders) > 1) return DUPLICATE;
+  if (header.length < 6 || header.slice(0, 6).toLowerCase() !== 'bearer') return OTHER_SCHEME;
+  if (header.length === 6) return MALFORMED; // "Bearer" and nothing else
+  if (header.charCodeAt(6) !== 32) return OTHER_SCHEME; // "Bearerx ..." is another scheme
+  let start = 7;
+  while (header.charCodeAt(start) === 32) start++;
+  // The length check comes first so that an over-long header costs nothing more.
+  const length = header.length - start;
+  if (length !== TOKEN_LENGTH) return MALFORMED;
+  const token = parseToken(start === 7 ? header.slice(7) : header.slice(start));
+  return token ? { kind: 'bearer', token } : MALFORMED;
+}

@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { loadSettings } from '../config/load.js';
+import { startJobgate } from '../server.js';
+import type { GlobalOptions } from './context.js';
+import type { CliIo } from './main.js';
+
+interface ServeOptions extends GlobalOptions {
+  listen?: string;
+  adminListen?: string;
+  jobDomain?: string;
+}
+
+/** `jobgate serve`: the reverse proxy. Runs until SIGTERM or SIGINT. */
+export function serveCommand(io: CliIo): Command {
+  return new Command('serve')
+    .description('run the authenticating reverse proxy (settings: config/jobgate.yaml, JOBGATE_* environment, flags)')
+    .option('--listen <host:port>', 'proxy listener (env JOBGATE_LISTEN; default 0.0.0.0:8080)')
+    .option('--admin-listen <host:port>', 'admin listener with /healthz and /readyz (env JOBGATE_ADMIN_LISTEN; default 0.0.0.0:9090)')
+    .option('--job-domain <domain>', 'job URLs are <job-id>.<domain> (env JOBGATE_JOB_DOMAIN; required in gateway mode)')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<ServeOptions>();
+      const settings = loadSettings({
+        file: options.config,
+        env: io.env,
+        flags: { redisUrl: options.redisUrl, keyPrefix: options.keyPrefix, listen: options.listen, adminListen: options.adminListen, jobDomain: options.jobDomain },
+      });
+      const running = await startJobgate(settings);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          running.logger.info({ event: 'signal', signal }, 'shutting down');
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          void running.close().then(resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+}

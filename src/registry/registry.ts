@@ -1,0 +1,30 @@
+import type { JobRecord } from '../jobs/record.js';
+import type { JobStore } from '../jobs/store.js';
+import type { TokenRecord } from '../tokens/record.js';
+import type { TokenStore } from '../tokens/store.js';
+
+/**
+ * Where the proxy looks up tokens and jobs. Each lookup is one Redis command at most;
+ * it throws RecordError for a malformed record and StoreUnavailableError when Redis
+ * does not answer, and callers deny in both cases.
+ */
+export interface Registry {
+  token(id: string): Promise<TokenRecord | undefined>;
+  job(id: string): Promise<JobRecord | undefined>;
+}
+
+/** The registry read straight from Redis. */
+export class RedisRegistry implements Registry {
+  constructor(
+    private readonly tokens: TokenStore,
+    private readonly jobs: JobStore,
+  ) {}
+
+  token(id: string): Promise<TokenRecord | undefined> {
+    return this.tokens.find(id);
+  }
+
+  job(id: string): Promise<JobRecord | undefined> {
+    return this.jobs.find(id);
+  }
+}

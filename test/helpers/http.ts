@@ -1,0 +1,61 @@
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** The body parsed as JSON. */
+  json<T = Record<string, unknown>>(): T;
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly path?: string;
+  /** Host header: the job URL's host name. */
+  readonly host?: string;
+  readonly headers?: OutgoingHttpHeaders | readonly string[];
+  readonly body?: string;
+  /** Abort after this many ms (the reply then rejects). */
+  readonly timeoutMs?: number;
+}
+
+/** One HTTP request to `baseUrl` with a chosen Host header; no connection reuse. */
+export function request(baseUrl: string, options: RequestOptions = {}): Promise<Reply> {
+  const url = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const headers = Array.isArray(options.headers)
+      ? [...(options.headers as string[]), ...(options.host ? ['Host', options.host] : [])]
+      : { ...(options.host ? { host: options.host } : {}), ...(options.headers as OutgoingHttpHeaders | undefined) };
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: headers as OutgoingHttpHeaders,
+        agent: false,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body) as T,
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Authorization header for a token value. */
+export const bearer = (value: string) => ({ authorization: `Bearer ${value}` });

@@ -1,0 +1,43 @@
+import t from 'tap';
+import { HostRouter } from '../../src/routing/host.js';
+
+const router = new HostRouter('job.example.com');
+
+t.test('a job id under the job domain', async (t) => {
+  t.same(router.route('nb1.job.example.com'), { label: 'nb1', portReading: undefined });
+  t.same(router.route('NB1.Job.Example.COM'), { label: 'nb1', portReading: undefined }, 'case-insensitive');
+  t.same(router.route('nb1.job.example.com.'), { label: 'nb1', portReading: undefined }, 'trailing dot');
+  t.same(router.route('nb1.job.example.com:8080'), { label: 'nb1', portReading: undefined }, 'a port in Host is ignored');
+});
+
+t.test('a <job-id>-<port> label has both readings', async (t) => {
+  t.same(router.route('my-job-8888.job.example.com'), { label: 'my-job-8888', portReading: { jobId: 'my-job', port: 8888 } });
+  t.same(router.route('a-1.job.example.com'), { label: 'a-1', portReading: { jobId: 'a', port: 1 } });
+  t.same(router.route('a-65535.job.example.com')?.portReading, { jobId: 'a', port: 65535 });
+});
+
+t.test('labels that are not port readings', async (t) => {
+  for (const label of ['a-65536', 'a-0', 'a-08080', 'a-123456', 'a-b', '-8080', 'nb1']) {
+    t.equal(router.route(`${label}.job.example.com`)?.portReading, undefined, label);
+  }
+});
+
+t.test('hosts outside the job domain', async (t) => {
+  for (const host of [
+    undefined,
+    '',
+    'job.example.com',
+    '.job.example.com',
+    'nb1.other.com',
+    'nb1.job.example.com.evil.com',
+    'a.b.job.example.com',
+    'nb1xjob.example.com',
+    'nb_1.job.example.com',
+    '-nb1.job.example.com',
+    `${'a'.repeat(64)}.job.example.com`,
+    '[::1]:8080',
+    'x'.repeat(400),
+  ]) {
+    t.equal(router.route(host), undefined, String(host));
+  }
+});
