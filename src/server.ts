@@ -1,17 +1,20 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { DestinationStream } from 'pino';
+import { FailureLimiter } from './auth/failure-limit.js';
 import type { Settings } from './config/settings.js';
 import { InputError } from './errors.js';
-import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from './http/answers.js';
 import { JobStore } from './jobs/store.js';
+import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { Gatekeeper, type Admission, type Mode } from './proxy/admission.js';
+import { Gatekeeper, type Mode } from './proxy/admission.js';
 import { Forwarder } from './proxy/forward.js';
-import { forwardedInfo, identityHeaders, prepareUpstreamHeaders } from './proxy/headers.js';
+import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
+import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedis, KeySpace } from './redis/index.js';
+import { CachedRegistry } from './registry/cache.js';
+import { InvalidationSubscriber } from './registry/invalidation.js';
 import { RedisRegistry } from './registry/registry.js';
 import { HostRouter } from './routing/host.js';
 import { TokenStore } from './tokens/store.js';
@@ -20,6 +23,7 @@ export interface RunningJobgate {
   readonly proxyAddress: AddressInfo;
   readonly adminAddress: AddressInfo;
   readonly logger: Logger;
+  readonly registry: CachedRegistry;
   /** Stops listening, closes every connection and Redis. */
   close(): Promise<void>;
 }
@@ -45,11 +49,6 @@ export function modeFromSettings(settings: Settings): Mode {
   return { kind: 'gateway', router: new HostRouter(jobDomain) };
 }
 
-const INTERNAL_ERROR = answer(500, 'internal_error', 'jobgate failed to handle this request. The error is in its log.');
-const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
-const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
-const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
-
 async function listen(server: Server, address: Settings['listen']): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -65,121 +64,61 @@ async function listen(server: Server, address: Settings['listen']): Promise<Addr
 export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
   const mode = modeFromSettings(settings);
   const logger = createLogger(settings.logLevel, options.logDestination);
+
   const redis = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true });
-  let lastRedisError = '';
-  redis.on('error', (error: Error) => {
-    if (error.message !== lastRedisError) logger.warn({ event: 'redis_error', err: { message: error.message } }, 'redis connection error');
-    lastRedisError = error.message;
-  });
-  redis.on('ready', () => {
-    lastRedisError = '';
-    logger.info({ event: 'redis_ready' }, 'connected to redis');
-  });
-  redis.connect().catch(() => {
+  const subscriber = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true, subscriber: true });
+  for (const [connection, name] of [
+    [redis, 'commands'],
+    [subscriber, 'invalidation'],
+  ] as const) {
+    let lastError = '';
+    connection.on('error', (error: Error) => {
+      if (error.message !== lastError) logger.warn({ event: 'redis_error', connection: name, err: { message: error.message } }, 'redis connection error');
+      lastError = error.message;
+    });
+    connection.on('ready', () => {
+      lastError = '';
+      logger.info({ event: 'redis_ready', connection: name }, 'connected to redis');
+    });
     // Reconnection goes on in the background; requests get 503 and /readyz says why meanwhile.
-  });
+    connection.connect().catch(() => {});
+  }
 
   const keys = new KeySpace(settings.keyPrefix);
-  const registry = new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys));
-  const gatekeeper = new Gatekeeper(mode, registry);
+  const registry = new CachedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), {
+    maxEntries: settings.cacheSize,
+    ttlMs: settings.cacheTtlMs,
+    negativeTtlMs: settings.negativeCacheTtlMs,
+    outageGraceMs: settings.outageGraceMs,
+  });
+  const liveSockets = new LiveSockets(registry, (jobId, tokenId, reason) => {
+    logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+  });
+  const invalidation = new InvalidationSubscriber(subscriber, keys.channel, {
+    token: (id) => {
+      registry.invalidateToken(id);
+      void liveSockets.tokenChanged(id);
+    },
+    job: (id) => {
+      registry.invalidateJob(id);
+      void liveSockets.jobChanged(id);
+    },
+    resubscribed: () => {
+      registry.flush();
+      void liveSockets.recheckAll();
+      logger.info({ event: 'invalidation_subscribed', channel: keys.channel }, 'listening for invalidations; caches flushed');
+    },
+  });
+  // The TTL safety net for open WebSockets too: a writer that forgot to publish is caught here.
+  const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
+  sweep.unref();
+
+  const gatekeeper = new Gatekeeper(mode, registry, new FailureLimiter(settings.authFailureLimit));
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
 
-  const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-  let requestCounter = 0;
-  const stripAuthorization = !settings.keepAuthorization;
-
-  const forwarder = new Forwarder(settings.upstreamTimeoutMs, (req, reply, error) => {
-    logger.warn({ event: 'upstream_error', status: reply.status, code: (error as NodeJS.ErrnoException).code, path: pathOf(req) }, 'upstream failed');
-  });
-
-  const accessLog = (req: IncomingMessage, requestId: string, started: number, status: number, admission: Admission | undefined, kind: 'http' | 'websocket') => {
-    const line: Record<string, unknown> = {
-      event: 'access',
-      requestId,
-      kind,
-      method: req.method,
-      host: req.headers.host,
-      path: pathOf(req),
-      status,
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    };
-    if (admission) {
-      line.decision = admission.decision;
-      if (admission.ok) {
-        line.jobId = admission.job.id;
-        if (admission.token) line.tokenId = admission.token.id;
-      } else {
-        if (admission.jobId) line.jobId = admission.jobId;
-        if (admission.tokenId) line.tokenId = admission.tokenId;
-      }
-    }
-    logger.info(line);
-  };
-
-  const admit = async (req: IncomingMessage): Promise<Admission> => {
-    if (req.rawHeaders.length > settings.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    const admission = await gatekeeper.admit(req);
-    if (!admission.ok && admission.recordError) {
-      logger.error({ event: 'invalid_record', key: admission.recordError.key, reason: admission.recordError.reason }, admission.recordError.message);
-    }
-    return admission;
-  };
-
-  const upstreamHeaders = (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, requestId: string, upgrade: boolean) => {
-    prepareUpstreamHeaders(req.headers, {
-      identity: admission.token ? identityHeaders(admission.token) : undefined,
-      stripAuthorization: stripAuthorization && admission.decision === 'allowed',
-      forwarded: forwardedInfo(req, settings.trustedHops, 'http'),
-      requestId,
-      upgrade,
-    });
-  };
-
-  const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = performance.now();
-    const requestId = `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
-    let admission: Admission | undefined;
-    res.once('close', () => accessLog(req, requestId, started, res.statusCode, admission, 'http'));
-    try {
-      admission = await admit(req);
-      if (!admission.ok) return sendAnswer(res, admission.answer);
-      upstreamHeaders(req, admission, requestId, false);
-      forwarder.web(req, res, admission.upstream);
-    } catch (error) {
-      logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
-      sendAnswer(res, INTERNAL_ERROR);
-    }
-  };
-
-  const webSockets = new Set<Socket>();
-  const handleUpgrade = async (req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> => {
-    const started = performance.now();
-    const requestId = `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
-    let admission: Admission | undefined;
-    let status = 101;
-    webSockets.add(socket);
-    socket.once('close', () => {
-      webSockets.delete(socket);
-      accessLog(req, requestId, started, status, admission, 'websocket');
-    });
-    socket.on('error', () => socket.destroy());
-    const refuse = (reply: Answer) => {
-      status = reply.status;
-      writeAnswer(socket, reply);
-    };
-    try {
-      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuse(ANSWERS.notWebSocket);
-      admission = await admit(req);
-      if (socket.destroyed) return;
-      if (!admission.ok) return refuse(admission.answer);
-      upstreamHeaders(req, admission, requestId, true);
-      forwarder.ws(req, socket, head, admission.upstream);
-    } catch (error) {
-      logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
-      refuse(INTERNAL_ERROR);
-    }
-  };
+  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger));
+  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, logger });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
@@ -190,24 +129,16 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   });
   // One more than the limit, so that a request over it is seen (Node drops the extra ones silently).
   proxyServer.maxHeadersCount = settings.maxHeaders + 1;
-  proxyServer.on('request', (req, res) => void handleRequest(req, res));
-  proxyServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handleUpgrade(req, socket, head));
-  proxyServer.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const reply = error.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? REQUEST_TIMEOUT : CLIENT_ERROR;
-    logger.info({ event: 'client_error', code: error.code, status: reply.status, remoteAddress: socket.remoteAddress }, 'malformed or slow request refused');
-    writeAnswer(socket, reply);
-  });
+  proxyServer.on('request', (req, res) => void handlers.onRequest(req, res));
+  proxyServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handlers.onUpgrade(req, socket, head));
+  proxyServer.on('clientError', handlers.onClientError);
 
-  const adminServer = createServer((req, res) => {
-    const path = pathOf(req);
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const reasons = readiness.reasons();
-      return reasons.length === 0 ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reasons });
-    }
-    sendJson(res, 404, { error: 'not_found', message: 'The admin listener serves /healthz and /readyz.' });
-  });
+  const notReadyReasons = () => {
+    const reasons = readiness.reasons();
+    if (!invalidation.live) reasons.push('invalidation subscription is down');
+    return reasons;
+  };
+  const adminServer = createAdminServer({ notReadyReasons });
 
   let proxyAddress: AddressInfo;
   let adminAddress: AddressInfo;
@@ -217,7 +148,9 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   } catch (error) {
     proxyServer.close();
     readiness.stop();
+    clearInterval(sweep);
     redis.disconnect();
+    subscriber.disconnect();
     throw new InputError(`cannot listen: ${(error as Error).message}`);
   }
   logger.info(
@@ -235,30 +168,21 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     proxyAddress,
     adminAddress,
     logger,
+    registry,
     async close() {
       readiness.stop();
+      invalidation.stop();
+      clearInterval(sweep);
       const closed = Promise.all([new Promise((resolve) => proxyServer.close(resolve)), new Promise((resolve) => adminServer.close(resolve))]);
+      liveSockets.closeAll('jobgate is shutting down');
       proxyServer.closeAllConnections();
       adminServer.closeAllConnections();
-      for (const socket of webSockets) socket.destroy();
       forwarder.close();
       await closed;
       redis.disconnect();
+      subscriber.disconnect();
       logger.info({ event: 'stopped' }, 'jobgate stopped');
       logger.flush();
     },
   };
-}
-
-/** The path of a request without its query string (which may carry secrets). */
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
 }

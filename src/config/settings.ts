@@ -106,6 +106,36 @@ export const SETTINGS = {
     schema: integer(4096, 65_536),
   },
   maxHeaders: { env: 'JOBGATE_MAX_HEADERS', default: 100, accepts: 'a count, from 16 to 500', schema: integer(16, 500) },
+  cacheSize: {
+    env: 'JOBGATE_CACHE_SIZE',
+    default: 10_000,
+    accepts: 'entries per cache (tokens, jobs), from 1 to 10000000',
+    schema: integer(1, 10_000_000),
+  },
+  cacheTtlMs: {
+    env: 'JOBGATE_CACHE_TTL_MS',
+    default: 5000,
+    accepts: 'milliseconds a cached record is trusted without news from Redis, from 100 to 300000',
+    schema: integer(100, 300_000),
+  },
+  negativeCacheTtlMs: {
+    env: 'JOBGATE_NEGATIVE_CACHE_TTL_MS',
+    default: 1000,
+    accepts: 'milliseconds an unknown token or job id is remembered as unknown, from 0 to 60000',
+    schema: integer(0, 60_000),
+  },
+  outageGraceMs: {
+    env: 'JOBGATE_OUTAGE_GRACE_MS',
+    default: 0,
+    accepts: 'milliseconds past its TTL that a cached record may serve while Redis is unreachable, from 0 (never) to 300000',
+    schema: integer(0, 300_000),
+  },
+  authFailureLimit: {
+    env: 'JOBGATE_AUTH_FAILURE_LIMIT',
+    default: 60,
+    accepts: 'failed authentications per minute per client address before 429, from 1 to 1000000',
+    schema: integer(1, 1_000_000),
+  },
   logLevel: {
     env: 'JOBGATE_LOG_LEVEL',
     default: 'info',

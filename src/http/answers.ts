@@ -75,6 +75,13 @@ export function missingSidecarJob(jobId: string): Answer {
   return answer(503, 'job_not_registered', `The job "${jobId}" that this jobgate sidecar fronts is not registered in Redis. Register it with \`jobgate job put ${jobId} ...\`.`);
 }
 
+const TOO_MANY_FAILURES = answer(429, 'too_many_requests', 'Too many failed authentications from this address. Wait for the time in Retry-After, then use a valid token.');
+
+/** A 429 for an address past the failure limit. */
+export function tooManyFailures(retryAfterSeconds: number): Answer {
+  return { ...TOO_MANY_FAILURES, headers: { ...TOO_MANY_FAILURES.headers, 'retry-after': String(retryAfterSeconds) } };
+}
+
 /** Sends an answer on an HTTP response. */
 export function sendAnswer(res: ServerResponse, reply: Answer): void {
   if (res.headersSent) {

@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { readCredential } from '../auth/credential.js';
+import type { FailureLimiter } from '../auth/failure-limit.js';
 import { decide, type Authentication } from '../auth/decide.js';
 import { RecordError, StoreUnavailableError } from '../errors.js';
-import { ANSWERS, missingSidecarJob, type Answer } from '../http/answers.js';
+import { ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRouter } from '../routing/host.js';
@@ -52,9 +53,11 @@ export class Gatekeeper {
   constructor(
     private readonly mode: Mode,
     private readonly registry: Registry,
+    private readonly failures: FailureLimiter,
   ) {}
 
-  async admit(req: IncomingMessage): Promise<Admission> {
+  /** `client` is the client's address, as far as trusted hops tell (for the failure limit). */
+  async admit(req: IncomingMessage, client: string): Promise<Admission> {
     let target: Target;
     try {
       target = await this.target(req.headers.host);
@@ -67,19 +70,32 @@ export class Gatekeeper {
     let auth: Authentication = { kind: 'anonymous' };
     if (!job.unsecureHttp) {
       const credential = readCredential(req);
+      if (credential.kind === 'malformed' || credential.kind === 'bearer') {
+        // Past the failure limit only a token already known valid (cached) passes, without Redis.
+        const retryAfter = this.failures.retryAfter(client);
+        if (retryAfter > 0) {
+          const cached = credential.kind === 'bearer' ? this.registry.cachedToken(credential.token.id) : undefined;
+          if (!cached || credential.kind !== 'bearer' || !timingSafeEqual(cached.secretHash, credential.token.digest)) {
+            return deny('too_many_failures', tooManyFailures(retryAfter), { jobId: job.id });
+          }
+        }
+      }
       switch (credential.kind) {
         case 'duplicate':
           return deny('duplicate_authorization', ANSWERS.duplicateAuthorization, { jobId: job.id });
         case 'malformed':
+          this.failures.recordFailure(client);
           return deny('malformed_token', ANSWERS.malformedToken, { jobId: job.id });
         case 'bearer': {
           let token: TokenRecord | undefined;
           try {
             token = await this.registry.token(credential.token.id);
           } catch (error) {
+            if (error instanceof RecordError) this.failures.recordFailure(client);
             return this.failure(error, job.id, credential.token.id);
           }
           if (!token || !timingSafeEqual(token.secretHash, credential.token.digest)) {
+            this.failures.recordFailure(client);
             return deny('unknown_token', ANSWERS.unknownToken, { jobId: job.id, tokenId: credential.token.id });
           }
           auth = { kind: 'token', token };

@@ -7,6 +7,8 @@ export interface RedisConnectOptions {
   readonly commandTimeoutMs: number;
   /** Keep reconnecting after a loss (servers), or fail once (CLI). */
   readonly reconnect: boolean;
+  /** A pub/sub connection: its owner subscribes again after each reconnect. */
+  readonly subscriber?: boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export function createRedis(options: RedisConnectOptions): Redis {
     maxRetriesPerRequest: 0,
     enableReadyCheck: true,
     retryStrategy: options.reconnect ? (attempt) => Math.min(50 * attempt, 500) : () => null,
+    autoResubscribe: !options.subscriber,
   });
 }
 

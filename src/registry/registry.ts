@@ -11,6 +11,8 @@ import type { TokenStore } from '../tokens/store.js';
 export interface Registry {
   token(id: string): Promise<TokenRecord | undefined>;
   job(id: string): Promise<JobRecord | undefined>;
+  /** The token if it is cached, fresh and known to exist: no Redis. */
+  cachedToken(id: string): TokenRecord | undefined;
 }
 
 /** The registry read straight from Redis. */
@@ -26,5 +28,9 @@ export class RedisRegistry implements Registry {
 
   job(id: string): Promise<JobRecord | undefined> {
     return this.jobs.find(id);
+  }
+
+  cachedToken(): TokenRecord | undefined {
+    return undefined;
   }
 }

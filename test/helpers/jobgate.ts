@@ -52,7 +52,7 @@ let prefixCounter = 0;
 export async function startHarness(env: Record<string, string> = {}, redisServer?: RedisServer): Promise<Harness> {
   const ownRedis = redisServer === undefined;
   const server = redisServer ?? (await RedisServer.start());
-  const keyPrefix = `jg${prefixCounter++}:`;
+  const keyPrefix = env.JOBGATE_KEY_PREFIX ?? `jg${prefixCounter++}:`;
   const settings = loadSettings({
     env: {
       JOBGATE_REDIS_URL: server.url,

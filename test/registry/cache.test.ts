@@ -1,0 +1,145 @@
+import t from 'tap';
+import { StoreUnavailableError } from '../../src/errors.js';
+import type { JobRecord } from '../../src/jobs/record.js';
+import { CachedRegistry } from '../../src/registry/cache.js';
+import { Lru } from '../../src/registry/lru.js';
+import type { Registry } from '../../src/registry/registry.js';
+import type { TokenRecord } from '../../src/tokens/record.js';
+
+/** A source whose answers and failures the test controls, counting every load. */
+class Source implements Registry {
+  tokens = new Map<string, TokenRecord>();
+  loads = 0;
+  down = false;
+  gate: Promise<void> | undefined;
+
+  async token(id: string): Promise<TokenRecord | undefined> {
+    this.loads++;
+    const snapshot = this.tokens.get(id);
+    if (this.gate) await this.gate;
+    if (this.down) throw new StoreUnavailableError('down');
+    return snapshot;
+  }
+
+  async job(): Promise<JobRecord | undefined> {
+    return undefined;
+  }
+
+  cachedToken(): TokenRecord | undefined {
+    return undefined;
+  }
+}
+
+const record = (id: string, version = 1) => ({ id, version }) as unknown as TokenRecord;
+
+function setup(options: Partial<{ ttlMs: number; negativeTtlMs: number; outageGraceMs: number; maxEntries: number }> = {}) {
+  let clock = 1000;
+  const source = new Source();
+  const cache = new CachedRegistry(source, { maxEntries: 100, ttlMs: 5000, negativeTtlMs: 1000, outageGraceMs: 0, now: () => clock, ...options });
+  return { source, cache, advance: (ms: number) => (clock += ms) };
+}
+
+t.test('a warm lookup does not reach the source until the TTL', async (t) => {
+  const { source, cache, advance } = setup();
+  source.tokens.set('a', record('a'));
+  t.equal((await cache.token('a'))?.id, 'a');
+  t.equal((await cache.token('a'))?.id, 'a');
+  t.equal(source.loads, 1);
+  t.equal(cache.cachedToken('a')?.id, 'a');
+  advance(5001);
+  t.equal(cache.cachedToken('a'), undefined, 'past the TTL the entry is not trusted');
+  await cache.token('a');
+  t.equal(source.loads, 2);
+  t.same(cache.stats.tokens, { hits: 1, misses: 2 });
+});
+
+t.test('unknown ids are cached negatively for a short time', async (t) => {
+  const { source, cache, advance } = setup();
+  t.equal(await cache.token('ghost'), undefined);
+  t.equal(await cache.token('ghost'), undefined);
+  t.equal(source.loads, 1);
+  t.equal(cache.cachedToken('ghost'), undefined, 'a negative entry is not a known-valid token');
+  advance(1001);
+  source.tokens.set('ghost', record('ghost'));
+  t.equal((await cache.token('ghost'))?.id, 'ghost');
+});
+
+t.test('invalidation and flush drop entries at once', async (t) => {
+  const { source, cache } = setup();
+  source.tokens.set('a', record('a', 1));
+  await cache.token('a');
+  source.tokens.set('a', record('a', 2));
+  cache.invalidateToken('a');
+  t.equal((await cache.token('a'))?.version, 2);
+  source.tokens.delete('a');
+  cache.flush();
+  t.equal(await cache.token('a'), undefined);
+});
+
+t.test('concurrent lookups share one load', async (t) => {
+  const { source, cache } = setup();
+  source.tokens.set('a', record('a'));
+  const results = await Promise.all(Array.from({ length: 20 }, () => cache.token('a')));
+  t.equal(source.loads, 1);
+  t.ok(results.every((result) => result?.id === 'a'));
+});
+
+t.test('a load that races an invalidation is not cached or shared', async (t) => {
+  const { source, cache } = setup();
+  source.tokens.set('a', record('a', 1));
+  let release!: () => void;
+  source.gate = new Promise((resolve) => (release = resolve));
+  const stale = cache.token('a'); // reads version 1, then waits
+  source.tokens.set('a', record('a', 2));
+  cache.invalidateToken('a'); // the writer's message arrives meanwhile
+  const fresh = cache.token('a'); // must not join the stale load
+  source.gate = undefined;
+  release();
+  t.equal((await stale)?.version, 1);
+  t.equal((await fresh)?.version, 2);
+  t.equal((await cache.token('a'))?.version, 2, 'the stale result was not cached');
+});
+
+t.test('outage: fail closed, unless a grace period is configured', async (t) => {
+  const closed = setup();
+  closed.source.tokens.set('a', record('a'));
+  await closed.cache.token('a');
+  closed.advance(5001);
+  closed.source.down = true;
+  await t.rejects(closed.cache.token('a'), StoreUnavailableError, 'no grace by default');
+
+  const graced = setup({ outageGraceMs: 10_000 });
+  graced.source.tokens.set('a', record('a'));
+  await graced.cache.token('a');
+  graced.advance(6000);
+  graced.source.down = true;
+  t.equal((await graced.cache.token('a'))?.id, 'a', 'within TTL + grace the stale entry serves');
+  graced.advance(10_000);
+  await t.rejects(graced.cache.token('a'), StoreUnavailableError, 'past the grace period it fails');
+  graced.cache.invalidateToken('a');
+  await t.rejects(graced.cache.token('a'), StoreUnavailableError, 'an invalidated entry never serves');
+});
+
+t.test('the cache is bounded', async (t) => {
+  const { source, cache } = setup({ maxEntries: 3 });
+  for (const id of ['a', 'b', 'c', 'd']) {
+    source.tokens.set(id, record(id));
+    await cache.token(id);
+  }
+  t.equal(cache.cachedToken('a'), undefined, 'the least recently used entry went');
+  t.equal(cache.cachedToken('d')?.id, 'd');
+});
+
+t.test('Lru keeps the most recently used', async (t) => {
+  const lru = new Lru<string, number>(2);
+  lru.set('a', 1);
+  lru.set('b', 2);
+  lru.get('a');
+  lru.set('c', 3);
+  t.equal(lru.get('b'), undefined);
+  t.equal(lru.get('a'), 1);
+  t.equal(lru.size, 2);
+  lru.clear();
+  t.equal(lru.size, 0);
+  t.throws(() => new Lru(0), RangeError);
+});
