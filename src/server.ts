@@ -125,7 +125,10 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     headersTimeout: settings.headersTimeoutMs,
     requestTimeout: settings.requestTimeoutMs,
     keepAliveTimeout: 5000,
-    requireHostHeader: true,
+    // Node checks the two timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, Math.floor(Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs) / 2)),
+    // A missing Host is answered by jobgate itself (a JSON 400 and a log line), not by Node's bare 400.
+    requireHostHeader: false,
   });
   // One more than the limit, so that a request over it is seen (Node drops the extra ones silently).
   proxyServer.maxHeadersCount = settings.maxHeaders + 1;

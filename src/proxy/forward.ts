@@ -31,6 +31,11 @@ export class Forwarder {
         (req as MaybeTimedOut)[TIMED_OUT] = true;
       });
     });
+    this.proxy.on('proxyRes', (proxyRes, _req, res) => {
+      // Connection management is per hop: ours follows the client's request, not the upstream's answer.
+      delete proxyRes.headers['keep-alive'];
+      proxyRes.headers.connection = (res as ServerResponse).shouldKeepAlive ? 'keep-alive' : 'close';
+    });
     this.proxy.on('error', (error, req, res) => this.failed(error, req, res as ServerResponse));
     this.proxy.on('econnreset', (_error, _req, res) => {
       // The client went away first: nothing to answer.

@@ -28,6 +28,7 @@ const INTERNAL_ERROR = answer(500, 'internal_error', 'jobgate failed to handle t
 const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
+const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
 
 /**
  * The proxy listener's handlers. Every request walks one way: admit (route, credential,
@@ -42,6 +43,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   const onUpstreamFailure = upstreamFailureLogger(logger);
 
   const admit = async (req: IncomingMessage, forwarded: ForwardedInfo): Promise<Admission> => {
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
     const admission = await gatekeeper.admit(req, clientAddress(forwarded));
     if (!admission.ok && admission.recordError) {

@@ -140,14 +140,24 @@ export function relayWebSocket(
     writeAnswer(client, answer);
   });
   client.once('close', () => upstreamReq.destroy());
+  // Until the upstream answers, read the client so that a departure is noticed (and keep what it sent early).
+  const early: Buffer[] = [];
+  const keepEarly = (chunk: Buffer) => void early.push(chunk);
+  const leave = () => client.destroy();
+  client.on('data', keepEarly);
+  client.once('end', leave);
 
   upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
     upstreamReq.setTimeout(0);
+    client.off('data', keepEarly);
+    client.off('end', leave);
+    client.pause();
     if (client.destroyed) return void upstream.destroy();
     let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
     for (let i = 0; i < res.rawHeaders.length; i += 2) head101 += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
     client.write(`${head101}\r\n`);
     if (head.length > 0) upstream.write(head);
+    for (const chunk of early) upstream.write(chunk);
     relay.attach(upstream, upstreamHead);
   });
 
