@@ -36,6 +36,6 @@ export async function withStores<T>(settings: Settings, work: (stores: Stores) =
     const keys = new KeySpace(settings.keyPrefix);
     return await work({ tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys) });
   } finally {
-    redis.disconnect();
+    if (redis.status !== 'end') redis.disconnect();
   }
 }

@@ -30,7 +30,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new InputError(`config file ${path} must be a YAML mapping of setting: value`);
   for (const key of Object.keys(parsed)) {
-    if (!(key in SETTINGS)) throw new InputError(`config file ${path}: unknown setting "${key}"; known settings: ${NAMES.join(', ')}`);
+    if (!Object.hasOwn(SETTINGS, key)) throw new InputError(`config file ${path}: unknown setting "${key}"; known settings: ${NAMES.join(', ')}`);
   }
   return parsed as Record<string, unknown>;
 }
@@ -59,7 +59,8 @@ export function loadSettings(sources: SettingSources = {}): Settings {
     }
     const result = setting.schema.safeParse(typeof raw === 'number' || typeof raw === 'boolean' ? raw : String(raw));
     if (!result.success) {
-      throw new InputError(`invalid setting ${origin} (${setting.env}): ${JSON.stringify(raw)} is not accepted; expected ${setting.accepts}`);
+      const named = origin === setting.env ? origin : `${origin} (${setting.env})`;
+      throw new InputError(`invalid setting ${named}: ${JSON.stringify(raw)} is not accepted; expected ${setting.accepts}`);
     }
     settings[name] = result.data;
   }

@@ -18,7 +18,11 @@ const listenAddress = z.string().transform((text, ctx): ListenAddress => {
   return { host, port };
 });
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number, from YAML or from digits in the environment (no blanks, exponents or hex). */
+const integer = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d{1,10}$/).transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
 const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
 const dnsName = z

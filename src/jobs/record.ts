@@ -64,7 +64,7 @@ export function upstreamProblem(text: string): string | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'the scheme must be http or https';
   if (url.username || url.password) return 'credentials in the URL are not allowed (they would end up in logs)';
-  if (url.search || url.hash) return 'a query or fragment is not allowed';
+  if (url.search || url.hash || url.href.includes('?') || url.href.includes('#')) return 'a query or fragment is not allowed';
   return undefined;
 }
 

@@ -42,7 +42,8 @@ export async function connectRedis(redis: Redis, timeoutMs: number): Promise<voi
   try {
     await Promise.race([redis.connect(), timeout]);
   } catch (error) {
-    redis.disconnect();
+    // disconnect() on a connection that already ended arms a 2 s timer that keeps the process alive.
+    if (redis.status !== 'end') redis.disconnect();
     const reason = lastError?.message ?? (error as Error).message;
     throw new StoreUnavailableError(`cannot reach Redis at ${describeRedisUrl(redis)}: ${reason}`);
   } finally {
@@ -104,7 +105,7 @@ export async function readHashes<T>(
   const results: Array<T | Error> = [];
   ids.forEach((id, index) => {
     const [error, hash] = replies[index] ?? [new StoreUnavailableError('no reply from Redis'), undefined];
-    if (error) return void results.push(error);
+    if (error) return void results.push(error.message.startsWith('WRONGTYPE') ? new RecordError(keyOf(id), 'the key is not a hash') : error);
     const fields = hash as Record<string, string>;
     if (Object.keys(fields).length === 0) return;
     try {

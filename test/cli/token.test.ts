@@ -1,0 +1,346 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import type { Redis } from 'ioredis';
+import { parse as parseYaml } from 'yaml';
+import { CLI_REDIS_TIMEOUT_MS } from '../../src/cli/context.js';
+import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
+import { mintToken, parseToken, TOKEN_LENGTH, type ParsedToken } from '../../src/tokens/format.js';
+import { TokenStore } from '../../src/tokens/store.js';
+import { JOBGATE_BIN, runCli, type CliResult } from '../helpers/cli.js';
+import { RedisServer } from '../helpers/redis.js';
+
+// The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
+
+const server = await RedisServer.start();
+// A server that is gone: its port is closed, as when Redis is down.
+const dead = await RedisServer.start();
+await dead.stop();
+
+const admin = createRedis({ url: server.url, commandTimeoutMs: 2000, reconnect: false });
+admin.on('error', () => {});
+await connectRedis(admin, 2000);
+
+const dir = mkdtempSync(join(tmpdir(), 'jobgate-cli-token-'));
+
+t.teardown(async () => {
+  admin.disconnect();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let spaces = 0;
+/** A fresh key prefix and the environment that points the CLI at it. */
+function fresh(): { keys: KeySpace; env: Record<string, string>; store: TokenStore } {
+  spaces += 1;
+  const keys = new KeySpace(`cli-token-${spaces}:`);
+  return { keys, env: { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix }, store: new TokenStore(admin, keys) };
+}
+
+async function keysUnder(redis: Redis, keys: KeySpace): Promise<string[]> {
+  return (await redis.keys(`${keys.prefix}*`)).sort();
+}
+
+/** Asserts a successful run that printed nothing on stderr. */
+function succeeded(t: Test, result: CliResult, what: string): void {
+  t.equal(result.code, 0, `${what}: exit 0`);
+  t.equal(result.stderr, '', `${what}: nothing on stderr`);
+}
+
+/** Asserts a failed run with `code` and exactly one line on stderr, nothing on stdout. */
+function failed(t: Test, result: CliResult, code: number, what: string): void {
+  t.equal(result.code, code, `${what}: exit ${code}`);
+  t.match(result.stderr, /^jobgate: [^\n]+\n$/, `${what}: exactly one line on stderr`);
+  t.equal(result.stdout, '', `${what}: nothing on stdout`);
+}
+
+function mustParse(value: string): ParsedToken {
+  const parsed = parseToken(value);
+  if (!parsed) throw new Error(`not a token value: ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+interface PrintedToken {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  spec: { name: string; role: string; labelSelector: string };
+  status: { version: number; value?: string };
+}
+
+t.test('create prints the token as YAML by default, once with its value', async (t) => {
+  const keys = new KeySpace('jobgate:');
+  const result = await runCli(['token', 'create', 'ci bot', '--role', 'operator', '-l', 'team=a'], { JOBGATE_REDIS_URL: server.url });
+  succeeded(t, result, 'create');
+  t.throws(() => JSON.parse(result.stdout), 'the default output is not JSON');
+  const printed = parseYaml(result.stdout) as PrintedToken;
+  t.same(Object.keys(printed), ['id', 'createdAt', 'updatedAt', 'spec', 'status']);
+  t.same(printed.spec, { name: 'ci bot', role: 'operator', labelSelector: 'team=a' });
+  t.same(Object.keys(printed.status), ['version', 'value']);
+  t.equal(printed.status.version, 1);
+  t.equal(printed.createdAt, printed.updatedAt);
+  t.match(printed.createdAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  const value = printed.status.value ?? '';
+  t.equal(value.length, TOKEN_LENGTH);
+  const parsed = parseToken(value);
+  t.equal(parsed?.id, printed.id, 'the value belongs to the printed id');
+
+  // The default key prefix is jobgate:, and the value resolves to the record.
+  t.match(await admin.hgetall(keys.token(printed.id)), { id: printed.id, name: 'ci bot', role: 'operator', labelSelector: 'team=a', version: '1' });
+  t.ok((await admin.smembers(keys.tokens)).includes(printed.id));
+  t.match(parsed && (await new TokenStore(admin, keys).resolve(parsed)), { id: printed.id, name: 'ci bot' });
+  await new TokenStore(admin, keys).delete(printed.id);
+});
+
+t.test('-o json prints one JSON document', async (t) => {
+  const { env, store } = fresh();
+  const result = await runCli(['token', 'create', 'reader', '-r', 'read', '-o', 'json'], env);
+  succeeded(t, result, 'create -o json');
+  const printed = JSON.parse(result.stdout) as PrintedToken;
+  t.same(printed.spec, { name: 'reader', role: 'read', labelSelector: '' }, 'no selector: unscoped');
+  t.equal(printed.status.version, 1);
+  t.match(await store.resolve(mustParse(printed.status.value ?? '')), { id: printed.id, role: 'read' });
+  const long = await runCli(['token', 'create', 'reader', '-r', 'read', '--output', 'json'], env);
+  succeeded(t, long, 'create --output json');
+  t.ok(JSON.parse(long.stdout));
+});
+
+t.test('list and get never print the value', async (t) => {
+  const { env } = fresh();
+  const created: PrintedToken[] = [];
+  for (const [name, role, selector] of [
+    ['a', 'read', 'team=a'],
+    ['b', 'operator', ''],
+    ['c', 'read', 'env in (dev,prod)'],
+  ]) {
+    const result = await runCli(['token', 'create', name as string, '-r', role as string, '-l', selector as string, '-o', 'json'], env);
+    created.push(JSON.parse(result.stdout) as PrintedToken);
+  }
+
+  const list = await runCli(['token', 'list', '-o', 'json'], env);
+  succeeded(t, list, 'list');
+  const listed = JSON.parse(list.stdout) as PrintedToken[];
+  t.ok(Array.isArray(listed), 'a JSON array');
+  t.same(listed.map((token) => token.id), created.map((token) => token.id).sort(), 'every token, sorted by id');
+  for (const token of listed) {
+    t.same(token.status, { version: 1 }, `${token.spec.name}: no value in list`);
+    const original = created.find((c) => c.id === token.id);
+    t.same(token.spec, original?.spec);
+  }
+  t.notOk(list.stdout.includes('jgt_'), 'no value anywhere in the output');
+
+  const yamlList = await runCli(['token', 'list'], env);
+  succeeded(t, yamlList, 'list as YAML');
+  t.same(parseYaml(yamlList.stdout), listed, 'YAML and JSON say the same');
+
+  const first = created[0] as PrintedToken;
+  const get = await runCli(['token', 'get', first.id], env);
+  succeeded(t, get, 'get');
+  t.same(parseYaml(get.stdout), { ...first, status: { version: 1 } }, 'get prints the record without its value');
+  t.notOk(get.stdout.includes('jgt_'));
+});
+
+t.test('an empty registry lists as an empty array', async (t) => {
+  const { env } = fresh();
+  const json = await runCli(['token', 'list', '-o', 'json'], env);
+  succeeded(t, json, 'list');
+  t.same(JSON.parse(json.stdout), []);
+  t.same(parseYaml((await runCli(['token', 'list'], env)).stdout), []);
+});
+
+t.test('renew prints a new value and version 2; the old value stops working', async (t) => {
+  const { env, store } = fresh();
+  const created = JSON.parse((await runCli(['token', 'create', 'renewable', '-r', 'read', '-l', 'team=a', '-o', 'json'], env)).stdout) as PrintedToken;
+  const oldValue = created.status.value ?? '';
+  const renew = await runCli(['token', 'renew', created.id, '-o', 'json'], env);
+  succeeded(t, renew, 'renew');
+  const renewed = JSON.parse(renew.stdout) as PrintedToken;
+  t.equal(renewed.id, created.id, 'same id');
+  t.same(renewed.spec, created.spec, 'same name, role and selector');
+  t.equal(renewed.status.version, 2);
+  t.equal(renewed.createdAt, created.createdAt);
+  const newValue = renewed.status.value ?? '';
+  t.not(newValue, oldValue, 'a new value');
+  t.equal(parseToken(newValue)?.id, created.id);
+
+  t.equal(await store.resolve(mustParse(oldValue)), undefined, 'the old value no longer resolves');
+  t.match(await store.resolve(mustParse(newValue)), { id: created.id, version: 2 }, 'the new value resolves');
+
+  const yaml = await runCli(['token', 'renew', created.id], env);
+  succeeded(t, yaml, 'renew as YAML');
+  t.match(parseYaml(yaml.stdout), { id: created.id, status: { version: 3, value: /^jgt_/ } });
+});
+
+t.test('delete, then get, renew and delete again fail with "not found"', async (t) => {
+  const { env, keys, store } = fresh();
+  const created = JSON.parse((await runCli(['token', 'create', 'doomed', '-r', 'read', '-o', 'json'], env)).stdout) as PrintedToken;
+  const deleted = await runCli(['token', 'delete', created.id], env);
+  t.equal(deleted.code, 0, 'delete: exit 0');
+  t.equal(deleted.stdout, '');
+  t.equal(deleted.stderr, `token ${created.id} deleted\n`);
+  t.same(await keysUnder(admin, keys), [], 'the hash and the index entry are gone');
+  t.equal(await store.resolve(mustParse(created.status.value ?? '')), undefined, 'the value stops working');
+  for (const command of ['get', 'renew', 'delete']) {
+    const result = await runCli(['token', command, created.id], env);
+    failed(t, result, 1, command);
+    t.match(result.stderr, 'not found', command);
+    t.match(result.stderr, created.id, command);
+  }
+});
+
+t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
+  const { env, keys } = fresh();
+  const sizeBefore = await admin.dbsize();
+  const cases: Array<[string, string[], Record<string, string>?]> = [
+    ['bad role', ['token', 'create', 'x', '-r', 'admin']],
+    ['bad selector', ['token', 'create', 'x', '-r', 'read', '-l', 'a in (b']],
+    ['empty name', ['token', 'create', '', '-r', 'read']],
+    ['name with a newline', ['token', 'create', 'a\nb', '-r', 'read']],
+    ['missing name', ['token', 'create', '-r', 'read']],
+    ['missing role', ['token', 'create', 'x']],
+    ['bad output format', ['token', 'create', 'x', '-r', 'read', '-o', 'xml']],
+    ['unknown option', ['token', 'create', 'x', '-r', 'read', '--bogus']],
+    ['unknown command', ['token', 'frobnicate']],
+    ['bad id for get', ['token', 'get', 'nope']],
+    ['bad id for renew', ['token', 'renew', 'nope']],
+    ['uppercase id', ['token', 'get', mintToken().id.toUpperCase()]],
+    ['missing id', ['token', 'get']],
+    ['bad --redis-url', ['--redis-url', 'http://127.0.0.1:6379', 'token', 'create', 'x', '-r', 'read']],
+    ['bad JOBGATE_REDIS_URL', ['token', 'create', 'x', '-r', 'read'], { JOBGATE_REDIS_URL: 'not a url' }],
+    ['bad unrelated setting', ['token', 'create', 'x', '-r', 'read'], { JOBGATE_LOG_LEVEL: 'loud' }],
+  ];
+  const results = await Promise.all(cases.map(([, args, extraEnv]) => runCli(args, { ...env, ...extraEnv })));
+  cases.forEach(([what], i) => failed(t, results[i] as CliResult, 2, what));
+  const stderrOf = (what: string): string => results[cases.findIndex(([name]) => name === what)]?.stderr ?? '';
+  t.match(stderrOf('bad role'), /admin.*read, operator/, 'the message lists the roles');
+  t.match(stderrOf('bad selector'), /label selector/, 'the message names the selector');
+  t.match(stderrOf('bad id for get'), /invalid token id "nope"/);
+  t.match(stderrOf('missing name'), /missing required argument 'name'/);
+  t.match(stderrOf('bad JOBGATE_REDIS_URL'), /JOBGATE_REDIS_URL/, 'a bad setting is named');
+  t.same(await keysUnder(admin, keys), [], 'nothing under the prefix');
+  t.equal(await admin.dbsize(), sizeBefore, 'nothing anywhere in Redis');
+});
+
+t.test('bad input is reported as such even when Redis is down', async (t) => {
+  const env = { JOBGATE_REDIS_URL: dead.url };
+  failed(t, await runCli(['token', 'create', 'x', '-r', 'admin'], env), 2, 'bad role');
+  failed(t, await runCli(['token', 'get', 'nope'], env), 2, 'bad id');
+});
+
+/** Runs the CLI like runCli, and also measures how long the process lingers after its last stderr write. */
+async function runTimed(args: readonly string[], env: Record<string, string>): Promise<CliResult & { lingerMs: number }> {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  if (process.env.NODE_V8_COVERAGE) base.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE;
+  const child = spawn(process.execPath, [JOBGATE_BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let lastOutput = Date.now();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    lastOutput = Date.now();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    lastOutput = Date.now();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr, lingerMs: Date.now() - lastOutput };
+}
+
+t.test('Redis unreachable: exit 1 with one line, and the process exits at once', async (t) => {
+  const env = { JOBGATE_REDIS_URL: dead.url };
+  const cases = [
+    ['token', 'list'],
+    ['token', 'create', 'x', '-r', 'read'],
+    ['token', 'renew', mintToken().id],
+  ];
+  const results = await Promise.all(cases.map((args) => runTimed(args, env)));
+  for (const [i, args] of cases.entries()) {
+    const result = results[i] as CliResult & { lingerMs: number };
+    failed(t, result, 1, args.join(' '));
+    t.match(result.stderr, `cannot reach Redis at 127.0.0.1:${dead.port}`, args.join(' '));
+    // A closed port refuses the connection at once; once the CLI has said so it must exit,
+    // not sit out a 2 s timer (the whole command is then well within ~2 s).
+    t.ok(result.lingerMs < CLI_REDIS_TIMEOUT_MS / 2, `${args.join(' ')}: exits right after reporting (lingered ${result.lingerMs} ms)`);
+  }
+  const withPassword = await runCli(['token', 'list'], { JOBGATE_REDIS_URL: `redis://:hunter2@127.0.0.1:${dead.port}` });
+  failed(t, withPassword, 1, 'with a password');
+  t.notMatch(withPassword.stderr, 'hunter2', 'the password is not printed');
+});
+
+t.test('--redis-url and --key-prefix override the environment', async (t) => {
+  const { keys } = fresh();
+  const ok = await runCli(['--redis-url', server.url, 'token', 'create', 'flagged', '-r', 'read', '-o', 'json'], {
+    JOBGATE_REDIS_URL: dead.url,
+    JOBGATE_KEY_PREFIX: keys.prefix,
+  });
+  succeeded(t, ok, 'flag pointing at the live server');
+  const id = (JSON.parse(ok.stdout) as PrintedToken).id;
+  t.equal(await admin.sismember(keys.tokens, id), 1, 'written to the live server');
+
+  const refused = await runCli(['--redis-url', dead.url, 'token', 'list'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });
+  failed(t, refused, 1, 'flag pointing at the dead server');
+  t.match(refused.stderr, `127.0.0.1:${dead.port}`);
+
+  const other = new KeySpace(`${keys.prefix}other:`);
+  const prefixed = await runCli(['--key-prefix', other.prefix, 'token', 'list', '-o', 'json'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });
+  succeeded(t, prefixed, '--key-prefix');
+  t.same(JSON.parse(prefixed.stdout), [], 'the flag prefix wins over JOBGATE_KEY_PREFIX');
+});
+
+t.test('--config reads the settings from a YAML file, below the environment', async (t) => {
+  const { keys } = fresh();
+  const file = join(dir, 'jobgate.yaml');
+  writeFileSync(file, `redisUrl: ${server.url}\nkeyPrefix: "${keys.prefix}"\n`);
+  const created = await runCli(['--config', file, 'token', 'create', 'from-file', '-r', 'read', '-o', 'json']);
+  succeeded(t, created, 'create with --config');
+  t.equal(await admin.sismember(keys.tokens, (JSON.parse(created.stdout) as PrintedToken).id), 1);
+  failed(t, await runCli(['--config', file, 'token', 'list'], { JOBGATE_REDIS_URL: dead.url }), 1, 'the environment beats the file');
+});
+
+t.test('a malformed record in list: a warning line, the others still printed', async (t) => {
+  const { env, keys } = fresh();
+  const good = JSON.parse((await runCli(['token', 'create', 'good', '-r', 'read', '-o', 'json'], env)).stdout) as PrintedToken;
+  const bad = mintToken().id;
+  await admin
+    .multi()
+    .hset(keys.token(bad), { id: bad, name: 'bad', role: 'root', labelSelector: '', secretHash: 'ab'.repeat(32), version: '1', createdAt: good.createdAt, updatedAt: good.createdAt })
+    .sadd(keys.tokens, bad)
+    .exec();
+
+  const list = await runCli(['token', 'list', '-o', 'json'], env);
+  t.equal(list.code, 0, 'list still succeeds');
+  t.match(list.stderr, /^jobgate: warning: [^\n]*\n$/, 'exactly one warning line');
+  t.match(list.stderr, keys.token(bad), 'the warning names the key');
+  t.match(list.stderr, /role "root"/, 'and the problem');
+  t.same((JSON.parse(list.stdout) as PrintedToken[]).map((token) => token.id), [good.id], 'the valid token is printed');
+
+  const get = await runCli(['token', 'get', bad], env);
+  failed(t, get, 1, 'get of the malformed record');
+  t.match(get.stderr, `malformed record ${keys.token(bad)}`);
+  const renew = await runCli(['token', 'renew', bad], env);
+  failed(t, renew, 1, 'renew of the malformed record');
+  t.equal(await admin.hget(keys.token(bad), 'version'), '1', 'renew wrote nothing');
+});
+
+t.test('--help on every command exits 0 and prints its usage', async (t) => {
+  const commands = [[], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'get'], ['token', 'renew'], ['token', 'delete'], ['serve']];
+  const results = await Promise.all(commands.map((command) => runCli([...command, '--help'])));
+  for (const [i, command] of commands.entries()) {
+    const result = results[i] as CliResult;
+    succeeded(t, result, `${command.join(' ')} --help`);
+    t.match(result.stdout, new RegExp(`^Usage: ${['jobgate', ...command].join(' ')} `), `${command.join(' ')} --help prints its usage`);
+  }
+  const create = await runCli(['token', 'create', '--help']);
+  t.match(create.stdout, /--role/);
+  t.match(create.stdout, /--label-selector/);
+  t.match(create.stdout, /--output/);
+  const help = await runCli(['help', 'token']);
+  t.equal(help.code, 0, 'help token');
+  t.match(help.stdout, /^Usage: jobgate token /);
+  const bare = await runCli([]);
+  t.equal(bare.code, 0, 'no arguments prints the help');
+  t.match(bare.stdout, /^Usage: jobgate /);
+});
