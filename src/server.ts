@@ -17,6 +17,8 @@ import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
 import { RedisRegistry } from './registry/registry.js';
 import { HostRouter } from './routing/host.js';
+import { SessionCookies } from './session/cookie.js';
+import { sessionKeys } from './session/keys.js';
 import { TokenStore } from './tokens/store.js';
 
 export interface RunningJobgate {
@@ -113,12 +115,20 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
   sweep.unref();
 
-  const gatekeeper = new Gatekeeper(mode, registry, new FailureLimiter(settings.authFailureLimit));
+  const cookieKeys = sessionKeys(settings.cookieSecret ?? []);
+  if (cookieKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_cookie_key' },
+      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
+    );
+  }
+  const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
+  const gatekeeper = new Gatekeeper(mode, registry, new FailureLimiter(settings.authFailureLimit), sessions);
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
 
   const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger));
-  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, logger });
+  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, sessions, logger });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,

@@ -140,6 +140,28 @@ export const SETTINGS = {
     accepts: 'failed authentications per minute per client address before 429, from 1 to 1000000',
     schema: integer(1, 1_000_000),
   },
+  cookieSecret: {
+    env: 'JOBGATE_COOKIE_SECRET',
+    default: undefined,
+    accepts: 'one or more secrets of at least 32 characters, comma-separated (the first signs session cookies, all verify)',
+    schema: z
+      .string()
+      .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+      .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 32))
+      .optional(),
+  },
+  sessionTtlSeconds: {
+    env: 'JOBGATE_SESSION_TTL_SECONDS',
+    default: 43_200,
+    accepts: 'seconds a browser session lasts, from 60 to 2592000 (30 days)',
+    schema: integer(60, 2_592_000),
+  },
+  publicScheme: {
+    env: 'JOBGATE_PUBLIC_SCHEME',
+    default: undefined,
+    accepts: 'http or https: the scheme browsers use to reach jobgate (https makes session cookies Secure and __Host-)',
+    schema: z.enum(['http', 'https']).optional(),
+  },
   logLevel: {
     env: 'JOBGATE_LOG_LEVEL',
     default: 'info',

@@ -1,7 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Admission } from '../proxy/admission.js';
 import type { Logger } from './logger.js';
+
+/** What the access line says about the decision; filled in as the request walks. */
+export interface AccessOutcome {
+  decision: string;
+  jobId?: string;
+  tokenId?: string;
+}
 
 /** The path of a request without its query string (which may carry secrets). */
 export function pathOf(req: IncomingMessage): string {
@@ -20,7 +26,7 @@ export function logAccess(
   requestId: string,
   started: number,
   status: number,
-  admission: Admission | undefined,
+  outcome: AccessOutcome,
   kind: 'http' | 'websocket',
 ): void {
   const line: Record<string, unknown> = {
@@ -33,15 +39,8 @@ export function logAccess(
     status,
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
   };
-  if (admission) {
-    line.decision = admission.decision;
-    if (admission.ok) {
-      line.jobId = admission.job.id;
-      if (admission.token) line.tokenId = admission.token.id;
-    } else {
-      if (admission.jobId) line.jobId = admission.jobId;
-      if (admission.tokenId) line.tokenId = admission.tokenId;
-    }
-  }
+  line.decision = outcome.decision;
+  if (outcome.jobId !== undefined) line.jobId = outcome.jobId;
+  if (outcome.tokenId !== undefined) line.tokenId = outcome.tokenId;
   logger.info(line);
 }

@@ -1,19 +1,40 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { readCredential } from '../auth/credential.js';
+import { decide, type Authentication, type Decision } from '../auth/decide.js';
 import type { FailureLimiter } from '../auth/failure-limit.js';
-import { decide, type Authentication } from '../auth/decide.js';
 import { RecordError, StoreUnavailableError } from '../errors.js';
 import { ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRouter } from '../routing/host.js';
+import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
+import { parseToken } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Which job a listener serves: many by Host header (gateway), or one (sidecar). */
 export type Mode =
   | { readonly kind: 'gateway'; readonly router: HostRouter }
   | { readonly kind: 'sidecar'; readonly jobId: string; readonly upstream: URL };
+
+/** The job a request is for, and where its traffic goes. */
+export interface Target {
+  readonly job: JobRecord;
+  readonly upstream: URL;
+}
+
+export type Denial = {
+  readonly ok: false;
+  /** Why, for the access log: the reason for denial, or what failed. */
+  readonly decision: string;
+  readonly answer: Answer;
+  readonly jobId?: string;
+  readonly tokenId?: string;
+  /** A record that could not be read: logged with its key. */
+  readonly recordError?: RecordError;
+  /** A session cookie that no longer holds: the answer clears it. */
+  readonly staleSession?: boolean;
+};
 
 /** The outcome of the checks a request passes before a byte reaches an upstream. */
 export type Admission =
@@ -23,100 +44,150 @@ export type Admission =
       readonly job: JobRecord;
       readonly upstream: URL;
       readonly token: TokenRecord | undefined;
+      /** How the token was presented. */
+      readonly via: 'bearer' | 'session' | undefined;
     }
-  | {
-      readonly ok: false;
-      /** Why, for the access log: the reason for denial, or what failed. */
-      readonly decision: string;
-      readonly answer: Answer;
-      readonly jobId?: string;
-      readonly tokenId?: string;
-      /** A record that could not be read: logged with its key. */
-      readonly recordError?: RecordError;
-    };
+  | Denial;
 
-type Target = { readonly job: JobRecord; readonly upstream: URL } | Extract<Admission, { ok: false }>;
+/** The result of exchanging a token value for a session (login form, deep link). */
+export type Exchange =
+  | { readonly kind: 'session'; readonly setCookie: string; readonly token: TokenRecord }
+  | { readonly kind: 'invalid' }
+  | { readonly kind: 'out_of_scope'; readonly token: TokenRecord }
+  | { readonly kind: 'limited'; readonly retryAfter: number };
 
-const deny = (decision: string, answer: Answer, extra: Partial<Extract<Admission, { ok: false }>> = {}): Extract<Admission, { ok: false }> => ({
-  ok: false,
-  decision,
-  answer,
-  ...extra,
-});
+const deny = (decision: string, answer: Answer, extra: Partial<Denial> = {}): Denial => ({ ok: false, decision, answer, ...extra });
+
+/** The host name a cookie is bound to: the Host header without port, lowercased. */
+export function cookieHost(req: IncomingMessage): string {
+  const host = req.headers.host ?? '';
+  const colon = host.lastIndexOf(':');
+  return (colon === -1 || host.endsWith(']') ? host : host.slice(0, colon)).toLowerCase();
+}
 
 /**
- * The request pipeline up to the decision: route (which job, which port), credential,
- * identity (one registry lookup), decision. Routing comes first because the job record
- * decides whether a credential is needed.
+ * The request pipeline up to the decision: route (which job, which port), credential
+ * (bearer token or session cookie), identity (one registry lookup), decision. Routing
+ * comes first because the job record decides whether a credential is needed.
  */
 export class Gatekeeper {
   constructor(
     private readonly mode: Mode,
     private readonly registry: Registry,
     private readonly failures: FailureLimiter,
+    private readonly sessions: SessionCookies,
   ) {}
 
-  /** `client` is the client's address, as far as trusted hops tell (for the failure limit). */
-  async admit(req: IncomingMessage, client: string): Promise<Admission> {
-    let target: Target;
+  /** The job and upstream a request is for, or the denial (404, 503). */
+  async route(req: IncomingMessage): Promise<Target | Denial> {
     try {
-      target = await this.target(req.headers.host);
+      return await this.target(req.headers.host);
     } catch (error) {
       return this.failure(error);
     }
-    if ('ok' in target) return target;
-    const { job, upstream } = target;
+  }
 
-    let auth: Authentication = { kind: 'anonymous' };
-    if (!job.unsecureHttp) {
-      const credential = readCredential(req);
-      if (credential.kind === 'malformed' || credential.kind === 'bearer') {
-        // Past the failure limit only a token already known valid (cached) passes, without Redis.
-        const retryAfter = this.failures.retryAfter(client);
-        if (retryAfter > 0) {
-          const cached = credential.kind === 'bearer' ? this.registry.cachedToken(credential.token.id) : undefined;
-          if (!cached || credential.kind !== 'bearer' || !timingSafeEqual(cached.secretHash, credential.token.digest)) {
-            return deny('too_many_failures', tooManyFailures(retryAfter), { jobId: job.id });
-          }
-        }
+  /**
+   * Authenticates and decides. `client` is the client's address as far as trusted hops
+   * tell (for the failure limit); `https` says which session cookie applies.
+   */
+  async authorize(req: IncomingMessage, target: Target, client: string, https: boolean): Promise<Admission> {
+    const { job, upstream } = target;
+    if (job.unsecureHttp) return { ok: true, decision: 'allowed_unsecure', job, upstream, token: undefined, via: undefined };
+
+    const credential = readCredential(req);
+    if (credential.kind === 'malformed' || credential.kind === 'bearer') {
+      // Past the failure limit only a token already known valid (cached) passes, without Redis.
+      const retryAfter = this.failures.retryAfter(client);
+      if (retryAfter > 0 && (credential.kind !== 'bearer' || !this.knownValid(credential.token.id, credential.token.digest))) {
+        return deny('too_many_failures', tooManyFailures(retryAfter), { jobId: job.id });
       }
-      switch (credential.kind) {
-        case 'duplicate':
-          return deny('duplicate_authorization', ANSWERS.duplicateAuthorization, { jobId: job.id });
-        case 'malformed':
-          this.failures.recordFailure(client);
-          return deny('malformed_token', ANSWERS.malformedToken, { jobId: job.id });
-        case 'bearer': {
-          let token: TokenRecord | undefined;
-          try {
-            token = await this.registry.token(credential.token.id);
-          } catch (error) {
-            if (error instanceof RecordError) this.failures.recordFailure(client);
-            return this.failure(error, job.id, credential.token.id);
-          }
-          if (!token || !timingSafeEqual(token.secretHash, credential.token.digest)) {
-            this.failures.recordFailure(client);
-            return deny('unknown_token', ANSWERS.unknownToken, { jobId: job.id, tokenId: credential.token.id });
-          }
-          auth = { kind: 'token', token };
-          break;
+    }
+    let auth: Authentication = { kind: 'anonymous' };
+    let via: 'bearer' | 'session' | undefined;
+    let staleSession = false;
+    switch (credential.kind) {
+      case 'duplicate':
+        return deny('duplicate_authorization', ANSWERS.duplicateAuthorization, { jobId: job.id });
+      case 'malformed':
+        this.failures.recordFailure(client);
+        return deny('malformed_token', ANSWERS.malformedToken, { jobId: job.id });
+      case 'bearer': {
+        let token: TokenRecord | undefined;
+        try {
+          token = await this.registry.token(credential.token.id);
+        } catch (error) {
+          if (error instanceof RecordError) this.failures.recordFailure(client);
+          return this.failure(error, job.id, credential.token.id);
         }
-        default:
-          break; // none, or another scheme: anonymous (RFC 6750 3.1)
+        if (!token || !timingSafeEqual(token.secretHash, credential.token.digest)) {
+          this.failures.recordFailure(client);
+          return deny('unknown_token', ANSWERS.unknownToken, { jobId: job.id, tokenId: credential.token.id });
+        }
+        auth = { kind: 'token', token };
+        via = 'bearer';
+        break;
+      }
+      default: {
+        // No bearer token (or another scheme, RFC 6750 3.1): a browser session may stand in.
+        const cookie = readCookie(req.headers.cookie, cookieName(https));
+        if (cookie === undefined) break;
+        const session = await this.sessions.verify(cookie, cookieHost(req));
+        let token: TokenRecord | undefined;
+        if (session) {
+          try {
+            token = await this.registry.token(session.tokenId);
+          } catch (error) {
+            return this.failure(error, job.id, session.tokenId);
+          }
+        }
+        // A deleted or renewed token ends its sessions: the version is in the cookie.
+        if (!session || !token || token.version !== session.version) staleSession = true;
+        else {
+          auth = { kind: 'token', token };
+          via = 'session';
+        }
       }
     }
 
     const decision = decide(auth, job, 'job');
     const token = auth.kind === 'token' ? auth.token : undefined;
     if (!decision.allow) {
-      const answer = decision.reason === 'missing_token' ? ANSWERS.missingToken : decision.reason === 'role_denied' ? ANSWERS.roleDenied : ANSWERS.scopeDenied;
-      return deny(decision.reason, answer, { jobId: job.id, ...(token ? { tokenId: token.id } : {}) });
+      return deny(decision.reason, answerFor(decision), { jobId: job.id, ...(token ? { tokenId: token.id } : {}), ...(staleSession ? { staleSession } : {}) });
     }
-    return { ok: true, decision: decision.reason, job, upstream, token };
+    return { ok: true, decision: decision.reason, job, upstream, token, via };
+  }
+
+  /** Route, then authorize. */
+  async admit(req: IncomingMessage, client: string, https: boolean): Promise<Admission> {
+    const target = await this.route(req);
+    return 'ok' in target ? target : this.authorize(req, target, client, https);
+  }
+
+  /**
+   * Exchanges a token value (login form, deep link) for a session cookie on `host`, when
+   * the token is valid and its selector matches the job. Failures count toward the limit.
+   */
+  async exchange(value: string, job: JobRecord, client: string, host: string, https: boolean): Promise<Exchange> {
+    const parsed = value.length < 512 ? parseToken(value.trim()) : undefined;
+    const retryAfter = this.failures.retryAfter(client);
+    if (retryAfter > 0 && (!parsed || !this.knownValid(parsed.id, parsed.digest))) return { kind: 'limited', retryAfter };
+    const token = parsed ? await this.registry.token(parsed.id).catch(rethrowUnlessRecordError) : undefined;
+    if (!parsed || !token || !timingSafeEqual(token.secretHash, parsed.digest)) {
+      this.failures.recordFailure(client);
+      return { kind: 'invalid' };
+    }
+    if (!decide({ kind: 'token', token }, job, 'job').allow) return { kind: 'out_of_scope', token };
+    return { kind: 'session', token, setCookie: await this.sessions.issue({ tokenId: token.id, version: token.version }, host, https) };
+  }
+
+  private knownValid(id: string, digest: Buffer): boolean {
+    const cached = this.registry.cachedToken(id);
+    return cached !== undefined && timingSafeEqual(cached.secretHash, digest);
   }
 
   /** The job and upstream a request is for; throws registry errors. */
-  private async target(host: string | undefined): Promise<Target> {
+  private async target(host: string | undefined): Promise<Target | Denial> {
     if (this.mode.kind === 'sidecar') {
       const job = await this.registry.job(this.mode.jobId);
       if (!job) return deny('sidecar_job_missing', missingSidecarJob(this.mode.jobId), { jobId: this.mode.jobId });
@@ -135,7 +206,7 @@ export class Gatekeeper {
     return { job: portJob, upstream };
   }
 
-  private failure(error: unknown, jobId?: string, tokenId?: string): Extract<Admission, { ok: false }> {
+  private failure(error: unknown, jobId?: string, tokenId?: string): Denial {
     const ids = { ...(jobId ? { jobId } : {}), ...(tokenId ? { tokenId } : {}) };
     if (error instanceof RecordError) {
       const isToken = tokenId !== undefined;
@@ -144,4 +215,14 @@ export class Gatekeeper {
     if (error instanceof StoreUnavailableError) return deny('store_unavailable', ANSWERS.storeUnavailable, ids);
     throw error;
   }
+}
+
+function answerFor(decision: Extract<Decision, { allow: false }>): Answer {
+  return decision.reason === 'missing_token' ? ANSWERS.missingToken : decision.reason === 'role_denied' ? ANSWERS.roleDenied : ANSWERS.scopeDenied;
+}
+
+/** A malformed token record means "not a valid token" here; anything else propagates. */
+function rethrowUnlessRecordError(error: unknown): undefined {
+  if (error instanceof RecordError) return undefined;
+  throw error;
 }

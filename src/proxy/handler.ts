@@ -1,10 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/answers.js';
-import { logAccess } from '../observability/access-log.js';
+import { logAccess, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
-import type { Admission, Gatekeeper } from './admission.js';
+import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
+import type { SessionCookies } from '../session/cookie.js';
+import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
+import { cookieHost, type Admission, type Denial, type Gatekeeper, type Target } from './admission.js';
 import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, prepareUpstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
@@ -15,12 +18,14 @@ export interface HandlerOptions {
   readonly keepAuthorization: boolean;
   readonly maxHeaders: number;
   readonly upstreamTimeoutMs: number;
+  readonly publicScheme: 'http' | 'https' | undefined;
 }
 
 export interface HandlerDeps {
   readonly gatekeeper: Gatekeeper;
   readonly forwarder: Forwarder;
   readonly liveSockets: LiveSockets;
+  readonly sessions: SessionCookies;
   readonly logger: Logger;
 }
 
@@ -29,51 +34,183 @@ const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
+const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login and /__jobgate/logout are served here.');
+const FOREIGN_ORIGIN = answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.');
+const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
+const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
+const LOGIN_TOO_LARGE = answer(413, 'payload_too_large', 'The login form is too large.');
+
+/** Most a login form may weigh: a token, a path to go back to, and some slack. */
+const MAX_LOGIN_BODY_BYTES = 8192;
+const LOGIN_FAILED = 'That token is not valid. Check that you pasted the whole value, or ask for a new token.';
 
 /**
- * The proxy listener's handlers. Every request walks one way: admit (route, credential,
- * identity, decision), then forward or answer, then one access log line.
+ * The proxy listener's handlers. Every request walks one way: route, then jobgate's own
+ * pages (/__jobgate/*, deep links), then credential, identity and decision, then forward
+ * or answer, then one access log line.
  */
 export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) {
-  const { gatekeeper, forwarder, liveSockets, logger } = deps;
+  const { gatekeeper, forwarder, liveSockets, sessions, logger } = deps;
   const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
   let requestCounter = 0;
   const nextRequestId = () => `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
-
   const onUpstreamFailure = upstreamFailureLogger(logger);
+  const ownScheme = options.publicScheme ?? 'http';
 
-  const admit = async (req: IncomingMessage, forwarded: ForwardedInfo): Promise<Admission> => {
+  /** Checks that need nothing but the request, then the route. */
+  const route = async (req: IncomingMessage): Promise<Target | Denial> => {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    const admission = await gatekeeper.admit(req, clientAddress(forwarded));
-    if (!admission.ok && admission.recordError) {
-      logger.error({ event: 'invalid_record', key: admission.recordError.key, reason: admission.recordError.reason }, admission.recordError.message);
-    }
-    return admission;
+    const target = await gatekeeper.route(req);
+    if ('ok' in target) logRecordError(target);
+    return target;
+  };
+
+  const logRecordError = (denial: Denial) => {
+    if (denial.recordError) logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
   };
 
   const rewriteHeaders = (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
     prepareUpstreamHeaders(req.headers, {
       identity: admission.token ? identityHeaders(admission.token) : undefined,
-      stripAuthorization: !options.keepAuthorization && admission.decision === 'allowed',
+      stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
       forwarded,
       requestId,
       upgrade,
     });
   };
 
+  /** A page (login, refusal) with jobgate's page headers. */
+  const sendPage = (res: ServerResponse, status: number, html: string, extra: OutgoingHttpHeaders = {}) => {
+    const body = Buffer.from(html);
+    res.writeHead(status, { ...PAGE_HEADERS, 'content-length': body.length, ...extra });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  };
+
+  /** A refusal: the login page for browsers, JSON and RFC 6750 headers for everyone else. */
+  const refuse = (req: IncomingMessage, res: ServerResponse, denial: Denial, https: boolean) => {
+    const clear = denial.staleSession ? { 'set-cookie': sessions.clear(https) } : {};
+    const reply = denial.answer;
+    if (denial.jobId !== undefined && prefersHtml(req)) {
+      const auth = reply.headers['www-authenticate'] ? { 'www-authenticate': reply.headers['www-authenticate'] } : {};
+      if (reply.status === 401) return sendPage(res, 401, loginPage({ jobId: denial.jobId, next: safeNext(req.url) }), { ...auth, ...clear });
+      if (reply.status === 403) return sendPage(res, 403, messagePage('No access to this job', 'Your token is valid, but its label selector does not match this job.', denial.jobId), auth);
+      if (reply.status === 429) {
+        return sendPage(res, 429, loginPage({ jobId: denial.jobId, next: safeNext(req.url), error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), {
+          'retry-after': reply.headers['retry-after'] ?? '60',
+        });
+      }
+    }
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(reply.status, { ...reply.headers, ...clear });
+    res.end(reply.body);
+  };
+
+  async function readForm(req: IncomingMessage): Promise<URLSearchParams | Answer> {
+    const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') return LOGIN_TYPE;
+    if (Number(req.headers['content-length'] ?? 0) > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
+      chunks.push(chunk);
+    }
+    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  }
+
+  /** /__jobgate/login and /__jobgate/logout on a job's host. */
+  async function reserved(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, outcome: AccessOutcome): Promise<void> {
+    const https = forwarded.proto === 'https';
+    const path = req.url!.split('?')[0];
+    const jobId = target.job.id;
+    if (path === '/__jobgate/logout') {
+      outcome.decision = 'logout';
+      return sendPage(res, 200, loginPage({ jobId, next: '/', notice: 'You are logged out.' }), { 'set-cookie': sessions.clear(https) });
+    }
+    if (path !== '/__jobgate/login') {
+      outcome.decision = 'not_found';
+      return sendAnswer(res, RESERVED_NOT_FOUND);
+    }
+    if (req.method !== 'POST') {
+      outcome.decision = 'bad_login';
+      return sendAnswer(res, LOGIN_METHOD);
+    }
+    if (!sameOriginRequest(req, expectedOrigin(forwarded.host, https))) {
+      outcome.decision = 'foreign_origin';
+      return sendAnswer(res, FOREIGN_ORIGIN);
+    }
+    const form = await readForm(req);
+    if (!(form instanceof URLSearchParams)) {
+      outcome.decision = 'bad_login';
+      if (form === LOGIN_TOO_LARGE) res.shouldKeepAlive = false;
+      return sendAnswer(res, form);
+    }
+    const next = safeNext(form.get('next'));
+    const exchange = await gatekeeper.exchange(form.get('token') ?? '', target.job, clientAddress(forwarded), cookieHost(req), https);
+    switch (exchange.kind) {
+      case 'session':
+        outcome.decision = 'login';
+        outcome.tokenId = exchange.token.id;
+        res.writeHead(303, { location: next, 'set-cookie': exchange.setCookie, 'cache-control': 'no-store', 'content-length': 0 });
+        return void res.end();
+      case 'out_of_scope':
+        outcome.decision = 'login_scope_denied';
+        outcome.tokenId = exchange.token.id;
+        return sendPage(res, 403, messagePage('No access to this job', 'This token is valid, but its label selector does not match this job.', jobId));
+      case 'limited':
+        outcome.decision = 'too_many_failures';
+        return sendPage(res, 429, loginPage({ jobId, next, error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), {
+          'retry-after': String(exchange.retryAfter),
+        });
+      case 'invalid':
+        outcome.decision = 'login_failed';
+        return sendPage(res, 401, loginPage({ jobId, next, error: LOGIN_FAILED }));
+    }
+  }
+
+  /** `?jobgate_token=` on a job URL: exchanged for a session, then 303 to the URL without it. */
+  async function deepLink(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, link: { token: string; rest: string }, outcome: AccessOutcome) {
+    const https = forwarded.proto === 'https';
+    const exchange = await gatekeeper.exchange(link.token, target.job, clientAddress(forwarded), cookieHost(req), https);
+    outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
+    if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
+    const headers: OutgoingHttpHeaders = { location: link.rest, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': 0 };
+    if (exchange.kind === 'session') headers['set-cookie'] = exchange.setCookie;
+    res.writeHead(303, headers);
+    res.end();
+  }
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = nextRequestId();
-    let admission: Admission | undefined;
-    res.once('close', () => logAccess(logger, req, requestId, started, res.statusCode, admission, 'http'));
+    const outcome: AccessOutcome = { decision: 'pending' };
+    res.once('close', () => logAccess(logger, req, requestId, started, res.statusCode, outcome, 'http'));
     try {
-      const forwarded = forwardedInfo(req, options.trustedHops, 'http');
-      admission = await admit(req, forwarded);
-      if (!admission.ok) return sendAnswer(res, admission.answer);
+      const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
+      const https = forwarded.proto === 'https';
+      const target = await route(req);
+      if ('ok' in target) {
+        recordOutcome(outcome, target);
+        return refuse(req, res, target, https);
+      }
+      outcome.jobId = target.job.id;
+      const url = req.url ?? '/';
+      if (url.startsWith('/__jobgate/')) return await reserved(req, res, target, forwarded, outcome);
+      const link = req.method === 'GET' || req.method === 'HEAD' ? splitDeepLink(url) : undefined;
+      if (link) return await deepLink(req, res, target, forwarded, link, outcome);
+
+      const admission = await gatekeeper.authorize(req, target, clientAddress(forwarded), https);
+      recordOutcome(outcome, admission);
+      if (!admission.ok) {
+        logRecordError(admission);
+        return refuse(req, res, admission, https);
+      }
       rewriteHeaders(req, admission, forwarded, requestId, false);
       forwarder.web(req, res, admission.upstream);
     } catch (error) {
+      outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
       sendAnswer(res, INTERNAL_ERROR);
     }
@@ -82,20 +219,43 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   async function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
     const requestId = nextRequestId();
-    let admission: Admission | undefined;
+    const outcome: AccessOutcome = { decision: 'pending' };
     let status = 101;
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => logAccess(logger, req, requestId, started, status, admission, 'websocket'));
-    const refuse = (reply: Answer) => {
+    socket.once('close', () => logAccess(logger, req, requestId, started, status, outcome, 'websocket'));
+    const refuseUpgrade = (reply: Answer) => {
       status = reply.status;
       writeAnswer(socket, reply);
     };
     try {
-      if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuse(ANSWERS.notWebSocket);
-      const forwarded = forwardedInfo(req, options.trustedHops, 'http');
-      admission = await admit(req, forwarded);
+      if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+        outcome.decision = 'not_websocket';
+        return refuseUpgrade(ANSWERS.notWebSocket);
+      }
+      const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
+      const https = forwarded.proto === 'https';
+      const target = await route(req);
+      if ('ok' in target) {
+        recordOutcome(outcome, target);
+        return refuseUpgrade(target.answer);
+      }
+      outcome.jobId = target.job.id;
+      if ((req.url ?? '/').startsWith('/__jobgate/')) {
+        outcome.decision = 'not_found';
+        return refuseUpgrade(RESERVED_NOT_FOUND);
+      }
+      const admission = await gatekeeper.authorize(req, target, clientAddress(forwarded), https);
+      recordOutcome(outcome, admission);
       if (socket.destroyed) return;
-      if (!admission.ok) return refuse(admission.answer);
+      if (!admission.ok) {
+        logRecordError(admission);
+        return refuseUpgrade(admission.answer);
+      }
+      // A cookie rides along with any page's WebSocket: only the job's own pages may use it.
+      if (admission.via === 'session' && req.headers.origin !== undefined && req.headers.origin.toLowerCase() !== expectedOrigin(forwarded.host, https)) {
+        outcome.decision = 'foreign_origin';
+        return refuseUpgrade(FOREIGN_ORIGIN);
+      }
       rewriteHeaders(req, admission, forwarded, requestId, true);
       const relay = relayWebSocket(req, socket, head, admission.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;
@@ -103,8 +263,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       });
       liveSockets.add(relay, admission.job.id, admission.token);
     } catch (error) {
+      outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
-      refuse(INTERNAL_ERROR);
+      refuseUpgrade(INTERNAL_ERROR);
     }
   }
 
@@ -116,6 +277,18 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   }
 
   return { onRequest, onUpgrade, onClientError };
+}
+
+/** Copies what the access log says about an admission. */
+function recordOutcome(outcome: AccessOutcome, admission: Admission): void {
+  outcome.decision = admission.decision;
+  if (admission.ok) {
+    outcome.jobId = admission.job.id;
+    if (admission.token) outcome.tokenId = admission.token.id;
+  } else {
+    if (admission.jobId) outcome.jobId = admission.jobId;
+    if (admission.tokenId) outcome.tokenId = admission.tokenId;
+  }
 }
 
 /** Logs an upstream that refused, failed or timed out (no address in the answer; the log has the host). */

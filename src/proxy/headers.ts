@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { withoutSessionCookies } from '../session/cookie.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
@@ -118,6 +119,13 @@ export function prepareUpstreamHeaders(headers: IncomingHttpHeaders, options: Up
     if (isIdentityHeader(name) || isForwardingHeader(name)) delete headers[name];
   }
   if (options.stripAuthorization) delete headers.authorization;
+  // jobgate's session cookie never reaches an upstream; the job's own cookies do.
+  const cookie = headers.cookie;
+  if (cookie !== undefined) {
+    const kept = withoutSessionCookies(cookie);
+    if (kept === undefined) delete headers.cookie;
+    else headers.cookie = kept;
+  }
 
   const { chain, proto, host } = options.forwarded;
   headers['x-forwarded-for'] = chain.join(', ');

@@ -1,0 +1,90 @@
+import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import type { SessionKeys } from './keys.js';
+
+/** The cookie's name over HTTPS (host-only, Secure, Path=/ by the prefix's rules) and over plain HTTP. */
+export const SECURE_COOKIE_NAME = '__Host-jobgate';
+export const PLAIN_COOKIE_NAME = 'jobgate';
+
+/** What a valid session cookie says: which token, at which version. No secret. */
+export interface Session {
+  readonly tokenId: string;
+  readonly version: number;
+}
+
+export function cookieName(https: boolean): string {
+  return https ? SECURE_COOKIE_NAME : PLAIN_COOKIE_NAME;
+}
+
+/** The value of cookie `name` in a Cookie header, or undefined. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  let start = 0;
+  while (start < header.length) {
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    while (header.charCodeAt(start) === 32) start++;
+    if (header.startsWith(name, start) && header.charCodeAt(start + name.length) === 61) return header.slice(start + name.length + 1, end).trim();
+    start = end + 1;
+  }
+  return undefined;
+}
+
+/** The Cookie header without jobgate's own cookies (undefined when nothing is left). */
+export function withoutSessionCookies(header: string): string | undefined {
+  if (!header.includes('jobgate=')) return header;
+  const kept = header
+    .split(';')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0 && !part.startsWith(`${SECURE_COOKIE_NAME}=`) && !part.startsWith(`${PLAIN_COOKIE_NAME}=`));
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
+
+/** Issues and checks session cookies: a JWS (HS256, jose) naming the token id, its version, the host and an expiry. */
+export class SessionCookies {
+  constructor(
+    private readonly keys: SessionKeys,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** A Set-Cookie header value that opens a session for `session` on `host`. */
+  async issue(session: Session, host: string, https: boolean): Promise<string> {
+    const jwt = await new SignJWT({ ver: session.version })
+      .setProtectedHeader({ alg: 'HS256', kid: this.keys.signing.kid })
+      .setSubject(session.tokenId)
+      .setAudience(host)
+      .setIssuedAt()
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .sign(this.keys.signing.key);
+    return `${cookieName(https)}=${jwt}; Path=/; Max-Age=${this.ttlSeconds}; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`;
+  }
+
+  /** Set-Cookie values that remove the session cookie (under both names). */
+  clear(https: boolean): string[] {
+    return [
+      `${PLAIN_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`,
+      ...(https ? [`${SECURE_COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure`] : []),
+    ];
+  }
+
+  /** The session in a cookie value, or undefined when it is forged, expired, for another host, or malformed. */
+  async verify(value: string, host: string): Promise<Session | undefined> {
+    if (value.length > 1024) return undefined;
+    try {
+      const { payload } = await jwtVerify(value, (header: JWTHeaderParameters) => this.keyFor(header.kid), {
+        algorithms: ['HS256'],
+        audience: host,
+      });
+      if (typeof payload.sub !== 'string' || typeof payload.ver !== 'number' || !Number.isSafeInteger(payload.ver)) return undefined;
+      return { tokenId: payload.sub, version: payload.ver };
+    } catch (error) {
+      if (error instanceof errors.JOSEError || error instanceof TypeError) return undefined;
+      throw error;
+    }
+  }
+
+  private keyFor(kid: string | undefined): Uint8Array {
+    const key = this.keys.all.find((candidate) => candidate.kid === kid);
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key.key;
+  }
+}

@@ -1,0 +1,97 @@
+/** The login page and its kin: small, accessible, no external assets, no JavaScript needed. */
+
+export interface LoginPage {
+  readonly jobId: string;
+  /** The path and query first asked for. */
+  readonly next: string;
+  /** A plain message shown above the form (never says which part of a token was wrong). */
+  readonly error?: string;
+  /** A message that is not an error (after logout). */
+  readonly notice?: string;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
+}
+
+const STYLE = `
+:root{color-scheme:light dark;--bg:#f5f6f8;--card:#fff;--text:#1b1f24;--muted:#57606a;--accent:#0b5cad;--accent-text:#fff;--error-bg:#fdecea;--error:#8a1c12;--border:#d0d7de}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1419;--card:#1a2027;--text:#e6edf3;--muted:#9da7b3;--accent:#4c9be8;--accent-text:#0f1419;--error-bg:#3b1512;--error:#ffb4a9;--border:#30363d}}
+*{box-sizing:border-box}
+body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;padding:1rem;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{width:100%;max-width:26rem;background:var(--card);border:1px solid var(--border);border-radius:12px;padding:2rem 1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h1{font-size:1.35rem;margin:0 0 .25rem}
+p{margin:.25rem 0 1rem;color:var(--muted)}
+code{font:0.95em ui-monospace,SFMono-Regular,Menlo,monospace;color:var(--text);overflow-wrap:anywhere}
+label{display:block;font-weight:600;margin:1rem 0 .35rem}
+input[type=password]{width:100%;padding:.7rem .8rem;font:inherit;color:var(--text);background:var(--bg);border:1px solid var(--border);border-radius:8px}
+input[type=password]:focus{outline:3px solid var(--accent);outline-offset:1px}
+button{margin-top:1.25rem;width:100%;padding:.75rem;font:inherit;font-weight:600;color:var(--accent-text);background:var(--accent);border:0;border-radius:8px;cursor:pointer}
+button:focus-visible{outline:3px solid var(--text);outline-offset:2px}
+.error{background:var(--error-bg);color:var(--error);border-radius:8px;padding:.6rem .8rem;margin:1rem 0 0}
+.notice{margin:1rem 0 0}
+.hint{font-size:.875rem;margin:1.25rem 0 0}
+`;
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${escapeHtml(title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+/** The "Login with token" page, posting to /__jobgate/login on the same host. */
+export function loginPage(page: LoginPage): string {
+  const message = page.error
+    ? `<p class="error" role="alert">${escapeHtml(page.error)}</p>`
+    : page.notice
+      ? `<p class="notice" role="status">${escapeHtml(page.notice)}</p>`
+      : '';
+  return layout(
+    `Log in · ${page.jobId}`,
+    `<h1>Login with token</h1>
+<p>Job <code>${escapeHtml(page.jobId)}</code> needs an app token.</p>
+${message}
+<form method="post" action="/__jobgate/login">
+<input type="hidden" name="next" value="${escapeHtml(page.next)}">
+<label for="token">App token</label>
+<input id="token" name="token" type="password" autocomplete="off" autocapitalize="off" spellcheck="false" required autofocus aria-describedby="token-hint">
+<button type="submit">Log in</button>
+<p class="hint" id="token-hint">Paste the value printed by <code>jobgate token create</code>. It stays in this browser as a session cookie, never in the address bar.</p>
+</form>`,
+  );
+}
+
+/** A page for a refusal that a new token would not fix by itself (403). */
+export function messagePage(title: string, message: string, jobId: string): string {
+  return layout(
+    `${title} · ${jobId}`,
+    `<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(message)}</p>
+<form method="post" action="/__jobgate/logout"><button type="submit">Log in with another token</button></form>`,
+  );
+}
+
+/** Headers of every page: no caching, no framing, nothing external, same-origin Referer (so the form's POST carries an Origin). */
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'referrer-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+} as const;
