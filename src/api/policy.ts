@@ -1,0 +1,279 @@
+/**
+ * The API route policy: a table of (method, path pattern, required role, scope rule), tried in
+ * order, first match wins. Patterns are compiled once at start-up; matching a request
+ * allocates one array of segments and compiles nothing.
+ */
+import { z } from 'zod';
+import { ROLES, isRole, type Role } from '../tokens/record.js';
+
+/**
+ * What a scoped token (one with a label selector) may do on a route. Unscoped tokens are never
+ * restricted by the scope rule (only by the role).
+ * - `any`: scoped tokens pass as they are.
+ * - `unscoped-only`: scoped tokens are refused (token management: a scoped token must never
+ *   mint or renew a token wider than itself).
+ * - `job`: `{id}` must name a job in jobgate's registry whose labels match the selector.
+ * - `create-job`: the selector's equality labels are merged into the JSON body's `labels`, and
+ *   the result must match the whole selector.
+ * - `list-jobs`: the selector is ANDed into the `labelSelector` query parameter.
+ * - `relabel-job`: as `job`, and the `{name, value}` body must keep the job within the selector.
+ * - `deny-scoped`: scoped tokens are refused (also the rule for unknown paths).
+ */
+export const SCOPE_RULES = ['any', 'unscoped-only', 'job', 'create-job', 'list-jobs', 'relabel-job', 'deny-scoped'] as const;
+export type ScopeRule = (typeof SCOPE_RULES)[number];
+
+/**
+ * One row of the table. `method` is an HTTP method (compared case-sensitively after being
+ * upper-cased at compile time) or `*` for any. `path` is a pattern of `/`-separated segments:
+ * a literal (compared with the request's percent-decoded segment), `{id}` (one segment,
+ * captured as the job id), `*` (one segment) or, last, `**` (the rest of the path, including
+ * nothing: `/v1/token/**` matches `/v1/token` too). `/` alone is the root path.
+ */
+export interface ApiRule {
+  readonly method: string;
+  readonly path: string;
+  readonly role: Role;
+  readonly scope: ScopeRule;
+}
+
+/** A matched rule, with the percent-decoded `{id}` segment when the pattern has one. */
+export interface ApiMatch {
+  readonly rule: ApiRule;
+  readonly jobId?: string;
+}
+
+/** A compiled, immutable table. */
+export interface CompiledApiPolicy {
+  /** The rules in the order they are tried, methods upper-cased. */
+  readonly rules: readonly ApiRule[];
+  /**
+   * The first rule matching `method` and `path`, or undefined (then {@link UNKNOWN_API_ROUTE}
+   * applies). `path` is the raw request path without its query, already accepted by
+   * `apiPathProblem`; a path with undecodable segments matches nothing.
+   */
+  match(method: string, path: string): ApiMatch | undefined;
+}
+
+/**
+ * Token management, pinned in front of every table built by {@link buildApiPolicy}, so that no
+ * configured rule can open it to scoped or read tokens.
+ */
+export const TOKEN_MANAGEMENT_RULE: ApiRule = Object.freeze({ method: '*', path: '/v1/token/**', role: 'operator', scope: 'unscoped-only' });
+
+/**
+ * The default table (after any configured rules). Non-GET methods on `/v1/job/{id}/label/...`
+ * other than the checked `PUT /v1/job/{id}/label` are closed to scoped tokens, since removing
+ * a label could move a job out of the token's scope.
+ */
+export const DEFAULT_API_RULES: readonly ApiRule[] = Object.freeze(
+  (
+    [
+      TOKEN_MANAGEMENT_RULE,
+      { method: 'POST', path: '/v1/job', role: 'operator', scope: 'create-job' },
+      { method: 'GET', path: '/v1/job', role: 'operator', scope: 'list-jobs' },
+      { method: 'PUT', path: '/v1/job/{id}/label', role: 'operator', scope: 'relabel-job' },
+      { method: 'GET', path: '/v1/job/{id}/label/**', role: 'operator', scope: 'job' },
+      { method: '*', path: '/v1/job/{id}/label/**', role: 'operator', scope: 'deny-scoped' },
+      { method: '*', path: '/v1/job/{id}/**', role: 'operator', scope: 'job' },
+    ] satisfies ApiRule[]
+  ).map((rule) => Object.freeze(rule)),
+);
+
+/** The rule for API paths no row matches: operator tokens only, and unscoped ones only. */
+export const UNKNOWN_API_ROUTE: ApiRule = Object.freeze({ method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
+
+type Segment = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'id' } | { readonly kind: 'one' };
+
+interface CompiledRule {
+  readonly rule: ApiRule;
+  readonly segments: readonly Segment[];
+  /** Whether the pattern ends with `**`. */
+  readonly rest: boolean;
+  readonly hasId: boolean;
+}
+
+/** Characters of a literal pattern segment: RFC 3986 pchar without '%', ';' and '*'. */
+function isLiteralChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) || // 0-9
+    (c >= 0x41 && c <= 0x5a) || // A-Z
+    (c >= 0x61 && c <= 0x7a) || // a-z
+    '-._~!$&\'()+,=:@'.includes(String.fromCharCode(c))
+  );
+}
+
+const METHOD_CHARS = "!#$%&'*+-.^_`|~";
+
+function methodProblem(method: unknown): string | undefined {
+  if (typeof method !== 'string' || method.length === 0) return 'the method must be a non-empty string ("GET", "*"...)';
+  for (let i = 0; i < method.length; i++) {
+    const c = method.charCodeAt(i);
+    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+    if (!alnum && !METHOD_CHARS.includes(method[i]!)) return `the method ${JSON.stringify(method)} is not an HTTP method or "*"`;
+  }
+  return undefined;
+}
+
+/** The compiled pattern, or why it is refused. */
+function compilePattern(path: unknown): { segments: Segment[]; rest: boolean; hasId: boolean } | string {
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f) return 'the path pattern must start with "/"';
+  const segments: Segment[] = [];
+  if (path === '/') return { segments, rest: false, hasId: false };
+  const parts = path.slice(1).split('/');
+  let rest = false;
+  let hasId = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (part === '**') {
+      if (i !== parts.length - 1) return '"**" is only allowed as the last segment';
+      rest = true;
+    } else if (part === '*') {
+      segments.push({ kind: 'one' });
+    } else if (part === '{id}') {
+      if (hasId) return '"{id}" may appear only once';
+      hasId = true;
+      segments.push({ kind: 'id' });
+    } else if (part === '') {
+      return 'the path pattern has an empty segment ("//" or a trailing "/")';
+    } else if (part === '.' || part === '..') {
+      return `the path pattern has a "${part}" segment`;
+    } else if (part.includes('{') || part.includes('}')) {
+      return `segment ${JSON.stringify(part)}: "{id}" is the only placeholder, and it must be a whole segment`;
+    } else if (part.includes('*')) {
+      return `segment ${JSON.stringify(part)}: "*" and "**" must be whole segments`;
+    } else {
+      for (let j = 0; j < part.length; j++) {
+        if (!isLiteralChar(part.charCodeAt(j))) {
+          return `segment ${JSON.stringify(part)}: ${JSON.stringify(part[j])} is not allowed (write literals unencoded, without "%", ";", "?" or "#")`;
+        }
+      }
+      segments.push({ kind: 'literal', text: part });
+    }
+  }
+  return { segments, rest, hasId };
+}
+
+type Pattern = Exclude<ReturnType<typeof compilePattern>, string>;
+
+/** The compiled pattern of `rule`, or why the rule is refused. */
+function checkRule(rule: ApiRule): Pattern | string {
+  const method = methodProblem(rule.method);
+  if (method !== undefined) return method;
+  const pattern = compilePattern(rule.path);
+  if (typeof pattern === 'string') return pattern;
+  if (typeof rule.role !== 'string' || !isRole(rule.role)) return `the role must be one of: ${ROLES.join(', ')}`;
+  if (!(SCOPE_RULES as readonly string[]).includes(rule.scope)) return `the scope must be one of: ${SCOPE_RULES.join(', ')}`;
+  if ((rule.scope === 'job' || rule.scope === 'relabel-job') && !pattern.hasId) {
+    return `the scope "${rule.scope}" needs a "{id}" segment in the path pattern`;
+  }
+  return pattern;
+}
+
+/** Why `rule` cannot be compiled, or undefined. Checks untyped input (from a config file) too. */
+export function apiRuleProblem(rule: ApiRule): string | undefined {
+  const checked = checkRule(rule);
+  return typeof checked === 'string' ? checked : undefined;
+}
+
+function describe(rule: ApiRule, index: number): string {
+  return `API rule ${index + 1} (${String(rule.method)} ${String(rule.path)})`;
+}
+
+function compileRule(rule: ApiRule, index: number): CompiledRule {
+  const pattern = checkRule(rule);
+  if (typeof pattern === 'string') throw new Error(`${describe(rule, index)}: ${pattern}`);
+  const method = rule.method === '*' ? '*' : rule.method.toUpperCase();
+  const frozen: ApiRule = Object.freeze({ method, path: rule.path, role: rule.role, scope: rule.scope });
+  return { rule: frozen, segments: pattern.segments, rest: pattern.rest, hasId: pattern.hasId };
+}
+
+/** The segments of a path, percent-decoded, or undefined when one does not decode. */
+function decodedSegments(path: string): string[] | undefined {
+  if (path.charCodeAt(0) !== 0x2f) return undefined;
+  if (path.length === 1) return [];
+  const segments = path.slice(1).split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    if (!segment.includes('%')) continue;
+    try {
+      segments[i] = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+  }
+  return segments;
+}
+
+/** The captured `{id}` ('' when the pattern has none), or undefined when `segments` do not match. */
+function matchSegments(compiled: CompiledRule, segments: readonly string[]): string | undefined {
+  const pattern = compiled.segments;
+  if (compiled.rest ? segments.length < pattern.length : segments.length !== pattern.length) return undefined;
+  let id = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const s = segments[i]!;
+    if (p.kind === 'literal') {
+      if (s !== p.text) return undefined;
+    } else {
+      if (s === '') return undefined;
+      if (p.kind === 'id') id = s;
+    }
+  }
+  return id;
+}
+
+/**
+ * Compiles `rules` exactly as given (first match wins). Throws an Error naming the first bad
+ * rule (1-based position, method and pattern) and what is wrong with it. Use
+ * {@link buildApiPolicy} for the table a server enforces.
+ */
+export function compileApiRules(rules: readonly ApiRule[]): CompiledApiPolicy {
+  const compiled = rules.map(compileRule);
+  return Object.freeze({
+    rules: Object.freeze(compiled.map((c) => c.rule)),
+    match(method: string, path: string): ApiMatch | undefined {
+      const segments = decodedSegments(path);
+      if (segments === undefined) return undefined;
+      for (const c of compiled) {
+        if (c.rule.method !== '*' && c.rule.method !== method) continue;
+        const id = matchSegments(c, segments);
+        if (id === undefined) continue;
+        return c.hasId ? { rule: c.rule, jobId: id } : { rule: c.rule };
+      }
+      return undefined;
+    },
+  });
+}
+
+/**
+ * The table a server enforces: {@link TOKEN_MANAGEMENT_RULE} first (it cannot be overridden),
+ * then the configured rules (which can add paths or tighten defaults, first match wins), then
+ * the rest of {@link DEFAULT_API_RULES}. Paths matching none follow {@link UNKNOWN_API_ROUTE}.
+ * Throws like {@link compileApiRules}, numbering the configured rules from 1.
+ */
+export function buildApiPolicy(configured: readonly ApiRule[] = []): CompiledApiPolicy {
+  configured.forEach((rule, index) => {
+    const problem = apiRuleProblem(rule);
+    if (problem !== undefined) throw new Error(`${describe(rule, index)}: ${problem}`);
+  });
+  return compileApiRules([TOKEN_MANAGEMENT_RULE, ...configured, ...DEFAULT_API_RULES.filter((rule) => rule !== TOKEN_MANAGEMENT_RULE)]);
+}
+
+/** One rule in the config file (YAML or JSON): `{method, path, role, scope}`, nothing else. */
+export const apiRuleSchema = z.strictObject({
+  method: z.string().min(1),
+  path: z.string().min(1),
+  role: z.enum(ROLES),
+  scope: z.enum(SCOPE_RULES),
+});
+
+/**
+ * The config-file form of the table: an array of {@link apiRuleSchema}, each pattern checked as
+ * {@link compileApiRules} would (an issue at the rule's index names the problem).
+ */
+export const apiRulesSchema = z.array(apiRuleSchema).superRefine((rules, ctx) => {
+  rules.forEach((rule, index) => {
+    const problem = apiRuleProblem(rule);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [index], message: problem });
+  });
+});

@@ -1,0 +1,213 @@
+import t from 'tap';
+import { MAX_API_BODY_BYTES, bodyPreflight, checkRelabel, inspectApiBody, isReservedLabel, mergeCreateLabels } from '../../src/api/body.js';
+import { parseSelector, type Labels } from '../../src/selector/index.js';
+
+const JSON_TYPE = 'application/json';
+const buf = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+const sel = parseSelector;
+
+t.test('MAX_API_BODY_BYTES is 1 MiB', async (t) => {
+  t.equal(MAX_API_BODY_BYTES, 1048576);
+});
+
+// [selector, body (object or raw text), merged labels]
+const merges: Array<[string, unknown, Record<string, string>]> = [
+  ['team=a', { image: 'x' }, { team: 'a' }],
+  ['team=a', { image: 'x', labels: {} }, { team: 'a' }],
+  ['team=a', { labels: { team: 'a' } }, { team: 'a' }],
+  ['team==a', { labels: { env: 'dev' } }, { env: 'dev', team: 'a' }],
+  ['team in (a)', { labels: {} }, { team: 'a' }],
+  ['team in (a,b)', { labels: { team: 'b' } }, { team: 'b' }],
+  ['team=a,env!=prod', { labels: { env: 'dev' } }, { env: 'dev', team: 'a' }],
+  ['team=a,env!=prod', {}, { team: 'a' }],
+  ['team=a,env notin (prod,staging)', { labels: { env: 'dev' } }, { env: 'dev', team: 'a' }],
+  ['team=a,!gpu', {}, { team: 'a' }],
+  ['team=a,gpu', { labels: { gpu: 'a100' } }, { gpu: 'a100', team: 'a' }],
+  ['team=a,x.io/owner=bob', { labels: { z: '1' } }, { z: '1', team: 'a', 'x.io/owner': 'bob' }],
+  ['jobgate/id!=secret,team=a', {}, { team: 'a' }],
+  ['!jobgate/owner', {}, {}],
+  ['team=', {}, { team: '' }],
+];
+
+for (const [selector, body, expected] of merges) {
+  t.test(`create with ${selector}: ${JSON.stringify(body)} -> labels ${JSON.stringify(expected)}`, async (t) => {
+    const result = mergeCreateLabels(sel(selector), JSON_TYPE, buf(body));
+    if (!t.ok(result.ok, JSON.stringify(result))) return;
+    const forwarded = JSON.parse(result.ok ? result.body.toString() : '');
+    t.same(forwarded.labels, expected);
+    t.same(Object.keys(forwarded.labels), Object.keys(expected), 'client labels first, merged ones after');
+    t.same({ ...forwarded, labels: undefined }, { ...(body as object), labels: undefined }, 'other fields untouched');
+  });
+}
+
+t.test('create: the rest of the body is kept in order; the buffer is the new JSON', async (t) => {
+  const body = '{"name":"train","labels":{"env":"dev"},"resources":{"gpu":1,"cpu":2.5},"env":[{"k":"v"}],"ok":false}';
+  const result = mergeCreateLabels(sel('team=a'), 'Application/JSON; charset="UTF-8"', Buffer.from(body));
+  t.same(result, {
+    ok: true,
+    body: Buffer.from('{"name":"train","labels":{"env":"dev","team":"a"},"resources":{"gpu":1,"cpu":2.5},"env":[{"k":"v"}],"ok":false}'),
+  });
+});
+
+t.test('create: a repeated key is resolved once, by jobgate, for the upstream', async (t) => {
+  const body = '{"labels":{"team":"b"},"labels":{"team":"a"}}';
+  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(body));
+  t.same(result.ok && result.body.toString(), '{"labels":{"team":"a"}}');
+  const twice = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"labels":{"team":"a","team":"b"}}'));
+  t.match(twice, { ok: false, status: 403 }, 'the last value is the one checked and the one forwarded');
+});
+
+t.test('create: a BOM is dropped, a "__proto__" key stays data', async (t) => {
+  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), buf({ __proto__x: 1 })]));
+  t.same(result.ok && JSON.parse(result.body.toString()), { __proto__x: 1, labels: { team: 'a' } });
+  const proto = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"__proto__":{"polluted":true}}'));
+  t.equal(proto.ok && proto.body.toString(), '{"__proto__":{"polluted":true},"labels":{"team":"a"}}');
+  t.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+// [selector, content type, body, status, reason, message substring]
+const refusals: Array<[string, string | undefined, unknown, number, string, string]> = [
+  ['team=a', undefined, {}, 415, 'unsupported_media_type', 'no Content-Type'],
+  ['team=a', 'text/plain', {}, 415, 'unsupported_media_type', 'not application/json'],
+  ['team=a', 'application/jsonx', {}, 415, 'unsupported_media_type', 'not application/json'],
+  ['team=a', 'application/x-www-form-urlencoded', 'labels=x', 415, 'unsupported_media_type', 'not application/json'],
+  ['team=a', 'application/json; charset=latin1', {}, 415, 'unsupported_media_type', 'charset "latin1"'],
+  ['team=a', JSON_TYPE, '', 400, 'bad_body', 'not valid JSON'],
+  ['team=a', JSON_TYPE, '{"labels":', 400, 'bad_body', 'not valid JSON'],
+  ['team=a', JSON_TYPE, '{labels: {}}', 400, 'bad_body', 'not valid JSON'],
+  ['team=a', JSON_TYPE, Buffer.from([0x7b, 0xff, 0x7d]), 400, 'bad_body', 'not valid UTF-8'],
+  ['team=a', JSON_TYPE, [], 400, 'bad_body', 'must be a JSON object'],
+  ['team=a', JSON_TYPE, 'null', 400, 'bad_body', 'must be a JSON object'],
+  ['team=a', JSON_TYPE, '"x"', 400, 'bad_body', 'must be a JSON object'],
+  ['team=a', JSON_TYPE, { labels: null }, 400, 'bad_body', '"labels" field must be a JSON object'],
+  ['team=a', JSON_TYPE, { labels: ['team=a'] }, 400, 'bad_body', '"labels" field must be a JSON object'],
+  ['team=a', JSON_TYPE, { labels: 'team=a' }, 400, 'bad_body', '"labels" field must be a JSON object'],
+  ['team=a', JSON_TYPE, { labels: { team: 1 } }, 400, 'bad_body', 'must have a string value'],
+  ['team=a', JSON_TYPE, { labels: { team: null } }, 400, 'bad_body', 'must have a string value'],
+  ['team=a', JSON_TYPE, { labels: { 'bad key': 'x' } }, 400, 'bad_body', 'Invalid label: label key "bad key"'],
+  ['team=a', JSON_TYPE, { labels: { env: 'not ok' } }, 400, 'bad_body', 'Invalid label: label "env" value "not ok"'],
+  ['team=a', JSON_TYPE, { labels: { 'jobgate/id': 'nb1' } }, 403, 'reserved_label', 'remove "jobgate/id"'],
+  ['team=a', JSON_TYPE, { labels: { 'jobgate/owner': 'x' } }, 403, 'reserved_label', 'are set by jobgate'],
+  ['team=a', JSON_TYPE, { labels: { team: 'b' } }, 403, 'label_scope_denied', 'team=b contradicts'],
+  ['team in (a)', JSON_TYPE, { labels: { team: 'b' } }, 403, 'label_scope_denied', 'contradicts'],
+  ['team=a,team=b', JSON_TYPE, {}, 403, 'label_scope_denied', 'would not satisfy "team=b"'],
+  ['team=a,env!=prod', JSON_TYPE, { labels: { env: 'prod' } }, 403, 'label_scope_denied', 'would not satisfy "env!=prod"'],
+  ['team=a,env notin (prod)', JSON_TYPE, { labels: { env: 'prod' } }, 403, 'label_scope_denied', '"env notin (prod)"'],
+  ['team=a,!gpu', JSON_TYPE, { labels: { gpu: 'a100' } }, 403, 'label_scope_denied', '"!gpu"'],
+  ['team=a,gpu', JSON_TYPE, {}, 403, 'label_scope_denied', 'would not satisfy "gpu"'],
+  ['team in (a,b)', JSON_TYPE, {}, 403, 'label_scope_denied', '"team in (a,b)"'],
+  ['team in (a,b)', JSON_TYPE, { labels: { team: 'c' } }, 403, 'label_scope_denied', '"team in (a,b)"'],
+  ['jobgate/id=nb1', JSON_TYPE, {}, 403, 'label_scope_denied', 'a label that jobgate sets'],
+  ['team=a,jobgate/id in (nb1)', JSON_TYPE, {}, 403, 'label_scope_denied', 'a label that jobgate sets'],
+];
+
+for (const [selector, contentType, body, status, reason, message] of refusals) {
+  const shown = Buffer.isBuffer(body) ? body.toString('hex') : JSON.stringify(body);
+  t.test(`create with ${selector}, ${contentType}, ${shown} -> ${status} ${reason}`, async (t) => {
+    const result = mergeCreateLabels(sel(selector), contentType, Buffer.isBuffer(body) ? body : buf(body));
+    t.match(result, { ok: false, status, reason, message });
+    if (!result.ok) {
+      const error = { 400: 'bad_request', 403: reason === 'reserved_label' ? 'forbidden' : 'insufficient_scope', 413: 'payload_too_large', 415: 'unsupported_media_type' }[result.status];
+      t.equal(result.error, error);
+    }
+  });
+}
+
+t.test('create: size bound (413), default and given', async (t) => {
+  const padding = 'x'.repeat(MAX_API_BODY_BYTES);
+  t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, buf({ padding })), { ok: false, status: 413, reason: 'body_too_large', error: 'payload_too_large' });
+  const exact = buf({ p: 'x'.repeat(MAX_API_BODY_BYTES - 8) });
+  t.equal(exact.length, MAX_API_BODY_BYTES);
+  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, exact).ok, 'exactly at the limit passes');
+  t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, buf({ a: 'xxxx' }), 10), { ok: false, status: 413, message: /larger than 10 bytes/ });
+  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, buf({}), 10).ok);
+  t.match(mergeCreateLabels(sel('team=a'), 'text/plain', buf({ a: 'xxxx' }), 10), { status: 415 }, 'content type is checked first');
+});
+
+t.test('bodyPreflight: before buffering', async (t) => {
+  const pre = (contentType: string | undefined, contentLength?: string, contentEncoding?: string, max?: number) =>
+    bodyPreflight({ 'content-type': contentType, 'content-length': contentLength, 'content-encoding': contentEncoding }, max);
+  t.equal(pre(JSON_TYPE, '100'), undefined);
+  t.equal(pre('application/json;charset=utf-8'), undefined);
+  t.equal(pre(' application/json ; charset=utf8 ; foo=bar'), undefined);
+  t.equal(pre('application/json; foo'), undefined, 'a parameter without "=" is ignored');
+  t.equal(pre(JSON_TYPE, String(MAX_API_BODY_BYTES)), undefined);
+  t.equal(pre(JSON_TYPE, undefined, 'identity'), undefined);
+  t.equal(pre(JSON_TYPE, undefined, ' Identity '), undefined);
+  t.equal(pre(JSON_TYPE, undefined, ''), undefined);
+  t.equal(bodyPreflight({ 'content-type': JSON_TYPE }), undefined, 'absent headers');
+  t.match(pre(JSON_TYPE, String(MAX_API_BODY_BYTES + 1)), { ok: false, status: 413, reason: 'body_too_large' });
+  t.match(pre(JSON_TYPE, '11', undefined, 10), { ok: false, status: 413 });
+  t.match(pre(undefined, '1'), { ok: false, status: 415 });
+  t.match(pre('application/json; charset=utf-16', '1'), { ok: false, status: 415 });
+  t.match(pre(JSON_TYPE, '1', 'gzip'), { ok: false, status: 415, reason: 'unsupported_media_type', message: /Content-Encoding "gzip"/ });
+  t.match(pre(JSON_TYPE, '1', 'br, identity'), { ok: false, status: 415 });
+});
+
+const jobLabels: Labels = new Map([
+  ['team', 'a'],
+  ['env', 'dev'],
+  ['jobgate/id', 'nb1'],
+]);
+
+// [selector, body, expected status (undefined: ok), reason, message substring]
+const relabels: Array<[string, unknown, number | undefined, string, string]> = [
+  ['team=a', { name: 'env', value: 'prod' }, undefined, '', ''],
+  ['team=a', { name: 'team', value: 'a' }, undefined, '', ''],
+  ['team=a', { name: 'team', value: 'b' }, 403, 'label_scope_denied', 'would move the job out of the token\'s scope'],
+  ['team=a,env!=prod', { name: 'env', value: 'prod' }, 403, 'label_scope_denied', '"env!=prod"'],
+  ['team=a,env!=prod', { name: 'env', value: 'test' }, undefined, '', ''],
+  ['team=a,!gpu', { name: 'gpu', value: 'a100' }, 403, 'label_scope_denied', '"!gpu"'],
+  ['team in (a,b)', { name: 'team', value: 'b' }, undefined, '', ''],
+  ['team in (a,b)', { name: 'team', value: 'c' }, 403, 'label_scope_denied', '"team in (a,b)"'],
+  ['team=a,env notin (prod)', { name: 'env', value: 'prod' }, 403, 'label_scope_denied', '"env notin (prod)"'],
+  ['jobgate/id=nb1', { name: 'owner', value: 'bob' }, undefined, '', ''],
+  ['team=b', { name: 'team', value: 'b' }, 403, 'label_scope_denied', 'does not match this job'],
+  ['team=a', { name: 'jobgate/id', value: 'nb2' }, 403, 'reserved_label', 'remove "jobgate/id"'],
+  ['team=a', { name: 'team' }, 400, 'bad_body', '{"name": "<label key>", "value": "<label value>"}'],
+  ['team=a', { name: 'team', value: null }, 400, 'bad_body', 'both strings'],
+  ['team=a', { value: 'a' }, 400, 'bad_body', 'both strings'],
+  ['team=a', { name: 5, value: 'a' }, 400, 'bad_body', 'both strings'],
+  ['team=a', { name: 'Bad Key', value: 'a' }, 400, 'bad_body', 'Invalid label'],
+  ['team=a', { name: 'env', value: '-x-' }, 400, 'bad_body', 'Invalid label'],
+  ['team=a', { name: 'env', value: 'x', labels: { team: 'b' } }, 400, 'bad_body', 'Unexpected field "labels"'],
+  ['team=a', { value: 'x', name: 'env', force: true }, 400, 'bad_body', 'Unexpected field "force"'],
+  ['team=a', '[]', 400, 'bad_body', 'must be a JSON object'],
+  ['team=a', '{', 400, 'bad_body', 'not valid JSON'],
+];
+
+for (const [selector, body, status, reason, message] of relabels) {
+  t.test(`relabel with ${selector}: ${JSON.stringify(body)} -> ${status ?? 'ok'}`, async (t) => {
+    const result = checkRelabel(sel(selector), jobLabels, JSON_TYPE, buf(body));
+    if (status === undefined) t.same(result, { ok: true, body: buf(body) });
+    else t.match(result, { ok: false, status, reason, message });
+  });
+}
+
+t.test('relabel: content type, size, re-serialization', async (t) => {
+  t.match(checkRelabel(sel('team=a'), jobLabels, 'text/plain', buf({ name: 'env', value: 'x' })), { ok: false, status: 415 });
+  t.match(checkRelabel(sel('team=a'), jobLabels, undefined, buf({ name: 'env', value: 'x' })), { ok: false, status: 415 });
+  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, buf({ name: 'env', value: 'x' }), 5), { ok: false, status: 413 });
+  const twice = checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"team","value":"b","name":"env"}'));
+  t.same(twice, { ok: true, body: Buffer.from('{"name":"env","value":"b"}') }, 'the upstream gets the pair that was checked');
+  t.equal(jobLabels.get('team'), 'a', "the job's labels are not modified");
+});
+
+t.test('inspectApiBody: preflight, then the check', async (t) => {
+  const headers = { 'content-type': JSON_TYPE };
+  const create = inspectApiBody({ op: 'create', selector: sel('team=a') }, headers, buf({}));
+  t.same(create, { ok: true, body: buf({ labels: { team: 'a' } }) });
+  const relabel = inspectApiBody({ op: 'relabel', selector: sel('team=a'), jobLabels }, headers, buf({ name: 'team', value: 'b' }));
+  t.match(relabel, { ok: false, status: 403 });
+  t.same(inspectApiBody({ op: 'relabel', selector: sel('team=a'), jobLabels }, headers, buf({ name: 'env', value: 'b' })), { ok: true, body: buf({ name: 'env', value: 'b' }) });
+  t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, headers, buf({ a: 'xxxxxxxx' }), 4), { ok: false, status: 413 });
+  t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, { ...headers, 'content-length': '99' }, buf({}), 4), { ok: false, status: 413 }, 'declared length');
+  t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, { ...headers, 'content-encoding': 'gzip' }, buf({}), 4), { ok: false, status: 415 });
+  t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, {}, buf({})), { ok: false, status: 415 });
+});
+
+t.test('isReservedLabel', async (t) => {
+  t.ok(isReservedLabel('jobgate/id'));
+  t.notOk(isReservedLabel('jobgate.io/id'));
+  t.notOk(isReservedLabel('team'));
+});

@@ -1,0 +1,63 @@
+import t from 'tap';
+import { apiPathProblem, joinRequestTarget, splitRequestTarget } from '../../src/api/path.js';
+
+t.test('splitRequestTarget splits at the first "?"', async (t) => {
+  t.same(splitRequestTarget('/v1/job'), { path: '/v1/job', query: '', hasQuery: false });
+  t.same(splitRequestTarget('/v1/job?'), { path: '/v1/job', query: '', hasQuery: true });
+  t.same(splitRequestTarget('/v1/job?a=1&b=?c'), { path: '/v1/job', query: 'a=1&b=?c', hasQuery: true });
+  t.same(splitRequestTarget('?x'), { path: '', query: 'x', hasQuery: true });
+});
+
+t.test('joinRequestTarget adds "?" only for a query', async (t) => {
+  t.equal(joinRequestTarget('/v1/job', ''), '/v1/job');
+  t.equal(joinRequestTarget('/v1/job', 'a=1'), '/v1/job?a=1');
+});
+
+// [path, expected problem (a substring) or undefined]
+const table: Array<[string, string | undefined]> = [
+  ['/', undefined],
+  ['/v1/job', undefined],
+  ['/v1/job/nb1/log', undefined],
+  ['/v1/job/a.b/x..y/.z/z.', undefined],
+  ['/v1/job/%61bc', undefined],
+  ['/v1/job/caf%C3%A9', undefined],
+  ['/v1/job/a%20b', undefined],
+  ['/v1/job/a%3Ab@c', undefined],
+  ['', 'does not start with "/"'],
+  ['v1/job', 'does not start with "/"'],
+  ['*', 'does not start with "/"'],
+  ['http://api.example.com/v1/job', 'does not start with "/"'],
+  ['/v1/job/x/../y', 'a ".." segment'],
+  ['/v1/job/..', 'a ".." segment'],
+  ['/../v1/token', 'a ".." segment'],
+  ['/v1/./job', 'a "." segment'],
+  ['/v1/job/.', 'a "." segment'],
+  ['/v1//job', 'empty segment'],
+  ['//v1/job', 'empty segment'],
+  ['/v1/job/', 'empty segment'],
+  ['/v1/job/%2e%2e', 'an encoded "." (%2e)'],
+  ['/v1/job/%2E%2E/token', 'an encoded "." (%2E)'],
+  ['/v1/job/.%2e', 'an encoded "." (%2e)'],
+  ['/v1/job/a%2eb', 'an encoded "." (%2e)'],
+  ['/v1/job%2Fnb1', 'an encoded "/" (%2F)'],
+  ['/v1/job%2fnb1', 'an encoded "/" (%2f)'],
+  ['/v1/job/nb1%5c..%5ctoken', 'an encoded "\\" (%5c)'],
+  ['/v1/job/nb1%5C', 'an encoded "\\" (%5C)'],
+  ['/v1/job\\..\\token', 'a "\\"'],
+  ['/v1/job/nb1#/../token', 'a "#"'],
+  ['/v1/job/nb1;x=1/label', '";" (path parameters)'],
+  ['/v1/job/..;/token', '";" (path parameters)'],
+  ['/v1/job/%zz', 'not followed by two hex digits'],
+  ['/v1/job/%2', 'not followed by two hex digits'],
+  ['/v1/job/ab%', 'not followed by two hex digits'],
+  ['/v1/job/%C3', 'not UTF-8'],
+  ['/v1/job/%FF', 'not UTF-8'],
+];
+
+for (const [path, expected] of table) {
+  t.test(`${JSON.stringify(path)} -> ${expected ?? 'accepted'}`, async (t) => {
+    const problem = apiPathProblem(path);
+    if (expected === undefined) t.equal(problem, undefined);
+    else t.match(problem, expected);
+  });
+}

@@ -1,0 +1,64 @@
+import t from 'tap';
+import { SignJWT } from 'jose';
+import { readCookie, SessionCookies, withoutSessionCookies } from '../../src/session/cookie.js';
+import { sessionKeys } from '../../src/session/keys.js';
+
+const SECRET_A = 'first-secret-that-is-long-enough-0123456789';
+const SECRET_B = 'second-secret-that-is-long-enough-987654321';
+
+const valueOf = (setCookie: string) => setCookie.slice(setCookie.indexOf('=') + 1, setCookie.indexOf(';'));
+
+t.test('a cookie names the token and version, for one host, and verifies', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 3600);
+  const set = await cookies.issue({ tokenId: 'tok', version: 3 }, 'nb1.job.test', false);
+  t.match(set, /^jobgate=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; Max-Age=3600; HttpOnly; SameSite=Lax$/);
+  t.same(await cookies.verify(valueOf(set), 'nb1.job.test'), { tokenId: 'tok', version: 3 });
+  t.equal(await cookies.verify(valueOf(set), 'nb2.job.test'), undefined, 'another host');
+  t.equal(await cookies.verify(`${valueOf(set)}x`, 'nb1.job.test'), undefined, 'tampered');
+  t.equal(await cookies.verify('garbage', 'nb1.job.test'), undefined);
+  t.equal(await cookies.verify('a'.repeat(2000), 'nb1.job.test'), undefined, 'over-long');
+});
+
+t.test('rotation: the first secret signs, every secret verifies', async (t) => {
+  const old = new SessionCookies(sessionKeys([SECRET_A]), 3600);
+  const rotated = new SessionCookies(sessionKeys([SECRET_B, SECRET_A]), 3600);
+  const retired = new SessionCookies(sessionKeys([SECRET_B]), 3600);
+  const fromOld = valueOf(await old.issue({ tokenId: 'tok', version: 1 }, 'h', false));
+  t.ok(await rotated.verify(fromOld, 'h'), 'a cookie signed with the old secret still verifies during rotation');
+  t.equal(await retired.verify(fromOld, 'h'), undefined, 'not once the old secret is removed');
+  const ephemeral = new SessionCookies(sessionKeys([]), 3600);
+  t.ok(sessionKeys([]).ephemeral);
+  t.equal(await ephemeral.verify(fromOld, 'h'), undefined);
+});
+
+t.test('expired, unsigned and wrongly shaped cookies are refused', async (t) => {
+  const keys = sessionKeys([SECRET_A]);
+  const cookies = new SessionCookies(keys, 3600);
+  const sign = (claims: Record<string, unknown>, exp: number | string = '1h', alg = 'HS256') =>
+    new SignJWT(claims).setProtectedHeader({ alg, kid: keys.signing.kid }).setSubject('tok').setAudience('h').setExpirationTime(exp).sign(keys.signing.key);
+  t.equal(await cookies.verify(await sign({ ver: 1 }, Math.floor(Date.now() / 1000) - 10), 'h'), undefined, 'expired');
+  t.equal(await cookies.verify(await sign({ ver: 'one' }), 'h'), undefined, 'version not a number');
+  t.equal(await cookies.verify(await sign({ ver: 1 }, '1h', 'HS512'), 'h'), undefined, 'another algorithm');
+  const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"tok","ver":1,"aud":"h"}').toString('base64url')}.`;
+  t.equal(await cookies.verify(unsigned, 'h'), undefined, 'alg none');
+  t.same(await cookies.verify(await sign({ ver: 1 }), 'h'), { tokenId: 'tok', version: 1 });
+});
+
+t.test('over HTTPS: __Host- name and Secure; clearing covers both names', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 60);
+  t.match(await cookies.issue({ tokenId: 'tok', version: 1 }, 'h', true), /^__Host-jobgate=.*; Secure$/);
+  t.same(cookies.clear(false), ['jobgate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax']);
+  t.equal(cookies.clear(true).length, 2);
+});
+
+t.test('reading and stripping cookies', async (t) => {
+  t.equal(readCookie('a=1; jobgate=xyz; b=2', 'jobgate'), 'xyz');
+  t.equal(readCookie('notjobgate=1; jobgate=2', 'jobgate'), '2');
+  t.equal(readCookie('__Host-jobgate=s', '__Host-jobgate'), 's');
+  t.equal(readCookie('a=1', 'jobgate'), undefined);
+  t.equal(readCookie(undefined, 'jobgate'), undefined);
+  t.equal(withoutSessionCookies('a=1; jobgate=xyz; __Host-jobgate=s; b=2'), 'a=1; b=2');
+  t.equal(withoutSessionCookies('jobgate=xyz'), undefined);
+  t.equal(withoutSessionCookies('notebook=1; _xsrf=2'), 'notebook=1; _xsrf=2');
+  t.equal(withoutSessionCookies('myjobgate=1'), 'myjobgate=1', "a job's cookie that merely ends in jobgate is kept");
+});
