@@ -8,6 +8,7 @@ import { JobStore } from './jobs/store.js';
 import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
 import { Gatekeeper, type Mode } from './proxy/admission.js';
 import { Forwarder } from './proxy/forward.js';
 import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
@@ -15,7 +16,9 @@ import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedis, KeySpace } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
-import { RedisRegistry } from './registry/registry.js';
+import { RedisRegistry, type Registry } from './registry/registry.js';
+import { StoreUnavailableError } from './errors.js';
+import { performance } from 'node:perf_hooks';
 import { HostRouter } from './routing/host.js';
 import { SessionCookies } from './session/cookie.js';
 import { sessionKeys } from './session/keys.js';
@@ -26,8 +29,14 @@ export interface RunningJobgate {
   readonly adminAddress: AddressInfo;
   readonly logger: Logger;
   readonly registry: CachedRegistry;
-  /** Stops listening, closes every connection and Redis. */
-  close(): Promise<void>;
+  /** Requests and WebSockets in flight. */
+  activeRequests(): number;
+  /**
+   * Shuts down: /readyz turns 503, the listener stops accepting, kept-alive connections get
+   * `Connection: close`, WebSockets are closed with 1001, requests in flight get up to
+   * `drainTimeoutMs` to finish, then every connection and Redis are closed.
+   */
+  close(drainTimeoutMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
@@ -67,6 +76,8 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const mode = modeFromSettings(settings);
   const logger = createLogger(settings.logLevel, options.logDestination);
 
+  // Assigned once its sources exist (below); the closures that use it run later.
+  let metrics!: Metrics;
   const redis = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true });
   const subscriber = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true, subscriber: true });
   for (const [connection, name] of [
@@ -75,6 +86,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   ] as const) {
     let lastError = '';
     connection.on('error', (error: Error) => {
+      metrics.redisError();
       if (error.message !== lastError) logger.warn({ event: 'redis_error', connection: name, err: { message: error.message } }, 'redis connection error');
       lastError = error.message;
     });
@@ -87,13 +99,14 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   }
 
   const keys = new KeySpace(settings.keyPrefix);
-  const registry = new CachedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), {
+  const registry = new CachedRegistry(timedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), () => metrics), {
     maxEntries: settings.cacheSize,
     ttlMs: settings.cacheTtlMs,
     negativeTtlMs: settings.negativeCacheTtlMs,
     outageGraceMs: settings.outageGraceMs,
   });
   const liveSockets = new LiveSockets(registry, (jobId, tokenId, reason) => {
+    metrics.websocketRevoked();
     logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
   });
   const invalidation = new InvalidationSubscriber(subscriber, keys.channel, {
@@ -112,6 +125,11 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     },
   });
   // The TTL safety net for open WebSockets too: a writer that forgot to publish is caught here.
+  metrics = new Metrics({
+    cacheStats: () => registry.stats,
+    websocketsOpen: () => liveSockets.size,
+    invalidationMessages: () => invalidation.received,
+  });
   const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
   sweep.unref();
 
@@ -127,8 +145,9 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
 
-  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger));
-  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, sessions, logger });
+  let draining = false;
+  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining);
+  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
@@ -147,11 +166,15 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   proxyServer.on('clientError', handlers.onClientError);
 
   const notReadyReasons = () => {
+    if (draining) return ['shutting down'];
     const reasons = readiness.reasons();
     if (!invalidation.live) reasons.push('invalidation subscription is down');
     return reasons;
   };
-  const adminServer = createAdminServer({ notReadyReasons });
+  const adminServer = createAdminServer({
+    notReadyReasons,
+    metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+  });
 
   let proxyAddress: AddressInfo;
   let adminAddress: AddressInfo;
@@ -182,20 +205,56 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     adminAddress,
     logger,
     registry,
-    async close() {
+    activeRequests: handlers.active,
+    async close(drainTimeoutMs = 0) {
+      if (draining) return;
+      // Not ready at once, no new connections, Connection: close on what is answered from now on.
+      draining = true;
       readiness.stop();
       invalidation.stop();
       clearInterval(sweep);
-      const closed = Promise.all([new Promise((resolve) => proxyServer.close(resolve)), new Promise((resolve) => adminServer.close(resolve))]);
+      const proxyClosed = new Promise((resolve) => proxyServer.close(resolve));
+      proxyServer.closeIdleConnections();
       liveSockets.closeAll('jobgate is shutting down');
+      const deadline = Date.now() + drainTimeoutMs;
+      while (handlers.active() > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        proxyServer.closeIdleConnections();
+      }
+      const unfinished = handlers.active();
+      if (unfinished > 0) logger.warn({ event: 'drain_timeout', unfinished }, 'drain timeout: closing the requests still in flight');
       proxyServer.closeAllConnections();
-      adminServer.closeAllConnections();
       forwarder.close();
-      await closed;
+      await proxyClosed;
+      const adminClosed = new Promise((resolve) => adminServer.close(resolve));
+      adminServer.closeAllConnections();
+      await adminClosed;
       redis.disconnect();
       subscriber.disconnect();
       logger.info({ event: 'stopped' }, 'jobgate stopped');
       logger.flush();
     },
+  };
+}
+
+/** The registry's Redis lookups, timed and counted for the metrics. */
+function timedRegistry(source: Registry, metrics: () => Metrics): Registry {
+  const timed =
+    <T>(lookup: (id: string) => Promise<T>) =>
+    async (id: string): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await lookup(id);
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) metrics().redisError();
+        throw error;
+      } finally {
+        metrics().redisCommand((performance.now() - started) / 1000);
+      }
+    };
+  return {
+    token: timed((id) => source.token(id)),
+    job: timed((id) => source.job(id)),
+    cachedToken: () => undefined,
   };
 }

@@ -19,15 +19,18 @@ export const MAX_API_BODY_BYTES = 1024 * 1024;
 /** The statuses a body check answers with. */
 export type BodyStatus = 400 | 403 | 413 | 415;
 
+/** A refused body: answer it with `apiAnswer`. */
+export type BodyFailure = { readonly ok: false } & ApiRefusal<BodyStatus>;
+
 /** A body check: the bytes to forward (set Content-Length to their length), or the refusal. */
-export type BodyResult = { readonly ok: true; readonly body: Buffer } | ({ readonly ok: false } & ApiRefusal<BodyStatus>);
+export type BodyResult = { readonly ok: true; readonly body: Buffer } | BodyFailure;
 
 /** Which check a body needs (see `decideApi`): a job creation, or a label change on a job. */
 export type BodyCheck =
   | { readonly op: 'create'; readonly selector: Selector }
   | { readonly op: 'relabel'; readonly selector: Selector; readonly jobLabels: Labels };
 
-type Failure = { readonly ok: false } & ApiRefusal<BodyStatus>;
+type Failure = BodyFailure;
 
 const fail = (status: BodyStatus, error: string, reason: ApiRefusal['reason'], message: string): Failure => ({
   ok: false,
@@ -80,7 +83,7 @@ const unsupported = (message: string): Failure => fail(415, 'unsupported_media_t
  * than `identity` (jobgate cannot inspect a compressed body), 413 for a Content-Length over
  * `maxBytes`. Lets the caller answer without buffering; {@link inspectApiBody} runs it again.
  */
-export function bodyPreflight(headers: BodyHeaders, maxBytes: number = MAX_API_BODY_BYTES): Failure | undefined {
+export function bodyPreflight(headers: BodyHeaders, maxBytes: number = MAX_API_BODY_BYTES): BodyFailure | undefined {
   const problem = contentTypeProblem(headers['content-type']);
   if (problem !== undefined) return unsupported(problem);
   const encoding = headers['content-encoding']?.trim().toLowerCase();
@@ -112,8 +115,9 @@ function readJsonObject(
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (error) {
-    return badBody(`The request body is not valid JSON: ${(error as Error).message}.`);
+  } catch {
+    // The parser's message quotes the body: not echoed.
+    return badBody('The request body is not valid JSON.');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return badBody('The request body must be a JSON object.');
   return { ok: true, object: parsed as Record<string, unknown> };
@@ -195,7 +199,9 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
  * {@link mergeCreateLabels} (also: `name` and `value` must be strings forming a valid label,
  * and no other field is accepted, since it could carry another label change),
  * 403 `forbidden` for a `jobgate/` name, and 403 `insufficient_scope` when the job does not
- * match now or would not match after the change. On success, `body` is the re-serialized JSON.
+ * match now or would not match after the change (an empty value must keep the job in scope both
+ * as the empty value and as a removal of the label, since upstreams differ). On success, `body`
+ * is the re-serialized JSON.
  */
 export function checkRelabel(selector: Selector, jobLabels: Labels, contentType: string | undefined, body: Buffer, maxBytes: number = MAX_API_BODY_BYTES): BodyResult {
   const read = readJsonObject(contentType, body, maxBytes);
@@ -213,8 +219,10 @@ export function checkRelabel(selector: Selector, jobLabels: Labels, contentType:
   if (!matches(selector, jobLabels)) {
     return outOfScope("The token's label selector does not match this job's labels. Use a token scoped to this job, or an unscoped one.");
   }
-  const after = new Map(jobLabels).set(name, value);
-  const unmet = firstUnmet(selector, after);
+  // An upstream may read an empty value as "remove the label": both readings must stay in scope.
+  const removed = new Map(jobLabels);
+  removed.delete(name);
+  const unmet = firstUnmet(selector, new Map(jobLabels).set(name, value)) ?? (value === '' ? firstUnmet(selector, removed) : undefined);
   if (unmet !== undefined) {
     return outOfScope(`Setting ${name}=${value} would move the job out of the token's scope: its labels would not satisfy "${describe(unmet)}".`);
   }

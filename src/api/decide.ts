@@ -106,7 +106,8 @@ const UPGRADE_NOT_ALLOWED = deny(
  */
 export function decideApi(token: ApiIdentity, match: ApiMatch | undefined, ctx: ApiRequestContext): ApiDecision {
   const rule = match?.rule ?? UNKNOWN_API_ROUTE;
-  if (rule.role === 'operator' && token.role !== 'operator') return ROLE_DENIED;
+  // Anything but an explicit 'read' rule needs an operator token (fail closed on a hand-built rule).
+  if (rule.role !== 'read' && token.role !== 'operator') return ROLE_DENIED;
   const selector = token.selector;
   if (selector.empty) return FORWARD;
   switch (rule.scope) {

@@ -61,7 +61,8 @@ export interface CompiledApiPolicy {
 export const TOKEN_MANAGEMENT_RULE: ApiRule = Object.freeze({ method: '*', path: '/v1/token/**', role: 'operator', scope: 'unscoped-only' });
 
 /**
- * The default table (after any configured rules). Non-GET methods on `/v1/job/{id}/label/...`
+ * The default table. {@link buildApiPolicy} puts configured rules between its first rule
+ * (token management) and the others. Non-GET methods on `/v1/job/{id}/label/...`
  * other than the checked `PUT /v1/job/{id}/label` are closed to scoped tokens, since removing
  * a label could move a job out of the token's scope.
  */

@@ -30,7 +30,7 @@ export function serveCommand(io: CliIo): Command {
           running.logger.info({ event: 'signal', signal }, 'shutting down');
           process.off('SIGTERM', stop);
           process.off('SIGINT', stop);
-          void running.close().then(resolve);
+          void running.close(settings.drainTimeoutMs).then(resolve);
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);

@@ -162,6 +162,12 @@ export const SETTINGS = {
     accepts: 'http or https: the scheme browsers use to reach jobgate (https makes session cookies Secure and __Host-)',
     schema: z.enum(['http', 'https']).optional(),
   },
+  drainTimeoutMs: {
+    env: 'JOBGATE_DRAIN_TIMEOUT_MS',
+    default: 10_000,
+    accepts: 'milliseconds in-flight requests get to finish after SIGTERM, from 0 to 600000',
+    schema: integer(0, 600_000),
+  },
   logLevel: {
     env: 'JOBGATE_LOG_LEVEL',
     default: 'info',

@@ -18,7 +18,7 @@ export function pathOf(req: IncomingMessage): string {
 
 /**
  * Writes the one access line of a request: request id, job id, token id (never the
- * token, a cookie or the query string), decision, status and duration.
+ * token, a cookie or the query string), decision, status and duration. Returns the duration (ms).
  */
 export function logAccess(
   logger: Logger,
@@ -28,7 +28,7 @@ export function logAccess(
   status: number,
   outcome: AccessOutcome,
   kind: 'http' | 'websocket',
-): void {
+): number {
   const line: Record<string, unknown> = {
     event: 'access',
     requestId,
@@ -43,4 +43,5 @@ export function logAccess(
   if (outcome.jobId !== undefined) line.jobId = outcome.jobId;
   if (outcome.tokenId !== undefined) line.tokenId = outcome.tokenId;
   logger.info(line);
+  return line.durationMs as number;
 }

@@ -4,9 +4,11 @@ import { pathOf } from './access-log.js';
 export interface AdminSources {
   /** Why jobgate is not ready; empty when ready. */
   readonly notReadyReasons: () => string[];
+  /** The Prometheus exposition and its content type. */
+  readonly metrics: () => Promise<{ text: string; contentType: string }>;
 }
 
-/** The admin listener: /healthz (the process is alive) and /readyz (it can serve). */
+/** The admin listener: /healthz (the process is alive), /readyz (it can serve) and /metrics (Prometheus). */
 export function createAdminServer(sources: AdminSources): Server {
   return createServer((req, res) => {
     const path = pathOf(req);
@@ -15,7 +17,17 @@ export function createAdminServer(sources: AdminSources): Server {
       const reasons = sources.notReadyReasons();
       return reasons.length === 0 ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reasons });
     }
-    sendJson(res, 404, { error: 'not_found', message: 'The admin listener serves /healthz and /readyz.' });
+    if (path === '/metrics') {
+      sources.metrics().then(
+        ({ text, contentType }) => {
+          res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+          res.end(text);
+        },
+        () => sendJson(res, 500, { error: 'metrics_failed', message: 'Collecting metrics failed; see the log.' }),
+      );
+      return;
+    }
+    sendJson(res, 404, { error: 'not_found', message: 'The admin listener serves /healthz, /readyz and /metrics.' });
   });
 }
 

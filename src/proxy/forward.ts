@@ -23,6 +23,8 @@ export class Forwarder {
   constructor(
     upstreamTimeoutMs: number,
     private readonly onFailure: ForwardFailure,
+    /** True once shutdown began: responses from then on close their connection. */
+    draining: () => boolean = () => false,
   ) {
     // xfwd is off: prepareUpstreamHeaders sets X-Forwarded-* itself (http-proxy would append to client values).
     this.proxy = createProxyServer({ xfwd: false, proxyTimeout: upstreamTimeoutMs });
@@ -33,6 +35,7 @@ export class Forwarder {
     });
     this.proxy.on('proxyRes', (proxyRes, _req, res) => {
       // Connection management is per hop: ours follows the client's request, not the upstream's answer.
+      if (draining()) (res as ServerResponse).shouldKeepAlive = false;
       delete proxyRes.headers['keep-alive'];
       proxyRes.headers.connection = (res as ServerResponse).shouldKeepAlive ? 'keep-alive' : 'close';
     });

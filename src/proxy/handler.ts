@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/answers.js';
 import { logAccess, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
@@ -22,6 +23,9 @@ export interface HandlerOptions {
 }
 
 export interface HandlerDeps {
+  readonly metrics: Metrics;
+  /** True once shutdown began: responses then close their connection. */
+  readonly draining: () => boolean;
   readonly gatekeeper: Gatekeeper;
   readonly forwarder: Forwarder;
   readonly liveSockets: LiveSockets;
@@ -50,7 +54,13 @@ const LOGIN_FAILED = 'That token is not valid. Check that you pasted the whole v
  * or answer, then one access log line.
  */
 export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) {
-  const { gatekeeper, forwarder, liveSockets, sessions, logger } = deps;
+  const { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining } = deps;
+  let inFlight = 0;
+  const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: AccessOutcome, kind: 'http' | 'websocket') => {
+    inFlight--;
+    const durationMs = logAccess(logger, req, requestId, started, status, outcome, kind);
+    metrics.request(outcome.decision, status, durationMs / 1000);
+  };
   const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
   let requestCounter = 0;
   const nextRequestId = () => `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
@@ -186,7 +196,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const started = performance.now();
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
-    res.once('close', () => logAccess(logger, req, requestId, started, res.statusCode, outcome, 'http'));
+    inFlight++;
+    res.once('close', () => finished(req, requestId, started, res.statusCode, outcome, 'http'));
+    if (draining()) res.shouldKeepAlive = false;
     try {
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
@@ -221,8 +233,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
     let status = 101;
+    inFlight++;
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => logAccess(logger, req, requestId, started, status, outcome, 'websocket'));
+    socket.once('close', () => finished(req, requestId, started, status, outcome, 'websocket'));
     const refuseUpgrade = (reply: Answer) => {
       status = reply.status;
       writeAnswer(socket, reply);
@@ -276,7 +289,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     writeAnswer(socket, reply);
   }
 
-  return { onRequest, onUpgrade, onClientError };
+  /** Requests and WebSockets not yet finished. */
+  const active = () => inFlight;
+
+  return { onRequest, onUpgrade, onClientError, active };
 }
 
 /** Copies what the access log says about an admission. */

@@ -154,6 +154,10 @@ const jobLabels: Labels = new Map([
 const relabels: Array<[string, unknown, number | undefined, string, string]> = [
   ['team=a', { name: 'env', value: 'prod' }, undefined, '', ''],
   ['team=a', { name: 'team', value: 'a' }, undefined, '', ''],
+  ['team=a,env', { name: 'env', value: '' }, 403, 'label_scope_denied', 'would not satisfy "env"'],
+  ['team=a,env!=x', { name: 'env', value: '' }, undefined, '', ''],
+  ['team=a,!gpu', { name: 'gpu', value: '' }, 403, 'label_scope_denied', '"!gpu"'],
+  ['team=a', { name: 'team', value: '' }, 403, 'label_scope_denied', '"team=a"'],
   ['team=a', { name: 'team', value: 'b' }, 403, 'label_scope_denied', 'would move the job out of the token\'s scope'],
   ['team=a,env!=prod', { name: 'env', value: 'prod' }, 403, 'label_scope_denied', '"env!=prod"'],
   ['team=a,env!=prod', { name: 'env', value: 'test' }, undefined, '', ''],

@@ -97,6 +97,7 @@ t.test('every scope rule, for a scoped operator', async (t) => {
   t.match(decideApi(scoped, { rule: rule('relabel-job'), jobId: 'j' }, ctx), { kind: 'needs-job', jobId: 'j', then: 'check-relabel' });
   // Hand-built rules and matches that compileApiRules would refuse: fail closed.
   t.match(decideApi(scoped, { rule: rule('everything' as ApiRule['scope']) }, ctx), { kind: 'deny', reason: 'scoped_route_denied' });
+  t.match(decideApi(read, { rule: { ...rule('any'), role: 'admin' as ApiRule['role'] } }, ctx), { kind: 'deny', reason: 'role_denied' });
   t.match(decideApi(scoped, { rule: rule('job') }, ctx), { kind: 'deny', reason: 'scoped_route_denied' });
   t.match(decideApi(scoped, { rule: rule('relabel-job') }, ctx), { kind: 'deny', reason: 'scoped_route_denied' });
 });

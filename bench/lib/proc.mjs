@@ -1,0 +1,106 @@
+// Child processes of the benchmark: free ports, start, wait until ready, peak RSS, stop.
+// Every server listens on 127.0.0.1 only.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect, createServer } from 'node:net';
+
+export async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` (an async function returning true when ready) until it holds. */
+export async function waitUntil(what, probe, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export function tcpOpen(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** One GET to 127.0.0.1:port (new connection); resolves with the status code. */
+export function httpStatus(port, headers = {}, path = '/') {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Peak resident set size (VmHWM) of a process in bytes, from /proc; undefined elsewhere. */
+export function peakRss(pid) {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The benchmark's child processes: stdout discarded, the tail of stderr kept for errors. */
+export class Processes {
+  constructor() {
+    this.children = [];
+    this.stopping = false;
+  }
+
+  start(name, command, args, env = {}) {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child.benchName = name;
+    child.stderrTail = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text) => {
+      child.stderrTail = (child.stderrTail + text).slice(-4000);
+    });
+    child.on('error', (error) => {
+      child.stderrTail += `\n${error.message}`;
+    });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Throws when a child that should be serving has exited. */
+  assertAlive(child) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${child.benchName} exited (${child.exitCode ?? child.signalCode}):\n${child.stderrTail.trim()}`);
+    }
+  }
+
+  /** SIGTERM to one child; resolves when it has exited (SIGKILL after `graceMs`). */
+  async stop(child, graceMs = 5000) {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async stopAll() {
+    this.stopping = true;
+    await Promise.all(this.children.map((child) => this.stop(child)));
+  }
+}

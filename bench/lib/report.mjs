@@ -1,0 +1,192 @@
+// What the benchmark prints and writes: the console table, the SVG chart (hand-written, no
+// chart library) and docs/benchmarks.md (machine, table, targets, chart, how to run, raw JSON).
+import { existsSync, readFileSync } from 'node:fs';
+
+const mb = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1e6).toFixed(0)} MB`);
+const fixed = (value, digits) => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
+const ratio = (value) => (value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(2)}x`);
+const thousands = (value) => Math.round(value).toLocaleString('en-US');
+
+/** Rows of the results table: [case, req/s, p50, p99, x bare req/s, x bare p99, peak RSS]. */
+function rows(results) {
+  return results.cases.map((c) =>
+    c.skipped
+      ? [c.label, `skipped (${c.skipped})`, '', '', '', '', '']
+      : [c.label, thousands(c.rps), fixed(c.p50Ms, 2), fixed(c.p99Ms, 2), ratio(c.ratioRps), ratio(c.ratioP99), mb(c.peakRssBytes)],
+  );
+}
+
+const HEADER = ['case', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs bare', 'p99 vs bare', 'peak RSS'];
+
+export function consoleTable(results) {
+  const all = [HEADER, ...rows(results)];
+  const widths = HEADER.map((_, i) => Math.max(...all.map((row) => row[i].length)));
+  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const out = [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)];
+  out.push('');
+  for (const t of results.targets) out.push(`${t.met === undefined ? '  n/a ' : t.met ? '  met ' : ' MISSED'}  ${t.name}: ${t.measured} (target ${t.target})`);
+  return out.join('\n');
+}
+
+function markdownTable(header, body) {
+  const escape = (cell) => String(cell).replaceAll('|', '\\|');
+  return [`| ${header.map(escape).join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+}
+
+const xml = (text) => String(text).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+
+/** A horizontal bar chart of requests/s, one bar per case, labelled with the ratio to the bare proxy. */
+export function svgChart(results) {
+  const cases = results.cases.filter((c) => !c.skipped);
+  const labelWidth = 330;
+  const barWidth = 330;
+  const valueWidth = 170;
+  const rowHeight = 26;
+  const top = 44;
+  const width = labelWidth + barWidth + valueWidth;
+  const height = top + cases.length * rowHeight + 30;
+  const max = Math.max(...cases.map((c) => c.rps), 1);
+  const color = (c) => (c.group === 'baseline' ? '#9aa0a6' : c.group === 'jobgate' ? '#1a73e8' : '#f29900');
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="8" y="18" font-size="14" font-weight="bold">requests/s (median of ${results.settings.rounds} round${results.settings.rounds === 1 ? '' : 's'}, ${results.settings.connections} connections, ${xml(results.tools.loadGenerator.name)})</text>`,
+    `<text x="8" y="34" fill="#5f6368">ratio = req/s / bare http-proxy-3 pass-through; ${xml(results.machine.summary)}</text>`,
+  ];
+  cases.forEach((c, i) => {
+    const y = top + i * rowHeight;
+    const w = Math.max(1, (c.rps / max) * barWidth);
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 16}" text-anchor="end">${xml(c.short)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowHeight - 8}" fill="${color(c)}"/>`);
+    parts.push(`<text x="${(labelWidth + w + 6).toFixed(1)}" y="${y + 16}">${thousands(c.rps)} (${ratio(c.ratioRps)})</text>`);
+  });
+  const legendY = top + cases.length * rowHeight + 18;
+  [
+    ['#9aa0a6', 'no auth: baselines'],
+    ['#f29900', 'other proxies'],
+    ['#1a73e8', 'jobgate'],
+  ].forEach(([fill, text], i) => {
+    parts.push(`<rect x="${labelWidth + i * 150}" y="${legendY - 10}" width="10" height="10" fill="${fill}"/>`);
+    parts.push(`<text x="${labelWidth + i * 150 + 14}" y="${legendY}">${text}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+function profileSection(profilePath) {
+  if (!existsSync(profilePath)) return ['No CPU profile recorded yet: run `node bench/profile.mjs`.'];
+  const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+  const out = [
+    `\`node bench/profile.mjs\`, ${profile.generatedAt.slice(0, 10)}: jobgate started with \`node --cpu-prof\`, ${profile.seconds} s of load on the warm path (valid token, cached), ${profile.connections} connections, ${thousands(profile.rps)} req/s under the profiler, ${thousands(profile.totalSamples)} samples (${(profile.idleShare * 100).toFixed(1)} % idle). Top ${profile.top.length} functions by self time (share of all samples):`,
+    '',
+    markdownTable(
+      ['function', 'where', 'self %'],
+      profile.top.map((entry) => [entry.functionName, entry.where, `${(entry.share * 100).toFixed(1)} %`]),
+    ),
+    '',
+    'Self time by package or area:',
+    '',
+    markdownTable(
+      ['area', 'self %'],
+      profile.byArea.slice(0, 12).map((entry) => [entry.area, `${(entry.share * 100).toFixed(1)} %`]),
+    ),
+  ];
+  return out;
+}
+
+/** The whole of docs/benchmarks.md. */
+export function markdown(results, { svg, profilePath }) {
+  const m = results.machine;
+  const t = results.tools;
+  const s = results.settings;
+  const lines = [
+    '# Benchmarks',
+    '',
+    '<!-- Written by `npm run bench` (bench/run.mjs); edits here are overwritten. -->',
+    '',
+    'What a request costs in jobgate, measured against the upstream alone, the floor cost of proxying in',
+    'Node (a bare http-proxy-3 pass-through), JupyterHub\'s configurable-http-proxy and nginx with',
+    '`auth_request`, all side by side on one machine. A benchmark is not a test: nothing here is asserted',
+    'by the tap suite.',
+    '',
+    `## Latest run (${results.mode === 'quick' ? 'quick mode: figures only prove the harness works' : 'full mode'})`,
+    '',
+    `- date: ${results.generatedAt}`,
+    `- machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}, Node ${m.node}`,
+    `- load: ${t.loadGenerator.name} ${t.loadGenerator.version}${t.loadGenerator.name === 'wrk' ? ' (1 thread)' : ' (in-process)'}, ${s.connections} keep-alive connections, ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.seconds} s per case after a ${s.warmupSeconds} s warm-up, case order rotated every round; figures are medians over rounds`,
+    `- software: redis-server ${t.redis}, http-proxy-3 ${t.httpProxy3}, configurable-http-proxy ${t.chp}, nginx ${t.nginx ?? 'not installed'}`,
+    `- registries: small ${thousands(results.registries.small.tokens)} tokens / ${thousands(results.registries.small.jobs)} job; large ${thousands(results.registries.large.tokens)} tokens / ${thousands(results.registries.large.jobs)} jobs (Redis used memory ${mb(results.registries.large.redisUsedMemoryBytes)}; seeded in ${results.registries.seedSeconds.toFixed(1)} s)`,
+    '',
+    markdownTable(HEADER, rows(results)),
+    '',
+    'p50/p99 are per-request latencies as the load generator saw them; "vs bare" divides by the bare',
+    'http-proxy-3 pass-through of the same run. Peak RSS is VmHWM from /proc at the end of the run.',
+    '',
+    '### Targets (ratios within this run)',
+    '',
+    markdownTable(
+      ['target', 'measured', 'wanted', ''],
+      results.targets.map((x) => [x.name, x.measured, x.target, x.met === undefined ? 'n/a' : x.met ? 'met' : '**missed**']),
+    ),
+    '',
+    '### Requests/s',
+    '',
+    svg,
+    '',
+    'The same chart as a file, for viewers that strip inline SVG: [bench/results/latest.svg](../bench/results/latest.svg).',
+    '',
+    '## The cases',
+    '',
+    'Every server is its own process listening on 127.0.0.1, started once; the cases then run in',
+    'alternating rounds, so that noise from the rest of the machine hits them all alike. All requests',
+    '(`GET /`, `Host: bench.job.test`, a bearer token) end at the same upstream.',
+    '',
+    markdownTable(
+      ['case', 'what runs'],
+      results.cases.map((c) => [c.label, c.description]),
+    ),
+    '',
+    'jobgate runs with its defaults (log level `info`: one access line per request, written to',
+    '/dev/null here; cache 10,000 entries per kind, 5 s TTL) except `JOBGATE_AUTH_FAILURE_LIMIT=1000000`,',
+    'since every 401 of the invalid-token case counts as a failure of 127.0.0.1 and would turn into',
+    '429 at the default limit of 60 per minute. After every burst one more request checks that the',
+    'case still answers what it should (200, or 401 for the invalid token).',
+    '',
+    '## CPU profile of the warm path',
+    '',
+    ...profileSection(profilePath),
+    '',
+    '## How to run',
+    '',
+    '```sh',
+    'npm run bench                    # builds, then the full run (a few minutes): rewrites this page',
+    '                                 # and bench/results/latest.json + latest.svg',
+    'npm run bench -- --quick         # every case once for 2 s, 10,000 tokens / 1,000 jobs in the large',
+    '                                 # registry: proves the harness works (what CI may call); writes',
+    '                                 # bench/results/quick.{json,md,svg} and leaves this page alone',
+    'npm run bench -- --rounds 3 --duration 5 --connections 64 --load autocannon',
+    'node bench/profile.mjs           # CPU profile of jobgate on the warm path (node --cpu-prof)',
+    '```',
+    '',
+    'It needs `redis-server` and `redis-cli` (`apt-get install redis-server`). Load comes from',
+    '[wrk](https://github.com/wg/wrk) when it is installed (`apt-get install wrk`): a C program, so',
+    'the load generator takes less of a small machine\'s CPU than a Node one. Without wrk, the',
+    'harness falls back to autocannon (a devDependency, installed by `npm install`) and says so.',
+    '',
+    'The nginx case runs when `nginx` is on the PATH or in /usr/sbin (`apt-get install nginx-light`,',
+    'or any nginx built with `--with-http_auth_request_module`, which Debian\'s packages are); otherwise',
+    'it is reported as skipped. The harness writes its own nginx.conf into a temporary directory and',
+    'runs `nginx -p <dir> -c nginx.conf -g "daemon off;"`: one worker process, keep-alive to the',
+    'upstream and to the auth service, access log off. `.ci/run` does not install nginx or wrk.',
+    '',
+    '<details><summary>Raw results (bench/results/latest.json)</summary>',
+    '',
+    '```json',
+    JSON.stringify(results, null, 2),
+    '```',
+    '',
+    '</details>',
+    '',
+  ];
+  return lines.join('\n');
+}
