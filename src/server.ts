@@ -11,7 +11,9 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { Gatekeeper, type Mode } from './proxy/admission.js';
 import { Forwarder } from './proxy/forward.js';
-import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
+import { buildApiPolicy, type CompiledApiPolicy } from './api/policy.js';
+import { ApiGate } from './proxy/api-gate.js';
+import { createProxyHandlers, upstreamFailureLogger, type ApiRoute } from './proxy/handler.js';
 import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedis, KeySpace } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
@@ -44,6 +46,16 @@ export interface StartOptions {
   readonly logDestination?: DestinationStream;
 }
 
+/** The training-API settings, validated: undefined without JOBGATE_API_HOST; InputError when incomplete. */
+export function apiConfigFromSettings(settings: Settings): { hosts: ReadonlySet<string>; upstream: URL; policy: CompiledApiPolicy } | undefined {
+  if (settings.apiHost === undefined) {
+    if (settings.apiUpstream !== undefined) throw new InputError('invalid setting JOBGATE_API_HOST: required when JOBGATE_API_UPSTREAM is set');
+    return undefined;
+  }
+  if (settings.apiUpstream === undefined) throw new InputError('invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL');
+  return { hosts: new Set(settings.apiHost), upstream: new URL(settings.apiUpstream), policy: buildApiPolicy(settings.apiRules ?? []) };
+}
+
 /** Which deployment mode the settings describe; throws InputError for an incomplete one. */
 export function modeFromSettings(settings: Settings): Mode {
   const { sidecarJob, sidecarUpstream, jobDomain } = settings;
@@ -74,10 +86,15 @@ async function listen(server: Server, address: Settings['listen']): Promise<Addr
 /** Starts the proxy and admin listeners. */
 export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
   const mode = modeFromSettings(settings);
+  const apiConfig = apiConfigFromSettings(settings);
   const logger = createLogger(settings.logLevel, options.logDestination);
 
-  // Assigned once its sources exist (below); the closures that use it run later.
-  let metrics!: Metrics;
+  // Its sources are read at scrape time, once everything below exists.
+  const metrics: Metrics = new Metrics({
+    cacheStats: () => registry.stats,
+    websocketsOpen: () => liveSockets.size,
+    invalidationMessages: () => invalidation.received,
+  });
   const redis = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true });
   const subscriber = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true, subscriber: true });
   for (const [connection, name] of [
@@ -99,16 +116,21 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   }
 
   const keys = new KeySpace(settings.keyPrefix);
-  const registry = new CachedRegistry(timedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), () => metrics), {
+  const registry = new CachedRegistry(timedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), metrics), {
     maxEntries: settings.cacheSize,
     ttlMs: settings.cacheTtlMs,
     negativeTtlMs: settings.negativeCacheTtlMs,
     outageGraceMs: settings.outageGraceMs,
   });
-  const liveSockets = new LiveSockets(registry, (jobId, tokenId, reason) => {
-    metrics.websocketRevoked();
-    logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
-  });
+  const api: ApiRoute | undefined = apiConfig && { ...apiConfig, gate: new ApiGate(apiConfig.policy, registry, settings.apiMaxBodyBytes) };
+  const liveSockets = new LiveSockets(
+    registry,
+    (jobId, tokenId, reason) => {
+      metrics.websocketRevoked();
+      logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+    },
+    api ? (token, jobId) => api.gate.recheck(token, jobId) : undefined,
+  );
   const invalidation = new InvalidationSubscriber(subscriber, keys.channel, {
     token: (id) => {
       registry.invalidateToken(id);
@@ -125,11 +147,6 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     },
   });
   // The TTL safety net for open WebSockets too: a writer that forgot to publish is caught here.
-  metrics = new Metrics({
-    cacheStats: () => registry.stats,
-    websocketsOpen: () => liveSockets.size,
-    invalidationMessages: () => invalidation.received,
-  });
   const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
   sweep.unref();
 
@@ -147,7 +164,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
 
   let draining = false;
   const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining);
-  const handlers = createProxyHandlers(settings, { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
+  const handlers = createProxyHandlers(settings, { api, gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
@@ -238,7 +255,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
 }
 
 /** The registry's Redis lookups, timed and counted for the metrics. */
-function timedRegistry(source: Registry, metrics: () => Metrics): Registry {
+function timedRegistry(source: Registry, metrics: Metrics): Registry {
   const timed =
     <T>(lookup: (id: string) => Promise<T>) =>
     async (id: string): Promise<T> => {
@@ -246,10 +263,10 @@ function timedRegistry(source: Registry, metrics: () => Metrics): Registry {
       try {
         return await lookup(id);
       } catch (error) {
-        if (error instanceof StoreUnavailableError) metrics().redisError();
+        if (error instanceof StoreUnavailableError) metrics.redisError();
         throw error;
       } finally {
-        metrics().redisCommand((performance.now() - started) / 1000);
+        metrics.redisCommand((performance.now() - started) / 1000);
       }
     };
   return {

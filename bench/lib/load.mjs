@@ -21,8 +21,11 @@ function wrkVersion() {
 
 /**
  * The load generator: `{ name, version, run(options) }`. `run` loads one URL for `seconds`
- * and resolves with { requests, seconds, rps, p50Ms, p99Ms, maxMs, errors, failedStatus },
- * where failedStatus counts answers >= 400 and errors counts socket errors and timeouts.
+ * and resolves with { requests, seconds, rps, p50Ms, p99Ms, maxMs, errors, failedStatus, statuses },
+ * where failedStatus counts answers >= 400, errors counts socket errors and timeouts, and
+ * statuses ({ code: count }) is there when `countStatus` asked for it.
+ * Header names are sent as given: use `Host` and `Authorization` (wrk adds its own Host
+ * header unless one is named exactly `Host`).
  */
 export async function loadGenerator(preference) {
   const version = preference === 'autocannon' ? undefined : wrkVersion();
@@ -34,11 +37,11 @@ export async function loadGenerator(preference) {
 }
 
 /** Headers as `{ name: value }`; `tokensFile` (one value per line) turns on token cycling. */
-async function runWrk({ port, headers, seconds, connections, tokensFile }) {
+async function runWrk({ port, headers, seconds, connections, tokensFile, countStatus }) {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', WRK_SCRIPT];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
   args.push(`http://127.0.0.1:${port}/`);
-  const child = spawn('wrk', args, { env: { ...process.env, JOBGATE_BENCH_TOKENS: tokensFile ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('wrk', args, { env: { ...process.env, JOBGATE_BENCH_TOKENS: tokensFile ?? '', JOBGATE_BENCH_STATUS: countStatus ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text) => (output += text));
   child.stderr.setEncoding('utf8').on('data', (text) => (output += text));
@@ -47,10 +50,15 @@ async function runWrk({ port, headers, seconds, connections, tokensFile }) {
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${output.trim()}`);
   const [requests, durationUs, p50Us, p99Us, maxUs, connect, read, write, status, timeout] = line[1].trim().split(' ').map(Number);
   const secs = durationUs / 1e6;
-  return { requests, seconds: secs, rps: requests / secs, p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, maxMs: maxUs / 1000, errors: connect + read + write + timeout, failedStatus: status };
+  const result = { requests, seconds: secs, rps: requests / secs, p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, maxMs: maxUs / 1000, errors: connect + read + write + timeout, failedStatus: status };
+  if (countStatus) {
+    result.statuses = {};
+    for (const [, code, n] of output.matchAll(/JOBGATE_BENCH_STATUS (\d+) (\d+)/g)) result.statuses[code] = (result.statuses[code] ?? 0) + Number(n);
+  }
+  return result;
 }
 
-async function runAutocannon(autocannon, { port, headers, seconds, connections, tokensFile }) {
+async function runAutocannon(autocannon, { port, headers, seconds, connections, tokensFile, countStatus }) {
   const options = { url: `http://127.0.0.1:${port}/`, connections, duration: seconds, pipelining: 1, timeout: 5, headers };
   if (tokensFile) {
     const tokens = readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean);
@@ -59,7 +67,7 @@ async function runAutocannon(autocannon, { port, headers, seconds, connections, 
       {
         setupRequest: (req) => {
           index = (index + 1) % tokens.length;
-          return { ...req, headers: { ...req.headers, authorization: `Bearer ${tokens[index]}` } };
+          return { ...req, headers: { ...req.headers, Authorization: `Bearer ${tokens[index]}` } };
         },
       },
     ];
@@ -67,7 +75,7 @@ async function runAutocannon(autocannon, { port, headers, seconds, connections, 
   const result = await autocannon(options);
   const requests = result.requests.total;
   const failedStatus = result['4xx'] + result['5xx'];
-  return {
+  const out = {
     requests,
     seconds: result.duration,
     rps: requests / result.duration,
@@ -77,4 +85,6 @@ async function runAutocannon(autocannon, { port, headers, seconds, connections, 
     errors: result.errors + result.timeouts,
     failedStatus,
   };
+  if (countStatus) out.statuses = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stats]) => [code, stats.count]));
+  return out;
 }

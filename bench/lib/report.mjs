@@ -84,12 +84,23 @@ function profileSection(profilePath) {
       profile.top.map((entry) => [entry.functionName, entry.where, `${(entry.share * 100).toFixed(1)} %`]),
     ),
     '',
+    'jobgate\'s own functions by total (inclusive) time, i.e. with what they call:',
+    '',
+    markdownTable(
+      ['function', 'where', 'total %'],
+      (profile.topOwnTotal ?? []).map((entry) => [entry.functionName, entry.where, `${(entry.share * 100).toFixed(1)} %`]),
+    ),
+    '',
     'Self time by package or area:',
     '',
     markdownTable(
       ['area', 'self %'],
       profile.byArea.slice(0, 12).map((entry) => [entry.area, `${(entry.share * 100).toFixed(1)} %`]),
     ),
+    '',
+    '`writeLatin1String` and `writev` are the socket writes (a string of headers, or headers and',
+    'body together); `(native / V8 builtins)` is the rest of the C++ side. The whole profile is in',
+    'bench/results/jobgate-warm.cpuprofile (not committed; open it in Chrome DevTools or speedscope).',
   ];
   return out;
 }

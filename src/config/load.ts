@@ -57,10 +57,13 @@ export function loadSettings(sources: SettingSources = {}): Settings {
       settings[name] = setting.default === undefined ? undefined : setting.schema.parse(setting.default);
       continue;
     }
-    const result = setting.schema.safeParse(typeof raw === 'number' || typeof raw === 'boolean' ? raw : String(raw));
+    const result = setting.schema.safeParse(typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'object' ? raw : String(raw));
     if (!result.success) {
       const named = origin === setting.env ? origin : `${origin} (${setting.env})`;
-      throw new InputError(`invalid setting ${named}: ${JSON.stringify(raw)} is not accepted; expected ${setting.accepts}`);
+      const issue = result.error.issues[0];
+      const where = issue && issue.path.length > 0 ? ` (at ${issue.path.join('.')}: ${issue.message})` : '';
+      const shown = JSON.stringify(raw);
+      throw new InputError(`invalid setting ${named}: ${shown.length > 200 ? `${shown.slice(0, 200)}...` : shown} is not accepted${where}; expected ${setting.accepts}`);
     }
     settings[name] = result.data;
   }

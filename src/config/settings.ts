@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
 
 /** A listening address. */
@@ -110,6 +111,43 @@ export const SETTINGS = {
     schema: integer(4096, 65_536),
   },
   maxHeaders: { env: 'JOBGATE_MAX_HEADERS', default: 100, accepts: 'a count, from 16 to 500', schema: integer(16, 500) },
+  apiHost: {
+    env: 'JOBGATE_API_HOST',
+    default: undefined,
+    accepts: 'one or more host names, comma-separated (requests with such a Host are training-API traffic)',
+    schema: z
+      .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
+      .transform((hosts) => hosts.map((host) => host.trim().toLowerCase()).filter((host) => host.length > 0))
+      .refine((hosts) => hosts.length > 0 && hosts.every((host) => /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(host)))
+      .optional(),
+  },
+  apiUpstream: {
+    env: 'JOBGATE_API_UPSTREAM',
+    default: undefined,
+    accepts: 'an http:// or https:// URL: where training-API traffic goes (required with JOBGATE_API_HOST)',
+    schema: httpUrl.optional(),
+  },
+  apiMaxBodyBytes: {
+    env: 'JOBGATE_API_MAX_BODY_BYTES',
+    default: 1_048_576,
+    accepts: 'bytes of an API body jobgate reads to check it (job creation, relabel), from 1024 to 67108864',
+    schema: integer(1024, 67_108_864),
+  },
+  apiRules: {
+    env: 'JOBGATE_API_RULES',
+    default: undefined,
+    accepts: 'a list of {method, path, role, scope} rules (YAML in the config file, JSON in the environment); see docs/api.md',
+    schema: z
+      .union([apiRulesSchema, z.string().transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'not JSON' });
+          return z.NEVER;
+        }
+      }).pipe(apiRulesSchema)])
+      .optional(),
+  },
   cacheSize: {
     env: 'JOBGATE_CACHE_SIZE',
     default: 10_000,

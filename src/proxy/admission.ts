@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { readCredential } from '../auth/credential.js';
+import { readCredential, type Credential } from '../auth/credential.js';
 import { decide, type Authentication, type Decision } from '../auth/decide.js';
 import type { FailureLimiter } from '../auth/failure-limit.js';
 import { RecordError, StoreUnavailableError } from '../errors.js';
@@ -9,7 +9,7 @@ import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRouter } from '../routing/host.js';
 import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
-import { parseToken } from '../tokens/format.js';
+import { parseToken, type ParsedToken } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Which job a listener serves: many by Host header (gateway), or one (sidecar). */
@@ -96,13 +96,8 @@ export class Gatekeeper {
     if (job.unsecureHttp) return { ok: true, decision: 'allowed_unsecure', job, upstream, token: undefined, via: undefined };
 
     const credential = readCredential(req);
-    if (credential.kind === 'malformed' || credential.kind === 'bearer') {
-      // Past the failure limit only a token already known valid (cached) passes, without Redis.
-      const retryAfter = this.failures.retryAfter(client);
-      if (retryAfter > 0 && (credential.kind !== 'bearer' || !this.knownValid(credential.token.id, credential.token.digest))) {
-        return deny('too_many_failures', tooManyFailures(retryAfter), { jobId: job.id });
-      }
-    }
+    const limited = this.limited(credential, client, job.id);
+    if (limited) return limited;
     let auth: Authentication = { kind: 'anonymous' };
     let via: 'bearer' | 'session' | undefined;
     let staleSession = false;
@@ -113,17 +108,8 @@ export class Gatekeeper {
         this.failures.recordFailure(client);
         return deny('malformed_token', ANSWERS.malformedToken, { jobId: job.id });
       case 'bearer': {
-        let token: TokenRecord | undefined;
-        try {
-          token = await this.registry.token(credential.token.id);
-        } catch (error) {
-          if (error instanceof RecordError) this.failures.recordFailure(client);
-          return this.failure(error, job.id, credential.token.id);
-        }
-        if (!token || !timingSafeEqual(token.secretHash, credential.token.digest)) {
-          this.failures.recordFailure(client);
-          return deny('unknown_token', ANSWERS.unknownToken, { jobId: job.id, tokenId: credential.token.id });
-        }
+        const token = await this.resolveBearer(credential.token, client, job.id);
+        if ('ok' in token) return token;
         auth = { kind: 'token', token };
         via = 'bearer';
         break;
@@ -156,6 +142,51 @@ export class Gatekeeper {
       return deny(decision.reason, answerFor(decision), { jobId: job.id, ...(token ? { tokenId: token.id } : {}), ...(staleSession ? { staleSession } : {}) });
     }
     return { ok: true, decision: decision.reason, job, upstream, token, via };
+  }
+
+  /**
+   * Authenticates a request to the training API: bearer tokens only (browser sessions are
+   * for job URLs). Returns the token, or the denial (400, 401, 429, 503).
+   */
+  async authenticateApi(req: IncomingMessage, client: string): Promise<TokenRecord | Denial> {
+    const credential = readCredential(req);
+    const limited = this.limited(credential, client);
+    if (limited) return limited;
+    switch (credential.kind) {
+      case 'duplicate':
+        return deny('duplicate_authorization', ANSWERS.duplicateAuthorization);
+      case 'malformed':
+        this.failures.recordFailure(client);
+        return deny('malformed_token', ANSWERS.malformedToken);
+      case 'bearer':
+        return this.resolveBearer(credential.token, client);
+      default:
+        return deny('missing_token', ANSWERS.missingToken);
+    }
+  }
+
+  /** Past the failure limit, only a presented token already known valid (cached) passes, without Redis. */
+  private limited(credential: Credential, client: string, jobId?: string): Denial | undefined {
+    if (credential.kind !== 'malformed' && credential.kind !== 'bearer') return undefined;
+    const retryAfter = this.failures.retryAfter(client);
+    if (retryAfter === 0 || (credential.kind === 'bearer' && this.knownValid(credential.token.id, credential.token.digest))) return undefined;
+    return deny('too_many_failures', tooManyFailures(retryAfter), jobId ? { jobId } : {});
+  }
+
+  /** The record a well-formed bearer token stands for, or the denial; failures count toward the limit. */
+  private async resolveBearer(presented: ParsedToken, client: string, jobId?: string): Promise<TokenRecord | Denial> {
+    let token: TokenRecord | undefined;
+    try {
+      token = await this.registry.token(presented.id);
+    } catch (error) {
+      if (error instanceof RecordError) this.failures.recordFailure(client);
+      return this.failure(error, jobId, presented.id);
+    }
+    if (!token || !timingSafeEqual(token.secretHash, presented.digest)) {
+      this.failures.recordFailure(client);
+      return deny('unknown_token', ANSWERS.unknownToken, { ...(jobId ? { jobId } : {}), tokenId: presented.id });
+    }
+    return token;
   }
 
   /** Route, then authorize. */

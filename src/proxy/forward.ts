@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { Readable } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 
@@ -46,8 +47,10 @@ export class Forwarder {
     });
   }
 
-  web(req: IncomingMessage, res: ServerResponse, target: URL): void {
-    this.proxy.web(req, res, { target, agent: target.protocol === 'https:' ? this.httpsAgent : this.httpAgent });
+  /** Forwards `req`; with `body`, those bytes instead of the request's stream (a body jobgate read and checked). */
+  web(req: IncomingMessage, res: ServerResponse, target: URL, body?: Buffer): void {
+    const agent = target.protocol === 'https:' ? this.httpsAgent : this.httpAgent;
+    this.proxy.web(req, res, body === undefined ? { target, agent } : { target, agent, buffer: Readable.from([body]) });
   }
 
   close(): void {

@@ -9,6 +9,8 @@ import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
 import { cookieHost, type Admission, type Denial, type Gatekeeper, type Target } from './admission.js';
+import type { TokenRecord } from '../tokens/record.js';
+import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, prepareUpstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
@@ -22,7 +24,22 @@ export interface HandlerOptions {
   readonly publicScheme: 'http' | 'https' | undefined;
 }
 
+/** An API request that passed: its token and what the route decided. */
+interface ApiAdmitted {
+  readonly ok: true;
+  readonly token: TokenRecord;
+  readonly admission: Extract<ApiAdmission, { ok: true }>;
+}
+
+/** The training API behind jobgate, when configured. */
+export interface ApiRoute {
+  readonly hosts: ReadonlySet<string>;
+  readonly upstream: URL;
+  readonly gate: ApiGate;
+}
+
 export interface HandlerDeps {
+  readonly api: ApiRoute | undefined;
   readonly metrics: Metrics;
   /** True once shutdown began: responses then close their connection. */
   readonly draining: () => boolean;
@@ -54,7 +71,7 @@ const LOGIN_FAILED = 'That token is not valid. Check that you pasted the whole v
  * or answer, then one access log line.
  */
 export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) {
-  const { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining } = deps;
+  const { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining, api } = deps;
   let inFlight = 0;
   const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: AccessOutcome, kind: 'http' | 'websocket') => {
     inFlight--;
@@ -192,6 +209,58 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     res.end();
   }
 
+  /** Training-API traffic: path hygiene, bearer token, route policy and scope, then forward. */
+  async function apiRequest(route: ApiRoute, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedInfo, requestId: string, outcome: AccessOutcome): Promise<void> {
+    const admitted = await admitApi(route, req, forwarded, outcome, false);
+    if (!admitted.ok) return refuse(req, res, admitted, false);
+    const { token, admission } = admitted;
+    let body: Buffer | undefined;
+    if (admission.bodyCheck) {
+      const checked = await route.gate.checkBody(req, admission.bodyCheck);
+      if (!Buffer.isBuffer(checked)) {
+        recordOutcome(outcome, { ...checked, tokenId: token.id });
+        res.shouldKeepAlive = false; // part of the body may be unread
+        return refuse(req, res, checked, false);
+      }
+      body = checked;
+    }
+    req.url = admission.url;
+    prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false });
+    if (body !== undefined) {
+      req.headers['content-length'] = String(body.length);
+      delete req.headers['transfer-encoding'];
+    }
+    forwarder.web(req, res, route.upstream, body);
+  }
+
+  /** The API checks shared by HTTP and WebSocket requests. */
+  async function admitApi(route: ApiRoute, req: IncomingMessage, forwarded: ForwardedInfo, outcome: AccessOutcome, upgrade: boolean): Promise<Denial | ApiAdmitted> {
+    const badPath = route.gate.pathDenial(req);
+    if (badPath) {
+      recordOutcome(outcome, badPath);
+      return badPath;
+    }
+    const token = await gatekeeper.authenticateApi(req, clientAddress(forwarded));
+    if ('ok' in token) {
+      recordOutcome(outcome, token);
+      logRecordError(token);
+      return token;
+    }
+    outcome.tokenId = token.id;
+    const admission = await route.gate.admit(req, token, upgrade);
+    if (!admission.ok) {
+      recordOutcome(outcome, admission);
+      logRecordError(admission);
+      return admission;
+    }
+    outcome.decision = admission.decision;
+    if (admission.jobId !== undefined) outcome.jobId = admission.jobId;
+    return { ok: true, token, admission };
+  }
+
+  /** The API route when the request's Host is an API host. */
+  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => (api && api.hosts.has(cookieHost(req)) ? api : undefined);
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = nextRequestId();
@@ -202,6 +271,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     try {
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
+      const apiRoute = apiRouteFor(req);
+      if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome);
       const target = await route(req);
       if ('ok' in target) {
         recordOutcome(outcome, target);
@@ -247,6 +318,21 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       }
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
+      const apiRoute = apiRouteFor(req);
+      if (apiRoute) {
+        const admitted = await admitApi(apiRoute, req, forwarded, outcome, true);
+        if (socket.destroyed) return;
+        if (!admitted.ok) return refuseUpgrade(admitted.answer);
+        const { token, admission } = admitted;
+        req.url = admission.url;
+        prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true });
+        const relay = relayWebSocket(req, socket, head, apiRoute.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
+          status = reply.status;
+          onUpstreamFailure(failedReq, reply, error);
+        });
+        liveSockets.add(relay, admission.jobId, token, 'api');
+        return;
+      }
       const target = await route(req);
       if ('ok' in target) {
         recordOutcome(outcome, target);
@@ -296,7 +382,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 }
 
 /** Copies what the access log says about an admission. */
-function recordOutcome(outcome: AccessOutcome, admission: Admission): void {
+function recordOutcome(outcome: AccessOutcome, admission: Admission | Denial): void {
   outcome.decision = admission.decision;
   if (admission.ok) {
     outcome.jobId = admission.job.id;

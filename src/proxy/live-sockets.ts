@@ -6,11 +6,16 @@ import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, type RelayedSocket } from './
 /** A live WebSocket and what admitted it. */
 interface LiveSocket {
   readonly relay: RelayedSocket;
-  readonly jobId: string;
+  /** The job a job-URL socket reaches, or the job an API socket's scope was checked against. */
+  readonly jobId: string | undefined;
   readonly token: TokenRecord | undefined;
+  readonly traffic: 'job' | 'api';
 }
 
-export type RevocationListener = (jobId: string, tokenId: string | undefined, reason: string) => void;
+/** Re-checks an API WebSocket's scope on job `jobId`: a reason to close it, or undefined. */
+export type ApiRecheck = (token: TokenRecord, jobId: string) => Promise<string | undefined>;
+
+export type RevocationListener = (jobId: string | undefined, tokenId: string | undefined, reason: string) => void;
 
 /**
  * The open WebSocket connections, by token and by job, so that a change to either
@@ -25,20 +30,21 @@ export class LiveSockets {
   constructor(
     private readonly registry: Registry,
     private readonly onRevoked: RevocationListener,
+    private readonly apiRecheck?: ApiRecheck,
   ) {}
 
   get size(): number {
     return this.all.size;
   }
 
-  add(relay: RelayedSocket, jobId: string, token: TokenRecord | undefined): void {
-    const live: LiveSocket = { relay, jobId, token };
+  add(relay: RelayedSocket, jobId: string | undefined, token: TokenRecord | undefined, traffic: 'job' | 'api' = 'job'): void {
+    const live: LiveSocket = { relay, jobId, token, traffic };
     this.all.add(live);
-    addTo(this.byJob, jobId, live);
+    if (jobId !== undefined) addTo(this.byJob, jobId, live);
     if (token) addTo(this.byToken, token.id, live);
     relay.onClosed(() => {
       this.all.delete(live);
-      removeFrom(this.byJob, jobId, live);
+      if (jobId !== undefined) removeFrom(this.byJob, jobId, live);
       if (token) removeFrom(this.byToken, token.id, live);
     });
   }
@@ -77,15 +83,17 @@ export class LiveSockets {
 
   /** Why the connection may no longer stay open, or undefined. Fails closed on errors. */
   private async revocationReason(live: LiveSocket): Promise<string | undefined> {
-    const job = await this.registry.job(live.jobId);
-    if (!job) return 'job removed';
     let auth: Authentication = { kind: 'anonymous' };
     if (live.token) {
       const current = await this.registry.token(live.token.id);
       if (!current) return 'token deleted';
       if (!current.secretHash.equals(live.token.secretHash)) return 'token renewed';
       auth = { kind: 'token', token: current };
+      if (live.traffic === 'api') return live.jobId === undefined || !this.apiRecheck ? undefined : this.apiRecheck(current, live.jobId);
     }
+    if (live.jobId === undefined) return undefined;
+    const job = await this.registry.job(live.jobId);
+    if (!job) return 'job removed';
     const decision = decide(auth, job, 'job');
     if (decision.allow) return undefined;
     return decision.reason === 'scope_denied' ? 'token no longer matches the job labels' : 'access revoked';

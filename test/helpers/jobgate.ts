@@ -69,7 +69,14 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
   await connectRedis(admin, 2000);
   const keys = new KeySpace(keyPrefix);
   const log = new LogCapture();
-  const jobgate = await startJobgate(settings, { logDestination: log });
+  let jobgate: RunningJobgate;
+  try {
+    jobgate = await startJobgate(settings, { logDestination: log });
+  } catch (error) {
+    admin.disconnect();
+    if (ownRedis) await server.stop();
+    throw error;
+  }
   await waitFor(async () => (await fetch(`http://127.0.0.1:${jobgate.adminAddress.port}/readyz`)).status === 200 || settings.sidecarJob !== undefined);
   return {
     redisServer: server,

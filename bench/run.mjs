@@ -1,0 +1,487 @@
+#!/usr/bin/env node
+// jobgate's throughput benchmark (`npm run bench`; `npm run bench -- --quick` in CI).
+// Starts, each in its own process on 127.0.0.1: a trivial upstream, a bare http-proxy-3
+// pass-through, configurable-http-proxy, nginx + auth_request (when installed), and two
+// jobgate instances (a 10-token registry and a 1,000,000-token / 100,000-job one, each on
+// its own redis-server). Then runs every case in short bursts, rotating the order each
+// round, and prints requests/s, p50/p99 latency, ratios to the bare proxy and peak RSS.
+// Full mode writes bench/results/latest.{json,svg} and docs/benchmarks.md; --quick writes
+// bench/results/quick.{json,svg,md}. See docs/benchmarks.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { mintToken } from '../dist/tokens/format.js';
+import { loadGenerator } from './lib/load.mjs';
+import { freePort, httpStatus, peakRss, Processes, sleep, tcpOpen, waitUntil } from './lib/proc.mjs';
+import { consoleTable, markdown, svgChart } from './lib/report.mjs';
+import { describeRegistry, KEY_PREFIX, mintTokens, putBenchJob, seedFiller, startRedis } from './lib/seed.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const here = (path) => join(root, path);
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    load: { type: 'string', default: 'auto' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  console.log(`usage: npm run bench [-- options]
+  --quick             every case once for 2 s, smaller large registry (CI: proves the harness works)
+  --rounds <n>        rounds per case (full: 5)
+  --duration <s>      seconds per burst (full: 8; at most 20)
+  --warmup <s>        warm-up seconds per case before the rounds (full: 2)
+  --connections <n>   keep-alive connections, the same for every case (32)
+  --load <tool>       auto (wrk if installed, else autocannon), wrk or autocannon
+  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,jg-valid,jg-invalid,jg-cold,jg-1m)`);
+  process.exit(0);
+}
+
+const quick = flags.quick;
+const settings = {
+  rounds: Number(flags.rounds ?? (quick ? 1 : 5)),
+  seconds: Math.max(1, Math.min(20, Math.round(Number(flags.duration ?? (quick ? 2 : 8))))),
+  warmupSeconds: Math.max(1, Math.round(Number(flags.warmup ?? (quick ? 1 : 2)))),
+  connections: Number(flags.connections),
+  // The large registry, and how many tokens the cold-path case cycles through. More cold
+  // tokens than jobgate's token cache holds (10,000) keep every request a cache miss.
+  largeTokens: quick ? 10_000 : 1_000_000,
+  largeJobs: quick ? 1_000 : 100_000,
+  coldTokens: quick ? 2_000 : 20_000,
+  smallTokens: 10,
+};
+for (const [name, value] of Object.entries(settings)) {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`bad --${name}: ${value}`);
+}
+
+const JOB_HOST = 'bench.job.test';
+const processes = new Processes();
+const tmp = mkdtempSync(join(os.tmpdir(), 'jobgate-bench-'));
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  await processes.stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the benchmark's processes`);
+    void cleanup().then(() => process.exit(130));
+  });
+}
+
+const log = (text) => console.log(text);
+
+/** nginx on the PATH or in the usual sbin directories: { path, version }, or undefined. */
+function findNginx() {
+  const candidates = [execFileSync('sh', ['-c', 'command -v nginx || true'], { encoding: 'utf8' }).trim(), '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
+  for (const path of candidates.filter(Boolean)) {
+    // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
+    const run = spawnSync(path, ['-v'], { encoding: 'utf8' });
+    const version = /nginx\/(\S+)/.exec(`${run.stderr ?? ''}${run.stdout ?? ''}`);
+    if (run.status === 0 && version) return { path, version: version[1] };
+  }
+  return undefined;
+}
+
+function toolVersion(command, args, pattern) {
+  try {
+    const text = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return pattern.exec(text)?.[1] ?? text.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+const packageVersion = (name) => JSON.parse(readFileSync(here(`node_modules/${name}/package.json`), 'utf8')).version;
+
+function jobgateEnv(redisUrl, port, adminPort) {
+  const env = {};
+  // The developer's own JOBGATE_* settings must not leak into the benchmark (undefined unsets).
+  for (const name of Object.keys(process.env)) if (name.startsWith('JOBGATE_')) env[name] = undefined;
+  return Object.assign(env, {
+    JOBGATE_REDIS_URL: redisUrl,
+    JOBGATE_KEY_PREFIX: KEY_PREFIX,
+    JOBGATE_JOB_DOMAIN: 'job.test',
+    JOBGATE_LISTEN: `127.0.0.1:${port}`,
+    JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+    JOBGATE_COOKIE_SECRET: randomBytes(24).toString('hex'),
+    // Every 401 of the invalid-token case is a failure of 127.0.0.1: keep them 401s, not 429s.
+    JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
+  });
+}
+
+async function startJobgate(name, redis) {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const child = processes.start(name, process.execPath, [here('bin/jobgate.js'), 'serve'], jobgateEnv(redis.url, port, adminPort));
+  await waitUntil(`${name} /readyz`, async () => {
+    processes.assertAlive(child);
+    return (await httpStatus(adminPort, {}, '/readyz')) === 200;
+  });
+  return { port, child };
+}
+
+async function startNginx(nginx, upstreamPort, redis) {
+  const authPort = await freePort();
+  const auth = processes.start('nginx auth service', process.execPath, [here('bench/servers/auth-service.mjs'), String(authPort), redis.url, KEY_PREFIX]);
+  const port = await freePort();
+  const dir = join(tmp, 'nginx');
+  mkdirSync(dir, { recursive: true });
+  const conf = `# Written by bench/run.mjs
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream job { server 127.0.0.1:${upstreamPort}; keepalive 64; keepalive_requests 1000000; }
+  upstream auth { server 127.0.0.1:${authPort}; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      auth_request /_auth;
+      proxy_pass http://job;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+    location = /_auth {
+      internal;
+      proxy_pass http://auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+    }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = processes.start('nginx', nginx.path, ['-p', dir, '-c', 'nginx.conf', '-e', 'stderr', '-g', 'daemon off;']);
+  await waitUntil('nginx auth service', () => tcpOpen(authPort));
+  await waitUntil('nginx', async () => {
+    processes.assertAlive(child);
+    return tcpOpen(port);
+  });
+  return { port, children: [child, auth] };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function main() {
+  const load = await loadGenerator(flags.load === 'auto' ? undefined : flags.load);
+  log(`jobgate benchmark (${quick ? 'quick' : 'full'} mode): load from ${load.name} ${load.version}${load.name === 'wrk' ? '' : ' (wrk not found: apt-get install wrk)'}, ${settings.connections} connections, ${settings.rounds} round(s) x ${settings.seconds} s per case`);
+
+  // Upstream and the proxies without auth.
+  const upstreamPort = await freePort();
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const upstream = processes.start('upstream', process.execPath, [here('bench/servers/upstream.mjs'), String(upstreamPort)]);
+  const barePort = await freePort();
+  const bare = processes.start('bare http-proxy-3', process.execPath, [here('bench/servers/bare-proxy.mjs'), String(barePort), upstreamUrl]);
+  const chpPort = await freePort();
+  const chp = processes.start(
+    'configurable-http-proxy',
+    process.execPath,
+    [here('node_modules/configurable-http-proxy/bin/configurable-http-proxy'), '--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(await freePort()), '--default-target', upstreamUrl, '--log-level', 'warn'],
+    { CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex') },
+  );
+
+  // Registries.
+  const seedStarted = performance.now();
+  const [small, large] = await Promise.all([startRedis(processes, 'redis (10 tokens)'), startRedis(processes, 'redis (large registry)')]);
+  const jobUpstream = `${upstreamUrl}/`;
+  await Promise.all([putBenchJob(small, jobUpstream), putBenchJob(large, jobUpstream)]);
+  const smallTokens = await mintTokens(small, settings.smallTokens, 'small');
+  log(`seeding the large registry: ${settings.largeTokens.toLocaleString('en-US')} tokens, ${settings.largeJobs.toLocaleString('en-US')} jobs${quick ? ' (quick mode; the full run uses 1,000,000 and 100,000)' : ''}...`);
+  const minted = settings.coldTokens + 1;
+  await seedFiller(large, { tokens: settings.largeTokens - minted, jobs: settings.largeJobs - 1, upstream: jobUpstream });
+  const largeTokens = await mintTokens(large, minted, 'large');
+  const seedSeconds = (performance.now() - seedStarted) / 1000;
+  const registries = { small: await describeRegistry(small), large: await describeRegistry(large), seedSeconds };
+  log(`  done in ${seedSeconds.toFixed(1)} s: large registry ${registries.large.tokens} tokens, ${registries.large.jobs} jobs, Redis ${(registries.large.redisUsedMemoryBytes / 1e6).toFixed(0)} MB`);
+  const coldFile = join(tmp, 'cold-tokens.txt');
+  writeFileSync(coldFile, `${largeTokens.slice(1).join('\n')}\n`);
+
+  const jgSmall = await startJobgate('jobgate (10 tokens)', small);
+  const jgLarge = await startJobgate('jobgate (large registry)', large);
+  await waitUntil('upstream', () => tcpOpen(upstreamPort));
+  await waitUntil('bare proxy', () => tcpOpen(barePort));
+  await waitUntil('configurable-http-proxy', () => tcpOpen(chpPort));
+
+  const nginx = findNginx();
+  let nginxServer;
+  if (nginx) nginxServer = await startNginx(nginx, upstreamPort, small);
+
+  const valid = { Host: JOB_HOST, Authorization: `Bearer ${smallTokens[0]}` };
+  const largeTokenLabel = `${(settings.largeTokens / 1e6 >= 1 ? `${settings.largeTokens / 1e6}M` : `${settings.largeTokens / 1e3}k`)} tokens / ${settings.largeJobs >= 1000 ? `${settings.largeJobs / 1e3}k` : settings.largeJobs} jobs`;
+  const cases = [
+    {
+      id: 'upstream',
+      group: 'baseline',
+      short: 'upstream alone',
+      label: 'upstream alone (no proxy)',
+      description: 'the trivial Node HTTP server every proxy forwards to (200 "ok\\n"); the ceiling of any proxy in front of it',
+      port: upstreamPort,
+      headers: valid,
+      expect: 200,
+      children: [upstream],
+    },
+    {
+      id: 'bare',
+      group: 'baseline',
+      short: 'bare http-proxy-3',
+      label: 'bare http-proxy-3 pass-through',
+      description: 'http-proxy-3 with a keep-alive agent and nothing else (bench/servers/bare-proxy.mjs): the floor cost of proxying in Node',
+      port: barePort,
+      headers: valid,
+      expect: 200,
+      children: [bare],
+    },
+    {
+      id: 'chp',
+      group: 'other',
+      short: 'configurable-http-proxy',
+      label: 'configurable-http-proxy (no auth)',
+      description: `JupyterHub's proxy, configurable-http-proxy ${packageVersion('configurable-http-proxy')} from npm, \`--default-target\` the upstream, no auth`,
+      port: chpPort,
+      headers: valid,
+      expect: 200,
+      children: [chp],
+    },
+    nginxServer
+      ? {
+          id: 'nginx',
+          group: 'other',
+          short: 'nginx + auth_request',
+          label: 'nginx + auth_request (Node auth, Redis per request)',
+          description:
+            'nginx (1 worker), `auth_request` to a minimal Node service (bench/servers/auth-service.mjs) that does one HGETALL on the 10-token Redis per request and answers 200/401',
+          port: nginxServer.port,
+          headers: valid,
+          expect: 200,
+          children: nginxServer.children,
+        }
+      : {
+          id: 'nginx',
+          group: 'other',
+          short: 'nginx + auth_request',
+          label: 'nginx + auth_request (Node auth, Redis per request)',
+          description: 'skipped: nginx is not installed (apt-get install nginx-light)',
+          skipped: 'nginx not installed: apt-get install nginx-light',
+        },
+    {
+      id: 'jg-valid',
+      group: 'jobgate',
+      short: 'jobgate valid token (10 tokens)',
+      label: 'jobgate, valid token, warm cache (10-token registry)',
+      description: `jobgate, the same token on every request (label selector \`team=bench\` against the job's labels): after the first request, token and job come from the in-process cache; Redis holds ${settings.smallTokens} tokens and 1 job`,
+      port: jgSmall.port,
+      headers: valid,
+      expect: 200,
+      children: [jgSmall.child],
+    },
+    {
+      id: 'jg-invalid',
+      group: 'jobgate',
+      short: 'jobgate invalid token (401)',
+      label: 'jobgate, invalid token (401)',
+      description:
+        'jobgate, a well-formed token (right length and checksum) whose id is in no registry, as a deleted token looks: 401 `invalid_token`; the unknown id is cached for 1 s (negative cache), so Redis sees about one lookup a second',
+      port: jgSmall.port,
+      headers: { Host: JOB_HOST, Authorization: `Bearer ${mintToken().value}` },
+      expect: 401,
+      children: [jgSmall.child],
+    },
+    {
+      id: 'jg-cold',
+      group: 'jobgate',
+      short: 'jobgate fresh token per request',
+      label: 'jobgate, fresh token per request (cold path)',
+      description: `jobgate on the large registry, each request with the next of ${settings.coldTokens.toLocaleString('en-US')} valid tokens (wrk: bench/wrk.lua cycles a token file), more than the token cache holds (10,000), so every request misses the cache: one HGETALL, record validation and selector parse, SHA-256 comparison`,
+      port: jgLarge.port,
+      headers: { Host: JOB_HOST },
+      tokensFile: coldFile,
+      probeHeaders: { Host: JOB_HOST, Authorization: `Bearer ${largeTokens[1]}` },
+      expect: 200,
+      children: [jgLarge.child],
+    },
+    {
+      id: 'jg-1m',
+      group: 'jobgate',
+      short: `jobgate valid token (${largeTokenLabel})`,
+      label: `jobgate, valid token, warm cache (${largeTokenLabel} registry)`,
+      description: `as "valid token" but on a Redis holding ${settings.largeTokens.toLocaleString('en-US')} tokens and ${settings.largeJobs.toLocaleString('en-US')} jobs (filler written by \`redis-cli --pipe\` in the documented layout; the request tokens minted through TokenStore)`,
+      port: jgLarge.port,
+      headers: { Host: JOB_HOST, Authorization: `Bearer ${largeTokens[0]}` },
+      expect: 200,
+      children: [jgLarge.child],
+    },
+  ].filter((c) => !flags.only || flags.only.split(',').includes(c.id));
+  const active = cases.filter((c) => !c.skipped);
+  for (const c of cases) if (c.skipped) log(`  ${c.id}: skipped (${c.skipped})`);
+
+  for (const c of active) {
+    const status = await httpStatus(c.port, c.probeHeaders ?? c.headers);
+    if (status !== c.expect) throw new Error(`${c.label}: pre-flight request answered ${status}, expected ${c.expect}`);
+    c.rounds = [];
+    c.unexpected = 0;
+  }
+
+  const burst = async (c, seconds, countStatus = false) => {
+    for (const child of c.children) processes.assertAlive(child);
+    const result = await load.run({ port: c.port, headers: c.headers, seconds, connections: settings.connections, tokensFile: c.tokensFile, countStatus });
+    const wrongStatus = c.expect === 200 ? result.failedStatus : result.requests - result.failedStatus;
+    const after = await httpStatus(c.port, c.probeHeaders ?? c.headers);
+    if (after !== c.expect) throw new Error(`${c.label}: after a burst, a request answered ${after} instead of ${c.expect}`);
+    return { ...result, unexpected: wrongStatus + result.errors };
+  };
+
+  // The warm-up also counts status codes: every answer must be the expected one.
+  log(`warm-up: ${settings.warmupSeconds} s per case, checking every status code`);
+  for (const c of active) {
+    const { statuses, requests } = await burst(c, settings.warmupSeconds, true);
+    const wrong = Object.entries(statuses ?? {}).filter(([code]) => Number(code) !== c.expect);
+    if (wrong.length > 0 || !requests) throw new Error(`${c.label}: the warm-up got ${JSON.stringify(statuses)} (${requests} requests), expected only ${c.expect}`);
+  }
+
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = active.map((_, i) => active[(i + round) % active.length]);
+    log(`round ${round + 1}/${settings.rounds}`);
+    for (const c of order) {
+      const result = await burst(c, settings.seconds);
+      c.rounds.push(result);
+      c.unexpected += result.unexpected;
+      log(`  ${c.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms${result.unexpected ? `  (${result.unexpected} unexpected answers or errors)` : ''}`);
+      await sleep(300);
+    }
+  }
+
+  // Peak RSS (VmHWM) of each process, read before anything stops.
+  for (const c of active) c.peakRssBytes = c.children.length === 1 ? peakRss(c.children[0].pid) : undefined;
+  const jobgateRss = { small: peakRss(jgSmall.child.pid), large: peakRss(jgLarge.child.pid) };
+
+  const bareCase = active.find((c) => c.id === 'bare');
+  const summary = cases.map((c) => {
+    if (c.skipped) return { id: c.id, group: c.group, short: c.short, label: c.label, description: c.description, skipped: c.skipped };
+    const rps = median(c.rounds.map((r) => r.rps));
+    const p50Ms = median(c.rounds.map((r) => r.p50Ms));
+    const p99Ms = median(c.rounds.map((r) => r.p99Ms));
+    return {
+      id: c.id,
+      group: c.group,
+      short: c.short,
+      label: c.label,
+      description: c.description,
+      expect: c.expect,
+      rps,
+      p50Ms,
+      p99Ms,
+      rpsMin: Math.min(...c.rounds.map((r) => r.rps)),
+      rpsMax: Math.max(...c.rounds.map((r) => r.rps)),
+      unexpected: c.unexpected,
+      peakRssBytes: c.peakRssBytes,
+      rounds: c.rounds.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, requests: r.requests })),
+    };
+  });
+  const bareRps = bareCase ? median(bareCase.rounds.map((r) => r.rps)) : undefined;
+  const bareP99 = bareCase ? median(bareCase.rounds.map((r) => r.p99Ms)) : undefined;
+  for (const c of summary) {
+    if (c.skipped) continue;
+    c.ratioRps = bareRps ? c.rps / bareRps : undefined;
+    c.ratioP99 = bareP99 ? c.p99Ms / bareP99 : undefined;
+  }
+
+  const get = (id) => summary.find((c) => c.id === id && !c.skipped);
+  const target = (name, measure, wanted, test) => {
+    const value = measure();
+    return value === undefined ? { name, measured: 'not measured', target: wanted, met: undefined } : { name, measured: value.text, value: value.n, target: wanted, met: test(value.n) };
+  };
+  const ratioOf = (a, b, field = 'rps') => (get(a) && get(b) ? { n: get(a)[field] / get(b)[field], text: `${(get(a)[field] / get(b)[field]).toFixed(2)}x` } : undefined);
+  const maxRss = Math.max(...Object.values(jobgateRss).filter((v) => v !== undefined));
+  const targets = [
+    target('jobgate authenticated req/s vs bare pass-through', () => ratioOf('jg-valid', 'bare'), '>= 0.95x', (n) => n >= 0.95),
+    target('jobgate authenticated p99 vs bare pass-through', () => ratioOf('jg-valid', 'bare', 'p99Ms'), '<= 1.10x', (n) => n <= 1.1),
+    target('jobgate authenticated req/s vs configurable-http-proxy', () => ratioOf('jg-valid', 'chp'), '>= 1.5x', (n) => n >= 1.5),
+    target('rejections (401) req/s vs accepted', () => ratioOf('jg-invalid', 'jg-valid'), '>= 2x', (n) => n >= 2),
+    target(`${largeTokenLabel} registry req/s vs 10-token registry`, () => ratioOf('jg-1m', 'jg-valid'), 'within 5 % (0.95x-1.05x)', (n) => Math.abs(n - 1) <= 0.05),
+    target('jobgate peak RSS (largest instance)', () => (Number.isFinite(maxRss) ? { n: maxRss, text: `${(maxRss / 1e6).toFixed(0)} MB` } : undefined), '<= 150 MB', (n) => n <= 150e6),
+  ];
+
+  const cpus = os.cpus();
+  const machine = {
+    cpuModel: cpus[0]?.model ?? 'unknown CPU',
+    cores: cpus.length,
+    memoryBytes: os.totalmem(),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.versions.node,
+  };
+  machine.summary = `${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}`;
+  const results = {
+    generatedAt: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine,
+    tools: {
+      loadGenerator: { name: load.name, version: load.version },
+      redis: toolVersion('redis-server', ['--version'], /v=(\S+)/),
+      nginx: nginx?.version,
+      chp: packageVersion('configurable-http-proxy'),
+      httpProxy3: packageVersion('http-proxy-3'),
+    },
+    settings: { rounds: settings.rounds, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, connections: settings.connections, coldTokens: settings.coldTokens },
+    registries,
+    jobgatePeakRssBytes: jobgateRss,
+    cases: summary,
+    targets,
+  };
+
+  log('');
+  log(consoleTable(results));
+  log(`\njobgate peak RSS: 10-token instance ${(jobgateRss.small / 1e6).toFixed(0)} MB, large-registry instance ${(jobgateRss.large / 1e6).toFixed(0)} MB`);
+  for (const c of summary) if (c.unexpected) log(`warning: ${c.label}: ${c.unexpected} answers other than ${c.expect} or socket errors`);
+
+  const svg = svgChart(results);
+  const outDir = here('bench/results');
+  mkdirSync(outDir, { recursive: true });
+  const base = quick ? 'quick' : 'latest';
+  writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, `${base}.svg`), `${svg}\n`);
+  const md = markdown(results, { svg, profilePath: join(outDir, 'profile.json') });
+  const mdPath = quick ? join(outDir, 'quick.md') : here('docs/benchmarks.md');
+  writeFileSync(mdPath, md);
+  log(`\nwrote ${join('bench/results', `${base}.json`)}, ${join('bench/results', `${base}.svg`)} and ${quick ? 'bench/results/quick.md' : 'docs/benchmarks.md'}`);
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`benchmark failed: ${error.stack ?? error}`);
+  for (const child of processes.children) {
+    if (child.stderrTail.trim()) console.error(`--- ${child.benchName} stderr (tail):\n${child.stderrTail.trim()}`);
+  }
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

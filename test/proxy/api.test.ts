@@ -1,0 +1,169 @@
+import { request as httpRequest } from 'node:http';
+import t from 'tap';
+import WebSocket from 'ws';
+import { bearer, request, type Reply } from '../helpers/http.js';
+import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { Upstream } from '../helpers/upstream.js';
+
+const API = 'api.test';
+
+let h: Harness;
+let api: Upstream;
+let job: Upstream;
+const tokens: Record<string, string> = {};
+
+t.before(async () => {
+  api = await Upstream.start('api');
+  job = await Upstream.start('job');
+  h = await startHarness({
+    JOBGATE_API_HOST: `${API},API2.test`,
+    JOBGATE_API_UPSTREAM: api.url,
+    JOBGATE_API_MAX_BODY_BYTES: '2048',
+    JOBGATE_API_RULES: JSON.stringify([{ method: 'POST', path: '/v1/job/{id}/exec', role: 'operator', scope: 'deny-scoped' }]),
+  });
+  await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'a' } });
+  await h.jobs.put({ id: 'nb2', upstream: job.url, labels: { team: 'b' } });
+  for (const [name, role, labelSelector] of [
+    ['read', 'read', ''],
+    ['operator', 'operator', ''],
+    ['scoped', 'operator', 'team=a'],
+    ['strict', 'operator', 'team=a,gpu!=true'],
+  ] as const) {
+    tokens[name] = (await h.tokens.create({ name, role, labelSelector })).value;
+  }
+});
+
+t.teardown(async () => {
+  await h?.close();
+  await api?.close();
+  await job?.close();
+});
+
+const call = (who: keyof typeof tokens | undefined, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> =>
+  request(h.url, { host: API, method, path, body, headers: { ...(who ? bearer(tokens[who]!) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } });
+
+t.test('roles: read tokens only reach job URLs; operator tokens reach the API', async (t) => {
+  const before = api.received.length;
+  const read = await call('read', 'GET', '/v1/job');
+  t.equal(read.status, 403);
+  t.equal(read.json().error, 'insufficient_scope');
+  t.match(read.json().message, /Read tokens only reach job URLs/);
+  t.match(read.headers['www-authenticate'], /error="insufficient_scope"/);
+  t.equal((await call(undefined, 'GET', '/v1/job')).status, 401);
+  t.equal(api.received.length, before, 'nothing reached the API');
+
+  const ok = await call('operator', 'GET', '/v1/job?page=2');
+  t.equal(ok.status, 200);
+  t.equal(api.last.url, '/v1/job?page=2', 'an unscoped operator passes unchanged');
+  t.equal(api.last.headers.authorization, undefined);
+  t.equal(api.last.headers['x-jobgate-role'], 'operator');
+  t.equal(api.last.headers['x-jobgate-token-name'], 'operator');
+  t.equal((await request(h.url, { host: 'api2.test:443', path: '/v1/job', headers: bearer(tokens.operator!) })).status, 200, 'every API host, any case, port ignored');
+});
+
+t.test('path tricks are refused before any rule', async (t) => {
+  for (const path of ['/v1/job/nb1/../nb2', '/v1/./job', '/v1//job', '/v1/job/%2e%2e', '/v1/job/nb1%2Fkill', '/v1/job/nb1%5ckill', '/v1/job/%2E']) {
+    const reply = await call('scoped', 'GET', path);
+    t.equal(reply.status, 400, path);
+    t.equal((await call(undefined, 'GET', path)).status, 400, `${path} without a token`);
+  }
+});
+
+t.test('a scoped operator reaches only the jobs its selector matches', async (t) => {
+  t.equal((await call('scoped', 'GET', '/v1/job/nb1')).status, 200);
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/kill')).status, 200);
+  t.equal(api.last.url, '/v1/job/nb1/kill');
+  const other = await call('scoped', 'PUT', '/v1/job/nb2/kill');
+  t.equal(other.status, 403);
+  t.equal(other.json().error, 'insufficient_scope');
+  t.equal((await call('scoped', 'GET', '/v1/job/ghost')).status, 404);
+  t.equal((await call('operator', 'GET', '/v1/job/ghost')).status, 200, 'unscoped tokens are forwarded without a registry lookup');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1/exec', '{}')).status, 403, 'a configured rule tightens a path');
+  t.equal((await call('operator', 'POST', '/v1/job/nb1/exec', '{}')).status, 200);
+  t.equal((await call('scoped', 'GET', '/v2/anything')).status, 403, 'unknown paths deny scoped tokens');
+  t.equal((await call('operator', 'GET', '/v2/anything')).status, 200, 'and let unscoped operators through');
+});
+
+t.test('creating a job with a scoped token labels it into scope', async (t) => {
+  const created = await call('scoped', 'POST', '/v1/job', JSON.stringify({ image: 'ubuntu', labels: { owner: 'me' } }));
+  t.equal(created.status, 200);
+  const sent = JSON.parse(api.last.body) as { image: string; labels: Record<string, string> };
+  t.same(sent, { image: 'ubuntu', labels: { owner: 'me', team: 'a' } });
+  t.equal(api.last.headers['content-length'], String(Buffer.byteLength(api.last.body)), 'Content-Length recomputed');
+  await call('scoped', 'POST', '/v1/job', JSON.stringify({ image: 'x' }));
+  t.same(JSON.parse(api.last.body).labels, { team: 'a' }, 'a missing labels map is created');
+
+  const contradicting = await call('scoped', 'POST', '/v1/job', JSON.stringify({ labels: { team: 'b' } }));
+  t.equal(contradicting.status, 403, 'a label contradicting the selector is refused, not overwritten');
+  t.equal((await call('strict', 'POST', '/v1/job', JSON.stringify({ labels: { gpu: 'true' } }))).status, 403, 'a != requirement still unmet');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{not json')).status, 400);
+  t.equal((await call('scoped', 'POST', '/v1/job', JSON.stringify({ labels: ['team=a'] }))).status, 400, 'labels not an object');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{}', { 'content-type': 'text/plain' })).status, 415);
+  t.equal((await call('scoped', 'POST', '/v1/job', JSON.stringify({ pad: 'x'.repeat(4000) }))).status, 413);
+
+  // A chunked body (no Content-Length) is read, checked and forwarded with one.
+  const chunked = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port: h.jobgate.proxyAddress.port, method: 'POST', path: '/v1/job', headers: { host: API, ...bearer(tokens.scoped!), 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.write('{"image":');
+    req.end('"chunked"}');
+  });
+  t.equal(chunked, 200);
+  t.same(JSON.parse(api.last.body), { image: 'chunked', labels: { team: 'a' } });
+  t.equal(api.last.headers['transfer-encoding'], undefined);
+  t.equal(api.last.headers['content-length'], String(Buffer.byteLength(api.last.body)));
+});
+
+t.test('listing jobs with a scoped token ANDs the selector', async (t) => {
+  await call('scoped', 'GET', '/v1/job?page=1&size=10');
+  t.equal(api.last.url, '/v1/job?page=1&size=10&labelSelector=team%3Da');
+  await call('scoped', 'GET', '/v1/job?labelSelector=gpu%3Dtrue&page=1');
+  const params = new URL(`http://x${api.last.url}`).searchParams;
+  t.equal(params.get('labelSelector'), 'team=a,gpu=true');
+  t.equal(params.get('page'), '1');
+  t.equal((await call('scoped', 'GET', '/v1/job?labelSelector=a%20in%20(b')).status, 400, "the client's selector must parse");
+});
+
+t.test('relabelling must not move a job out of scope', async (t) => {
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'owner', value: 'me' }))).status, 200);
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 403);
+  t.equal((await call('operator', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 200, 'unscoped operators may');
+});
+
+t.test('token management needs an unscoped operator token', async (t) => {
+  t.equal((await call('scoped', 'POST', '/v1/token', JSON.stringify({ name: 'wider', role: 'operator' }))).status, 403);
+  t.equal((await call('scoped', 'POST', '/v1/token/x/renew')).status, 403);
+  t.equal((await call('operator', 'POST', '/v1/token', JSON.stringify({ name: 'x', role: 'read' }))).status, 200);
+});
+
+t.test('WebSocket API routes follow the same rules, and are revoked like job URLs', async (t) => {
+  const open = (who: string, path: string) =>
+    new Promise<WebSocket | number>((resolve) => {
+      const socket = new WebSocket(`ws://127.0.0.1:${h.jobgate.proxyAddress.port}${path}`, { headers: { host: API, ...bearer(tokens[who]!) } });
+      socket.once('open', () => resolve(socket));
+      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.once('error', () => undefined);
+    });
+  t.equal(await open('read', '/v1/job/nb1/log?follow=true'), 403);
+  t.equal(await open('scoped', '/v1/job/nb2/log?follow=true'), 403);
+  const socket = await open('scoped', '/v1/job/nb1/log?follow=true');
+  t.type(socket, WebSocket);
+  if (!(socket instanceof WebSocket)) return;
+  t.equal(api.last.url, '/v1/job/nb1/log?follow=true');
+  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'z' } });
+  t.equal(await closed, 1008, 'relabelled out of scope: closed');
+  await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'a' } });
+  await waitFor(async () => (await call('scoped', 'GET', '/v1/job/nb1')).status === 200);
+});
+
+t.test('an incomplete API configuration stops start-up', async (t) => {
+  await t.rejects(startHarness({ JOBGATE_API_HOST: 'api.test' }, h.redisServer), /JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set/);
+  await t.rejects(startHarness({ JOBGATE_API_RULES: '[{"method":"GET","path":"/x/{id","role":"operator","scope":"job"}]' }, h.redisServer), /JOBGATE_API_RULES/);
+});
