@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// CPU profile of jobgate on the warm path: jobgate runs under `node --cpu-prof`, gets
-// `--seconds` of load with one valid (cached) token, and stops with SIGTERM so that V8
-// writes the profile. Prints the top functions by self time (mapped to src/*.ts through
-// dist's source maps), writes bench/results/profile.json (the summary, shown in
-// docs/benchmarks.md) and bench/results/jobgate-warm.cpuprofile (open it in Chrome DevTools
-// or speedscope). Usage: npm run build && node bench/profile.mjs [--seconds 10] [--top 15]
+// CPU profile of jobgate on the warm path, next to the bare http-proxy-3 pass-through.
+// Each runs under `node --cpu-prof`, gets `--seconds` of load with one valid (cached) token
+// and stops with SIGTERM so that V8 writes the profile. Prints the top functions by self
+// time (mapped to src/*.ts through dist's source maps) and the CPU per request by area for
+// both, writes bench/results/profile.json (shown in docs/benchmarks.md, which is refreshed
+// when a full run's results are there) and bench/results/{jobgate-warm,bare}.cpuprofile (open
+// them in Chrome DevTools or speedscope).
+// Usage: npm run build && node bench/profile.mjs [--seconds 10] [--top 15] [--connections 32] [--no-bare]
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -23,22 +25,21 @@ const { values: flags } = parseArgs({
     top: { type: 'string', default: '15' },
     connections: { type: 'string', default: '32' },
     load: { type: 'string', default: 'auto' },
+    'no-bare': { type: 'boolean', default: false },
   },
 });
 const seconds = Math.max(1, Math.min(20, Math.round(Number(flags.seconds))));
 const connections = Number(flags.connections);
+const top = Number(flags.top);
+const outDir = join(root, 'bench/results');
 
 const processes = new Processes();
 const tmp = mkdtempSync(join(os.tmpdir(), 'jobgate-profile-'));
-try {
-  const load = await loadGenerator(flags.load === 'auto' ? undefined : flags.load);
-  const upstreamPort = await freePort();
-  processes.start('upstream', process.execPath, [join(root, 'bench/servers/upstream.mjs'), String(upstreamPort)]);
-  const redis = await startRedis(processes, 'redis');
-  await putBenchJob(redis, `http://127.0.0.1:${upstreamPort}/`);
-  const [token] = await mintTokens(redis, 1, 'profile');
-  await waitUntil('upstream', () => tcpOpen(upstreamPort));
 
+/** Starts `kind` (jobgate or bare) under --cpu-prof, loads it, stops it, summarises the profile. */
+async function profileOne(kind, { load, upstreamPort, redis, token }) {
+  const dir = join(tmp, kind);
+  mkdirSync(dir);
   const port = await freePort();
   const adminPort = await freePort();
   const env = {};
@@ -51,62 +52,97 @@ try {
     JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
     JOBGATE_COOKIE_SECRET: 'x'.repeat(48),
   });
+  const prof = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const spawned = performance.now();
-  const jobgate = processes.start('jobgate', process.execPath, ['--cpu-prof', `--cpu-prof-dir=${tmp}`, join(root, 'bin/jobgate.js'), 'serve'], env);
-  await waitUntil('jobgate /readyz', async () => {
-    processes.assertAlive(jobgate);
-    return (await httpStatus(adminPort, {}, '/readyz')) === 200;
+  const child =
+    kind === 'bare'
+      ? processes.start('bare http-proxy-3', process.execPath, [...prof, join(root, 'bench/servers/bare-proxy.mjs'), String(port), `http://127.0.0.1:${upstreamPort}`])
+      : processes.start('jobgate', process.execPath, [...prof, join(root, 'bin/jobgate.js'), 'serve'], env);
+  await waitUntil(`${child.benchName} ready`, async () => {
+    processes.assertAlive(child);
+    return kind === 'bare' ? tcpOpen(port) : (await httpStatus(adminPort, {}, '/readyz')) === 200;
   });
   const headers = { Host: 'bench.job.test', Authorization: `Bearer ${token}` };
-  if ((await httpStatus(port, headers)) !== 200) throw new Error('jobgate did not accept the token');
+  if ((await httpStatus(port, headers)) !== 200) throw new Error(`${child.benchName} did not answer 200`);
 
-  console.log(`profiling jobgate: ${seconds} s of ${load.name} load, ${connections} connections, valid token (warm cache)`);
+  console.log(`profiling ${child.benchName}: ${seconds} s of ${load.name} load, ${connections} connections${kind === 'jobgate' ? ', valid token (warm cache)' : ''}`);
   // One second first, so that the profile's window holds the JIT-compiled steady state.
   await load.run({ port, headers, seconds: 1, connections });
   const fromMs = performance.now() - spawned;
   const result = await load.run({ port, headers, seconds, connections });
   const toMs = performance.now() - spawned;
   if (result.failedStatus || result.errors) throw new Error(`unexpected answers under load: ${result.failedStatus} >= 400, ${result.errors} errors`);
-  console.log(`  ${Math.round(result.rps)} req/s under the profiler, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms`);
-  await processes.stop(jobgate, 15_000);
-  const file = readdirSync(tmp).find((name) => name.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`jobgate wrote no profile (exit ${jobgate.exitCode ?? jobgate.signalCode}):\n${jobgate.stderrTail}`);
+  await processes.stop(child, 15_000);
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`${child.benchName} wrote no profile (exit ${child.exitCode ?? child.signalCode}):\n${child.stderrTail}`);
+  copyFileSync(join(dir, file), join(outDir, `${kind === 'bare' ? 'bare' : 'jobgate-warm'}.cpuprofile`));
 
-  const profile = JSON.parse(readFileSync(join(tmp, file), 'utf8'));
   // The profile starts with the process (give or take its bootstrap): keep the load's window.
-  const summary = summarize(profile, Number(flags.top), { fromMs, toMs });
-  const outDir = join(root, 'bench/results');
-  mkdirSync(outDir, { recursive: true });
-  copyFileSync(join(tmp, file), join(outDir, 'jobgate-warm.cpuprofile'));
-  const record = {
-    generatedAt: new Date().toISOString(),
-    seconds,
-    connections,
-    loadGenerator: `${load.name} ${load.version}`,
+  const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')), top, { fromMs, toMs });
+  const usPerRequest = (samples) => (samples * summary.intervalUs) / result.requests;
+  for (const list of [summary.top, summary.topOwnSelf, summary.topOwnTotal, summary.byArea]) for (const entry of list) entry.usPerRequest = usPerRequest(entry.samples);
+  return {
+    target: child.benchName,
+    requests: result.requests,
     rps: result.rps,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
+    busyUsPerRequest: usPerRequest(summary.totalSamples * (1 - summary.idleShare)),
     ...summary,
   };
-  writeFileSync(join(outDir, 'profile.json'), `${JSON.stringify(record, null, 2)}\n`);
+}
 
-  console.log(`\n${summary.totalSamples} samples in the load window, ${(summary.idleShare * 100).toFixed(1)} % idle; top ${summary.top.length} by self time:`);
-  for (const entry of summary.top) console.log(`${(entry.share * 100).toFixed(1).padStart(5)} %  ${entry.functionName.padEnd(32)} ${entry.where}`);
-  console.log('\njobgate functions by self time:');
-  for (const entry of summary.topOwnSelf) console.log(`${(entry.share * 100).toFixed(1).padStart(5)} %  ${entry.functionName.padEnd(32)} ${entry.where}`);
-  console.log('\njobgate functions by total (inclusive) time:');
-  for (const entry of summary.topOwnTotal) console.log(`${(entry.share * 100).toFixed(1).padStart(5)} %  ${entry.functionName.padEnd(32)} ${entry.where}`);
-  console.log('\nby area:');
-  for (const entry of summary.byArea.slice(0, 15)) console.log(`${(entry.share * 100).toFixed(1).padStart(5)} %  ${entry.area}`);
+function print(record) {
+  const line = (entry) => `${(entry.share * 100).toFixed(1).padStart(5)} % ${entry.usPerRequest.toFixed(1).padStart(6)} us/req  ${entry.functionName.padEnd(30)} ${entry.where}`;
+  console.log(
+    `\n${record.target}: ${Math.round(record.rps)} req/s under the profiler, ${record.totalSamples} samples in the load window (${record.requests} requests), ${(record.idleShare * 100).toFixed(1)} % idle, ${record.busyUsPerRequest.toFixed(0)} us of main-thread CPU per request`,
+  );
+  console.log(`top ${record.top.length} by self time:`);
+  for (const entry of record.top) console.log(line(entry));
+  if (record.topOwnSelf.length) {
+    console.log('\njobgate functions by self time:');
+    for (const entry of record.topOwnSelf) console.log(line(entry));
+    console.log('\njobgate functions by total (inclusive) time:');
+    for (const entry of record.topOwnTotal) console.log(line(entry));
+  }
+}
+
+try {
+  const load = await loadGenerator(flags.load === 'auto' ? undefined : flags.load);
+  mkdirSync(outDir, { recursive: true });
+  const upstreamPort = await freePort();
+  processes.start('upstream', process.execPath, [join(root, 'bench/servers/upstream.mjs'), String(upstreamPort)]);
+  const redis = await startRedis(processes, 'redis');
+  await putBenchJob(redis, `http://127.0.0.1:${upstreamPort}/`);
+  const [token] = await mintTokens(redis, 1, 'profile');
+  await waitUntil('upstream', () => tcpOpen(upstreamPort));
+
+  const context = { load, upstreamPort, redis, token };
+  const jobgate = await profileOne('jobgate', context);
+  print(jobgate);
+  const bare = flags['no-bare'] ? undefined : await profileOne('bare', context);
+  if (bare) print(bare);
+
+  const record = { generatedAt: new Date().toISOString(), seconds, connections, loadGenerator: `${load.name} ${load.version}`, ...jobgate };
+  if (bare) {
+    record.bare = { rps: bare.rps, requests: bare.requests, busyUsPerRequest: bare.busyUsPerRequest, idleShare: bare.idleShare, byArea: bare.byArea, top: bare.top };
+    const bareAreas = new Map(bare.byArea.map((entry) => [entry.area, entry.usPerRequest]));
+    console.log('\nmain-thread CPU per request by area (us): jobgate, bare, difference');
+    for (const entry of jobgate.byArea.slice(0, 20)) {
+      const other = bareAreas.get(entry.area) ?? 0;
+      console.log(`${entry.area.padEnd(36)} ${entry.usPerRequest.toFixed(1).padStart(7)} ${other.toFixed(1).padStart(7)} ${(entry.usPerRequest - other).toFixed(1).padStart(8)}`);
+    }
+  }
+  writeFileSync(join(outDir, 'profile.json'), `${JSON.stringify(record, null, 2)}\n`);
 
   // Refresh docs/benchmarks.md with this profile when a full run's results are there.
   const latest = join(outDir, 'latest.json');
   if (existsSync(latest)) {
     const results = JSON.parse(readFileSync(latest, 'utf8'));
     writeFileSync(join(root, 'docs/benchmarks.md'), markdown(results, { svg: svgChart(results), profilePath: join(outDir, 'profile.json') }));
-    console.log('\nwrote bench/results/profile.json, bench/results/jobgate-warm.cpuprofile and docs/benchmarks.md');
+    console.log('\nwrote bench/results/profile.json, bench/results/*.cpuprofile and docs/benchmarks.md');
   } else {
-    console.log('\nwrote bench/results/profile.json and bench/results/jobgate-warm.cpuprofile');
+    console.log('\nwrote bench/results/profile.json and bench/results/*.cpuprofile');
   }
 } catch (error) {
   console.error(`profile failed: ${error.stack ?? error}`);

@@ -12,10 +12,14 @@ import { Metrics } from './observability/metrics.js';
 import { Gatekeeper, type Mode } from './proxy/admission.js';
 import { Forwarder } from './proxy/forward.js';
 import { buildApiPolicy, type CompiledApiPolicy } from './api/policy.js';
+import { jwksDocument, loadAssertionKeys } from './assertion/keys.js';
+import { AssertionSigner } from './assertion/signer.js';
+import { AddressBlocks } from './authz/cidr.js';
+import { createAuthzServer } from './authz/endpoint.js';
 import { ApiGate } from './proxy/api-gate.js';
 import { createProxyHandlers, upstreamFailureLogger, type ApiRoute } from './proxy/handler.js';
 import { LiveSockets } from './proxy/live-sockets.js';
-import { createRedis, KeySpace } from './redis/index.js';
+import { createRedisClient, KeySpace, redisTopology } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
 import { RedisRegistry, type Registry } from './registry/registry.js';
@@ -28,11 +32,18 @@ import { TokenStore } from './tokens/store.js';
 
 export interface RunningJobgate {
   readonly proxyAddress: AddressInfo;
+  /** Port 0 when the admin listener is off (a worker: the primary serves it). */
   readonly adminAddress: AddressInfo;
+  /** The forward-auth decision endpoint, when JOBGATE_AUTHZ_LISTEN is set. */
+  readonly authzAddress: AddressInfo | undefined;
   readonly logger: Logger;
   readonly registry: CachedRegistry;
   /** Requests and WebSockets in flight. */
   activeRequests(): number;
+  /** Why this instance is not ready; empty when it is (what /readyz answers). */
+  notReadyReasons(): string[];
+  /** This instance's Prometheus metrics. */
+  readonly metrics: Metrics;
   /**
    * Shuts down: /readyz turns 503, the listener stops accepting, kept-alive connections get
    * `Connection: close`, WebSockets are closed with 1001, requests in flight get up to
@@ -44,6 +55,8 @@ export interface RunningJobgate {
 export interface StartOptions {
   /** Where log lines go (stdout by default). */
   readonly logDestination?: DestinationStream;
+  /** Serve the admin listener (default); workers leave it to the primary. */
+  readonly admin?: boolean;
 }
 
 /** The training-API settings, validated: undefined without JOBGATE_API_HOST; InputError when incomplete. */
@@ -87,6 +100,10 @@ async function listen(server: Server, address: Settings['listen']): Promise<Addr
 export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
   const mode = modeFromSettings(settings);
   const apiConfig = apiConfigFromSettings(settings);
+  // Standalone, Sentinel or Cluster, and the key prefix: an impossible combination stops here (exit 2).
+  const topology = redisTopology(settings);
+  // Everything that can refuse the settings runs before any connection is opened.
+  const assertionKeys = await loadAssertionKeys(settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
   const logger = createLogger(settings.logLevel, options.logDestination);
 
   // Its sources are read at scrape time, once everything below exists.
@@ -95,8 +112,8 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     websocketsOpen: () => liveSockets.size,
     invalidationMessages: () => invalidation.received,
   });
-  const redis = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true });
-  const subscriber = createRedis({ url: settings.redisUrl, commandTimeoutMs: settings.redisTimeoutMs, reconnect: true, subscriber: true });
+  const redis = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'commands');
+  const subscriber = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'subscriber');
   for (const [connection, name] of [
     [redis, 'commands'],
     [subscriber, 'invalidation'],
@@ -115,7 +132,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     connection.connect().catch(() => {});
   }
 
-  const keys = new KeySpace(settings.keyPrefix);
+  const keys = new KeySpace(topology.keyPrefix);
   const registry = new CachedRegistry(timedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), metrics), {
     maxEntries: settings.cacheSize,
     ttlMs: settings.cacheTtlMs,
@@ -164,7 +181,15 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
 
   let draining = false;
   const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining);
-  const handlers = createProxyHandlers(settings, { api, gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
+  if (assertionKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_assertion_key', kid: assertionKeys.signing.kid },
+      'no assertion key configured (JOBGATE_ASSERTION_KEYS / JOBGATE_ASSERTION_KEY_FILES): signing X-Jobgate-Assertion with a per-process key; verifiers must fetch the JWKS again after every restart',
+    );
+  }
+  const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
+  const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
+  const handlers = createProxyHandlers(settings, { signer, jwks, api, gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
@@ -188,18 +213,27 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     if (!invalidation.live) reasons.push('invalidation subscription is down');
     return reasons;
   };
+  const authzServer =
+    settings.authzListen === undefined
+      ? undefined
+      : createAuthzServer({ gatekeeper, api, signer, trusted: new AddressBlocks(settings.authzTrusted), logger, metrics, publicScheme: settings.publicScheme });
   const adminServer = createAdminServer({
     notReadyReasons,
+    jwks,
     metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
   });
 
   let proxyAddress: AddressInfo;
-  let adminAddress: AddressInfo;
+  let adminAddress: AddressInfo = { address: '', family: '', port: 0 };
+  let authzAddress: AddressInfo | undefined;
   try {
     proxyAddress = await listen(proxyServer, settings.listen);
-    adminAddress = await listen(adminServer, settings.adminListen);
+    if (options.admin !== false) adminAddress = await listen(adminServer, settings.adminListen);
+    if (authzServer && settings.authzListen) authzAddress = await listen(authzServer, settings.authzListen);
   } catch (error) {
     proxyServer.close();
+    if (adminServer.listening) adminServer.close();
+    authzServer?.close();
     readiness.stop();
     clearInterval(sweep);
     redis.disconnect();
@@ -211,7 +245,8 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
       event: 'started',
       mode: mode.kind,
       listen: `${proxyAddress.address}:${proxyAddress.port}`,
-      admin: `${adminAddress.address}:${adminAddress.port}`,
+      ...(options.admin !== false ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
+      ...(authzAddress ? { authz: `${authzAddress.address}:${authzAddress.port}` } : {}),
       ...(mode.kind === 'sidecar' ? { job: mode.jobId } : {}),
     },
     'jobgate is listening',
@@ -220,9 +255,12 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   return {
     proxyAddress,
     adminAddress,
+    authzAddress,
     logger,
     registry,
     activeRequests: handlers.active,
+    notReadyReasons,
+    metrics,
     async close(drainTimeoutMs = 0) {
       if (draining) return;
       // Not ready at once, no new connections, Connection: close on what is answered from now on.
@@ -231,6 +269,10 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
       invalidation.stop();
       clearInterval(sweep);
       const proxyClosed = new Promise((resolve) => proxyServer.close(resolve));
+      if (authzServer) {
+        authzServer.close();
+        authzServer.closeIdleConnections();
+      }
       proxyServer.closeIdleConnections();
       liveSockets.closeAll('jobgate is shutting down');
       const deadline = Date.now() + drainTimeoutMs;
@@ -241,11 +283,14 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
       const unfinished = handlers.active();
       if (unfinished > 0) logger.warn({ event: 'drain_timeout', unfinished }, 'drain timeout: closing the requests still in flight');
       proxyServer.closeAllConnections();
+      authzServer?.closeAllConnections();
       forwarder.close();
       await proxyClosed;
-      const adminClosed = new Promise((resolve) => adminServer.close(resolve));
-      adminServer.closeAllConnections();
-      await adminClosed;
+      if (adminServer.listening) {
+        const adminClosed = new Promise((resolve) => adminServer.close(resolve));
+        adminServer.closeAllConnections();
+        await adminClosed;
+      }
       redis.disconnect();
       subscriber.disconnect();
       logger.info({ event: 'stopped' }, 'jobgate stopped');

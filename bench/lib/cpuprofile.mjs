@@ -49,13 +49,19 @@ export function summarize(profile, top = 15, window = undefined) {
   const selfCount = new Map();
   let at = profile.startTime;
   let total = 0;
+  let first;
+  let last;
   profile.samples.forEach((id, i) => {
     at += profile.timeDeltas[i] ?? 0;
     const ms = (at - profile.startTime) / 1000;
     if (window && (ms < window.fromMs || ms > window.toMs)) return;
     selfCount.set(id, (selfCount.get(id) ?? 0) + 1);
     total++;
+    first ??= at;
+    last = at;
   });
+  // The mean sampling interval, to turn sample counts into time.
+  const intervalUs = total > 1 ? (last - first) / (total - 1) : 0;
   const functions = new Map();
   const areas = new Map();
   const describe = new Map();
@@ -100,8 +106,9 @@ export function summarize(profile, top = 15, window = undefined) {
   const ranked = [...functions.values()].sort((a, b) => b.samples - a.samples);
   return {
     totalSamples: total,
+    intervalUs,
     idleShare: idle / total,
-    top: ranked.slice(0, top).map(share),
+    top: ranked.filter((entry) => entry.functionName !== '(idle)').slice(0, top).map(share),
     topOwnSelf: ranked.filter((entry) => entry.where.startsWith('src/')).slice(0, top).map(share),
     topOwnTotal: [...inclusive.values()].sort((a, b) => b.samples - a.samples).slice(0, top).map(share),
     byArea: [...areas.entries()].map(([name, samples]) => ({ area: name, samples, share: samples / total })).sort((a, b) => b.samples - a.samples),

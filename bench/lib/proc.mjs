@@ -1,8 +1,8 @@
 // Child processes of the benchmark: free ports, start, wait until ready, peak RSS, stop.
 // Every server listens on 127.0.0.1 only.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 
@@ -58,6 +58,52 @@ export function peakRss(pid) {
   } catch {
     return undefined;
   }
+}
+
+let clockTicks;
+function ticksPerSecond() {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+function descendants(pid) {
+  const found = [pid];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (children) for (const child of children.split(' ')) found.push(...descendants(Number(child)));
+    }
+  } catch {
+    // Gone, or no /proc: counted as nothing.
+  }
+  return found;
+}
+
+/**
+ * CPU time (user + system, all threads) in seconds used so far by processes `pids` and
+ * their descendants (nginx's worker), from /proc; undefined where /proc is missing.
+ */
+export function cpuSeconds(pids) {
+  let ticks = 0;
+  let seen = false;
+  for (const pid of pids.flatMap(descendants)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces) in parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      seen = true;
+    } catch {
+      // Gone: counted as nothing.
+    }
+  }
+  return seen ? ticks / ticksPerSecond() : undefined;
 }
 
 /** The benchmark's child processes: stdout discarded, the tail of stderr kept for errors. */

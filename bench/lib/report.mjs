@@ -7,16 +7,16 @@ const fixed = (value, digits) => (value === undefined || Number.isNaN(value) ? '
 const ratio = (value) => (value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(2)}x`);
 const thousands = (value) => Math.round(value).toLocaleString('en-US');
 
-/** Rows of the results table: [case, req/s, p50, p99, x bare req/s, x bare p99, peak RSS]. */
+/** Rows of the results table: [case, req/s, p50, p99, x bare req/s, x bare p99, CPU/request, peak RSS]. */
 function rows(results) {
   return results.cases.map((c) =>
     c.skipped
-      ? [c.label, `skipped (${c.skipped})`, '', '', '', '', '']
-      : [c.label, thousands(c.rps), fixed(c.p50Ms, 2), fixed(c.p99Ms, 2), ratio(c.ratioRps), ratio(c.ratioP99), mb(c.peakRssBytes)],
+      ? [c.label, `skipped (${c.skipped})`, '', '', '', '', '', '']
+      : [c.label, thousands(c.rps), fixed(c.p50Ms, 2), fixed(c.p99Ms, 2), ratio(c.ratioRps), ratio(c.ratioP99), fixed(c.cpuUsPerRequest, 0), mb(c.peakRssBytes)],
   );
 }
 
-const HEADER = ['case', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs bare', 'p99 vs bare', 'peak RSS'];
+const HEADER = ['case', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs bare', 'p99 vs bare', 'CPU µs/req', 'peak RSS'];
 
 export function consoleTable(results) {
   const all = [HEADER, ...rows(results)];
@@ -28,9 +28,12 @@ export function consoleTable(results) {
   return out.join('\n');
 }
 
+/** A Markdown table; a column whose cells all look like figures is aligned right. */
 function markdownTable(header, body) {
   const escape = (cell) => String(cell).replaceAll('|', '\\|');
-  return [`| ${header.map(escape).join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+  const figure = /^(|—|[-+]?[\d,.]+( ?(%|x|MB|ms))?|[<>]=.*|within .*|met|n\/a|\*\*missed\*\*|not measured)$/;
+  const align = header.map((_, i) => (i > 0 && body.every((row) => figure.test(String(row[i] ?? ''))) ? '---:' : '---'));
+  return [`| ${header.map(escape).join(' | ')} |`, `| ${align.join(' | ')} |`, ...body.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
 }
 
 const xml = (text) => String(text).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
@@ -76,32 +79,47 @@ export function svgChart(results) {
 function profileSection(profilePath) {
   if (!existsSync(profilePath)) return ['No CPU profile recorded yet: run `node bench/profile.mjs`.'];
   const profile = JSON.parse(readFileSync(profilePath, 'utf8'));
+  const us = (entry) => (entry.usPerRequest === undefined ? '—' : entry.usPerRequest.toFixed(1));
+  const pct = (entry) => `${(entry.share * 100).toFixed(1)} %`;
   const out = [
-    `\`node bench/profile.mjs\`, ${profile.generatedAt.slice(0, 10)}: jobgate started with \`node --cpu-prof\`, ${profile.seconds} s of load on the warm path (valid token, cached), ${profile.connections} connections, ${thousands(profile.rps)} req/s under the profiler, ${thousands(profile.totalSamples)} samples (${(profile.idleShare * 100).toFixed(1)} % idle). Top ${profile.top.length} functions by self time (share of all samples):`,
+    `\`node bench/profile.mjs\`, ${profile.generatedAt.slice(0, 10)}: jobgate under \`node --cpu-prof\`, ${profile.seconds} s of ${profile.loadGenerator} load on the warm path (valid token, cached), ${profile.connections} connections: ${thousands(profile.rps)} req/s under the profiler, ${thousands(profile.totalSamples)} samples in the load window, ${(profile.idleShare * 100).toFixed(1)} % idle, about ${profile.busyUsPerRequest.toFixed(0)} µs of main-thread CPU per request${profile.bare ? ` (the bare http-proxy-3 pass-through, profiled right after in the same way: ${thousands(profile.bare.rps)} req/s, ${profile.bare.busyUsPerRequest.toFixed(0)} µs)` : ''}. The profiler slows both down; compare shares and differences, not absolute figures. Top ${profile.top.length} by self time (idle excluded; share of all samples):`,
     '',
     markdownTable(
-      ['function', 'where', 'self %'],
-      profile.top.map((entry) => [entry.functionName, entry.where, `${(entry.share * 100).toFixed(1)} %`]),
+      ['function', 'where', 'self %', 'µs/req'],
+      profile.top.map((entry) => [entry.functionName, entry.where, pct(entry), us(entry)]),
     ),
     '',
-    'jobgate\'s own functions by total (inclusive) time, i.e. with what they call:',
+    'jobgate\'s own functions by total (inclusive) time, i.e. with what they call (an `await` splits a',
+    'function: what runs after it is not under its caller any more):',
     '',
     markdownTable(
-      ['function', 'where', 'total %'],
-      (profile.topOwnTotal ?? []).map((entry) => [entry.functionName, entry.where, `${(entry.share * 100).toFixed(1)} %`]),
+      ['function', 'where', 'total %', 'µs/req'],
+      (profile.topOwnTotal ?? []).map((entry) => [entry.functionName, entry.where, pct(entry), us(entry)]),
     ),
     '',
-    'Self time by package or area:',
-    '',
-    markdownTable(
-      ['area', 'self %'],
-      profile.byArea.slice(0, 12).map((entry) => [entry.area, `${(entry.share * 100).toFixed(1)} %`]),
-    ),
-    '',
-    '`writeLatin1String` and `writev` are the socket writes (a string of headers, or headers and',
-    'body together); `(native / V8 builtins)` is the rest of the C++ side. The whole profile is in',
-    'bench/results/jobgate-warm.cpuprofile (not committed; open it in Chrome DevTools or speedscope).',
   ];
+  if (profile.bare) {
+    const bare = new Map(profile.bare.byArea.map((entry) => [entry.area, entry.usPerRequest]));
+    out.push(
+      'Main-thread CPU per request by area, jobgate against the bare pass-through:',
+      '',
+      markdownTable(
+        ['area', 'jobgate µs/req', 'bare µs/req', 'difference'],
+        profile.byArea.slice(0, 16).map((entry) => [entry.area, us(entry), (bare.get(entry.area) ?? 0).toFixed(1), (entry.usPerRequest - (bare.get(entry.area) ?? 0)).toFixed(1)]),
+      ),
+      '',
+    );
+  } else {
+    out.push('Self time by package or area:', '', markdownTable(['area', 'self %'], profile.byArea.slice(0, 12).map((entry) => [entry.area, pct(entry)])), '');
+  }
+  out.push(
+    '`writeLatin1String`, `writev` and `writeString` are socket and file writes (a string of headers,',
+    'headers and body together, the access log line); `(native / V8 builtins)` is the rest of the C++',
+    'side. The profiler samples wall-clock time, so a write that wakes the upstream or wrk on this',
+    '2-core machine also carries the time the proxy then waits for a core. The whole profiles are in',
+    'bench/results/jobgate-warm.cpuprofile and bare.cpuprofile (not committed; open them in Chrome',
+    'DevTools or speedscope).',
+  );
   return out;
 }
 
@@ -124,14 +142,18 @@ export function markdown(results, { svg, profilePath }) {
     '',
     `- date: ${results.generatedAt}`,
     `- machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}, Node ${m.node}`,
-    `- load: ${t.loadGenerator.name} ${t.loadGenerator.version}${t.loadGenerator.name === 'wrk' ? ' (1 thread)' : ' (in-process)'}, ${s.connections} keep-alive connections, ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.seconds} s per case after a ${s.warmupSeconds} s warm-up, case order rotated every round; figures are medians over rounds`,
+    `- load: ${t.loadGenerator.name} ${t.loadGenerator.version}${t.loadGenerator.name === 'wrk' ? ' (1 thread)' : ' (in-process)'}, ${s.connections} keep-alive connections, ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.seconds} s per case after a ${s.warmupSeconds} s warm-up, case order rotated every round and reversed every other round, 1 s pause between bursts; figures are medians over rounds`,
     `- software: redis-server ${t.redis}, http-proxy-3 ${t.httpProxy3}, configurable-http-proxy ${t.chp}, nginx ${t.nginx ?? 'not installed'}`,
     `- registries: small ${thousands(results.registries.small.tokens)} tokens / ${thousands(results.registries.small.jobs)} job; large ${thousands(results.registries.large.tokens)} tokens / ${thousands(results.registries.large.jobs)} jobs (Redis used memory ${mb(results.registries.large.redisUsedMemoryBytes)}; seeded in ${results.registries.seedSeconds.toFixed(1)} s)`,
     '',
     markdownTable(HEADER, rows(results)),
     '',
     'p50/p99 are per-request latencies as the load generator saw them; "vs bare" divides by the bare',
-    'http-proxy-3 pass-through of the same run. Peak RSS is VmHWM from /proc at the end of the run.',
+    'http-proxy-3 pass-through of the same run. CPU µs/req is the CPU time (user + system, all threads,',
+    'from /proc) that the case\'s own processes used during a burst, divided by its requests: the work',
+    'per request, which the noise of a shared machine disturbs far less than req/s (nginx: master,',
+    'worker and auth service; the upstream and Redis are not counted, except in "upstream alone").',
+    'Peak RSS is VmHWM at the end of the run of the one process that serves the case (— for nginx).',
     '',
     '### Targets (ratios within this run)',
     '',
@@ -157,6 +179,8 @@ export function markdown(results, { svg, profilePath }) {
       results.cases.map((c) => [c.label, c.description]),
     ),
     '',
+    'Each jobgate case has its own jobgate process, so that no case inherits another\'s caches, heap',
+    'or failure counters: the two warm cases differ only by the Redis behind them.',
     'jobgate runs with its defaults (log level `info`: one access line per request, written to',
     '/dev/null here; cache 10,000 entries per kind, 5 s TTL) except `JOBGATE_AUTH_FAILURE_LIMIT=1000000`,',
     'since every 401 of the invalid-token case counts as a failure of 127.0.0.1 and would turn into',
@@ -176,7 +200,9 @@ export function markdown(results, { svg, profilePath }) {
     '                                 # registry: proves the harness works (what CI may call); writes',
     '                                 # bench/results/quick.{json,md,svg} and leaves this page alone',
     'npm run bench -- --rounds 3 --duration 5 --connections 64 --load autocannon',
-    'node bench/profile.mjs           # CPU profile of jobgate on the warm path (node --cpu-prof)',
+    'npm run bench -- --only bare,jg-valid,jg-1m   # some cases; writes bench/results/partial.*',
+    'node bench/profile.mjs           # CPU profiles (node --cpu-prof) of jobgate on the warm path and of the',
+    '                                 # bare pass-through: refreshes the profile section of this page',
     '```',
     '',
     'It needs `redis-server` and `redis-cli` (`apt-get install redis-server`). Load comes from',

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
+import { demoCommand } from './demo.js';
 import { jobCommand } from './job.js';
+import { keysCommand } from './keys.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
 
@@ -33,6 +35,8 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(tokenCommand(io));
   program.addCommand(jobCommand(io));
   program.addCommand(serveCommand(io));
+  program.addCommand(demoCommand(io));
+  program.addCommand(keysCommand(io));
   // Every command reports its own errors through the same exit path below.
   const exitOverride = (command: Command): void => {
     command.exitOverride();

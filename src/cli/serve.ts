@@ -1,10 +1,13 @@
 import { Command } from 'commander';
 import { loadSettings } from '../config/load.js';
-import { startJobgate } from '../server.js';
+import cluster from 'node:cluster';
+import { runPrimary, runWorker, workerCount } from '../cluster/workers.js';
+import { modeFromSettings, startJobgate } from '../server.js';
 import type { GlobalOptions } from './context.js';
 import type { CliIo } from './main.js';
 
 interface ServeOptions extends GlobalOptions {
+  workers?: string;
   listen?: string;
   adminListen?: string;
   jobDomain?: string;
@@ -17,6 +20,7 @@ export function serveCommand(io: CliIo): Command {
     .option('--listen <host:port>', 'proxy listener (env JOBGATE_LISTEN; default 0.0.0.0:8080)')
     .option('--admin-listen <host:port>', 'admin listener with /healthz and /readyz (env JOBGATE_ADMIN_LISTEN; default 0.0.0.0:9090)')
     .option('--job-domain <domain>', 'job URLs are <job-id>.<domain> (env JOBGATE_JOB_DOMAIN; required in gateway mode)')
+    .option('--workers <n|auto>', 'run n worker processes sharing the port (auto: one per CPU); the primary serves the admin listener')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ServeOptions>();
       const settings = loadSettings({
@@ -24,6 +28,12 @@ export function serveCommand(io: CliIo): Command {
         env: io.env,
         flags: { redisUrl: options.redisUrl, keyPrefix: options.keyPrefix, listen: options.listen, adminListen: options.adminListen, jobDomain: options.jobDomain },
       });
+      if (options.workers !== undefined || cluster.isWorker) {
+        const count = options.workers === undefined ? 1 : workerCount(options.workers);
+        modeFromSettings(settings); // refuse bad settings once, in the primary, before forking
+        if (cluster.isPrimary) return runPrimary(settings, count);
+        return runWorker(settings);
+      }
       const running = await startJobgate(settings);
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {

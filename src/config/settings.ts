@@ -1,6 +1,27 @@
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
+import { parseHostPort, type HostPort } from '../redis/topology.js';
+
+/** An address block: `10.0.0.0/8`, `::1/128`. */
+export interface Cidr {
+  readonly address: string;
+  readonly prefix: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
+function parseCidr(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  const address = slash === -1 ? text : text.slice(0, slash);
+  const family = isIP(address) === 4 ? 'ipv4' : isIP(address) === 6 ? 'ipv6' : undefined;
+  if (!family) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = slash === -1 ? max : Number(text.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || !/^\d+$/.test(slash === -1 ? String(max) : text.slice(slash + 1))) return undefined;
+  return { address, prefix, family };
+}
 
 /** A listening address. */
 export interface ListenAddress {
@@ -26,6 +47,17 @@ const integer = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
 const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
+/** host:port, ..., comma-separated in the environment, a list or a string in the file. */
+const hostPortList = z
+  .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
+  .transform((items, ctx): HostPort[] => {
+    const parsed = items.map((item) => item.trim()).filter((item) => item.length > 0).map(parseHostPort);
+    if (parsed.length === 0 || parsed.some((address) => address === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'bad address list' });
+      return z.NEVER;
+    }
+    return parsed as HostPort[];
+  });
 const dnsName = z
   .string()
   .transform((text) => text.toLowerCase().replace(/^\.+|\.+$/g, ''))
@@ -39,11 +71,48 @@ const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.te
  */
 export const SETTINGS = {
   redisUrl: { env: 'JOBGATE_REDIS_URL', default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
+  redisUsername: {
+    env: 'JOBGATE_REDIS_USERNAME',
+    default: undefined,
+    accepts: 'an ACL user name of 1 to 256 printable characters without spaces (overrides the user in JOBGATE_REDIS_URL)',
+    schema: z.string().regex(/^[\x21-\x7e]{1,256}$/).optional(),
+  },
+  redisPassword: {
+    env: 'JOBGATE_REDIS_PASSWORD',
+    default: undefined,
+    accepts: 'a password of 1 to 512 characters without spaces or control characters (overrides the password in JOBGATE_REDIS_URL)',
+    schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
+  },
+  redisSentinels: {
+    env: 'JOBGATE_REDIS_SENTINELS',
+    default: undefined,
+    accepts: 'Sentinel addresses, host:port, comma-separated (Redis Sentinel instead of the host of JOBGATE_REDIS_URL)',
+    schema: hostPortList.optional(),
+  },
+  redisSentinelName: {
+    env: 'JOBGATE_REDIS_SENTINEL_NAME',
+    default: 'mymaster',
+    accepts: 'the master group name the Sentinels monitor: 1 to 128 letters, digits, ".", "_" or "-"',
+    schema: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+  },
+  redisSentinelPassword: {
+    env: 'JOBGATE_REDIS_SENTINEL_PASSWORD',
+    default: undefined,
+    accepts: 'the password of the Sentinels themselves: 1 to 512 characters without spaces or control characters',
+    schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
+  },
+  redisClusterNodes: {
+    env: 'JOBGATE_REDIS_CLUSTER_NODES',
+    default: undefined,
+    accepts: 'Redis Cluster nodes to start from, host:port, comma-separated (Redis Cluster instead of the host of JOBGATE_REDIS_URL)',
+    schema: hostPortList.optional(),
+  },
   keyPrefix: {
     env: 'JOBGATE_KEY_PREFIX',
-    default: DEFAULT_KEY_PREFIX,
-    accepts: 'a prefix of 1 to 64 printable characters without spaces',
-    schema: z.string().regex(/^[\x21-\x7e]{1,64}$/),
+    // Unset means DEFAULT_KEY_PREFIX, or a hash-tagged prefix on Redis Cluster: see redisTopology().
+    default: undefined,
+    accepts: `a prefix of 1 to 64 printable characters without spaces (unset: ${DEFAULT_KEY_PREFIX}, or {jobgate}: with JOBGATE_REDIS_CLUSTER_NODES)`,
+    schema: z.string().regex(/^[\x21-\x7e]{1,64}$/).optional(),
   },
   listen: { env: 'JOBGATE_LISTEN', default: '0.0.0.0:8080', accepts: 'host:port, such as 0.0.0.0:8080 or [::]:8080', schema: listenAddress },
   adminListen: {
@@ -199,6 +268,56 @@ export const SETTINGS = {
     default: undefined,
     accepts: 'http or https: the scheme browsers use to reach jobgate (https makes session cookies Secure and __Host-)',
     schema: z.enum(['http', 'https']).optional(),
+  },
+  assertionIssuer: {
+    env: 'JOBGATE_ASSERTION_ISSUER',
+    default: 'jobgate',
+    accepts: 'the iss claim of X-Jobgate-Assertion: 1 to 256 printable characters',
+    schema: z.string().regex(/^[\x21-\x7e]{1,256}$/),
+  },
+  assertionAlg: {
+    env: 'JOBGATE_ASSERTION_ALG',
+    default: 'ES256',
+    accepts: 'ES256 or EdDSA: the algorithm of the per-process key and of `jobgate keys generate` (configured keys bring their own)',
+    schema: z.enum(['ES256', 'EdDSA']),
+  },
+  assertionKeys: {
+    env: 'JOBGATE_ASSERTION_KEYS',
+    default: undefined,
+    accepts: 'one or more private keys: PEM (PKCS#8) blocks, or a JWK / JSON array of JWKs; the first signs, all are published',
+    schema: z
+      .string()
+      .refine((text) => text.includes('PRIVATE KEY-----') || /^\s*[[{]/.test(text))
+      .optional(),
+  },
+  assertionKeyFiles: {
+    env: 'JOBGATE_ASSERTION_KEY_FILES',
+    default: undefined,
+    accepts: 'paths of existing private key files (PEM or JWK), comma-separated; read after JOBGATE_ASSERTION_KEYS',
+    schema: z
+      .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
+      .transform((paths) => paths.map((path) => path.trim()).filter((path) => path.length > 0))
+      .refine((paths) => paths.length > 0 && paths.every((path) => existsSync(path)))
+      .optional(),
+  },
+  authzListen: {
+    env: 'JOBGATE_AUTHZ_LISTEN',
+    default: undefined,
+    accepts: 'host:port of the forward-auth decision endpoint (nginx auth_request, Traefik ForwardAuth), such as 127.0.0.1:9191',
+    schema: listenAddress.optional(),
+  },
+  authzTrusted: {
+    env: 'JOBGATE_AUTHZ_TRUSTED',
+    default: '127.0.0.0/8,::1/128',
+    accepts: 'CIDR blocks, comma-separated, of the proxies whose X-Forwarded-* the decision endpoint believes',
+    schema: z.union([z.array(z.string()), z.string().transform((text) => text.split(','))]).transform((blocks, ctx) => {
+      const parsed = blocks.map((block) => block.trim()).filter((block) => block.length > 0).map(parseCidr);
+      if (parsed.length === 0 || parsed.some((block) => block === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'bad CIDR block' });
+        return z.NEVER;
+      }
+      return parsed as Cidr[];
+    }),
   },
   drainTimeoutMs: {
     env: 'JOBGATE_DRAIN_TIMEOUT_MS',

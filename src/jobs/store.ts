@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
 import { LuaScript, pairsToObject, redisCall, readHash, readHashes } from '../redis/index.js';
@@ -56,7 +56,7 @@ export function validateJobSpec(spec: JobSpec): void {
 /** Job records in Redis: every change is one atomic script. */
 export class JobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
   ) {}
 

@@ -27,7 +27,7 @@ export function logAccess(
   started: number,
   status: number,
   outcome: AccessOutcome,
-  kind: 'http' | 'websocket',
+  kind: 'http' | 'websocket' | 'authz',
 ): number {
   const line: Record<string, unknown> = {
     event: 'access',

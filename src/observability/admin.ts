@@ -3,7 +3,9 @@ import { pathOf } from './access-log.js';
 
 export interface AdminSources {
   /** Why jobgate is not ready; empty when ready. */
-  readonly notReadyReasons: () => string[];
+  readonly notReadyReasons: () => string[] | Promise<string[]>;
+  /** The JWKS document of the assertion keys. */
+  readonly jwks: Buffer;
   /** The Prometheus exposition and its content type. */
   readonly metrics: () => Promise<{ text: string; contentType: string }>;
 }
@@ -14,8 +16,14 @@ export function createAdminServer(sources: AdminSources): Server {
     const path = pathOf(req);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const reasons = sources.notReadyReasons();
-      return reasons.length === 0 ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reasons });
+      void Promise.resolve(sources.notReadyReasons()).then((reasons) =>
+        reasons.length === 0 ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reasons }),
+      );
+      return;
+    }
+    if (path === '/.well-known/jobgate/jwks.json') {
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'content-length': sources.jwks.length, 'cache-control': 'public, max-age=300' });
+      return void res.end(sources.jwks);
     }
     if (path === '/metrics') {
       sources.metrics().then(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { Registry } from '../registry/registry.js';
 
 /**
@@ -12,7 +12,7 @@ export class ReadinessProbe {
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly registry: Registry,
     private readonly sidecarJob: string | undefined,
     private readonly intervalMs = 1000,

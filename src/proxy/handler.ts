@@ -9,6 +9,7 @@ import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
 import { cookieHost, type Admission, type Denial, type Gatekeeper, type Target } from './admission.js';
+import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
@@ -40,6 +41,9 @@ export interface ApiRoute {
 
 export interface HandlerDeps {
   readonly api: ApiRoute | undefined;
+  readonly signer: AssertionSigner;
+  /** The JWKS document, served at /__jobgate/jwks.json on every job host. */
+  readonly jwks: Buffer;
   readonly metrics: Metrics;
   /** True once shutdown began: responses then close their connection. */
   readonly draining: () => boolean;
@@ -55,11 +59,19 @@ const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
-const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login and /__jobgate/logout are served here.');
+const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.');
 const FOREIGN_ORIGIN = answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.');
 const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
 const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
 const LOGIN_TOO_LARGE = answer(413, 'payload_too_large', 'The login form is too large.');
+
+/** The JWKS may be cached for a few minutes: key rotation waits longer than that. */
+export const JWKS_HEADERS = (length: number) => ({
+  'content-type': 'application/jwk-set+json',
+  'content-length': length,
+  'cache-control': 'public, max-age=300',
+  'access-control-allow-origin': '*',
+});
 
 /** Most a login form may weigh: a token, a path to go back to, and some slack. */
 const MAX_LOGIN_BODY_BYTES = 8192;
@@ -71,7 +83,11 @@ const LOGIN_FAILED = 'That token is not valid. Check that you pasted the whole v
  * or answer, then one access log line.
  */
 export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) {
-  const { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining, api } = deps;
+  const { gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining, api, signer, jwks } = deps;
+
+  /** The assertion for a verified identity: cached, so usually without an await. */
+  const assertionFor = (token: TokenRecord | undefined, audience: string): string | undefined | Promise<string> =>
+    token === undefined ? undefined : (signer.cached(token, audience) ?? signer.assertionFor(token, audience));
   let inFlight = 0;
   const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: AccessOutcome, kind: 'http' | 'websocket') => {
     inFlight--;
@@ -97,13 +113,15 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     if (denial.recordError) logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
   };
 
-  const rewriteHeaders = (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
+  const rewriteHeaders = async (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
+    const pending = assertionFor(admission.token, admission.job.id);
     prepareUpstreamHeaders(req.headers, {
       identity: admission.token ? identityHeaders(admission.token) : undefined,
       stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
       forwarded,
       requestId,
       upgrade,
+      assertion: typeof pending === 'string' || pending === undefined ? pending : await pending,
     });
   };
 
@@ -152,6 +170,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const https = forwarded.proto === 'https';
     const path = req.url!.split('?')[0];
     const jobId = target.job.id;
+    if (path === '/__jobgate/jwks.json') {
+      outcome.decision = 'jwks';
+      res.writeHead(200, JWKS_HEADERS(jwks.length));
+      return void res.end(req.method === 'HEAD' ? undefined : jwks);
+    }
     if (path === '/__jobgate/logout') {
       outcome.decision = 'logout';
       return sendPage(res, 200, loginPage({ jobId, next: '/', notice: 'You are logged out.' }), { 'set-cookie': sessions.clear(https) });
@@ -225,7 +248,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       body = checked;
     }
     req.url = admission.url;
-    prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false });
+    const assertion = await assertionFor(token, cookieHost(req));
+    prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false, assertion });
     if (body !== undefined) {
       req.headers['content-length'] = String(body.length);
       delete req.headers['transfer-encoding'];
@@ -290,7 +314,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
-      rewriteHeaders(req, admission, forwarded, requestId, false);
+      await rewriteHeaders(req, admission, forwarded, requestId, false);
       forwarder.web(req, res, admission.upstream);
     } catch (error) {
       outcome.decision = 'internal_error';
@@ -325,7 +349,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         if (!admitted.ok) return refuseUpgrade(admitted.answer);
         const { token, admission } = admitted;
         req.url = admission.url;
-        prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true });
+        const assertion = await assertionFor(token, cookieHost(req));
+        prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true, assertion });
         const relay = relayWebSocket(req, socket, head, apiRoute.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
           onUpstreamFailure(failedReq, reply, error);
@@ -355,7 +380,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(FOREIGN_ORIGIN);
       }
-      rewriteHeaders(req, admission, forwarded, requestId, true);
+      await rewriteHeaders(req, admission, forwarded, requestId, true);
       const relay = relayWebSocket(req, socket, head, admission.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;
         onUpstreamFailure(failedReq, reply, error);

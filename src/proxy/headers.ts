@@ -95,6 +95,8 @@ export interface UpstreamHeaderOptions {
   readonly requestId: string;
   /** Keep Connection/Upgrade for a WebSocket handshake. */
   readonly upgrade: boolean;
+  /** The signed identity assertion (X-Jobgate-Assertion), for requests with a verified identity. */
+  readonly assertion?: string | undefined;
 }
 
 /**
@@ -144,4 +146,5 @@ export function prepareUpstreamHeaders(headers: IncomingHttpHeaders, options: Up
     headers['x-jobgate-token-name'] = identity.tokenName;
     headers['x-jobgate-role'] = identity.role;
   }
+  if (options.assertion !== undefined) headers['x-jobgate-assertion'] = options.assertion;
 }

@@ -1,5 +1,6 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { RecordError, StoreUnavailableError } from '../errors.js';
+import { describeRedisClient, type RedisClient } from './connect.js';
 
 export interface RedisConnectOptions {
   readonly url: string;
@@ -12,8 +13,10 @@ export interface RedisConnectOptions {
 }
 
 /**
- * A Redis client that fails fast: no offline queue (a command sent while disconnected
- * fails at once instead of waiting ~74 s) and a command timeout (a hung Redis fails at it).
+ * A standalone Redis client from a URL (kept for tests and tools; jobgate itself uses
+ * createRedisClient, which also speaks Sentinel and Cluster). It fails fast: no offline
+ * queue (a command sent while disconnected fails at once instead of waiting ~74 s) and a
+ * command timeout (a hung Redis fails at it).
  */
 export function createRedis(options: RedisConnectOptions): Redis {
   return new Redis(options.url, {
@@ -29,7 +32,7 @@ export function createRedis(options: RedisConnectOptions): Redis {
 }
 
 /** Connects, or throws StoreUnavailableError after `timeoutMs` with a message a person can act on. */
-export async function connectRedis(redis: Redis, timeoutMs: number): Promise<void> {
+export async function connectRedis(redis: RedisClient, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   let lastError: Error | undefined;
   const remember = (error: Error) => {
@@ -52,13 +55,13 @@ export async function connectRedis(redis: Redis, timeoutMs: number): Promise<voi
   }
 }
 
-/** host:port of a client, never its password. */
-export function describeRedisUrl(redis: Redis): string {
-  return `${redis.options.host ?? '127.0.0.1'}:${redis.options.port ?? 6379}`;
+/** host:port of a client (the Sentinels or Cluster nodes), never its password. */
+export function describeRedisUrl(redis: RedisClient): string {
+  return describeRedisClient(redis);
 }
 
 /** Reads one hash; a key of another type (set by hand) is a malformed record. */
-export async function readHash(redis: Redis, key: string): Promise<Record<string, string>> {
+export async function readHash(redis: RedisClient, key: string): Promise<Record<string, string>> {
   try {
     return await redisCall(() => redis.hgetall(key));
   } catch (error) {
@@ -93,7 +96,7 @@ export async function execAtomic(multi: ChainableCommander): Promise<unknown[]> 
  * Ids whose hash is gone (an index entry left by a hand-made delete) are skipped.
  */
 export async function readHashes<T>(
-  redis: Redis,
+  redis: RedisClient,
   ids: readonly string[],
   keyOf: (id: string) => string,
   parse: (key: string, id: string, hash: Record<string, string>) => T,

@@ -1,6 +1,21 @@
-import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { isCluster, type RedisClient } from '../redis/connect.js';
+import { LuaScript } from '../redis/script.js';
 
 const RETRY_MS = 500;
+
+/**
+ * Heartbeat messages: `heartbeat:<instance id>:<sequence>`. Readers of the channel ignore them
+ * (they are neither `token:` nor `job:`); jobgate counts them apart.
+ */
+export const HEARTBEAT_KIND = 'heartbeat';
+
+// KEYS: the channel (only to route the script to the node that owns the prefix's hash slot, where
+// the records live). ARGV: channel, message. PUBLISH from a script reaches subscribers on every node.
+const HEARTBEAT = new LuaScript(`
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+`);
 
 export interface InvalidationHandlers {
   readonly token: (id: string) => void;
@@ -9,22 +24,69 @@ export interface InvalidationHandlers {
   readonly resubscribed: () => void;
 }
 
+export interface HeartbeatOptions {
+  /** How often this instance publishes `heartbeat:<id>` on the channel. */
+  readonly intervalMs: number;
+  /** The subscription counts as dead when no heartbeat (from any instance) arrived for this long. */
+  readonly timeoutMs: number;
+}
+
+export interface InvalidationOptions {
+  /**
+   * Prove the subscription alive with heartbeats on the channel. On by default for a Redis
+   * Cluster, whose subscriber connection can move to another node (or die) without an event;
+   * standalone and Sentinel connections report their losses themselves.
+   */
+  readonly heartbeat?: HeartbeatOptions | false;
+  /**
+   * Where heartbeats are published from (a connection that is not in subscriber mode);
+   * by default the subscriber client itself when it is a Cluster (its commands use other connections).
+   */
+  readonly publisher?: RedisClient;
+}
+
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 1000, timeoutMs: 3000 };
+
 /**
  * Listens to the invalidation channel on a connection of its own. `live` is true only
  * while the subscription is confirmed; after every reconnect it subscribes again and
  * reports `resubscribed`, so that caches are flushed of what the gap may have staled.
+ *
+ * With heartbeats (Redis Cluster), `live` also needs a heartbeat to have come back within
+ * `timeoutMs`; when one comes back after a silence, the gap is reported as `resubscribed`
+ * too. Heartbeats are published through the node that holds the records, so a lost data
+ * node also shows as a dead subscription.
  */
 export class InvalidationSubscriber {
   private subscribed = false;
   private stopped = false;
-  /** Messages received, by kind, for metrics. */
-  readonly received = { token: 0, job: 0, other: 0 };
+  private subscribing = false;
+  private readonly heartbeat: HeartbeatOptions | undefined;
+  private readonly publisher: RedisClient | undefined;
+  private readonly instanceId = randomBytes(8).toString('hex');
+  private lastBeatAt: number | undefined;
+  /** Messages may have been lost since the last proof: flush when the next heartbeat comes back. */
+  private beatLost = false;
+  private sequence = 0;
+  /** Sequences of this instance's heartbeats that Redis accepted and that have not come back yet. */
+  private readonly inFlight = new Set<number>();
+  private lastSequenceSeen = 0;
+  /** The connection a Cluster client subscribes on, as last seen (it can be replaced silently). */
+  private subscriberConnection: unknown;
+  private timer: NodeJS.Timeout | undefined;
+  /** Messages received, by kind, for metrics; heartbeats are counted apart from the rest. */
+  readonly received = { token: 0, job: 0, other: 0, heartbeat: 0 };
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly channel: string,
     private readonly handlers: InvalidationHandlers,
+    options: InvalidationOptions = {},
   ) {
+    const heartbeat = options.heartbeat ?? (isCluster(subscriber) ? DEFAULT_HEARTBEAT : false);
+    this.heartbeat = heartbeat === false ? undefined : heartbeat;
+    this.publisher = options.publisher ?? (isCluster(subscriber) ? subscriber : undefined);
+    if (this.heartbeat && !this.publisher) throw new Error('heartbeats need a publisher connection that is not in subscriber mode');
     subscriber.on('close', () => {
       this.subscribed = false;
     });
@@ -32,24 +94,107 @@ export class InvalidationSubscriber {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.dispatch(message);
     });
+    if (this.heartbeat) {
+      this.timer = setInterval(() => this.tick(), this.heartbeat.intervalMs);
+      this.timer.unref();
+    }
   }
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.timer);
   }
 
   get live(): boolean {
-    return this.subscribed && this.subscriber.status === 'ready';
+    if (!this.subscribed || this.subscriber.status !== 'ready') return false;
+    if (!this.heartbeat) return true;
+    return this.lastBeatAt !== undefined && performance.now() - this.lastBeatAt <= this.heartbeat.timeoutMs;
   }
 
   private async subscribe(): Promise<void> {
+    if (this.subscribing || this.stopped) return;
+    this.subscribing = true;
     try {
       await this.subscriber.subscribe(this.channel);
       this.subscribed = true;
       this.handlers.resubscribed();
+      if (this.heartbeat) {
+        // A heartbeat that comes back from now on proves this subscription; older ones do not count.
+        this.lastBeatAt = undefined;
+        this.beatLost = false;
+        this.inFlight.clear();
+        this.subscriberConnection = clusterSubscriberConnection(this.subscriber);
+        this.beat();
+      }
     } catch {
       // Refused (an ACL, say) while connected: try again shortly. A dropped connection retries on 'ready'.
       if (this.subscriber.status === 'ready' && !this.stopped) setTimeout(() => void this.subscribe(), RETRY_MS).unref();
+    } finally {
+      this.subscribing = false;
+    }
+  }
+
+  /**
+   * Publishes a heartbeat, and notes a possible loss: the Cluster client's subscriber connection
+   * was replaced (messages sent in between are lost), or no heartbeat came back in time.
+   */
+  private tick(): void {
+    if (this.stopped || !this.heartbeat) return;
+    if (this.subscribed) {
+      const connection = clusterSubscriberConnection(this.subscriber);
+      if (connection !== this.subscriberConnection) {
+        this.subscriberConnection = connection;
+        this.beatLost = true;
+      }
+    }
+    this.beat();
+    if (!this.subscribed || this.live) return;
+    const silentSince = this.lastBeatAt;
+    if (silentSince === undefined || performance.now() - silentSince > this.heartbeat.timeoutMs) {
+      this.beatLost = true;
+      this.inFlight.clear();
+      // The subscriber connection may have moved (or died) without resubscribing: ask again.
+      // SUBSCRIBE on a channel already subscribed is harmless.
+      if (this.subscriber.status === 'ready') {
+        this.subscriber.subscribe(this.channel).catch(() => {
+          // Tried again at the next tick.
+        });
+      }
+    }
+  }
+
+  private beat(): void {
+    const publisher = this.publisher;
+    if (!publisher || publisher.status !== 'ready') return;
+    const sequence = ++this.sequence;
+    HEARTBEAT.run(publisher, [this.channel], [this.channel, `${HEARTBEAT_KIND}:${this.instanceId}:${sequence}`]).then(
+      (delivered) => {
+        // Redis published it (and it has not come back yet): it is expected here.
+        if (delivered !== null && sequence > this.lastSequenceSeen) this.inFlight.add(sequence);
+      },
+      () => {
+        // Redis unreachable: no heartbeat comes back, and `live` turns false.
+      },
+    );
+  }
+
+  /** A heartbeat came back: the subscription works. A gap in this instance's sequence means lost messages. */
+  private heartbeatReceived(body: string): void {
+    this.received.heartbeat++;
+    this.lastBeatAt = performance.now();
+    const [instance, sequenceText] = body.split(':');
+    if (instance === this.instanceId && sequenceText !== undefined) {
+      const sequence = Number(sequenceText);
+      this.lastSequenceSeen = Math.max(this.lastSequenceSeen, sequence);
+      for (const expected of this.inFlight) {
+        if (expected < sequence) this.beatLost = true;
+        if (expected <= sequence) this.inFlight.delete(expected);
+      }
+    }
+    if (this.beatLost && this.subscribed) {
+      // Alive again after a silence, a lost heartbeat or a moved connection: whatever was published in the gap is lost.
+      this.beatLost = false;
+      this.handlers.resubscribed();
     }
   }
 
@@ -63,8 +208,21 @@ export class InvalidationSubscriber {
     } else if (colon > 0 && kind === 'job') {
       this.received.job++;
       this.handlers.job(id);
+    } else if (colon > 0 && kind === HEARTBEAT_KIND) {
+      this.heartbeatReceived(id);
     } else {
       this.received.other++;
     }
   }
+}
+
+/**
+ * The connection a Cluster client currently subscribes on. ioredis replaces it (after its node
+ * is lost) without an event; comparing it between heartbeats tells that messages may have been
+ * lost. undefined for other clients, or if ioredis's internals change (heartbeats still cover it).
+ */
+function clusterSubscriberConnection(client: RedisClient): unknown {
+  if (!isCluster(client)) return undefined;
+  const internals = client as unknown as { subscriber?: { getInstance?: () => unknown } };
+  return typeof internals.subscriber?.getInstance === 'function' ? internals.subscriber.getInstance() : undefined;
 }

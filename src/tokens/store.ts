@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
 import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes } from '../redis/index.js';
@@ -60,7 +60,7 @@ export function assertTokenId(id: string): void {
 /** Token records in Redis: every lifecycle step is one atomic command or script. */
 export class TokenStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: KeySpace,
   ) {}
 

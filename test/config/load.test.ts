@@ -35,7 +35,8 @@ const NAMES = Object.keys(SETTINGS) as SettingName[];
 /** The documented defaults of the settings that admins set most (config/jobgate.yaml says the same). */
 const KNOWN_DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
-  keyPrefix: 'jobgate:',
+  // Unset by default: redisTopology() resolves it (jobgate:, or {jobgate}: on Redis Cluster).
+  keyPrefix: undefined,
   listen: { host: '0.0.0.0', port: 8080 },
   adminListen: { host: '0.0.0.0', port: 9090 },
   jobDomain: undefined,

@@ -182,7 +182,7 @@ t.test('what the upstream sees', async (t) => {
   t.equal(seen.headers['x-jobgate-token-name'], encodeURIComponent('Zoë 🚀 notebook'), 'non-ASCII names are percent-encoded');
   t.equal(seen.headers['x-jobgate-role'], 'operator');
   const jobgateHeaders = seen.rawHeaders.filter((_, i) => i % 2 === 0).filter((name) => /^x[-_]jobgate[-_]/i.test(name));
-  t.same(jobgateHeaders.map((name) => name.toLowerCase()).sort(), ['x-jobgate-role', 'x-jobgate-token-id', 'x-jobgate-token-name'], 'no client-sent identity header survives');
+  t.same(jobgateHeaders.map((name) => name.toLowerCase()).sort(), ['x-jobgate-assertion', 'x-jobgate-role', 'x-jobgate-token-id', 'x-jobgate-token-name'], 'no client-sent identity header survives');
   t.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'client X-Forwarded-For is not trusted with 0 trusted hops');
   t.equal(seen.headers['x-forwarded-host'], 'nb1.job.test');
   t.equal(seen.headers['x-forwarded-proto'], 'http');

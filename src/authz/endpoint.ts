@@ -1,0 +1,233 @@
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { AssertionSigner } from '../assertion/signer.js';
+import { answer, sendAnswer, type Answer } from '../http/answers.js';
+import { logAccess, type AccessOutcome } from '../observability/access-log.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { cookieHost, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
+import type { ApiRoute } from '../proxy/handler.js';
+import { identityHeaders } from '../proxy/headers.js';
+import { expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
+import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
+import type { TokenRecord } from '../tokens/record.js';
+import type { AddressBlocks } from './cidr.js';
+
+export interface AuthzDeps {
+  readonly gatekeeper: Gatekeeper;
+  readonly api: ApiRoute | undefined;
+  readonly signer: AssertionSigner;
+  readonly trusted: AddressBlocks;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly publicScheme: 'http' | 'https' | undefined;
+}
+
+const UNTRUSTED_SOURCE = answer(
+  403,
+  'untrusted_source',
+  'This decision endpoint answers only the proxies listed in JOBGATE_AUTHZ_TRUSTED, since it believes their X-Forwarded-* headers.',
+);
+const NO_ORIGINAL_HOST = answer(400, 'bad_request', 'The sub-request names no original host: send X-Forwarded-Host (or X-Original-URL).');
+const BODY_NOT_AVAILABLE = answer(
+  403,
+  'insufficient_scope',
+  'This API path checks the request body for tokens with a label selector, which a forward-auth sub-request does not carry. Send it through the jobgate proxy, or use an unscoped operator token.',
+  { error: 'insufficient_scope', description: 'The request body cannot be checked here' },
+);
+const QUERY_NOT_AVAILABLE = answer(
+  403,
+  'insufficient_scope',
+  "This API path adds the token's label selector to the query for tokens with a selector, which a forward-auth decision cannot do to the request it allows. Send it through the jobgate proxy, or use an unscoped operator token.",
+  { error: 'insufficient_scope', description: 'The query cannot be scoped here' },
+);
+// The same answer as the inline proxy's for a WebSocket that a session cookie would open from another site.
+const FOREIGN_ORIGIN = answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.');
+/** Request headers the shared pipeline reads: credential, browser detection, WebSocket origin. */
+const DECISION_HEADERS = ['authorization', 'cookie', 'origin', 'accept'] as const;
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request the edge proxy is asking about, from X-Forwarded-* (which win) or X-Original-URL. */
+export function originalRequest(req: IncomingMessage): { method: string; host: string | undefined; uri: string; proto: string | undefined } {
+  let original: URL | undefined;
+  const originalUrl = first(req.headers['x-original-url']);
+  if (originalUrl) {
+    try {
+      original = new URL(originalUrl);
+    } catch {
+      original = undefined;
+    }
+  }
+  const uri = first(req.headers['x-forwarded-uri']) ?? (original ? `${original.pathname}${original.search}` : '/');
+  return {
+    method: (first(req.headers['x-forwarded-method']) ?? first(req.headers['x-original-method']) ?? 'GET').toUpperCase(),
+    host: first(req.headers['x-forwarded-host']) ?? original?.host,
+    uri: uri.startsWith('/') ? uri : `/${uri}`,
+    proto: first(req.headers['x-forwarded-proto']) ?? original?.protocol.slice(0, -1),
+  };
+}
+
+/** The client: the last X-Forwarded-For entry, the one the trusted source added. */
+function clientOf(req: IncomingMessage): string {
+  const forwardedFor = first(req.headers['x-forwarded-for']);
+  const last = forwardedFor?.split(',').pop()?.trim();
+  return last && last.length > 0 ? last : (req.socket.remoteAddress ?? 'unknown');
+}
+
+/**
+ * The forward-auth decision endpoint (nginx auth_request, Traefik ForwardAuth, Envoy
+ * ext_authz over HTTP): the same decision as the inline proxy, answered as 200 with the
+ * identity headers and the assertion, or 401/403 with the same RFC 6750 headers and bodies
+ * (the login or refusal page for a browser's navigation), 303 for a deep link. What needs the
+ * body or another request target than the client's (scoped API writes and lists) is refused.
+ * See docs/forward-auth.md.
+ */
+export function createAuthzServer(deps: AuthzDeps): Server {
+  const { gatekeeper, api, signer, trusted, logger, metrics } = deps;
+  let counter = 0;
+
+  const allow = async (res: ServerResponse, token: TokenRecord | undefined, audience: string) => {
+    const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
+    if (token) {
+      const identity = identityHeaders(token);
+      headers['x-jobgate-token-id'] = identity.tokenId;
+      headers['x-jobgate-token-name'] = identity.tokenName;
+      headers['x-jobgate-role'] = identity.role;
+      headers['x-jobgate-assertion'] = signer.cached(token, audience) ?? (await signer.assertionFor(token, audience));
+    }
+    res.writeHead(200, headers);
+    res.end();
+  };
+
+  /** A page (login, refusal) with jobgate's page headers. */
+  const sendPage = (res: ServerResponse, status: number, html: string, method: string, extra: OutgoingHttpHeaders = {}) => {
+    const body = Buffer.from(html);
+    res.writeHead(status, { ...PAGE_HEADERS, 'content-length': body.length, ...extra });
+    res.end(method === 'HEAD' ? undefined : body);
+  };
+
+  /**
+   * A refusal, as the inline proxy answers it: for a browser's navigation to a job (`subject`
+   * given), the login page (401, 429) or the refusal page (403); otherwise JSON and the RFC 6750
+   * challenge. Traefik returns this answer to the client as it is; nginx keeps the status only.
+   */
+  const refuse = (res: ServerResponse, outcome: AccessOutcome, denial: Denial | { decision: string; answer: Answer }, subject?: IncomingMessage) => {
+    outcome.decision = denial.decision;
+    const jobId = 'jobId' in denial ? denial.jobId : undefined;
+    if (jobId) outcome.jobId = jobId;
+    if ('tokenId' in denial && denial.tokenId) outcome.tokenId = denial.tokenId;
+    if ('recordError' in denial && denial.recordError) {
+      logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
+    }
+    const reply = denial.answer;
+    if (subject && jobId !== undefined && prefersHtml(subject)) {
+      const method = subject.method ?? 'GET';
+      const auth = reply.headers['www-authenticate'] ? { 'www-authenticate': reply.headers['www-authenticate'] } : {};
+      if (reply.status === 401) return sendPage(res, 401, loginPage({ jobId, next: safeNext(subject.url) }), method, auth);
+      if (reply.status === 403) return sendPage(res, 403, messagePage('No access to this job', 'Your token is valid, but its label selector does not match this job.', jobId), method, auth);
+      if (reply.status === 429) {
+        return sendPage(res, 429, loginPage({ jobId, next: safeNext(subject.url), error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), method, {
+          'retry-after': reply.headers['retry-after'] ?? '60',
+        });
+      }
+    }
+    sendAnswer(res, reply);
+  };
+
+  async function decide(req: IncomingMessage, res: ServerResponse, outcome: AccessOutcome, setLogged: (subject: IncomingMessage) => void): Promise<void> {
+    if (!trusted.has(req.socket.remoteAddress)) return refuse(res, outcome, { decision: 'untrusted_source', answer: UNTRUSTED_SOURCE });
+    const original = originalRequest(req);
+    if (!original.host) return refuse(res, outcome, { decision: 'bad_request', answer: NO_ORIGINAL_HOST });
+    // The original request, as the shared pipeline reads one: only the headers a decision needs.
+    const rawHeaders: string[] = ['Host', original.host];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i]!.toLowerCase();
+      if ((DECISION_HEADERS as readonly string[]).includes(name)) rawHeaders.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    const headers: IncomingHttpHeaders = { host: original.host };
+    for (const name of DECISION_HEADERS) if (req.headers[name] !== undefined) headers[name] = req.headers[name];
+    const subject = { method: original.method, url: original.uri, headers, rawHeaders, httpVersion: '1.1', socket: req.socket } as unknown as IncomingMessage;
+    setLogged(subject);
+    const client = clientOf(req);
+    const https = (original.proto ?? deps.publicScheme) === 'https';
+    // Upgrade and Connection are hop-by-hop (nginx and Traefik drop them); the handshake's own headers are not.
+    const websocket = req.headers['sec-websocket-key'] !== undefined;
+
+    if (api && api.hosts.has(cookieHost(subject))) {
+      const badPath = api.gate.pathDenial(subject);
+      if (badPath) return refuse(res, outcome, badPath);
+      const token = await gatekeeper.authenticateApi(subject, client);
+      if ('ok' in token) return refuse(res, outcome, token);
+      outcome.tokenId = token.id;
+      const admission = await api.gate.admit(subject, token, websocket);
+      if (!admission.ok) return refuse(res, outcome, admission, subject);
+      if (admission.jobId !== undefined) outcome.jobId = admission.jobId;
+      // The rule needs the body (job creation, relabel by a scoped token): not here.
+      if (admission.bodyCheck) return refuse(res, outcome, { decision: 'body_not_available', answer: BODY_NOT_AVAILABLE });
+      // The inline proxy would forward another query (a scoped list): the edge forwards the client's, so no.
+      if (admission.url !== subject.url) return refuse(res, outcome, { decision: 'query_not_available', answer: QUERY_NOT_AVAILABLE });
+      outcome.decision = admission.decision;
+      return allow(res, token, cookieHost(subject));
+    }
+
+    const target = await gatekeeper.route(subject);
+    if ('ok' in target) return refuse(res, outcome, target, subject);
+    outcome.jobId = target.job.id;
+    const link = original.method === 'GET' || original.method === 'HEAD' ? splitDeepLink(original.uri) : undefined;
+    if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, cookieHost: cookieHost(subject) });
+    const admission = await gatekeeper.authorize(subject, target, client, https);
+    if (!admission.ok) return refuse(res, outcome, admission, subject);
+    if (admission.token) outcome.tokenId = admission.token.id;
+    // A cookie rides along with any page's WebSocket: only the job's own pages may use it (as inline).
+    if (websocket && admission.via === 'session' && headers.origin !== undefined && headers.origin.toLowerCase() !== expectedOrigin(original.host, https)) {
+      return refuse(res, outcome, { decision: 'foreign_origin', answer: FOREIGN_ORIGIN });
+    }
+    outcome.decision = admission.decision;
+    return allow(res, admission.token, target.job.id);
+  }
+
+  /**
+   * `?jobgate_token=` on a job URL: exchanged for a session cookie, then 303 to the URL without
+   * it, as inline. The Location is absolute: Traefik resolves a relative one against this endpoint.
+   */
+  async function deepLink(
+    res: ServerResponse,
+    outcome: AccessOutcome,
+    target: Target,
+    link: { token: string; rest: string },
+    at: { host: string; https: boolean; client: string; cookieHost: string },
+  ): Promise<void> {
+    const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
+    outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
+    if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
+    const headers: OutgoingHttpHeaders = {
+      location: `${at.https ? 'https' : 'http'}://${at.host}${link.rest}`,
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      'content-length': 0,
+    };
+    if (exchange.kind === 'session') headers['set-cookie'] = exchange.setCookie;
+    res.writeHead(303, headers);
+    res.end();
+  }
+
+  return createServer((req, res) => {
+    const started = performance.now();
+    const outcome: AccessOutcome = { decision: 'pending' };
+    const requestId = `authz-${(counter++).toString(36)}`;
+    // The access line names the original request (method, host, path) once it is known.
+    let logged: IncomingMessage = req;
+    res.once('close', () => {
+      const durationMs = logAccess(logger, logged, requestId, started, res.statusCode, outcome, 'authz');
+      metrics.request(outcome.decision, res.statusCode, durationMs / 1000);
+    });
+    decide(req, res, outcome, (subject) => (logged = subject)).catch((error: unknown) => {
+      outcome.decision = 'internal_error';
+      logger.error({ event: 'internal_error', err: error, requestId }, 'authz decision failed');
+      sendAnswer(res, answer(500, 'internal_error', 'jobgate failed to decide. The error is in its log.'));
+    });
+  });
+}

@@ -1,0 +1,140 @@
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
+import { generatePrivateKey, jwksDocument, loadAssertionKeys } from '../assertion/keys.js';
+import type { Settings } from '../config/settings.js';
+import { InputError } from '../errors.js';
+import { createAdminServer } from '../observability/admin.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { startJobgate } from '../server.js';
+
+/** Parses `--workers <n|auto>`: auto is the CPU count. */
+export function workerCount(text: string): number {
+  if (text === 'auto') return availableParallelism();
+  if (!/^[1-9]\d{0,2}$/.test(text)) throw new InputError(`invalid --workers "${text}": expected a count from 1 to 999, or auto`);
+  return Number(text);
+}
+
+interface ReadyQuestion {
+  readonly jobgate: 'readyz';
+  readonly id: number;
+}
+interface ReadyAnswer extends ReadyQuestion {
+  readonly reasons: string[];
+}
+
+const isReadyQuestion = (message: unknown): message is ReadyQuestion => (message as ReadyQuestion | null)?.jobgate === 'readyz';
+
+/**
+ * The primary of `jobgate serve --workers n`: forks n workers that share the proxy port,
+ * replaces any that crashes, and serves the admin listener for all of them (/metrics sums
+ * the workers, /readyz is ready only when every worker is). SIGTERM/SIGINT are relayed;
+ * it resolves once every worker has exited.
+ */
+export async function runPrimary(settings: Settings, count: number): Promise<void> {
+  const logger = createLogger(settings.logLevel);
+  // Workers must share keys, or a session or assertion made by one fails in another.
+  const shared: Record<string, string> = {};
+  if (settings.cookieSecret === undefined) shared.JOBGATE_COOKIE_SECRET = randomBytes(32).toString('base64url');
+  if (settings.assertionKeys === undefined && settings.assertionKeyFiles === undefined) {
+    shared.JOBGATE_ASSERTION_KEYS = generatePrivateKey(settings.assertionAlg).export({ format: 'pem', type: 'pkcs8' }) as string;
+    logger.warn({ event: 'ephemeral_keys' }, 'no cookie secret or assertion key configured: the workers share keys made for this run only');
+  }
+  const keys = await loadAssertionKeys(shared.JOBGATE_ASSERTION_KEYS ?? settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  let questions = 0;
+
+  const fork = (): Worker => {
+    const worker = cluster.fork(shared);
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      logger.error({ event: 'worker_exit', pid: worker.process.pid, code, signal }, 'a worker died; starting a replacement');
+      fork();
+    });
+    return worker;
+  };
+
+  const askReady = (worker: Worker): Promise<string[]> =>
+    new Promise((resolve) => {
+      const id = questions++;
+      const timer = setTimeout(() => finish([`worker ${worker.process.pid} did not answer`]), 1000);
+      const onMessage = (message: unknown) => {
+        if (isReadyQuestion(message) && message.id === id) finish((message as ReadyAnswer).reasons);
+      };
+      const finish = (reasons: string[]) => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve(reasons);
+      };
+      worker.on('message', onMessage);
+      worker.send({ jobgate: 'readyz', id } satisfies ReadyQuestion);
+    });
+
+  const admin: Server = createAdminServer({
+    jwks: Buffer.from(JSON.stringify(jwksDocument(keys))),
+    notReadyReasons: async () => {
+      if (stopping) return ['shutting down'];
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+      if (workers.length < count) return [`${workers.length} of ${count} workers running`];
+      const answers = await Promise.all(workers.map(askReady));
+      return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
+    },
+    metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
+  });
+
+  for (let i = 0; i < count; i++) fork();
+  await new Promise<void>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
+  });
+  logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ event: 'signal', signal }, 'relaying shutdown to the workers');
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+      let left = workers.length;
+      if (left === 0) resolve();
+      for (const worker of workers) {
+        worker.once('exit', () => {
+          if (--left === 0) resolve();
+        });
+        worker.process.kill('SIGTERM');
+      }
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await new Promise((resolve) => {
+    admin.close(resolve);
+    admin.closeAllConnections();
+  });
+  logger.info({ event: 'stopped' }, 'jobgate primary stopped');
+  logger.flush();
+}
+
+/** A worker of `jobgate serve --workers n`: the proxy without the admin listener. */
+export async function runWorker(settings: Settings, logger?: Logger): Promise<void> {
+  const running = await startJobgate(settings, { admin: false });
+  // The primary's AggregatorRegistry collects from this registry over IPC.
+  AggregatorRegistry.setRegistries([running.metrics.registry]);
+  new AggregatorRegistry();
+  process.on('message', (message: unknown) => {
+    if (isReadyQuestion(message)) process.send?.({ ...message, reasons: running.notReadyReasons() } satisfies ReadyAnswer);
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => void running.close(settings.drainTimeoutMs).then(resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', () => {
+      // Ctrl-C reaches the whole process group; the primary relays a SIGTERM, which does the drain.
+      (logger ?? running.logger).debug({ event: 'signal', signal: 'SIGINT' }, 'waiting for the primary');
+    });
+  });
+  // The IPC channel to the primary would keep this process alive.
+  cluster.worker?.disconnect();
+}

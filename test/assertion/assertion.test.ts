@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
+import t from 'tap';
+import WebSocket from 'ws';
+import { runCli } from '../helpers/cli.js';
+import { bearer, request } from '../helpers/http.js';
+import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { freePort } from '../helpers/redis.js';
+import { Upstream } from '../helpers/upstream.js';
+
+const pem = (key: ReturnType<typeof generateKeyPairSync>['privateKey']) => key.export({ format: 'pem', type: 'pkcs8' }) as string;
+const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const nextKey = generateKeyPairSync('ed25519').privateKey;
+
+let h: Harness;
+let up: Upstream;
+let jwks: JSONWebKeySet;
+
+t.before(async () => {
+  up = await Upstream.start('job');
+  h = await startHarness({
+    JOBGATE_ASSERTION_KEYS: pem(signingKey) + pem(nextKey),
+    JOBGATE_ASSERTION_ISSUER: 'https://jobgate.example',
+    JOBGATE_API_HOST: 'api.test',
+    JOBGATE_API_UPSTREAM: up.url,
+  });
+  await h.jobs.put({ id: 'nb1', upstream: up.url });
+  await h.jobs.put({ id: 'pub', upstream: up.url, unsecureHttp: true });
+  jwks = (await request(h.adminUrl, { path: '/.well-known/jobgate/jwks.json' })).json<JSONWebKeySet>();
+});
+
+t.teardown(async () => {
+  await h?.close();
+  await up?.close();
+});
+
+t.test('the JWKS publishes every key, on the admin listener and on every job host', async (t) => {
+  t.equal(jwks.keys.length, 2, 'the signing key and the next one');
+  t.same(jwks.keys.map((key) => [key.kty, key.alg, key.use]), [['EC', 'ES256', 'sig'], ['OKP', 'EdDSA', 'sig']]);
+  for (const key of jwks.keys) t.notOk('d' in key, 'no private part');
+  const admin = await request(h.adminUrl, { path: '/.well-known/jobgate/jwks.json' });
+  t.match(admin.headers['cache-control'], /max-age=\d+/);
+  const onJobHost = await request(h.url, { host: 'nb1.job.test', path: '/__jobgate/jwks.json' });
+  t.equal(onJobHost.status, 200);
+  t.same(onJobHost.json(), jwks, 'the same document, without a credential');
+  t.match(onJobHost.headers['cache-control'], /max-age=\d+/);
+});
+
+t.test('forwarded requests carry a signed assertion the upstream can verify', async (t) => {
+  const { record, value } = await h.tokens.create({ name: 'alice', role: 'operator' });
+  await request(h.url, { host: 'nb1.job.test', headers: { ...bearer(value), 'x-jobgate-assertion': 'forged' } });
+  const assertion = String(up.last.headers['x-jobgate-assertion']);
+  t.not(assertion, 'forged', 'a client-sent assertion never passes');
+  const { payload, protectedHeader } = await jwtVerify(assertion, createLocalJWKSet(jwks), { issuer: 'https://jobgate.example', audience: 'nb1' });
+  t.match(payload, { sub: record.id, name: 'alice', role: 'operator' });
+  t.ok(payload.exp! - payload.iat! <= 60, 'expires within 60 s');
+  t.equal(protectedHeader.alg, 'ES256');
+  t.equal(protectedHeader.kid, jwks.keys[0]!.kid, 'the first key signs');
+
+  await request(h.url, { host: 'nb1.job.test', headers: bearer(value) });
+  t.equal(up.last.headers['x-jobgate-assertion'], assertion, 'reused for the same token, version and audience');
+  const renewed = await h.tokens.renew(record.id);
+  await waitFor(async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(renewed.value) })).status === 200);
+  t.not(up.last.headers['x-jobgate-assertion'], assertion, 'a renewed token gets a new one');
+
+  await request(h.url, { host: 'api.test', path: '/v1/job', headers: bearer(renewed.value) });
+  t.equal(decodeJwt(String(up.last.headers['x-jobgate-assertion'])).aud, 'api.test', 'API traffic: the audience is the API host');
+
+  await request(h.url, { host: 'pub.job.test', headers: { 'x-jobgate-assertion': 'forged' } });
+  t.equal(up.last.headers['x-jobgate-assertion'], undefined, 'unsecureHttp traffic carries none, and no forged one');
+});
+
+t.test('WebSocket handshakes carry it too', async (t) => {
+  const { value } = await h.tokens.create({ name: 'ws', role: 'read' });
+  const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
+  t.teardown(() => socket.terminate());
+  await new Promise((resolve) => socket.once('open', resolve));
+  const { payload } = await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'nb1' });
+  t.equal(payload.name, 'ws');
+});
+
+t.test('examples/verify-upstream.mjs accepts jobgate and rejects forged, expired and missing assertions', async (t) => {
+  const port = await freePort();
+  const example = spawn(process.execPath, [fileURLToPath(new URL('../../examples/verify-upstream.mjs', import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', JWKS_URL: `${h.adminUrl}/.well-known/jobgate/jwks.json`, AUDIENCE: 'verified', ISSUER: 'https://jobgate.example', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => void example.kill());
+  await new Promise((resolve) => example.stdout.once('data', resolve));
+  await h.jobs.put({ id: 'verified', upstream: `http://127.0.0.1:${port}` });
+  const { record, value } = await h.tokens.create({ name: 'bob', role: 'read' });
+
+  const through = await request(h.url, { host: 'verified.job.test', headers: bearer(value) });
+  t.equal(through.status, 200);
+  t.same(through.json(), { hello: 'bob', tokenId: record.id, role: 'read' });
+
+  const direct = (assertion?: string) => request(`http://127.0.0.1:${port}`, { headers: assertion ? { 'x-jobgate-assertion': assertion } : {} });
+  t.equal((await direct()).status, 401, 'no assertion: bypassing jobgate does not work');
+  const claims = { name: 'mallory', role: 'operator' };
+  const forged = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid! })
+    .setIssuer('https://jobgate.example')
+    .setAudience('verified')
+    .setSubject(record.id)
+    .setIssuedAt()
+    .setExpirationTime('1m')
+    .sign(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+  t.equal((await direct(forged)).status, 401, 'signed by another key');
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid! })
+    .setIssuer('https://jobgate.example')
+    .setAudience('verified')
+    .setSubject(record.id)
+    .setIssuedAt(now - 120)
+    .setExpirationTime(now - 60)
+    .sign(signingKey);
+  t.equal((await direct(expired)).status, 401, 'expired');
+  const otherJob = await request(h.url, { host: 'nb1.job.test', headers: bearer(value) });
+  t.equal(otherJob.status, 200);
+  t.equal((await direct(String(up.last.headers['x-jobgate-assertion']))).status, 401, "another job's assertion (wrong audience)");
+});
+
+t.test('without configured keys: a per-process key and a warning', async (t) => {
+  const plain = await startHarness({}, h.redisServer);
+  t.teardown(() => plain.close());
+  t.match(plain.log.text, /no assertion key configured/);
+  const keys = (await request(plain.adminUrl, { path: '/.well-known/jobgate/jwks.json' })).json<JSONWebKeySet>();
+  t.equal(keys.keys.length, 1);
+  t.equal(keys.keys[0]!.alg, 'ES256');
+});
+
+t.test('jobgate keys generate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'jobgate-keys-'));
+  const file = join(dir, 'signing.pem');
+  const first = await runCli(['keys', 'generate', '--out', file]);
+  t.equal(first.code, 0);
+  t.match(first.stderr, /^wrote ES256 key \S+ to /);
+  t.equal(statSync(file).mode & 0o777, 0o600, 'readable by its owner only');
+  t.match(readFileSync(file, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+  const again = await runCli(['keys', 'generate', '--out', file]);
+  t.equal(again.code, 2, 'never overwrites');
+  t.match(again.stderr, /exists/);
+
+  const jwk = await runCli(['keys', 'generate', '--alg', 'EdDSA', '--format', 'jwk']);
+  t.equal(jwk.code, 0);
+  t.match(JSON.parse(jwk.stdout), { kty: 'OKP', crv: 'Ed25519', d: String });
+
+  const fromFile = await startHarness({ JOBGATE_ASSERTION_KEY_FILES: file }, h.redisServer);
+  t.teardown(() => fromFile.close());
+  await fromFile.jobs.put({ id: 'nb9', upstream: up.url });
+  const { value } = await fromFile.tokens.create({ name: 'c', role: 'read' });
+  await request(fromFile.url, { host: 'nb9.job.test', headers: bearer(value) });
+  const header = decodeProtectedHeader(String(up.last.headers['x-jobgate-assertion']));
+  const published = (await request(fromFile.adminUrl, { path: '/.well-known/jobgate/jwks.json' })).json<JSONWebKeySet>();
+  t.equal(header.kid, published.keys[0]!.kid, 'signed with the key from the file');
+  t.equal(first.stderr.split(' ')[3], header.kid, 'the kid printed by keys generate');
+
+  await t.rejects(startHarness({ JOBGATE_ASSERTION_KEYS: 'not a key' }, h.redisServer), /invalid setting JOBGATE_ASSERTION_KEYS/);
+  await t.rejects(startHarness({ JOBGATE_ASSERTION_KEYS: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }, h.redisServer), /assertion key in JOBGATE_ASSERTION_KEYS/);
+  await t.rejects(startHarness({ JOBGATE_ASSERTION_KEY_FILES: join(dir, 'missing.pem') }, h.redisServer), /invalid setting JOBGATE_ASSERTION_KEY_FILES/);
+});

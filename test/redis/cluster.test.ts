@@ -1,0 +1,183 @@
+import t from 'tap';
+import { request, type Reply } from '../helpers/http.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { RedisClusterSet, sleep, startTopologyHarness, until, type RedisProcess, type TopologyHarness } from '../helpers/redis-topologies.js';
+import { Upstream } from '../helpers/upstream.js';
+
+// A real three-master Redis Cluster (no replicas), jobgate's ACL user required by every node.
+// The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
+
+const PASSWORD = 'cluster-Secret-1';
+const cluster = await RedisClusterSet.start({ auth: { username: 'jobgate', password: PASSWORD } });
+const up = await Upstream.start('cluster-upstream');
+let harness: TopologyHarness | undefined;
+let stopped = false;
+
+t.teardown(async () => {
+  stopped = true;
+  await harness?.close();
+  await up.close();
+  await cluster.stop();
+});
+
+// User and password from the URL's userinfo; the nodes replace its host. No prefix: {jobgate}:.
+const env = { JOBGATE_REDIS_URL: `redis://jobgate:${PASSWORD}@127.0.0.1`, JOBGATE_REDIS_CLUSTER_NODES: cluster.nodeList };
+
+async function cli(args: string[]): Promise<CliResult> {
+  const result = await runCli(args[1] === 'delete' ? args : [...args, '-o', 'json'], env);
+  if (result.code !== 0) throw new Error(`jobgate ${args.join(' ')}: exit ${result.code}: ${result.stderr}`);
+  if (result.stderr.includes(PASSWORD)) throw new Error('the password was printed');
+  return result;
+}
+
+/** Every key on every node. */
+async function keysByNode(): Promise<Map<number, string[]>> {
+  const found = new Map<number, string[]>();
+  for (const node of cluster.nodes) if (node.running) found.set(node.port, ((await node.command(['KEYS', '*'])) as string[]).sort());
+  return found;
+}
+
+t.test('the store lifecycle through the CLI: every key is under {jobgate}: in one slot', async (t) => {
+  await cli(['job', 'put', 'nb', '--upstream', up.url, '-l', 'team=a']);
+  const created = JSON.parse((await cli(['token', 'create', 'alice', '--role', 'read', '-l', 'team=a'])).stdout) as { id: string; status: { value: string; version: number } };
+  t.equal(created.status.version, 1);
+  const listed = JSON.parse((await cli(['token', 'list'])).stdout) as Array<{ id: string }>;
+  t.same(listed.map((token) => token.id), [created.id], 'token list');
+
+  const nodes = [...(await keysByNode()).entries()].filter(([, keys]) => keys.length > 0);
+  t.equal(nodes.length, 1, 'all keys live on one node');
+  t.same(nodes[0]?.[1], ['{jobgate}:job:nb', '{jobgate}:jobs', `{jobgate}:token:${created.id}`, '{jobgate}:tokens'], 'the Cluster layout');
+  const owner = cluster.nodes.find((node) => node.port === nodes[0]?.[0]);
+  const slots = await Promise.all(nodes[0]![1].map((key) => owner!.command(['CLUSTER', 'KEYSLOT', key])));
+  t.equal(new Set(slots).size, 1, 'one hash slot');
+
+  const renewed = JSON.parse((await cli(['token', 'renew', created.id])).stdout) as { status: { value: string; version: number } };
+  t.equal(renewed.status.version, 2, 'renew (a script over two keys of the slot)');
+  t.not(renewed.status.value, created.status.value);
+  const jobs = JSON.parse((await cli(['job', 'list'])).stdout) as Array<{ id: string }>;
+  t.same(jobs.map((job) => job.id), ['nb'], 'job list (a pipeline)');
+  await cli(['token', 'delete', created.id]);
+  await cli(['job', 'delete', 'nb']);
+  t.same([...(await keysByNode()).values()].flat(), [], 'delete removes hash and index entry');
+});
+
+t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node', async (t) => {
+  // The revoked token below is sent in a loop: no 429 from the failure limit, please.
+  harness = await startTopologyHarness({ ...env, JOBGATE_CACHE_TTL_MS: '5000', JOBGATE_AUTH_FAILURE_LIMIT: '1000000' });
+  const h = harness;
+  t.equal(h.keys.prefix, '{jobgate}:');
+  await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
+  const get = (value: string, timeoutMs = 2000): Promise<Reply> =>
+    request(h.url, { host: 'nb.job.test', path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs });
+  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 2000 })).status;
+
+  const alice = await h.tokens.create({ name: 'alice', role: 'read', labelSelector: 'team=a' });
+  t.equal((await get(alice.value)).status, 200, 'a valid token: 200');
+  const renewed = await h.tokens.renew(alice.record.id);
+  t.equal((await get(alice.value)).status, 401, 'renewed: the old value is refused on the next request (the message crossed the Cluster)');
+  t.equal((await get(renewed.value)).status, 200, 'the new value works');
+  t.equal(await readyz(), 200, '/readyz');
+
+  // live needs a heartbeat back within 3 s: readiness that holds for longer proves they flow.
+  for (const deadline = Date.now() + 4000; Date.now() < deadline; await sleep(250)) {
+    if ((await readyz()) !== 200) t.fail('the heartbeat keeps the subscription live');
+  }
+  t.pass('ready throughout 4 s of heartbeats');
+
+  const revoked = await h.tokens.create({ name: 'revoked', role: 'read', labelSelector: 'team=a' });
+  await h.tokens.delete(revoked.record.id);
+  t.equal((await get(revoked.value)).status, 401);
+
+  // Traffic during the losses below: a valid token gets 200 or 503, a revoked one never a 2xx.
+  const answers: Array<{ token: 'valid' | 'revoked'; status: number; dataLost: boolean }> = [];
+  let dataLost = false;
+  let traffic = true;
+  let validToken = renewed.value;
+  const loop = (async () => {
+    while (traffic && !stopped) {
+      const [valid, gone] = await Promise.all([get(validToken, 3000).catch(() => undefined), get(revoked.value, 3000).catch(() => undefined)]);
+      if (valid) answers.push({ token: 'valid', status: valid.status, dataLost });
+      if (gone) answers.push({ token: 'revoked', status: gone.status, dataLost });
+      await sleep(50);
+    }
+  })();
+  t.teardown(() => {
+    traffic = false;
+  });
+  const subscribedLines = () => h.log.lines.filter((line) => line.event === 'invalidation_subscribed').length;
+
+  const dataNode = await cluster.ownerOf(h.keys.tokens);
+  const subscriberNode = async (): Promise<RedisProcess> => {
+    let found: RedisProcess[] = [];
+    await until('jobgate subscribed on exactly one node', async () => (found = await cluster.subscribersOf(h.keys.channel)).length === 1, 10_000);
+    return found[0]!;
+  };
+
+  // The subscriber connection is killed (CLIENT KILL): ioredis opens another one, on a random
+  // node, without an event. The heartbeats notice, and the caches are flushed.
+  let subscriber = await subscriberNode();
+  for (let moves = 0; moves === 0 || (subscriber === dataNode && moves < 12); moves++) {
+    const flushesBefore = subscribedLines();
+    await subscriber.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    subscriber = await subscriberNode();
+    await until('caches flushed after a silent move', () => subscribedLines() > flushesBefore, 10_000);
+    if (moves === 0) t.pass('a silent move of the subscription is noticed and flushes the caches');
+  }
+  t.equal((await get(validToken)).status, 200, 'serving after the moves');
+  const killed: RedisProcess[] = [];
+  const subscriberNodeBefore = subscriber;
+
+  if (subscriberNodeBefore !== dataNode) {
+    // The subscriber's node dies: ioredis moves the subscription to another node without an event.
+    const flushesBefore = subscribedLines();
+    await subscriberNodeBefore.kill();
+    killed.push(subscriberNodeBefore);
+    await until('subscribed on a live node', async () => (await cluster.subscribersOf(h.keys.channel)).length === 1, 10_000);
+    await until('ready again', async () => (await readyz()) === 200, 10_000);
+    await until('caches flushed after the move', () => subscribedLines() > flushesBefore, 10_000);
+    t.pass('the subscription moved to a live node and the caches were flushed');
+    const again = await h.tokens.renew(alice.record.id);
+    validToken = again.value;
+    await get(again.value);
+    const next = await h.tokens.renew(alice.record.id);
+    validToken = next.value;
+    t.equal((await get(again.value)).status, 401, 'invalidation still reaches jobgate after the move');
+    t.equal((await get(next.value)).status, 200);
+  } else {
+    t.pass('the subscriber shares the data node: one loss covers both');
+  }
+
+  // The node holding the records dies: fail closed, not ready, and back by itself.
+  const uncached = await h.tokens.create({ name: 'uncached', role: 'read', labelSelector: 'team=a' });
+  await dataNode.kill();
+  if (!killed.includes(dataNode)) killed.push(dataNode);
+  const started = Date.now();
+  const down = await get(uncached.value, 1500);
+  t.equal(down.status, 503, 'a token that is not cached: 503');
+  t.ok(Date.now() - started < 1000, `within 1 s (${Date.now() - started} ms)`);
+  await until('not ready while the data node is down', async () => (await readyz()) === 503, 8000);
+  t.pass('/readyz turns 503');
+
+  dataLost = true;
+  await cluster.restart(dataNode);
+  // Without persistence the node comes back empty, with its slots: seed again.
+  await until('the node serves its slots again', async () => {
+    await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
+    return true;
+  }, 20_000);
+  const fresh = await h.tokens.create({ name: 'fresh', role: 'read', labelSelector: 'team=a' });
+  validToken = fresh.value;
+  await until('ready again without restarting jobgate', async () => (await readyz()) === 200, 20_000);
+  await until('a valid token gets 200 again', async () => (await get(fresh.value)).status === 200, 10_000);
+  t.pass('service returned by itself');
+  traffic = false;
+  await loop;
+
+  const wrong = answers.filter(({ token, status }) => token === 'revoked' && status >= 200 && status < 300);
+  t.same(wrong, [], `no 2xx for the revoked token (${answers.length} answers)`);
+  // The valid token got 200 (cache, or a live slot) or 503 (401 only just after a renew above). Once the
+  // data node came back empty, its token and job were gone with the data: 401 and 404 are right then.
+  const odd = answers.filter(({ token, status, dataLost }) => token === 'valid' && ![200, 401, 503, ...(dataLost ? [404] : [])].includes(status));
+  t.same(odd, [], 'the valid token got 200 or 503');
+  t.notMatch(h.log.text, PASSWORD, 'the password never reaches the log');
+});

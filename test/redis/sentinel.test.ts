@@ -1,0 +1,103 @@
+import t from 'tap';
+import { request, type Reply } from '../helpers/http.js';
+import { RedisSentinelSet, sleep, startTopologyHarness, until, type TopologyHarness } from '../helpers/redis-topologies.js';
+import { Upstream } from '../helpers/upstream.js';
+
+// A real Sentinel set: master, replica, three Sentinels (quorum 2, down-after 1 s). The master and
+// the Sentinels require passwords, given to jobgate in JOBGATE_REDIS_PASSWORD and
+// JOBGATE_REDIS_SENTINEL_PASSWORD.
+
+const PASSWORD = 'redis-Secret-2';
+const SENTINEL_PASSWORD = 'sentinel-Secret-3';
+const set = await RedisSentinelSet.start({ password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
+const up = await Upstream.start('sentinel-upstream');
+let harness: TopologyHarness | undefined;
+let stopped = false;
+
+t.teardown(async () => {
+  stopped = true;
+  await harness?.close();
+  await up.close();
+  await set.stop();
+});
+
+t.test('a failover during traffic: 200 or 503, never a wrong 2xx, and service returns by itself', async (t) => {
+  harness = await startTopologyHarness({
+    JOBGATE_REDIS_SENTINELS: set.sentinelList,
+    JOBGATE_REDIS_PASSWORD: PASSWORD,
+    JOBGATE_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+    // A short TTL, so that requests during the failover need Redis (and show what it answers).
+    JOBGATE_CACHE_TTL_MS: '500',
+    // The revoked token is sent in a loop: no 429 from the failure limit.
+    JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
+  });
+  const h = harness;
+  t.equal(h.keys.prefix, 'jobgate:', 'the standalone default prefix');
+  const get = (value: string, timeoutMs = 3000): Promise<Reply> =>
+    request(h.url, { host: 'nb.job.test', path: '/s', headers: { authorization: `Bearer ${value}` }, timeoutMs });
+  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 2000 })).status;
+
+  await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
+  const valid = await h.tokens.create({ name: 'valid', role: 'read', labelSelector: 'team=a' });
+  const revoked = await h.tokens.create({ name: 'revoked', role: 'read', labelSelector: 'team=a' });
+  await h.tokens.delete(revoked.record.id);
+  // The replica has every write before the master dies (replication is asynchronous: a write
+  // that it never received would be lost in the failover, whatever the client).
+  t.equal(await h.admin.wait(1, 2000), 1, 'the replica acknowledged the writes');
+  t.equal((await get(valid.value)).status, 200, 'a valid token: 200');
+  t.equal((await get(revoked.value)).status, 401, 'a revoked token: 401');
+  t.equal(await readyz(), 200);
+
+  const answers: Array<{ token: 'valid' | 'revoked'; status: number; ms: number }> = [];
+  let traffic = true;
+  t.teardown(() => {
+    traffic = false;
+  });
+  const timed = async (token: 'valid' | 'revoked', value: string) => {
+    const started = Date.now();
+    const reply = await get(value).catch(() => undefined);
+    answers.push({ token, status: reply?.status ?? 0, ms: Date.now() - started });
+  };
+  const loop = (async () => {
+    while (traffic && !stopped) {
+      await Promise.all([timed('valid', valid.value), timed('revoked', revoked.value)]);
+      await sleep(25);
+    }
+  })();
+  await sleep(300);
+
+  const oldMaster = await set.masterPort();
+  t.equal(oldMaster, set.master.port);
+  const killedAt = Date.now();
+  await set.master.kill();
+  await until('the Sentinels promote the replica', async () => (await set.masterPort()) === set.replica.port, 15_000, 100);
+  const promotedAt = Date.now();
+  t.comment(`failover: the replica was promoted ${promotedAt - killedAt} ms after the master died`);
+  await until('the valid token gets 200 again, without restarting jobgate', async () => (await get(valid.value, 1500)).status === 200, 15_000, 50);
+  t.comment(`service returned ${Date.now() - promotedAt} ms after the promotion`);
+  await until('ready again', async () => (await readyz()) === 200, 10_000);
+  await sleep(500);
+  traffic = false;
+  await loop;
+
+  const wrong = answers.filter(({ token, status }) => token === 'revoked' && status >= 200 && status < 300);
+  t.same(wrong, [], `the revoked token never got a 2xx (${answers.length} answers)`);
+  const odd = answers.filter(({ token, status }) => token === 'valid' && status !== 200 && status !== 503);
+  t.same(odd, [], 'the valid token got 200 or 503, nothing else');
+  const unavailable = answers.filter(({ status }) => status === 503);
+  t.ok(unavailable.length > 0, `the failover gap was answered 503 (${unavailable.length} times)`);
+  const slowest = Math.max(...unavailable.map(({ ms }) => ms));
+  t.ok(slowest < 1000, `each 503 came within 1 s (slowest ${slowest} ms)`);
+
+  // Writes go to the new master, and its invalidation messages reach jobgate's new subscription.
+  const fresh = await h.tokens.create({ name: 'after-failover', role: 'read', labelSelector: 'team=a' });
+  t.equal((await get(fresh.value)).status, 200, 'a token created on the new master works');
+  const renewed = await h.tokens.renew(fresh.record.id);
+  t.equal((await get(fresh.value)).status, 401, 'renew on the new master: the old value is refused at once');
+  t.equal((await get(renewed.value)).status, 200);
+  await h.jobs.delete('nb');
+  t.equal((await get(renewed.value)).status, 404, 'a job deleted on the new master is gone at once');
+  t.equal(String(await set.replica.command(['ROLE']).then((role) => (role as unknown[])[0])), 'master', 'the old replica is the master now');
+  t.notMatch(h.log.text, PASSWORD, 'the password never reaches the log');
+  t.notMatch(h.log.text, SENTINEL_PASSWORD);
+});
