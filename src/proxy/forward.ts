@@ -27,7 +27,7 @@ export class Forwarder {
     /** True once shutdown began: responses from then on close their connection. */
     draining: () => boolean = () => false,
   ) {
-    // xfwd is off: prepareUpstreamHeaders sets X-Forwarded-* itself (http-proxy would append to client values).
+    // xfwd is off: upstreamHeaders sets X-Forwarded-* itself (http-proxy would append to client values).
     this.proxy = createProxyServer({ xfwd: false, proxyTimeout: upstreamTimeoutMs });
     this.proxy.on('proxyReq', (proxyReq, req) => {
       proxyReq.once('timeout', () => {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/answers.js';
 import { logAccess, type AccessOutcome } from '../observability/access-log.js';
-import type { Logger } from '../observability/logger.js';
+import { accessLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
@@ -13,7 +13,7 @@ import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
-import { clientAddress, forwardedInfo, identityHeaders, prepareUpstreamHeaders, type ForwardedInfo } from './headers.js';
+import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
 import { relayWebSocket } from './websocket.js';
 
@@ -88,10 +88,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   /** The assertion for a verified identity: cached, so usually without an await. */
   const assertionFor = (token: TokenRecord | undefined, audience: string): string | undefined | Promise<string> =>
     token === undefined ? undefined : (signer.cached(token, audience) ?? signer.assertionFor(token, audience));
+  const access = accessLogger(logger);
   let inFlight = 0;
   const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: AccessOutcome, kind: 'http' | 'websocket') => {
     inFlight--;
-    const durationMs = logAccess(logger, req, requestId, started, status, outcome, kind);
+    const durationMs = logAccess(access, req, requestId, started, status, outcome, kind);
     metrics.request(outcome.decision, status, durationMs / 1000);
   };
   const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -115,7 +116,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   const rewriteHeaders = async (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
     const pending = assertionFor(admission.token, admission.job.id);
-    prepareUpstreamHeaders(req.headers, {
+    req.headers = upstreamHeaders(req.headers, {
       identity: admission.token ? identityHeaders(admission.token) : undefined,
       stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
       forwarded,
@@ -249,7 +250,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     req.url = admission.url;
     const assertion = await assertionFor(token, cookieHost(req));
-    prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false, assertion });
+    req.headers = upstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false, assertion });
     if (body !== undefined) {
       req.headers['content-length'] = String(body.length);
       delete req.headers['transfer-encoding'];
@@ -350,7 +351,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         const { token, admission } = admitted;
         req.url = admission.url;
         const assertion = await assertionFor(token, cookieHost(req));
-        prepareUpstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true, assertion });
+        req.headers = upstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true, assertion });
         const relay = relayWebSocket(req, socket, head, apiRoute.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
           onUpstreamFailure(failedReq, reply, error);

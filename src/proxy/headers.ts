@@ -3,7 +3,7 @@ import { withoutSessionCookies } from '../session/cookie.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
+const HOP_BY_HOP_SET = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
 
 /** True for a header in jobgate's identity namespace, in any case, with '-' or '_'. */
 function isIdentityHeader(name: string): boolean {
@@ -100,51 +100,65 @@ export interface UpstreamHeaderOptions {
 }
 
 /**
- * Rewrites `headers` in place into what the upstream may see: no hop-by-hop headers,
- * no credential that was meant for jobgate, nothing in jobgate's identity namespace
- * unless jobgate put it there, and X-Forwarded-* / Forwarded from what jobgate saw.
+ * What the upstream may see, built as a new object in one pass (deleting keys would turn
+ * the request's header object into a slow dictionary that http-proxy then copies): no
+ * hop-by-hop headers, no credential meant for jobgate, nothing in jobgate's identity
+ * namespace unless jobgate put it there, and X-Forwarded-* / Forwarded from what jobgate saw.
  */
-export function prepareUpstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): void {
+export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): IncomingHttpHeaders {
   const connection = headers.connection;
-  if (connection && !options.upgrade) {
-    // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1).
-    for (const listed of connection.split(',')) {
-      const name = listed.trim().toLowerCase();
-      if (name !== 'host' && name !== 'authorization' && name !== 'cookie' && name !== 'content-length' && name !== 'transfer-encoding') delete headers[name];
-    }
-  }
-  for (const name of HOP_BY_HOP) {
-    if (options.upgrade && (name === 'connection' || name === 'upgrade')) continue;
-    delete headers[name];
-  }
+  // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1); a handshake keeps its own.
+  const listed = connection !== undefined && !options.upgrade && connection.includes(',') ? connectionListed(connection) : undefined;
+  const single = listed === undefined && connection !== undefined && !options.upgrade ? connection.trim().toLowerCase() : undefined;
+  const fresh: IncomingHttpHeaders = {};
   for (const name in headers) {
-    if (isIdentityHeader(name) || isForwardingHeader(name)) delete headers[name];
-  }
-  if (options.stripAuthorization) delete headers.authorization;
-  // jobgate's session cookie never reaches an upstream; the job's own cookies do.
-  const cookie = headers.cookie;
-  if (cookie !== undefined) {
-    const kept = withoutSessionCookies(cookie);
-    if (kept === undefined) delete headers.cookie;
-    else headers.cookie = kept;
+    if (HOP_BY_HOP_SET.has(name)) {
+      if (!(options.upgrade && (name === 'connection' || name === 'upgrade'))) continue;
+    } else if (isIdentityHeader(name) || isForwardingHeader(name) || name === single || listed?.has(name)) {
+      continue;
+    } else if (name === 'authorization') {
+      if (options.stripAuthorization) continue;
+    } else if (name === 'cookie') {
+      // jobgate's session cookie never reaches an upstream; the job's own cookies do.
+      const kept = withoutSessionCookies(headers.cookie!);
+      if (kept !== undefined) fresh.cookie = kept;
+      continue;
+    }
+    fresh[name] = headers[name];
   }
 
   const { chain, proto, host } = options.forwarded;
-  headers['x-forwarded-for'] = chain.join(', ');
-  headers['x-forwarded-proto'] = proto;
-  headers['x-forwarded-host'] = host;
+  fresh['x-forwarded-for'] = chain.length === 1 ? chain[0] : chain.join(', ');
+  fresh['x-forwarded-proto'] = proto;
+  fresh['x-forwarded-host'] = host;
   let forwarded = '';
   for (let i = 0; i < chain.length; i++) {
     forwarded += `${i === 0 ? '' : ', '}for=${forwardedNode(chain[i]!)}`;
   }
-  headers.forwarded = `${forwarded};host="${host.replace(/["\\]/g, '')}";proto=${proto}`;
-  if (headers['x-request-id'] === undefined) headers['x-request-id'] = options.requestId;
+  fresh.forwarded = `${forwarded};host="${quotedSafe(host)}";proto=${proto}`;
+  if (fresh['x-request-id'] === undefined) fresh['x-request-id'] = options.requestId;
 
   const identity = options.identity;
   if (identity) {
-    headers['x-jobgate-token-id'] = identity.tokenId;
-    headers['x-jobgate-token-name'] = identity.tokenName;
-    headers['x-jobgate-role'] = identity.role;
+    fresh['x-jobgate-token-id'] = identity.tokenId;
+    fresh['x-jobgate-token-name'] = identity.tokenName;
+    fresh['x-jobgate-role'] = identity.role;
   }
-  if (options.assertion !== undefined) headers['x-jobgate-assertion'] = options.assertion;
+  if (options.assertion !== undefined) fresh['x-jobgate-assertion'] = options.assertion;
+  return fresh;
+}
+
+/** The header names a Connection header lists, except those that carry the message itself. */
+function connectionListed(connection: string): Set<string> {
+  const names = new Set<string>();
+  for (const listed of connection.split(',')) {
+    const name = listed.trim().toLowerCase();
+    if (name !== 'host' && name !== 'authorization' && name !== 'cookie' && name !== 'content-length' && name !== 'transfer-encoding') names.add(name);
+  }
+  return names;
+}
+
+/** A host for a quoted-string: without quotes and backslashes. */
+function quotedSafe(host: string): string {
+  return host.includes('"') || host.includes('\\') ? host.replace(/["\\]/g, '') : host;
 }

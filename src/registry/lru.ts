@@ -1,9 +1,12 @@
 /**
- * A bounded map that forgets its least recently used entry when full. Map keeps
- * insertion order, so a hit re-inserts its key and the first key is the oldest.
+ * A bounded map that forgets its least recently used entry when full. Map keeps insertion
+ * order, so re-inserting a key makes it the newest and the first key is the oldest. A hit
+ * re-inserts only an entry that is not among the recent half, so that hot entries cost a
+ * lookup and nothing more.
  */
 export class Lru<K, V> {
-  private readonly map = new Map<K, V>();
+  private readonly map = new Map<K, { value: V; stamp: number }>();
+  private clock = 0;
 
   constructor(readonly capacity: number) {
     if (!(capacity >= 1)) throw new RangeError('capacity must be at least 1');
@@ -14,17 +17,19 @@ export class Lru<K, V> {
   }
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    if (this.clock - entry.stamp >= this.capacity >> 1) {
       this.map.delete(key);
-      this.map.set(key, value);
+      entry.stamp = ++this.clock;
+      this.map.set(key, entry);
     }
-    return value;
+    return entry.value;
   }
 
   set(key: K, value: V): void {
     this.map.delete(key);
-    this.map.set(key, value);
+    this.map.set(key, { value, stamp: ++this.clock });
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
   }
 
