@@ -44,7 +44,7 @@ if (flags.help) {
   --warmup <s>        warm-up seconds per case before the rounds (full: 2)
   --connections <n>   keep-alive connections, the same for every case (32)
   --load <tool>       auto (wrk if installed, else autocannon), wrk or autocannon
-  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,jg-valid,jg-invalid,jg-cold,jg-1m)`);
+  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,nginx-jobgate,jg-valid,jg-invalid,jg-cold,jg-1m)`);
   process.exit(0);
 }
 
@@ -123,22 +123,28 @@ function jobgateEnv(redisUrl, port, adminPort) {
   });
 }
 
-async function startJobgate(name, redis) {
+async function startJobgate(name, redis, authz = false) {
   const port = await freePort();
   const adminPort = await freePort();
-  const child = processes.start(name, process.execPath, [here('bin/jobgate.js'), 'serve'], jobgateEnv(redis.url, port, adminPort));
+  const authzPort = authz ? await freePort() : undefined;
+  const env = jobgateEnv(redis.url, port, adminPort);
+  if (authzPort) env.JOBGATE_AUTHZ_LISTEN = `127.0.0.1:${authzPort}`;
+  const child = processes.start(name, process.execPath, [here('bin/jobgate.js'), 'serve'], env);
   await waitUntil(`${name} /readyz`, async () => {
     processes.assertAlive(child);
     return (await httpStatus(adminPort, {}, '/readyz')) === 200;
   });
-  return { port, child };
+  return { port, child, authzPort };
 }
 
-async function startNginx(nginx, upstreamPort, redis) {
-  const authPort = await freePort();
-  const auth = processes.start('nginx auth service', process.execPath, [here('bench/servers/auth-service.mjs'), String(authPort), redis.url, KEY_PREFIX]);
+/**
+ * nginx with auth_request in front of the upstream. `auth` is the decision service: the
+ * minimal Node one (one HGETALL per request), or jobgate's forward-auth endpoint.
+ */
+async function startNginx(nginx, upstreamPort, auth) {
+  const authPort = auth.port;
   const port = await freePort();
-  const dir = join(tmp, 'nginx');
+  const dir = join(tmp, auth.dir);
   mkdirSync(dir, { recursive: true });
   const conf = `# Written by bench/run.mjs
 worker_processes 1;
@@ -171,6 +177,9 @@ http {
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Method $request_method;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header X-Forwarded-Uri $request_uri;
     }
   }
 }
@@ -182,7 +191,7 @@ http {
     processes.assertAlive(child);
     return tcpOpen(port);
   });
-  return { port, children: [child, auth] };
+  return { port, children: [child, ...auth.children] };
 }
 
 function median(values) {
@@ -227,11 +236,12 @@ async function main() {
 
   // One jobgate process per case, so that no case inherits another's caches, heap or
   // failure counters: the 10-token and the large-registry warm cases differ only by Redis.
-  const [jgValid, jgInvalid, jgCold, jgLarge] = await Promise.all([
+  const [jgValid, jgInvalid, jgCold, jgLarge, jgAuthz] = await Promise.all([
     startJobgate('jobgate (valid token, 10 tokens)', small),
     startJobgate('jobgate (invalid token)', small),
     startJobgate('jobgate (cold path)', large),
     startJobgate('jobgate (valid token, large registry)', large),
+    startJobgate('jobgate (decision endpoint)', small, true),
   ]);
   await waitUntil('upstream', () => tcpOpen(upstreamPort));
   await waitUntil('bare proxy', () => tcpOpen(barePort));
@@ -239,7 +249,13 @@ async function main() {
 
   const nginx = findNginx();
   let nginxServer;
-  if (nginx) nginxServer = await startNginx(nginx, upstreamPort, small);
+  let nginxJobgate;
+  if (nginx) {
+    const authPort = await freePort();
+    const authService = processes.start('nginx auth service', process.execPath, [here('bench/servers/auth-service.mjs'), String(authPort), small.url, KEY_PREFIX]);
+    nginxServer = await startNginx(nginx, upstreamPort, { port: authPort, children: [authService], dir: 'nginx' });
+    nginxJobgate = await startNginx(nginx, upstreamPort, { port: jgAuthz.authzPort, children: [jgAuthz.child], dir: 'nginx-jobgate' });
+  }
 
   const valid = { Host: JOB_HOST, Authorization: `Bearer ${smallTokens[0]}` };
   const largeTokenLabel = `${(settings.largeTokens / 1e6 >= 1 ? `${settings.largeTokens / 1e6}M` : `${settings.largeTokens / 1e3}k`)} tokens / ${settings.largeJobs >= 1000 ? `${settings.largeJobs / 1e3}k` : settings.largeJobs} jobs`;
@@ -295,6 +311,27 @@ async function main() {
           group: 'other',
           short: 'nginx + auth_request',
           label: 'nginx + auth_request (Node auth, Redis per request)',
+          description: 'skipped: nginx is not installed (apt-get install nginx-light)',
+          skipped: 'nginx not installed: apt-get install nginx-light',
+        },
+    nginxJobgate
+      ? {
+          id: 'nginx-jobgate',
+          group: 'jobgate',
+          short: 'nginx + jobgate decision',
+          label: 'nginx + jobgate decision endpoint (auth_request)',
+          description:
+            "nginx (1 worker), `auth_request` to jobgate's forward-auth endpoint (JOBGATE_AUTHZ_LISTEN), which answers 200 with the identity headers and the assertion from its warm cache; nginx forwards to the upstream",
+          port: nginxJobgate.port,
+          headers: valid,
+          expect: 200,
+          children: nginxJobgate.children,
+        }
+      : {
+          id: 'nginx-jobgate',
+          group: 'jobgate',
+          short: 'nginx + jobgate decision',
+          label: 'nginx + jobgate decision endpoint (auth_request)',
           description: 'skipped: nginx is not installed (apt-get install nginx-light)',
           skipped: 'nginx not installed: apt-get install nginx-light',
         },

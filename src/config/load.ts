@@ -62,7 +62,8 @@ export function loadSettings(sources: SettingSources = {}): Settings {
       const named = origin === setting.env ? origin : `${origin} (${setting.env})`;
       const issue = result.error.issues[0];
       const where = issue && issue.path.length > 0 ? ` (at ${issue.path.join('.')}: ${issue.message})` : '';
-      const shown = JSON.stringify(raw);
+      // A value that may hold a password or key is never echoed (error messages end up in logs).
+      const shown = 'secret' in setting && setting.secret ? 'the value (not shown: it may hold a secret)' : JSON.stringify(raw);
       throw new InputError(`invalid setting ${named}: ${shown.length > 200 ? `${shown.slice(0, 200)}...` : shown} is not accepted${where}; expected ${setting.accepts}`);
     }
     settings[name] = result.data;

@@ -70,7 +70,8 @@ const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.te
  * the same list; a test keeps the two in step.
  */
 export const SETTINGS = {
-  redisUrl: { env: 'JOBGATE_REDIS_URL', default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
+  redisUrl: { env: 'JOBGATE_REDIS_URL',
+    secret: true, default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
   redisUsername: {
     env: 'JOBGATE_REDIS_USERNAME',
     default: undefined,
@@ -79,6 +80,7 @@ export const SETTINGS = {
   },
   redisPassword: {
     env: 'JOBGATE_REDIS_PASSWORD',
+    secret: true,
     default: undefined,
     accepts: 'a password of 1 to 512 characters without spaces or control characters (overrides the password in JOBGATE_REDIS_URL)',
     schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
@@ -97,6 +99,7 @@ export const SETTINGS = {
   },
   redisSentinelPassword: {
     env: 'JOBGATE_REDIS_SENTINEL_PASSWORD',
+    secret: true,
     default: undefined,
     accepts: 'the password of the Sentinels themselves: 1 to 512 characters without spaces or control characters',
     schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
@@ -249,6 +252,7 @@ export const SETTINGS = {
   },
   cookieSecret: {
     env: 'JOBGATE_COOKIE_SECRET',
+    secret: true,
     default: undefined,
     accepts: 'one or more secrets of at least 32 characters, comma-separated (the first signs session cookies, all verify)',
     schema: z
@@ -283,6 +287,7 @@ export const SETTINGS = {
   },
   assertionKeys: {
     env: 'JOBGATE_ASSERTION_KEYS',
+    secret: true,
     default: undefined,
     accepts: 'one or more private keys: PEM (PKCS#8) blocks, or a JWK / JSON array of JWKs; the first signs, all are published',
     schema: z

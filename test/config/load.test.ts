@@ -155,9 +155,11 @@ t.test('every setting reads its own environment variable and says what it accept
     t.match(setting.env, /^JOBGATE_[A-Z_]+$/, `${name}: the variable is JOBGATE_*`);
     const error = errorOf(() => loadSettings({ env: { [setting.env]: GARBAGE } }));
     t.type(error, InputError, setting.env);
+    const secret = 'secret' in setting && setting.secret === true;
+    if (secret) t.notMatch(error.message, GARBAGE, `${setting.env}: a secret is never echoed`);
     t.equal(
       error.message,
-      `invalid setting ${setting.env}: ${JSON.stringify(GARBAGE)} is not accepted; expected ${setting.accepts}`,
+      `invalid setting ${setting.env}: ${secret ? 'the value (not shown: it may hold a secret)' : JSON.stringify(GARBAGE)} is not accepted; expected ${setting.accepts}`,
       `${setting.env}: the message names the variable, the value and what is accepted`,
     );
     if (setting.default !== undefined) {
