@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AssertionSigner } from '../assertion/signer.js';
-import { answer, sendAnswer, type Answer } from '../http/answers.js';
+import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { logAccess, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -9,7 +9,7 @@ import { cookieHost, type Denial, type Gatekeeper, type Target } from '../proxy/
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
 import { expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
-import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
+import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AddressBlocks } from './cidr.js';
 
@@ -42,7 +42,6 @@ const QUERY_NOT_AVAILABLE = answer(
   { error: 'insufficient_scope', description: 'The query cannot be scoped here' },
 );
 // The same answer as the inline proxy's for a WebSocket that a session cookie would open from another site.
-const FOREIGN_ORIGIN = answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.');
 /** Request headers the shared pipeline reads: credential, browser detection, WebSocket origin. */
 const DECISION_HEADERS = ['authorization', 'cookie', 'origin', 'accept'] as const;
 
@@ -127,9 +126,9 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       const method = subject.method ?? 'GET';
       const auth = reply.headers['www-authenticate'] ? { 'www-authenticate': reply.headers['www-authenticate'] } : {};
       if (reply.status === 401) return sendPage(res, 401, loginPage({ jobId, next: safeNext(subject.url) }), method, auth);
-      if (reply.status === 403) return sendPage(res, 403, messagePage('No access to this job', 'Your token is valid, but its label selector does not match this job.', jobId), method, auth);
+      if (reply.status === 403) return sendPage(res, 403, noAccessPage(jobId), method, auth);
       if (reply.status === 429) {
-        return sendPage(res, 429, loginPage({ jobId, next: safeNext(subject.url), error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), method, {
+        return sendPage(res, 429, loginPage({ jobId, next: safeNext(subject.url), error: TOO_MANY_ATTEMPTS }), method, {
           'retry-after': reply.headers['retry-after'] ?? '60',
         });
       }
@@ -183,7 +182,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     if (admission.token) outcome.tokenId = admission.token.id;
     // A cookie rides along with any page's WebSocket: only the job's own pages may use it (as inline).
     if (websocket && admission.via === 'session' && headers.origin !== undefined && headers.origin.toLowerCase() !== expectedOrigin(original.host, https)) {
-      return refuse(res, outcome, { decision: 'foreign_origin', answer: FOREIGN_ORIGIN });
+      return refuse(res, outcome, { decision: 'foreign_origin', answer: ANSWERS.foreignOrigin });
     }
     outcome.decision = admission.decision;
     return allow(res, admission.token, target.job.id);

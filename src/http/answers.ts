@@ -65,6 +65,7 @@ export const ANSWERS = {
   tooManyHeaders: answer(431, 'request_header_fields_too_large', 'The request has too many header fields.'),
   notWebSocket: answer(400, 'bad_request', 'Only WebSocket upgrades are supported.'),
   invalidJob: answer(503, 'job_record_invalid', "This job's registry record is invalid, so access cannot be decided. Ask an administrator to check it (see the jobgate log)."),
+  foreignOrigin: answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.'),
   storeUnavailable: answer(503, 'unavailable', 'jobgate cannot reach its token registry right now, so access cannot be checked. Retry in a few seconds.'),
   upstreamUnreachable: answer(502, 'bad_gateway', 'The job did not accept the connection. It may be starting or stopped; retry shortly.'),
   upstreamTimeout: answer(504, 'gateway_timeout', 'The job did not answer in time.'),

@@ -7,7 +7,7 @@ import { accessLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
-import { loginPage, messagePage, PAGE_HEADERS } from '../session/pages.js';
+import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { cookieHost, type Admission, type Denial, type Gatekeeper, type Target } from './admission.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
@@ -60,7 +60,6 @@ const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The re
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
 const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.');
-const FOREIGN_ORIGIN = answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.');
 const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
 const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
 const LOGIN_TOO_LARGE = answer(413, 'payload_too_large', 'The login form is too large.');
@@ -140,9 +139,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     if (denial.jobId !== undefined && prefersHtml(req)) {
       const auth = reply.headers['www-authenticate'] ? { 'www-authenticate': reply.headers['www-authenticate'] } : {};
       if (reply.status === 401) return sendPage(res, 401, loginPage({ jobId: denial.jobId, next: safeNext(req.url) }), { ...auth, ...clear });
-      if (reply.status === 403) return sendPage(res, 403, messagePage('No access to this job', 'Your token is valid, but its label selector does not match this job.', denial.jobId), auth);
+      if (reply.status === 403) return sendPage(res, 403, noAccessPage(denial.jobId), auth);
       if (reply.status === 429) {
-        return sendPage(res, 429, loginPage({ jobId: denial.jobId, next: safeNext(req.url), error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), {
+        return sendPage(res, 429, loginPage({ jobId: denial.jobId, next: safeNext(req.url), error: TOO_MANY_ATTEMPTS }), {
           'retry-after': reply.headers['retry-after'] ?? '60',
         });
       }
@@ -190,7 +189,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     if (!sameOriginRequest(req, expectedOrigin(forwarded.host, https))) {
       outcome.decision = 'foreign_origin';
-      return sendAnswer(res, FOREIGN_ORIGIN);
+      return sendAnswer(res, ANSWERS.foreignOrigin);
     }
     const form = await readForm(req);
     if (!(form instanceof URLSearchParams)) {
@@ -209,10 +208,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       case 'out_of_scope':
         outcome.decision = 'login_scope_denied';
         outcome.tokenId = exchange.token.id;
-        return sendPage(res, 403, messagePage('No access to this job', 'This token is valid, but its label selector does not match this job.', jobId));
+        return sendPage(res, 403, noAccessPage(jobId, 'This token'));
       case 'limited':
         outcome.decision = 'too_many_failures';
-        return sendPage(res, 429, loginPage({ jobId, next, error: 'Too many failed attempts from your address. Wait a minute, then try again.' }), {
+        return sendPage(res, 429, loginPage({ jobId, next, error: TOO_MANY_ATTEMPTS }), {
           'retry-after': String(exchange.retryAfter),
         });
       case 'invalid':
@@ -379,7 +378,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       // A cookie rides along with any page's WebSocket: only the job's own pages may use it.
       if (admission.via === 'session' && req.headers.origin !== undefined && req.headers.origin.toLowerCase() !== expectedOrigin(forwarded.host, https)) {
         outcome.decision = 'foreign_origin';
-        return refuseUpgrade(FOREIGN_ORIGIN);
+        return refuseUpgrade(ANSWERS.foreignOrigin);
       }
       await rewriteHeaders(req, admission, forwarded, requestId, true);
       const relay = relayWebSocket(req, socket, head, admission.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {

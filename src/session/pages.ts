@@ -86,6 +86,14 @@ export function messagePage(title: string, message: string, jobId: string): stri
   );
 }
 
+/** The error shown on the login page to an address past the failure limit. */
+export const TOO_MANY_ATTEMPTS = 'Too many failed attempts from your address. Wait a minute, then try again.';
+
+/** The 403 page for a valid token whose label selector does not match the job. */
+export function noAccessPage(jobId: string, subject: 'Your token' | 'This token' = 'Your token'): string {
+  return messagePage('No access to this job', `${subject} is valid, but its label selector does not match this job.`, jobId);
+}
+
 /** Headers of every page: no caching, no framing, nothing external, same-origin Referer (so the form's POST carries an Origin). */
 export const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',

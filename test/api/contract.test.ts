@@ -16,22 +16,11 @@ import {
   type ApiRefusal,
   type CompiledApiPolicy,
 } from '../../src/api/index.js';
-import { parseSelector, type Labels } from '../../src/selector/index.js';
-import type { Role, TokenRecord } from '../../src/tokens/record.js';
+import type { Labels } from '../../src/selector/index.js';
+import type { TokenRecord } from '../../src/tokens/record.js';
+import { tokenRecord } from '../helpers/fixtures.js';
 
-function token(role: Role, labelSelector = ''): TokenRecord {
-  return {
-    id: '00000000-0000-4000-8000-000000000000',
-    name: 'tester',
-    role,
-    labelSelector,
-    selector: parseSelector(labelSelector),
-    secretHash: Buffer.alloc(32),
-    version: 1,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-}
+const token = tokenRecord;
 
 const labels = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
 

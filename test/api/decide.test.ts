@@ -2,21 +2,9 @@ import t from 'tap';
 import { decideApi, decideApiForJob, type ApiDecision } from '../../src/api/decide.js';
 import { UNKNOWN_API_ROUTE, buildApiPolicy, type ApiMatch, type ApiRule } from '../../src/api/policy.js';
 import { parseSelector, type Labels } from '../../src/selector/index.js';
-import type { Role, TokenRecord } from '../../src/tokens/record.js';
+import { tokenRecord } from '../helpers/fixtures.js';
 
-function token(role: Role, labelSelector = ''): TokenRecord {
-  return {
-    id: '00000000-0000-4000-8000-000000000000',
-    name: 'tester',
-    role,
-    labelSelector,
-    selector: parseSelector(labelSelector),
-    secretHash: Buffer.alloc(32),
-    version: 1,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-}
+const token = tokenRecord;
 
 const labels = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
 

@@ -1,21 +1,9 @@
 import t from 'tap';
 import { decide, type Authentication, type TrafficKind } from '../../src/auth/decide.js';
-import { parseSelector } from '../../src/selector/index.js';
-import type { Role, TokenRecord } from '../../src/tokens/record.js';
+import type { Role } from '../../src/tokens/record.js';
+import { tokenRecord } from '../helpers/fixtures.js';
 
-function token(role: Role, labelSelector: string): TokenRecord {
-  return {
-    id: '00000000-0000-4000-8000-000000000000',
-    name: 'tester',
-    role,
-    labelSelector,
-    selector: parseSelector(labelSelector),
-    secretHash: Buffer.alloc(32),
-    version: 1,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-  };
-}
+const token = tokenRecord;
 
 const teamA = { labels: new Map([['team', 'a'], ['jobgate/id', 'nb1']]), unsecureHttp: false };
 const teamB = { labels: new Map([['team', 'b'], ['jobgate/id', 'nb2']]), unsecureHttp: false };
