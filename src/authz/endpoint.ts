@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Outg
 import { performance } from 'node:perf_hooks';
 import type { AssertionSigner } from '../assertion/signer.js';
 import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
-import { logAccess, type AccessOutcome } from '../observability/access-log.js';
+import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { cookieHost, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
@@ -213,6 +213,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     res.end();
   }
 
+  const accessLog = new AccessLog(logger);
   return createServer((req, res) => {
     const started = performance.now();
     const outcome: AccessOutcome = { decision: 'pending' };
@@ -220,7 +221,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     // The access line names the original request (method, host, path) once it is known.
     let logged: IncomingMessage = req;
     res.once('close', () => {
-      const durationMs = logAccess(logger, logged, requestId, started, res.statusCode, outcome, 'authz');
+      const durationMs = accessLog.write(logged, requestId, started, res.statusCode, outcome, 'authz');
       metrics.request(outcome.decision, res.statusCode, durationMs / 1000);
     });
     decide(req, res, outcome, (subject) => (logged = subject)).catch((error: unknown) => {

@@ -26,15 +26,6 @@ const OPTIONS = {
   formatters: { level: (label: string) => ({ level: label }) },
 };
 
-/**
- * The same log without the redaction pass, for the access line: it is built by jobgate from
- * named fields only (never a request, header or record), so there is nothing to redact, and
- * the pass would cost on every request.
- */
-export function accessLogger(logger: Logger): Logger {
-  return pino({ ...OPTIONS, level: logger.level }, (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]);
-}
-
 /** JSON lines to stdout (or `destination`, in tests). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(

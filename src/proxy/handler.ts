@@ -2,8 +2,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/answers.js';
-import { logAccess, type AccessOutcome } from '../observability/access-log.js';
-import { accessLogger, type Logger } from '../observability/logger.js';
+import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
+import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
@@ -87,11 +87,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   /** The assertion for a verified identity: cached, so usually without an await. */
   const assertionFor = (token: TokenRecord | undefined, audience: string): string | undefined | Promise<string> =>
     token === undefined ? undefined : (signer.cached(token, audience) ?? signer.assertionFor(token, audience));
-  const access = accessLogger(logger);
+  const accessLog = new AccessLog(logger);
   let inFlight = 0;
   const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: AccessOutcome, kind: 'http' | 'websocket') => {
     inFlight--;
-    const durationMs = logAccess(access, req, requestId, started, status, outcome, kind);
+    const durationMs = accessLog.write(req, requestId, started, status, outcome, kind);
     metrics.request(outcome.decision, status, durationMs / 1000);
   };
   const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
@@ -113,15 +113,16 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     if (denial.recordError) logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
   };
 
-  const rewriteHeaders = async (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
+  const headersFor = async (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
     const pending = assertionFor(admission.token, admission.job.id);
-    req.headers = upstreamHeaders(req.headers, {
+    return upstreamHeaders(req.headers, {
       identity: admission.token ? identityHeaders(admission.token) : undefined,
       stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
       forwarded,
       requestId,
       upgrade,
       assertion: typeof pending === 'string' || pending === undefined ? pending : await pending,
+      defaultHost: admission.upstream.host,
     });
   };
 
@@ -249,12 +250,17 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     req.url = admission.url;
     const assertion = await assertionFor(token, cookieHost(req));
-    req.headers = upstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: false, assertion });
-    if (body !== undefined) {
-      req.headers['content-length'] = String(body.length);
-      delete req.headers['transfer-encoding'];
-    }
-    forwarder.web(req, res, route.upstream, body);
+    const headers = upstreamHeaders(req.headers, {
+      identity: identityHeaders(token),
+      stripAuthorization: !options.keepAuthorization,
+      forwarded,
+      requestId,
+      upgrade: false,
+      assertion,
+      bodyLength: body?.length,
+      defaultHost: route.upstream.host,
+    });
+    forwarder.web(req, res, route.upstream, headers, body);
   }
 
   /** The API checks shared by HTTP and WebSocket requests. */
@@ -314,8 +320,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
-      await rewriteHeaders(req, admission, forwarded, requestId, false);
-      forwarder.web(req, res, admission.upstream);
+      forwarder.web(req, res, admission.upstream, await headersFor(req, admission, forwarded, requestId, false));
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
@@ -350,8 +355,16 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         const { token, admission } = admitted;
         req.url = admission.url;
         const assertion = await assertionFor(token, cookieHost(req));
-        req.headers = upstreamHeaders(req.headers, { identity: identityHeaders(token), stripAuthorization: !options.keepAuthorization, forwarded, requestId, upgrade: true, assertion });
-        const relay = relayWebSocket(req, socket, head, apiRoute.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
+        const headers = upstreamHeaders(req.headers, {
+          identity: identityHeaders(token),
+          stripAuthorization: !options.keepAuthorization,
+          forwarded,
+          requestId,
+          upgrade: true,
+          assertion,
+          defaultHost: apiRoute.upstream.host,
+        });
+        const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
           onUpstreamFailure(failedReq, reply, error);
         });
@@ -380,8 +393,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
       }
-      await rewriteHeaders(req, admission, forwarded, requestId, true);
-      const relay = relayWebSocket(req, socket, head, admission.upstream, options.upstreamTimeoutMs, (failedReq, reply, error) => {
+      const headers = await headersFor(req, admission, forwarded, requestId, true);
+      const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;
         onUpstreamFailure(failedReq, reply, error);
       });

@@ -97,21 +97,28 @@ export interface UpstreamHeaderOptions {
   readonly upgrade: boolean;
   /** The signed identity assertion (X-Jobgate-Assertion), for requests with a verified identity. */
   readonly assertion?: string | undefined;
+  /** The length of a body jobgate read and forwards itself (replaces the client's framing headers). */
+  readonly bodyLength?: number | undefined;
+  /** Host for a request that came without one (HTTP/1.0): the upstream's. */
+  readonly defaultHost: string;
 }
 
 /**
- * What the upstream may see, built as a new object in one pass (deleting keys would turn
- * the request's header object into a slow dictionary that http-proxy then copies): no
- * hop-by-hop headers, no credential meant for jobgate, nothing in jobgate's identity
+ * What the upstream may see, as a flat [name, value, ...] list that Node writes as it is:
+ * no hop-by-hop headers, no credential meant for jobgate, nothing in jobgate's identity
  * namespace unless jobgate put it there, and X-Forwarded-* / Forwarded from what jobgate saw.
  */
-export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): IncomingHttpHeaders {
+export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): string[] {
   const connection = headers.connection;
   // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1); a handshake keeps its own.
   const listed = connection !== undefined && !options.upgrade && connection.includes(',') ? connectionListed(connection) : undefined;
   const single = listed === undefined && connection !== undefined && !options.upgrade ? connection.trim().toLowerCase() : undefined;
-  const fresh: IncomingHttpHeaders = {};
+  const replacedBody = options.bodyLength !== undefined;
+  const out: string[] = [];
+  let requestId = false;
   for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
     if (HOP_BY_HOP_SET.has(name)) {
       if (!(options.upgrade && (name === 'connection' || name === 'upgrade'))) continue;
     } else if (isIdentityHeader(name) || isForwardingHeader(name) || name === single || listed?.has(name)) {
@@ -120,32 +127,41 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
       if (options.stripAuthorization) continue;
     } else if (name === 'cookie') {
       // jobgate's session cookie never reaches an upstream; the job's own cookies do.
-      const kept = withoutSessionCookies(headers.cookie!);
-      if (kept !== undefined) fresh.cookie = kept;
+      const kept = withoutSessionCookies(value as string);
+      if (kept !== undefined) out.push('cookie', kept);
       continue;
+    } else if (replacedBody && (name === 'content-length' || name === 'transfer-encoding')) {
+      continue;
+    } else if (name === 'x-request-id') {
+      requestId = true;
     }
-    fresh[name] = headers[name];
+    if (typeof value === 'string') out.push(name, value);
+    else for (const each of value) out.push(name, each);
   }
 
+  if (headers.host === undefined) out.push('host', options.defaultHost);
+  if (replacedBody) out.push('content-length', String(options.bodyLength));
   const { chain, proto, host } = options.forwarded;
-  fresh['x-forwarded-for'] = chain.length === 1 ? chain[0] : chain.join(', ');
-  fresh['x-forwarded-proto'] = proto;
-  fresh['x-forwarded-host'] = host;
   let forwarded = '';
   for (let i = 0; i < chain.length; i++) {
     forwarded += `${i === 0 ? '' : ', '}for=${forwardedNode(chain[i]!)}`;
   }
-  fresh.forwarded = `${forwarded};host="${quotedSafe(host)}";proto=${proto}`;
-  if (fresh['x-request-id'] === undefined) fresh['x-request-id'] = options.requestId;
+  out.push(
+    'x-forwarded-for',
+    chain.length === 1 ? chain[0]! : chain.join(', '),
+    'x-forwarded-proto',
+    proto,
+    'x-forwarded-host',
+    host,
+    'forwarded',
+    `${forwarded};host="${quotedSafe(host)}";proto=${proto}`,
+  );
+  if (!requestId) out.push('x-request-id', options.requestId);
 
   const identity = options.identity;
-  if (identity) {
-    fresh['x-jobgate-token-id'] = identity.tokenId;
-    fresh['x-jobgate-token-name'] = identity.tokenName;
-    fresh['x-jobgate-role'] = identity.role;
-  }
-  if (options.assertion !== undefined) fresh['x-jobgate-assertion'] = options.assertion;
-  return fresh;
+  if (identity) out.push('x-jobgate-token-id', identity.tokenId, 'x-jobgate-token-name', identity.tokenName, 'x-jobgate-role', identity.role);
+  if (options.assertion !== undefined) out.push('x-jobgate-assertion', options.assertion);
+  return out;
 }
 
 /** The header names a Connection header lists, except those that carry the message itself. */

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
+import { bareHostname, upstreamPath } from './forward.js';
 import { closeFrame, FrameBoundaryTracker } from './frames.js';
 
 /** WebSocket close codes jobgate sends. */
@@ -113,19 +114,19 @@ export function relayWebSocket(
   client: Socket,
   head: Buffer,
   target: URL,
+  headers: readonly string[],
   timeoutMs: number,
   onFailure: RelayFailure,
 ): RelayedSocket {
   const relay = new RelayedSocket(client);
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const basePath = target.pathname === '/' ? '' : target.pathname.replace(/\/$/, '');
   const upstreamReq = request({
     protocol: target.protocol,
-    hostname: target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname,
+    hostname: bareHostname(target),
     port: target.port,
     method: 'GET',
-    path: basePath + (req.url ?? '/'),
-    headers: req.headers,
+    path: upstreamPath(target, req.url ?? '/'),
+    headers,
     agent: false,
     timeout: timeoutMs,
   });
