@@ -284,7 +284,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
       if (unfinished > 0) logger.warn({ event: 'drain_timeout', unfinished }, 'drain timeout: closing the requests still in flight');
       proxyServer.closeAllConnections();
       authzServer?.closeAllConnections();
-      forwarder.close();
+      await forwarder.close();
       await proxyClosed;
       if (adminServer.listening) {
         const adminClosed = new Promise((resolve) => adminServer.close(resolve));
@@ -318,5 +318,7 @@ function timedRegistry(source: Registry, metrics: Metrics): Registry {
     token: timed((id) => source.token(id)),
     job: timed((id) => source.job(id)),
     cachedToken: () => undefined,
+    peekToken: () => undefined,
+    peekJob: () => undefined,
   };
 }

@@ -9,29 +9,95 @@ export interface MetricSources {
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
+/** Requests counted on the hot path, by decision and status class; read by the metric on scrape. */
+interface RequestCount {
+  readonly decision: string;
+  readonly statusClass: string;
+  count: number;
+}
+
 /**
- * jobgate's Prometheus metrics. Request counters are pre-bound per (decision, status
- * class) so that the hot path does one Map lookup and two increments.
+ * A histogram that the hot path feeds with one array increment, in prom-client's metric
+ * shape (its get() is read on scrape and summed across workers like prom-client's own).
+ */
+class BucketHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    const bounds = this.bounds;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
+    const values = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += this.counts[i]!;
+      values.push({ labels: { le: this.bounds[i]! }, value: cumulative, metricName: `${this.name}_bucket` });
+    }
+    values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${this.name}_bucket` });
+    values.push({ labels: {}, value: this.sum, metricName: `${this.name}_sum` }, { labels: {}, value: this.count, metricName: `${this.name}_count` });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+/**
+ * jobgate's Prometheus metrics. The per-request ones (requests by decision and status
+ * class, request duration) are plain counters in memory, turned into prom-client's
+ * metrics when /metrics is scraped: a request costs one Map lookup and a few increments.
  */
 export class Metrics {
   readonly registry = new MetricsRegistry();
-  private readonly requests: Counter<'decision' | 'status_class'>;
-  private readonly duration: Histogram;
+  private readonly requestCounts = new Map<string, RequestCount>();
+  private readonly duration: BucketHistogram;
   private readonly redisErrors: Counter;
   private readonly redisDuration: Histogram;
   private readonly revoked: Counter;
-  private readonly bound = new Map<string, Counter.Internal>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobgate_process_' });
-    this.requests = new Counter({ name: 'jobgate_requests_total', help: 'Requests by decision and status class.', labelNames: ['decision', 'status_class'], registers });
-    this.duration = new Histogram({
-      name: 'jobgate_request_duration_seconds',
-      help: 'Time from request to response end (or WebSocket close).',
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    const requestCounts = this.requestCounts;
+    new Counter({
+      name: 'jobgate_requests_total',
+      help: 'Requests by decision and status class.',
+      labelNames: ['decision', 'status_class'],
       registers,
+      collect() {
+        this.reset();
+        for (const { decision, statusClass, count } of requestCounts.values()) this.inc({ decision, status_class: statusClass }, count);
+      },
     });
+    this.duration = new BucketHistogram('jobgate_request_duration_seconds', 'Time from request to response end (or WebSocket close).', [
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+    ]);
+    // prom-client reads a registered metric through get() and reset(): the shape BucketHistogram has.
+    this.registry.registerMetric(this.duration as unknown as Parameters<MetricsRegistry['registerMetric']>[0]);
     const cacheCounter = (name: string, help: string, pick: (stats: { hits: number; misses: number }) => number) =>
       new Counter({
         name,
@@ -82,12 +148,9 @@ export class Metrics {
   request(decision: string, status: number, seconds: number): void {
     const statusClass = STATUS_CLASSES[Math.floor(status / 100) - 1] ?? '5xx';
     const key = `${decision} ${statusClass}`;
-    let counter = this.bound.get(key);
-    if (!counter) {
-      counter = this.requests.labels({ decision, status_class: statusClass });
-      this.bound.set(key, counter);
-    }
-    counter.inc();
+    const counted = this.requestCounts.get(key);
+    if (counted) counted.count++;
+    else this.requestCounts.set(key, { decision, statusClass, count: 1 });
     this.duration.observe(seconds);
   }
 

@@ -7,7 +7,7 @@ import { RecordError, StoreUnavailableError } from '../errors.js';
 import { ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
-import type { HostRouter } from '../routing/host.js';
+import type { HostRoute, HostRouter } from '../routing/host.js';
 import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
 import { parseToken, type ParsedToken } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
@@ -58,6 +58,18 @@ export type Exchange =
 
 const deny = (decision: string, answer: Answer, extra: Partial<Denial> = {}): Denial => ({ ok: false, decision, answer, ...extra });
 
+const NO_ROUTE = deny('no_route', ANSWERS.noRoute);
+
+/**
+ * A value, or the promise of one when Redis had to be asked. The hot path (records in the
+ * cache) thus decides without a promise or an await; callers check with isPromise.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return value instanceof Promise;
+}
+
 /** The host name a cookie is bound to: the Host header without port, lowercased. */
 export function cookieHost(req: IncomingMessage): string {
   const host = req.headers.host ?? '';
@@ -78,29 +90,49 @@ export class Gatekeeper {
     private readonly sessions: SessionCookies,
   ) {}
 
-  /** The job and upstream a request is for, or the denial (404, 503). */
-  async route(req: IncomingMessage): Promise<Target | Denial> {
-    try {
-      return await this.target(req.headers.host);
-    } catch (error) {
-      return this.failure(error);
+  /**
+   * The job and upstream a request is for, or the denial (404, 503). Like authorize, it
+   * answers at once (no promise) when the cache knows the records, which is the common case.
+   */
+  route(req: IncomingMessage): MaybePromise<Target | Denial> {
+    if (this.mode.kind === 'sidecar') {
+      const { jobId, upstream } = this.mode;
+      return this.withJob(jobId, (job) => (job ? { job, upstream } : deny('sidecar_job_missing', missingSidecarJob(jobId), { jobId })));
     }
+    const route = this.mode.router.route(req.headers.host);
+    if (!route) return NO_ROUTE;
+    return this.withJob(route.label, (job) => (job ? { job, upstream: job.upstream } : this.portTarget(route)));
+  }
+
+  /** `<job-id>-<port>`: the job's other port, when no job has the whole label as its id. */
+  private portTarget(route: HostRoute): MaybePromise<Target | Denial> {
+    const reading = route.portReading;
+    if (!reading) return deny('unknown_job', ANSWERS.unknownJob, { jobId: route.label });
+    return this.withJob(reading.jobId, (job) => {
+      if (!job) return deny('unknown_job', ANSWERS.unknownJob, { jobId: reading.jobId });
+      const upstream = job.ports.get(reading.port);
+      return upstream ? { job, upstream } : deny('unknown_port', ANSWERS.unknownPort, { jobId: reading.jobId });
+    });
+  }
+
+  /** Calls `next` with job `id`'s record: at once from the cache, or after the Redis lookup. Registry errors become denials. */
+  private withJob<R>(id: string, next: (job: JobRecord | undefined) => MaybePromise<R | Denial>): MaybePromise<R | Denial> {
+    const cached = this.registry.peekJob(id);
+    if (cached) return next(cached.value);
+    return this.registry.job(id).then(next, (error: unknown) => this.failure(error));
   }
 
   /**
    * Authenticates and decides. `client` is the client's address as far as trusted hops
    * tell (for the failure limit); `https` says which session cookie applies.
    */
-  async authorize(req: IncomingMessage, target: Target, client: string, https: boolean): Promise<Admission> {
+  authorize(req: IncomingMessage, target: Target, client: string, https: boolean): MaybePromise<Admission> {
     const { job, upstream } = target;
     if (job.unsecureHttp) return { ok: true, decision: 'allowed_unsecure', job, upstream, token: undefined, via: undefined };
 
     const credential = readCredential(req);
     const limited = this.limited(credential, client, job.id);
     if (limited) return limited;
-    let auth: Authentication = { kind: 'anonymous' };
-    let via: 'bearer' | 'session' | undefined;
-    let staleSession = false;
     switch (credential.kind) {
       case 'duplicate':
         return deny('duplicate_authorization', ANSWERS.duplicateAuthorization, { jobId: job.id });
@@ -108,34 +140,40 @@ export class Gatekeeper {
         this.failures.recordFailure(client);
         return deny('malformed_token', ANSWERS.malformedToken, { jobId: job.id });
       case 'bearer': {
-        const token = await this.resolveBearer(credential.token, client, job.id);
-        if ('ok' in token) return token;
-        auth = { kind: 'token', token };
-        via = 'bearer';
-        break;
+        const token = this.resolveBearer(credential.token, client, job.id);
+        return isPromise(token) ? token.then((resolved) => this.admitBearer(resolved, target)) : this.admitBearer(token, target);
       }
       default: {
         // No bearer token (or another scheme, RFC 6750 3.1): a browser session may stand in.
         const cookie = readCookie(req.headers.cookie, cookieName(https));
-        if (cookie === undefined) break;
-        const session = await this.sessions.verify(cookie, cookieHost(req));
-        let token: TokenRecord | undefined;
-        if (session) {
-          try {
-            token = await this.registry.token(session.tokenId);
-          } catch (error) {
-            return this.failure(error, job.id, session.tokenId);
-          }
-        }
-        // A deleted or renewed token ends its sessions: the version is in the cookie.
-        if (!session || !token || token.version !== session.version) staleSession = true;
-        else {
-          auth = { kind: 'token', token };
-          via = 'session';
-        }
+        return cookie === undefined ? this.admit({ kind: 'anonymous' }, target, undefined) : this.authorizeSession(req, cookie, target);
       }
     }
+  }
 
+  private admitBearer(token: TokenRecord | Denial, target: Target): Admission {
+    return 'ok' in token ? token : this.admit({ kind: 'token', token }, target, 'bearer');
+  }
+
+  private async authorizeSession(req: IncomingMessage, cookie: string, target: Target): Promise<Admission> {
+    const job = target.job;
+    const session = await this.sessions.verify(cookie, cookieHost(req));
+    let token: TokenRecord | undefined;
+    if (session) {
+      try {
+        token = await this.registry.token(session.tokenId);
+      } catch (error) {
+        return this.failure(error, job.id, session.tokenId);
+      }
+    }
+    // A deleted or renewed token ends its sessions: the version is in the cookie.
+    if (!session || !token || token.version !== session.version) return this.admit({ kind: 'anonymous' }, target, undefined, true);
+    return this.admit({ kind: 'token', token }, target, 'session');
+  }
+
+  /** The decision for an authenticated (or anonymous) request, as an admission or a denial. */
+  private admit(auth: Authentication, target: Target, via: 'bearer' | 'session' | undefined, staleSession = false): Admission {
+    const { job, upstream } = target;
     const decision = decide(auth, job, 'job');
     const token = auth.kind === 'token' ? auth.token : undefined;
     if (!decision.allow) {
@@ -148,7 +186,7 @@ export class Gatekeeper {
    * Authenticates a request to the training API: bearer tokens only (browser sessions are
    * for job URLs). Returns the token, or the denial (400, 401, 429, 503).
    */
-  async authenticateApi(req: IncomingMessage, client: string): Promise<TokenRecord | Denial> {
+  authenticateApi(req: IncomingMessage, client: string): MaybePromise<TokenRecord | Denial> {
     const credential = readCredential(req);
     const limited = this.limited(credential, client);
     if (limited) return limited;
@@ -174,25 +212,23 @@ export class Gatekeeper {
   }
 
   /** The record a well-formed bearer token stands for, or the denial; failures count toward the limit. */
-  private async resolveBearer(presented: ParsedToken, client: string, jobId?: string): Promise<TokenRecord | Denial> {
-    let token: TokenRecord | undefined;
-    try {
-      token = await this.registry.token(presented.id);
-    } catch (error) {
-      if (error instanceof RecordError) this.failures.recordFailure(client);
-      return this.failure(error, jobId, presented.id);
-    }
-    if (!token || !timingSafeEqual(token.secretHash, presented.digest)) {
-      this.failures.recordFailure(client);
-      return deny('unknown_token', ANSWERS.unknownToken, { ...(jobId ? { jobId } : {}), tokenId: presented.id });
-    }
-    return token;
+  private resolveBearer(presented: ParsedToken, client: string, jobId?: string): MaybePromise<TokenRecord | Denial> {
+    const cached = this.registry.peekToken(presented.id);
+    if (cached) return this.verifyBearer(cached.value, presented, client, jobId);
+    return this.registry.token(presented.id).then(
+      (token) => this.verifyBearer(token, presented, client, jobId),
+      (error: unknown) => {
+        if (error instanceof RecordError) this.failures.recordFailure(client);
+        return this.failure(error, jobId, presented.id);
+      },
+    );
   }
 
-  /** Route, then authorize. */
-  async admit(req: IncomingMessage, client: string, https: boolean): Promise<Admission> {
-    const target = await this.route(req);
-    return 'ok' in target ? target : this.authorize(req, target, client, https);
+  /** The token when it exists and the presented secret is its own (constant-time), or the 401. */
+  private verifyBearer(token: TokenRecord | undefined, presented: ParsedToken, client: string, jobId: string | undefined): TokenRecord | Denial {
+    if (token && timingSafeEqual(token.secretHash, presented.digest)) return token;
+    this.failures.recordFailure(client);
+    return jobId === undefined ? deny('unknown_token', ANSWERS.unknownToken, { tokenId: presented.id }) : deny('unknown_token', ANSWERS.unknownToken, { jobId, tokenId: presented.id });
   }
 
   /**
@@ -215,26 +251,6 @@ export class Gatekeeper {
   private knownValid(id: string, digest: Buffer): boolean {
     const cached = this.registry.cachedToken(id);
     return cached !== undefined && timingSafeEqual(cached.secretHash, digest);
-  }
-
-  /** The job and upstream a request is for; throws registry errors. */
-  private async target(host: string | undefined): Promise<Target | Denial> {
-    if (this.mode.kind === 'sidecar') {
-      const job = await this.registry.job(this.mode.jobId);
-      if (!job) return deny('sidecar_job_missing', missingSidecarJob(this.mode.jobId), { jobId: this.mode.jobId });
-      return { job, upstream: this.mode.upstream };
-    }
-    const route = this.mode.router.route(host);
-    if (!route) return deny('no_route', ANSWERS.noRoute);
-    const job = await this.registry.job(route.label);
-    if (job) return { job, upstream: job.upstream };
-    const reading = route.portReading;
-    if (!reading) return deny('unknown_job', ANSWERS.unknownJob, { jobId: route.label });
-    const portJob = await this.registry.job(reading.jobId);
-    if (!portJob) return deny('unknown_job', ANSWERS.unknownJob, { jobId: reading.jobId });
-    const upstream = portJob.ports.get(reading.port);
-    if (!upstream) return deny('unknown_port', ANSWERS.unknownPort, { jobId: reading.jobId });
-    return { job: portJob, upstream };
   }
 
   private failure(error: unknown, jobId?: string, tokenId?: string): Denial {

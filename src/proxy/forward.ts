@@ -1,78 +1,109 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 
 /** Called once when forwarding fails, with the answer that was (or could not be) sent. */
 export type ForwardFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
 
+/** undici's codes for an upstream that stayed silent too long: a 504, not a 502. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
 /**
- * Streams HTTP requests to upstreams over a keep-alive connection pool: the request with
- * the headers the handler built, the upstream's answer with its own hop-by-hop headers
- * removed, an idle timeout, and upstream failures turned into 502/504 answers that reveal
- * no internal address.
+ * Streams HTTP requests to upstreams through undici's connection pools (one per upstream
+ * origin, kept alive): the request with the headers the handler built, the upstream's
+ * answer without its own hop-by-hop headers, a timeout on silence, and upstream failures
+ * turned into 502/504 answers that reveal no internal address.
  *
- * Written on node:http rather than http-proxy-3 because this is the hot path: http-proxy
- * merges options, parses the URL and copies the headers one by one on every request, and
- * jobgate has already built the upstream headers and resolved the target (docs/benchmarks.md).
+ * undici rather than node:http's client or http-proxy-3: on the hot path it costs about
+ * half as much CPU per request (docs/benchmarks.md).
  */
 export class Forwarder {
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
+  private readonly agent: Agent;
 
   constructor(
-    /** How long an upstream may stay silent: before its answer, and between chunks of it. */
-    private readonly timeoutMs: number,
+    /** How long an upstream may stay silent: to connect, before its answer, between chunks of it. */
+    timeoutMs: number,
     private readonly onFailure: ForwardFailure,
     /** True once shutdown began: responses from then on close their connection. */
     private readonly draining: () => boolean = () => false,
-  ) {}
+  ) {
+    this.agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
+  }
 
   /** Forwards `req` with `headers` (see upstreamHeaders); with `body`, those bytes instead of the request's stream. */
   web(req: IncomingMessage, res: ServerResponse, target: URL, headers: readonly string[], body?: Buffer): void {
-    const https = target.protocol === 'https:';
-    const hostname = bareHostname(target);
-    const upstreamReq = (https ? httpsRequest : httpRequest)({
-      hostname,
-      port: target.port || (https ? 443 : 80),
-      method: req.method,
-      path: upstreamPath(target, req.url ?? '/'),
-      headers,
-      agent: https ? this.httpsAgent : this.httpAgent,
-      // TLS names the upstream's host, not the job URL the client asked for.
-      ...(https && isIP(hostname) === 0 ? { servername: hostname } : {}),
-    });
-    let timedOut = false;
-    upstreamReq.setTimeout(this.timeoutMs, () => {
-      timedOut = true;
-      upstreamReq.destroy();
-    });
-    upstreamReq.on('error', (error) => {
-      // The client left first and jobgate dropped the upstream request: nothing to answer.
-      if (res.destroyed) return;
-      const answer = timedOut || (error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
-      this.onFailure(req, answer, error);
-      sendAnswer(res, answer);
-    });
-    upstreamReq.on('response', (upstreamRes) => {
-      // Connection management is per hop: ours follows the client's request, not the upstream's answer.
-      if (this.draining()) res.shouldKeepAlive = false;
-      res.writeHead(upstreamRes.statusCode!, upstreamRes.statusMessage, endToEndHeaders(upstreamRes.rawHeaders));
-      upstreamRes.on('error', () => res.destroy());
-      upstreamRes.pipe(res);
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
-    });
-
-    if (body !== undefined) upstreamReq.end(body);
-    else if (hasBody(req)) req.pipe(upstreamReq);
-    else upstreamReq.end();
+    const relay = new ResponseRelay(req, res, this.onFailure, this.draining);
+    res.once('close', () => relay.clientClosed());
+    this.agent.dispatch(
+      {
+        origin: target.origin,
+        path: upstreamPath(target, req.url ?? '/'),
+        method: req.method as Dispatcher.HttpMethod,
+        headers: headers as string[],
+        body: body ?? (hasBody(req) ? req : null),
+      },
+      relay,
+    );
   }
 
-  close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  /** Closes the pools' connections. */
+  close(): Promise<void> {
+    return this.agent.destroy();
+  }
+}
+
+/** Writes one upstream response to the client, with backpressure both ways. */
+class ResponseRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private clientGone = false;
+  private waitingForDrain = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly onFailure: ForwardFailure,
+    private readonly draining: () => boolean,
+  ) {}
+
+  /** The client left before its response was complete: the upstream request is dropped. */
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.controller?.abort(new Error('the client closed the connection'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('the client closed the connection'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    // Connection management is per hop: ours follows the client's request, not the upstream's answer.
+    if (this.draining()) this.res.shouldKeepAlive = false;
+    this.res.writeHead(statusCode, statusMessage, endToEndHeaders(headers));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.res.write(chunk) || this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    controller.pause();
+    this.res.once('drain', () => {
+      this.waitingForDrain = false;
+      controller.resume();
+    });
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    // jobgate dropped the upstream request because the client left: nothing to answer.
+    if (this.clientGone || this.res.destroyed) return;
+    const code = (error as NodeJS.ErrnoException).code;
+    const answer = code !== undefined && TIMEOUT_CODES.has(code) ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
+    this.onFailure(this.req, answer, error);
+    sendAnswer(this.res, answer);
   }
 }
 
@@ -105,38 +136,28 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The upstream's response headers that the client may see, as a flat [name, value, ...] list
- * in the upstream's own spelling: without the headers of the upstream connection (RFC 9110
- * 7.6.1), which Node writes anew for the client's (Connection, Keep-Alive, framing).
+ * The upstream's response headers that the client may see, as a flat [name, value, ...]
+ * list: without the headers of the upstream connection (RFC 9110 7.6.1), which Node writes
+ * anew for the client's (Connection, Keep-Alive, framing).
  */
-export function endToEndHeaders(raw: readonly string[]): string[] {
-  let listed: Set<string> | undefined;
+export function endToEndHeaders(headers: IncomingHttpHeaders): string[] {
+  const connection = headers.connection;
+  const listed = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connectionTokens(connection);
   const kept: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    // Hop-by-hop names are 2, 7, 10, 16 or 17 characters long: most names skip the lowercasing.
-    const length = name.length;
-    if (length === 2 || length === 7 || length === 10 || length === 16 || length === 17) {
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') listed = connectionTokens(raw[i + 1]!, listed);
-        continue;
-      }
-    }
-    kept.push(name, raw[i + 1]!);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    const value = headers[name]!;
+    if (typeof value === 'string') kept.push(name, value);
+    else for (const each of value) kept.push(name, each);
   }
-  if (listed === undefined) return kept;
-  const names = listed;
-  const filtered: string[] = [];
-  for (let i = 0; i < kept.length; i += 2) if (!names.has(kept[i]!.toLowerCase())) filtered.push(kept[i]!, kept[i + 1]!);
-  return filtered;
+  return kept;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
-/** Names a Connection header lists beyond keep-alive and close, added to `into`. */
-function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
-  let names = into;
+/** Names a Connection header lists beyond keep-alive and close. */
+function connectionTokens(value: string): Set<string> | undefined {
+  let names: Set<string> | undefined;
   for (const token of value.split(',')) {
     const name = token.trim().toLowerCase();
     if (name === '' || name === 'close' || name === 'keep-alive' || PROTECTED.has(name)) continue;

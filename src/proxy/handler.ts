@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
-import { cookieHost, type Admission, type Denial, type Gatekeeper, type Target } from './admission.js';
+import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, type MaybePromise, type Target } from './admission.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { ApiAdmission, ApiGate } from './api-gate.js';
@@ -101,29 +101,29 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   const ownScheme = options.publicScheme ?? 'http';
 
   /** Checks that need nothing but the request, then the route. */
-  const route = async (req: IncomingMessage): Promise<Target | Denial> => {
+  const route = (req: IncomingMessage): MaybePromise<Target | Denial> => {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    const target = await gatekeeper.route(req);
-    if ('ok' in target) logRecordError(target);
-    return target;
+    return gatekeeper.route(req);
   };
 
   const logRecordError = (denial: Denial) => {
     if (denial.recordError) logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
   };
 
-  const headersFor = async (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean) => {
-    const pending = assertionFor(admission.token, admission.job.id);
-    return upstreamHeaders(req.headers, {
-      identity: admission.token ? identityHeaders(admission.token) : undefined,
-      stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
-      forwarded,
-      requestId,
-      upgrade,
-      assertion: typeof pending === 'string' || pending === undefined ? pending : await pending,
-      defaultHost: admission.upstream.host,
-    });
+  const headersFor = (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean): MaybePromise<string[]> => {
+    const build = (assertion: string | undefined) =>
+      upstreamHeaders(req.headers, {
+        identity: admission.token ? identityHeaders(admission.token) : undefined,
+        stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
+        forwarded,
+        requestId,
+        upgrade,
+        assertion,
+        defaultHost: admission.upstream.host,
+      });
+    const assertion = assertionFor(admission.token, admission.job.id);
+    return isPromise(assertion) ? assertion.then(build) : build(assertion);
   };
 
   /** A page (login, refusal) with jobgate's page headers. */
@@ -148,7 +148,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       }
     }
     if (res.headersSent) return void res.destroy();
-    res.writeHead(reply.status, { ...reply.headers, ...clear });
+    res.writeHead(reply.status, denial.staleSession ? { ...reply.headers, ...clear } : reply.headers);
     res.end(reply.body);
   };
 
@@ -303,9 +303,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const https = forwarded.proto === 'https';
       const apiRoute = apiRouteFor(req);
       if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome);
-      const target = await route(req);
+      const routed = route(req);
+      const target = isPromise(routed) ? await routed : routed;
       if ('ok' in target) {
         recordOutcome(outcome, target);
+        logRecordError(target);
         return refuse(req, res, target, https);
       }
       outcome.jobId = target.job.id;
@@ -314,13 +316,15 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const link = req.method === 'GET' || req.method === 'HEAD' ? splitDeepLink(url) : undefined;
       if (link) return await deepLink(req, res, target, forwarded, link, outcome);
 
-      const admission = await gatekeeper.authorize(req, target, clientAddress(forwarded), https);
+      const authorized = gatekeeper.authorize(req, target, clientAddress(forwarded), https);
+      const admission = isPromise(authorized) ? await authorized : authorized;
       recordOutcome(outcome, admission);
       if (!admission.ok) {
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
-      forwarder.web(req, res, admission.upstream, await headersFor(req, admission, forwarded, requestId, false));
+      const headers = headersFor(req, admission, forwarded, requestId, false);
+      forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
@@ -374,6 +378,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const target = await route(req);
       if ('ok' in target) {
         recordOutcome(outcome, target);
+        logRecordError(target);
         return refuseUpgrade(target.answer);
       }
       outcome.jobId = target.job.id;

@@ -2,8 +2,12 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { withoutSessionCookies } from '../session/cookie.js';
 import type { TokenRecord } from '../tokens/record.js';
 
-/** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
-const HOP_BY_HOP_SET = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+/**
+ * Headers that describe one connection, never forwarded (RFC 9110 7.6.1), and two that
+ * belong to the client's hop too: jobgate frames the body it forwards itself
+ * (Transfer-Encoding), and Node has already answered Expect: 100-continue.
+ */
+const HOP_BY_HOP_SET = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect']);
 
 /** True for a header in jobgate's identity namespace, in any case, with '-' or '_'. */
 function isIdentityHeader(name: string): boolean {
@@ -130,7 +134,7 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
       const kept = withoutSessionCookies(value as string);
       if (kept !== undefined) out.push('cookie', kept);
       continue;
-    } else if (replacedBody && (name === 'content-length' || name === 'transfer-encoding')) {
+    } else if (replacedBody && name === 'content-length') {
       continue;
     } else if (name === 'x-request-id') {
       requestId = true;

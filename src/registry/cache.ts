@@ -2,7 +2,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { Lru } from './lru.js';
-import type { Registry } from './registry.js';
+import type { CacheEntry, Registry } from './registry.js';
 
 export interface CacheOptions {
   /** Entries per cache (tokens, jobs). */
@@ -17,9 +17,7 @@ export interface CacheOptions {
   readonly now?: () => number;
 }
 
-interface Entry<T> {
-  /** undefined: known not to exist. */
-  readonly value: T | undefined;
+interface Entry<T> extends CacheEntry<T> {
   readonly expiresAt: number;
 }
 
@@ -54,12 +52,16 @@ class RecordCache<T> {
     return entry !== undefined && entry.expiresAt > this.now() ? entry : undefined;
   }
 
-  async get(id: string): Promise<T | undefined> {
+  /** The fresh entry for `id`, counted as a hit; undefined when only `get()` can tell. */
+  peek(id: string): Entry<T> | undefined {
     const entry = this.fresh(id);
-    if (entry) {
-      this.stats.hits++;
-      return entry.value;
-    }
+    if (entry) this.stats.hits++;
+    return entry;
+  }
+
+  async get(id: string): Promise<T | undefined> {
+    const entry = this.peek(id);
+    if (entry) return entry.value;
     this.stats.misses++;
     let pending = this.inflight.get(id);
     if (!pending) {
@@ -133,6 +135,14 @@ export class CachedRegistry implements Registry {
   /** The token record if it is cached, fresh and known to exist (no Redis). */
   cachedToken(id: string): TokenRecord | undefined {
     return this.tokens.fresh(id)?.value;
+  }
+
+  peekToken(id: string): CacheEntry<TokenRecord> | undefined {
+    return this.tokens.peek(id);
+  }
+
+  peekJob(id: string): CacheEntry<JobRecord> | undefined {
+    return this.jobs.peek(id);
   }
 
   invalidateToken(id: string): void {

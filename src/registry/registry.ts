@@ -13,6 +13,19 @@ export interface Registry {
   job(id: string): Promise<JobRecord | undefined>;
   /** The token if it is cached, fresh and known to exist: no Redis. */
   cachedToken(id: string): TokenRecord | undefined;
+  /**
+   * What the cache knows about a token without Redis: its fresh entry (whose value is
+   * undefined for an id known not to exist), or undefined when only `token()` can tell.
+   * The hot path uses it to decide without an await.
+   */
+  peekToken(id: string): CacheEntry<TokenRecord> | undefined;
+  /** As peekToken, for jobs. */
+  peekJob(id: string): CacheEntry<JobRecord> | undefined;
+}
+
+/** A cached answer: the record, or undefined for an id known not to exist. */
+export interface CacheEntry<T> {
+  readonly value: T | undefined;
 }
 
 /** The registry read straight from Redis. */
@@ -31,6 +44,14 @@ export class RedisRegistry implements Registry {
   }
 
   cachedToken(): TokenRecord | undefined {
+    return undefined;
+  }
+
+  peekToken(): undefined {
+    return undefined;
+  }
+
+  peekJob(): undefined {
     return undefined;
   }
 }

@@ -28,6 +28,14 @@ class Source implements Registry {
   cachedToken(): TokenRecord | undefined {
     return undefined;
   }
+
+  peekToken(): undefined {
+    return undefined;
+  }
+
+  peekJob(): undefined {
+    return undefined;
+  }
 }
 
 const record = (id: string, version = 1) => ({ id, version }) as unknown as TokenRecord;
@@ -51,6 +59,23 @@ t.test('a warm lookup does not reach the source until the TTL', async (t) => {
   await cache.token('a');
   t.equal(source.loads, 2);
   t.same(cache.stats.tokens, { hits: 1, misses: 2 });
+});
+
+t.test('peek answers from the cache alone: a record, a known absence, or nothing to say', async (t) => {
+  const { source, cache, advance } = setup();
+  source.tokens.set('a', record('a'));
+  t.equal(cache.peekToken('a'), undefined, 'nothing cached yet: only a lookup can tell');
+  await cache.token('a');
+  await cache.token('ghost');
+  t.equal(cache.peekToken('a')?.value?.id, 'a');
+  const absent = cache.peekToken('ghost');
+  t.ok(absent, 'an unknown id is a cached answer too');
+  t.equal(absent?.value, undefined);
+  t.equal(source.loads, 2, 'peeking never loads');
+  t.same(cache.stats.tokens, { hits: 2, misses: 2 }, 'answers from peek count as hits');
+  advance(1001);
+  t.equal(cache.peekToken('ghost'), undefined, 'the negative entry expired');
+  t.equal(cache.peekJob('a'), undefined, 'tokens and jobs are cached apart');
 });
 
 t.test('unknown ids are cached negatively for a short time', async (t) => {
