@@ -32,7 +32,8 @@ export interface AccessSubject {
  * The line is written here rather than through pino because it is written for every
  * request: its fields are named by jobgate (never a request, header or record object),
  * so it needs neither pino's serializers nor the redaction pass, and a template with the
- * constant part prepared once costs a fraction of a generic serialisation.
+ * constant part prepared once costs a fraction of a generic serialisation. The lines of
+ * one turn of the event loop go to the stream in one write.
  */
 export class AccessLog {
   private readonly stream: DestinationStream;
@@ -40,6 +41,8 @@ export class AccessLog {
   private readonly prefix: string;
   private lastMillis = -1;
   private lastTime = '';
+  private pending = '';
+  private readonly flushPending = () => this.flush();
 
   constructor(logger: Logger) {
     this.stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!;
@@ -57,8 +60,17 @@ export class AccessLog {
     line += `,"path":${jsonString(pathOf(req as IncomingMessage))},"status":${status},"durationMs":${durationMs},"decision":${jsonString(outcome.decision)}`;
     if (outcome.jobId !== undefined) line += `,"jobId":${jsonString(outcome.jobId)}`;
     if (outcome.tokenId !== undefined) line += `,"tokenId":${jsonString(outcome.tokenId)}`;
-    this.stream.write(`${line}}\n`);
+    if (this.pending === '') setImmediate(this.flushPending);
+    this.pending += `${line}}\n`;
     return durationMs;
+  }
+
+  /** Writes the lines not yet written. */
+  flush(): void {
+    if (this.pending === '') return;
+    const lines = this.pending;
+    this.pending = '';
+    this.stream.write(lines);
   }
 
   /** The ISO time, formatted once per millisecond however many lines share it. */
