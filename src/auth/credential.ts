@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { parseToken, TOKEN_LENGTH, type ParsedToken } from '../tokens/format.js';
+import { TOKEN_LENGTH, tokenShape, type PresentedToken } from '../tokens/format.js';
 
 /** What the request presents, before Redis is asked anything. */
 export type Credential =
@@ -8,9 +8,10 @@ export type Credential =
   | { readonly kind: 'other-scheme' }
   /** More than one Authorization header: a bad request. */
   | { readonly kind: 'duplicate' }
-  /** A Bearer credential that is not a well-formed jobgate token (bad characters, checksum, length). */
+  /** A Bearer credential that is not shaped like a jobgate token (bad characters, length). */
   | { readonly kind: 'malformed' }
-  | { readonly kind: 'bearer'; readonly token: ParsedToken };
+  /** A Bearer credential shaped like a jobgate token; its checksum is checked when it is resolved. */
+  | { readonly kind: 'bearer'; readonly token: PresentedToken };
 
 const NONE: Credential = { kind: 'none' };
 const OTHER_SCHEME: Credential = { kind: 'other-scheme' };
@@ -40,6 +41,6 @@ export function readCredential(req: IncomingMessage): Credential {
   // The length check comes first so that an over-long header costs nothing more.
   const length = header.length - start;
   if (length !== TOKEN_LENGTH) return MALFORMED;
-  const token = parseToken(start === 7 ? header.slice(7) : header.slice(start));
+  const token = tokenShape(start === 7 ? header.slice(7) : header.slice(start));
   return token ? { kind: 'bearer', token } : MALFORMED;
 }

@@ -9,7 +9,7 @@ import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRoute, HostRouter } from '../routing/host.js';
 import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
-import { parseToken, type ParsedToken } from '../tokens/format.js';
+import { checkToken, parseToken, type PresentedToken } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Which job a listener serves: many by Host header (gateway), or one (sidecar). */
@@ -207,16 +207,25 @@ export class Gatekeeper {
   private limited(credential: Credential, client: string, jobId?: string): Denial | undefined {
     if (credential.kind !== 'malformed' && credential.kind !== 'bearer') return undefined;
     const retryAfter = this.failures.retryAfter(client);
-    if (retryAfter === 0 || (credential.kind === 'bearer' && this.knownValid(credential.token.id, credential.token.digest))) return undefined;
+    if (retryAfter === 0) return undefined;
+    const parsed = credential.kind === 'bearer' ? checkToken(credential.token) : undefined;
+    if (parsed && this.knownValid(parsed.id, parsed.digest)) return undefined;
     return deny('too_many_failures', tooManyFailures(retryAfter), jobId ? { jobId } : {});
   }
 
-  /** The record a well-formed bearer token stands for, or the denial; failures count toward the limit. */
-  private resolveBearer(presented: ParsedToken, client: string, jobId?: string): MaybePromise<TokenRecord | Denial> {
+  /**
+   * The record a bearer token stands for, or the denial; failures count toward the limit.
+   * An id the cache knows does not exist (a deleted token presented again) is refused before
+   * the hash; any other token is hashed once, for its checksum and the secret comparison.
+   */
+  private resolveBearer(presented: PresentedToken, client: string, jobId?: string): MaybePromise<TokenRecord | Denial> {
     const cached = this.registry.peekToken(presented.id);
-    if (cached) return this.verifyBearer(cached.value, presented, client, jobId);
+    if (cached && cached.value === undefined) return this.refuseBearer(client, 'unknown_token', ANSWERS.unknownToken, jobId, presented.id);
+    const parsed = checkToken(presented);
+    if (!parsed) return this.refuseBearer(client, 'malformed_token', ANSWERS.malformedToken, jobId);
+    if (cached) return this.verifyBearer(cached.value, parsed.digest, client, jobId, presented.id);
     return this.registry.token(presented.id).then(
-      (token) => this.verifyBearer(token, presented, client, jobId),
+      (token) => this.verifyBearer(token, parsed.digest, client, jobId, presented.id),
       (error: unknown) => {
         if (error instanceof RecordError) this.failures.recordFailure(client);
         return this.failure(error, jobId, presented.id);
@@ -225,10 +234,15 @@ export class Gatekeeper {
   }
 
   /** The token when it exists and the presented secret is its own (constant-time), or the 401. */
-  private verifyBearer(token: TokenRecord | undefined, presented: ParsedToken, client: string, jobId: string | undefined): TokenRecord | Denial {
-    if (token && timingSafeEqual(token.secretHash, presented.digest)) return token;
+  private verifyBearer(token: TokenRecord | undefined, digest: Buffer, client: string, jobId: string | undefined, tokenId: string): TokenRecord | Denial {
+    if (token && timingSafeEqual(token.secretHash, digest)) return token;
+    return this.refuseBearer(client, 'unknown_token', ANSWERS.unknownToken, jobId, tokenId);
+  }
+
+  /** A failed authentication: counted toward the client's limit, answered with `answer`. */
+  private refuseBearer(client: string, decision: string, answer: Answer, jobId: string | undefined, tokenId?: string): Denial {
     this.failures.recordFailure(client);
-    return jobId === undefined ? deny('unknown_token', ANSWERS.unknownToken, { tokenId: presented.id }) : deny('unknown_token', ANSWERS.unknownToken, { jobId, tokenId: presented.id });
+    return { ok: false, decision, answer, ...(jobId === undefined ? {} : { jobId }), ...(tokenId === undefined ? {} : { tokenId }) };
   }
 
   /**

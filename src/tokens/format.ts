@@ -88,20 +88,38 @@ function isUuidAt(text: string, start: number): boolean {
   return true;
 }
 
-/**
- * Checks a presented value's shape and checksum without touching Redis.
- * Returns undefined for anything that is not a well-formed jobgate token.
- */
-export function parseToken(value: string): ParsedToken | undefined {
+/** A presented value with the shape of a jobgate token (checksum not checked yet): its id is readable. */
+export interface PresentedToken {
+  readonly id: string;
+  readonly value: string;
+}
+
+/** The id of a value shaped like a jobgate token (prefix, UUID, hex runs, length), or undefined; no hashing. */
+export function tokenShape(value: string): PresentedToken | undefined {
   if (value.length !== TOKEN_LENGTH || !value.startsWith(TOKEN_PREFIX)) return undefined;
   if (value.charCodeAt(SECRET_START - 1) !== 95 || value.charCodeAt(CHECK_START - 1) !== 95) return undefined;
   if (!isUuidAt(value, ID_START) || !isHexRun(value, SECRET_START, TOKEN_SECRET_LENGTH)) return undefined;
   if (!isHexRun(value, CHECK_START, TOKEN_CHECK_LENGTH)) return undefined;
+  return { id: value.slice(ID_START, ID_START + TOKEN_ID_LENGTH), value };
+}
+
+/** The one hash of a presented token: its digest when the checksum is right, else undefined. */
+export function checkToken(presented: PresentedToken): ParsedToken | undefined {
+  const { value } = presented;
   const digest = sha256(value.slice(0, CHECK_START - 1));
   // The checksum is public (it is part of the value), so a plain comparison is fine.
   for (let i = 0; i < TOKEN_CHECK_LENGTH / 2; i++) {
     const byte = (hexValue(value.charCodeAt(CHECK_START + 2 * i)) << 4) | hexValue(value.charCodeAt(CHECK_START + 2 * i + 1));
     if (digest[i] !== byte) return undefined;
   }
-  return { id: value.slice(ID_START, ID_START + TOKEN_ID_LENGTH), digest };
+  return { id: presented.id, digest };
+}
+
+/**
+ * Checks a presented value's shape and checksum without touching Redis.
+ * Returns undefined for anything that is not a well-formed jobgate token.
+ */
+export function parseToken(value: string): ParsedToken | undefined {
+  const presented = tokenShape(value);
+  return presented && checkToken(presented);
 }

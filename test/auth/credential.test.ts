@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
 import { readCredential } from '../../src/auth/credential.js';
-import { mintToken } from '../../src/tokens/format.js';
+import { checkToken, mintToken } from '../../src/tokens/format.js';
 
 /** The two header views Node gives a handler: joined headers and the raw list. */
 function req(rawHeaders: string[]): IncomingMessage {
@@ -32,10 +32,21 @@ t.test('no credential, or another scheme', async (t) => {
 });
 
 t.test('malformed bearer credentials', async (t) => {
-  const tampered = minted.value.slice(0, -1) + (minted.value.endsWith('0') ? '1' : '0');
-  for (const value of ['Bearer', 'Bearer abc', `Bearer ${tampered}`, `Bearer ${minted.value}x`, `Bearer ${'a'.repeat(10_000)}`, `Bearer ${minted.value.toUpperCase()}`]) {
+  for (const value of ['Bearer', 'Bearer abc', `Bearer ${minted.value}x`, `Bearer ${'a'.repeat(10_000)}`, `Bearer ${minted.value.toUpperCase()}`]) {
     t.equal(readCredential(req(['Authorization', value])).kind, 'malformed', value.slice(0, 40));
   }
+});
+
+t.test('the credential is read without hashing: a wrong checksum is found when the token is resolved', async (t) => {
+  const tampered = minted.value.slice(0, -1) + (minted.value.endsWith('0') ? '1' : '0');
+  const credential = readCredential(req(['Authorization', `Bearer ${tampered}`]));
+  t.equal(credential.kind, 'bearer');
+  if (credential.kind === 'bearer') {
+    t.equal(credential.token.id, minted.id, 'the id is readable from the shape alone');
+    t.equal(checkToken(credential.token), undefined, 'the checksum fails');
+  }
+  const good = readCredential(req(['Authorization', `Bearer ${minted.value}`]));
+  t.ok(good.kind === 'bearer' && checkToken(good.token), 'a right checksum passes');
 });
 
 t.test('two Authorization headers', async (t) => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import {
+  checkToken,
   isTokenId,
   mintToken,
   newTokenId,
@@ -12,6 +13,7 @@ import {
   TOKEN_LENGTH,
   TOKEN_PREFIX,
   TOKEN_SECRET_LENGTH,
+  tokenShape,
 } from '../../src/tokens/format.js';
 
 const ID = '0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b';
@@ -134,6 +136,17 @@ t.test('a wrong checksum is refused even when everything else is well-formed', a
   t.equal(parseToken(build(ID, secret, otherCheck)), undefined, "another secret's checksum");
   const otherIdCheck = build('1b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b', secret).slice(-8);
   t.equal(parseToken(build(ID, secret, otherIdCheck)), undefined, "another id's checksum");
+});
+
+t.test('the shape is read without hashing; the checksum is checked apart', async (t) => {
+  const secret = 'cd'.repeat(32);
+  const wrong = build(ID, secret, '00000000');
+  const presented = tokenShape(wrong);
+  t.same(presented, { id: ID, value: wrong }, 'a wrong checksum still has the shape');
+  t.equal(checkToken(presented!), undefined);
+  const good = tokenShape(build(ID, secret))!;
+  t.same(checkToken(good), parseToken(build(ID, secret)), 'checkToken after tokenShape is parseToken');
+  t.equal(tokenShape(build(ID, secret).toUpperCase()), undefined, 'uppercase is not the shape');
 });
 
 t.test('wrong prefix', async (t) => {
