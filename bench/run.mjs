@@ -352,7 +352,7 @@ async function main() {
       short: 'jobgate invalid token (401)',
       label: 'jobgate, invalid token (401)',
       description:
-        'jobgate, a well-formed token (right length and checksum) whose id is in no registry, as a deleted token looks: 401 `invalid_token`; the unknown id is cached for 1 s (negative cache), so Redis sees about one lookup a second',
+        'jobgate, a well-formed token (right length and checksum) whose id is in no registry, as a deleted token looks: 401 `invalid_token`; the unknown id is cached for 1 s (negative cache), so Redis sees about one lookup a second, and an id the cache knows to be absent is refused before the token is hashed',
       port: jgInvalid.port,
       headers: { Host: JOB_HOST, Authorization: `Bearer ${mintToken().value}` },
       expect: 401,
@@ -430,6 +430,28 @@ async function main() {
     }
   }
 
+  // A tolerance of 5 % is finer than this machine's noise between bursts a minute apart: the
+  // registry-size comparison also runs as back-to-back pairs (order alternating, A B then B A),
+  // and its target uses the median of the per-pair ratios.
+  const paired = {};
+  for (const [a, b] of [['jg-1m', 'jg-valid']]) {
+    const first = active.find((c) => c.id === a);
+    const second = active.find((c) => c.id === b);
+    if (!first || !second) continue;
+    const count = quick ? 2 : 8;
+    const seconds = quick ? 1 : 4;
+    log(`back-to-back pairs: ${a} / ${b}, ${count} pairs of ${seconds} s bursts`);
+    const ratios = [];
+    for (let i = 0; i < count; i++) {
+      const order = i % 2 === 0 ? [first, second] : [second, first];
+      const results = new Map();
+      for (const c of order) results.set(c.id, await burst(c, seconds));
+      ratios.push(results.get(a).rps / results.get(b).rps);
+    }
+    paired[`${a}/${b}`] = { ratios: ratios.map((r) => Number(r.toFixed(3))), median: median(ratios), seconds };
+    log(`  ratios ${ratios.map((r) => r.toFixed(2)).join(' ')}: median ${median(ratios).toFixed(2)}x`);
+  }
+
   // Peak RSS (VmHWM) of each process, read before anything stops.
   for (const c of active) c.peakRssBytes = c.children.length === 1 ? peakRss(c.children[0].pid) : undefined;
   const jobgateRss = { valid: peakRss(jgValid.child.pid), invalid: peakRss(jgInvalid.child.pid), cold: peakRss(jgCold.child.pid), largeRegistry: peakRss(jgLarge.child.pid) };
@@ -479,8 +501,24 @@ async function main() {
     target('jobgate authenticated p99 vs bare pass-through', () => ratioOf('jg-valid', 'bare', 'p99Ms'), '<= 1.10x', (n) => n <= 1.1),
     target('jobgate authenticated req/s vs configurable-http-proxy', () => ratioOf('jg-valid', 'chp'), '>= 1.5x', (n) => n >= 1.5),
     target('rejections (401) req/s vs accepted', () => ratioOf('jg-invalid', 'jg-valid'), '>= 2x', (n) => n >= 2),
-    target(`${largeTokenLabel} registry req/s vs 10-token registry`, () => ratioOf('jg-1m', 'jg-valid'), 'within 5 % (0.95x-1.05x)', (n) => Math.abs(n - 1) <= 0.05),
-    target('jobgate peak RSS (largest of its instances)', () => (Number.isFinite(maxRss) ? { n: maxRss, text: `${(maxRss / 1e6).toFixed(0)} MB` } : undefined), '<= 150 MB', (n) => n <= 150e6),
+    target(
+      `${largeTokenLabel} registry req/s vs 10-token registry (median of back-to-back pairs)`,
+      () => {
+        const pair = paired['jg-1m/jg-valid'];
+        return pair ? { n: pair.median, text: `${pair.median.toFixed(2)}x (pairs: ${pair.ratios.map((r) => r.toFixed(2)).join(', ')}; rounds: ${ratioOf('jg-1m', 'jg-valid').text})` } : undefined;
+      },
+      'within 5 % (0.95x-1.05x)',
+      (n) => Math.abs(n - 1) <= 0.05,
+    ),
+    target(
+      'jobgate peak RSS (largest of its instances)',
+      () =>
+        Number.isFinite(maxRss)
+          ? { n: maxRss, text: `${(maxRss / 1e6).toFixed(0)} MB (${Object.entries(jobgateRss).map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)}`).join(', ')})` }
+          : undefined,
+      '<= 150 MB',
+      (n) => n <= 150e6,
+    ),
   ];
 
   const cpus = os.cpus();
@@ -502,11 +540,13 @@ async function main() {
       nginx: nginx?.version,
       chp: packageVersion('configurable-http-proxy'),
       httpProxy3: packageVersion('http-proxy-3'),
+      undici: packageVersion('undici'),
     },
     settings: { rounds: settings.rounds, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, connections: settings.connections, coldTokens: settings.coldTokens },
     registries,
     jobgatePeakRssBytes: jobgateRss,
     cases: summary,
+    paired,
     targets,
   };
 
