@@ -102,9 +102,19 @@ export function tokenFromHash(key: string, id: string, hash: Record<string, stri
     role,
     labelSelector,
     selector,
-    secretHash: Buffer.from(secretHash, 'hex'),
+    secretHash: ownBuffer(secretHash),
     version: Number(version),
     createdAt,
     updatedAt,
   };
+}
+
+/**
+ * The digest in a buffer of its own: Buffer.from would cut it from Node's shared 8 KiB pool,
+ * and a cached record would then keep a whole pool slab alive for 32 bytes.
+ */
+function ownBuffer(hex: string): Buffer {
+  const bytes = Buffer.alloc(hex.length / 2);
+  bytes.write(hex, 'hex');
+  return bytes;
 }
