@@ -5,7 +5,7 @@ import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { cookieHost, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
+import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
 import { expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
@@ -172,12 +172,14 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       return allow(res, token, cookieHost(subject));
     }
 
-    const target = await gatekeeper.route(subject);
+    const routed = gatekeeper.route(subject);
+    const target = isPromise(routed) ? await routed : routed;
     if ('ok' in target) return refuse(res, outcome, target, subject);
     outcome.jobId = target.job.id;
     const link = original.method === 'GET' || original.method === 'HEAD' ? splitDeepLink(original.uri) : undefined;
     if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, cookieHost: cookieHost(subject) });
-    const admission = await gatekeeper.authorize(subject, target, client, https);
+    const authorized = gatekeeper.authorize(subject, target, client, https);
+    const admission = isPromise(authorized) ? await authorized : authorized;
     if (!admission.ok) return refuse(res, outcome, admission, subject);
     if (admission.token) outcome.tokenId = admission.token.id;
     // A cookie rides along with any page's WebSocket: only the job's own pages may use it (as inline).
