@@ -35,10 +35,11 @@ export async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-async function answersPing(port: number): Promise<boolean> {
+/** True when a Redis on 127.0.0.1:`port` answers PING within `timeoutMs`. */
+export async function answersPing(port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(500);
+    socket.setTimeout(timeoutMs);
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => {
       socket.destroy();

@@ -111,18 +111,31 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     if (denial.recordError) logger.error({ event: 'invalid_record', key: denial.recordError.key, reason: denial.recordError.reason }, denial.recordError.message);
   };
 
-  const headersFor = (req: IncomingMessage, admission: Extract<Admission, { ok: true }>, forwarded: ForwardedInfo, requestId: string, upgrade: boolean): MaybePromise<string[]> => {
+  /**
+   * The upstream headers of a request that passed, once its assertion is there (usually at
+   * once, from the signer's cache). `audience` is who the assertion is for: the job, or the API host.
+   */
+  const headersFor = (
+    req: IncomingMessage,
+    passed: { readonly token: TokenRecord | undefined; readonly via: 'bearer' | 'session' | undefined; readonly upstream: URL },
+    audience: string,
+    forwarded: ForwardedInfo,
+    requestId: string,
+    upgrade: boolean,
+    bodyLength?: number,
+  ): MaybePromise<string[]> => {
     const build = (assertion: string | undefined) =>
       upstreamHeaders(req.headers, {
-        identity: admission.token ? identityHeaders(admission.token) : undefined,
-        stripAuthorization: !options.keepAuthorization && admission.via === 'bearer',
+        identity: passed.token ? identityHeaders(passed.token) : undefined,
+        stripAuthorization: !options.keepAuthorization && passed.via === 'bearer',
         forwarded,
         requestId,
         upgrade,
         assertion,
-        defaultHost: admission.upstream.host,
+        bodyLength,
+        defaultHost: passed.upstream.host,
       });
-    const assertion = assertionFor(admission.token, admission.job.id);
+    const assertion = assertionFor(passed.token, audience);
     return isPromise(assertion) ? assertion.then(build) : build(assertion);
   };
 
@@ -249,17 +262,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       body = checked;
     }
     req.url = admission.url;
-    const assertion = await assertionFor(token, cookieHost(req));
-    const headers = upstreamHeaders(req.headers, {
-      identity: identityHeaders(token),
-      stripAuthorization: !options.keepAuthorization,
-      forwarded,
-      requestId,
-      upgrade: false,
-      assertion,
-      bodyLength: body?.length,
-      defaultHost: route.upstream.host,
-    });
+    const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, cookieHost(req), forwarded, requestId, false, body?.length);
     forwarder.web(req, res, route.upstream, headers, body);
   }
 
@@ -323,7 +326,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
-      const headers = headersFor(req, admission, forwarded, requestId, false);
+      const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
       forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
     } catch (error) {
       outcome.decision = 'internal_error';
@@ -358,16 +361,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         if (!admitted.ok) return refuseUpgrade(admitted.answer);
         const { token, admission } = admitted;
         req.url = admission.url;
-        const assertion = await assertionFor(token, cookieHost(req));
-        const headers = upstreamHeaders(req.headers, {
-          identity: identityHeaders(token),
-          stripAuthorization: !options.keepAuthorization,
-          forwarded,
-          requestId,
-          upgrade: true,
-          assertion,
-          defaultHost: apiRoute.upstream.host,
-        });
+        const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, cookieHost(req), forwarded, requestId, true);
         const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
           onUpstreamFailure(failedReq, reply, error);
@@ -398,7 +392,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
       }
-      const headers = await headersFor(req, admission, forwarded, requestId, true);
+      const headers = await headersFor(req, admission, admission.job.id, forwarded, requestId, true);
       const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;
         onUpstreamFailure(failedReq, reply, error);

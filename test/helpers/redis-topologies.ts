@@ -11,6 +11,7 @@ import { connectRedis, createRedisClient, KeySpace, redisTopology, type RedisCli
 import { startJobgate, type RunningJobgate } from '../../src/server.js';
 import { TokenStore } from '../../src/tokens/store.js';
 import { JOB_DOMAIN, LogCapture, waitFor } from './jobgate.js';
+import { killLikeACrash } from './redis.js';
 import { freePort } from './redis.js';
 
 /**
@@ -70,10 +71,7 @@ export class RedisProcess {
   async kill(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    await killLikeACrash(child);
   }
 
   /** Sends one command to this process alone. */

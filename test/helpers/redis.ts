@@ -1,18 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect } from 'node:net';
+import { answersPing, freeLoopbackPort } from '../../src/demo/redis.js';
 
 /** A free TCP port on loopback (bound, read, released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+export const freePort = freeLoopbackPort;
 
 function assertRedisInstalled(): void {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
@@ -21,21 +12,12 @@ function assertRedisInstalled(): void {
   }
 }
 
-async function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(200);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/** SIGKILL (after SIGCONT, should it be paused), as a crash would, and waits until the process is gone. */
+export async function killLikeACrash(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGCONT');
+  child.kill('SIGKILL');
+  await once(child, 'exit');
 }
 
 /**
@@ -66,7 +48,7 @@ export class RedisServer {
     );
     this.child = child;
     const deadline = Date.now() + 10_000;
-    while (!(await answersPing(this.port))) {
+    while (!(await answersPing(this.port, 200))) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} on port ${this.port}`);
       if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -77,10 +59,7 @@ export class RedisServer {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    await killLikeACrash(child);
   }
 
   /** Freezes the server: connections stay open, nothing answers (a hung Redis). */

@@ -40,7 +40,12 @@ t.test('/metrics in Prometheus format', async (t) => {
   t.equal(sample(text, 'jobgate_requests_total', 'decision="missing_token",status_class="4xx"'), 1);
   t.equal(sample(text, 'jobgate_requests_total', 'decision="scope_denied",status_class="4xx"'), 1);
   t.equal(sample(text, 'jobgate_requests_total', 'decision="unknown_job",status_class="4xx"'), 1);
-  t.ok(sample(text, 'jobgate_request_duration_seconds_count')! >= 6);
+  const durations = sample(text, 'jobgate_request_duration_seconds_count')!;
+  t.ok(durations >= 6);
+  t.equal(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="+Inf"'), durations);
+  t.equal(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="10"'), durations, 'every request fell in a finite bucket');
+  t.ok(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="0.0005"')! <= sample(text, 'jobgate_request_duration_seconds_bucket', 'le="1"')!, 'buckets are cumulative');
+  t.ok(sample(text, 'jobgate_request_duration_seconds_sum')! > 0);
   t.ok(sample(text, 'jobgate_cache_hits_total', 'cache="tokens"')! >= 2, 'repeat requests hit the token cache');
   t.ok(sample(text, 'jobgate_cache_misses_total', 'cache="jobs"')! >= 1);
   t.ok(sample(text, 'jobgate_redis_command_duration_seconds_count')! >= 2);

@@ -303,9 +303,11 @@ t.test('access log: one line per request, never a secret', async (t) => {
   await request(h.url, { host: 'nb1.job.test', path: `/p?token=${value}`, headers: { ...bearer(value), cookie: `s=${value}` } });
   await request(h.url, { host: 'nb1.job.test', headers: bearer(other.value) });
   await request(h.url, { host: 'nb1.job.test', headers: bearer(value.slice(0, -1) + 'x') });
+  await request(h.url, { host: 'nb1.job.test', path: '/q"uote\\back', headers: bearer(value) });
   await h.jobgate.logger.flush();
   const lines = h.log.access;
-  t.equal(lines.length, 3);
+  t.equal(lines.length, 4, 'every line is JSON, however odd the path');
+  t.equal(lines[3]!.path, '/q"uote\\back', 'quotes and backslashes are escaped, not dropped');
   t.match(lines[0], { status: 200, decision: 'allowed', jobId: 'nb1', tokenId: record.id, path: '/p', method: 'GET' });
   t.ok(typeof lines[0]!.requestId === 'string' && typeof lines[0]!.durationMs === 'number');
   t.match(lines[1], { status: 403, decision: 'scope_denied', tokenId: other.record.id });
