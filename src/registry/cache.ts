@@ -1,8 +1,8 @@
 import { StoreUnavailableError } from '../errors.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { TokenRecord } from '../tokens/record.js';
-import { Lru } from './lru.js';
 import type { CacheEntry, Registry } from './registry.js';
+import { ScanResistantLru } from './scan-resistant-lru.js';
 
 export interface CacheOptions {
   /** Entries per cache (tokens, jobs). */
@@ -28,12 +28,12 @@ export interface CacheStats {
 }
 
 /**
- * One cache of records by id in front of a loader: bounded, with a TTL, negative
- * entries for unknown ids, and one in-flight load per id however many requests ask.
+ * One cache of records by id in front of a loader: bounded and scan-resistant, with a TTL,
+ * negative entries for unknown ids, and one in-flight load per id however many requests ask.
  * A load that races an invalidation is returned to its caller but not cached.
  */
-class RecordCache<T> {
-  private readonly entries: Lru<string, Entry<T>>;
+class RecordCache<T extends { readonly id: string }> {
+  private readonly entries: ScanResistantLru<Entry<T>>;
   private readonly inflight = new Map<string, Promise<T | undefined>>();
   private generation = 0;
   readonly stats: CacheStats = { hits: 0, misses: 0 };
@@ -43,7 +43,7 @@ class RecordCache<T> {
     private readonly options: CacheOptions,
     private readonly now: () => number,
   ) {
-    this.entries = new Lru(options.maxEntries);
+    this.entries = new ScanResistantLru(options.maxEntries);
   }
 
   /** The fresh entry for `id`, if any: what the hot path can use without Redis. */
@@ -82,7 +82,9 @@ class RecordCache<T> {
       const value = await this.load(id);
       if (generation === this.generation) {
         const ttl = value === undefined ? this.options.negativeTtlMs : this.options.ttlMs;
-        this.entries.set(id, { value, expiresAt: this.now() + ttl });
+        // Keyed by the record's own id: the requested id is often cut from a request header,
+        // and as a map key it would keep that whole header string alive as long as the entry.
+        this.entries.set(value?.id ?? id, { value, expiresAt: this.now() + ttl });
       }
       return value;
     } catch (error) {

@@ -27,6 +27,11 @@ export class Lru<K, V> {
     return entry.value;
   }
 
+  /** Whether `key` is held, without making it recent. */
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, { value, stamp: ++this.clock });
