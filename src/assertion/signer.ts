@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { Lru } from '../registry/lru.js';
+import { ScanResistantLru } from '../registry/scan-resistant-lru.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AssertionKeys } from './keys.js';
 
@@ -8,19 +8,29 @@ export const ASSERTION_LIFETIME_SECONDS = 60;
 /** A cached assertion is replaced this long before it expires, so that none arrives stale. */
 const REFRESH_BEFORE_EXPIRY_SECONDS = 20;
 
-interface Cached {
+/** A signed assertion and what it was signed for; a token's assertions form a short list. */
+interface Signed {
+  readonly version: number;
+  readonly audience: string;
   readonly jwt: string;
   readonly refreshAt: number;
+  readonly next: Signed | undefined;
 }
+
+/** Audiences remembered per token: an operator token reaching many jobs keeps its latest few. */
+const AUDIENCES_PER_TOKEN = 8;
 
 /**
  * Signs `X-Jobgate-Assertion`: a JWT (ES256 or EdDSA) with iss, aud (the job id, or the API
  * host), sub (token id), name, role, iat and exp (60 s later) and the key id. One is reused
  * per (token id, version, audience) until shortly before it expires, so that signing costs
  * one signature per token and audience per 40 s, not one per request.
+ *
+ * The cache is keyed by the record's own id string, with the version and audience in the
+ * entry, so that a cached assertion costs its JWT and one small object and no key strings.
  */
 export class AssertionSigner {
-  private readonly cache = new Lru<string, Cached>(10_000);
+  private readonly cache = new ScanResistantLru<Signed>(10_000);
 
   constructor(
     private readonly keys: AssertionKeys,
@@ -30,15 +40,16 @@ export class AssertionSigner {
 
   /** The cached assertion, when there is a fresh one (no await on the hot path). */
   cached(token: TokenRecord, audience: string): string | undefined {
-    const cached = this.cache.get(cacheKey(token, audience));
-    return cached !== undefined && cached.refreshAt > this.now() ? cached.jwt : undefined;
+    for (let signed = this.cache.get(token.id); signed !== undefined; signed = signed.next) {
+      if (signed.audience === audience && signed.version === token.version) return signed.refreshAt > this.now() ? signed.jwt : undefined;
+    }
+    return undefined;
   }
 
   /** The assertion for `token` towards `audience`: cached, or freshly signed. */
   async assertionFor(token: TokenRecord, audience: string): Promise<string> {
     const fresh = this.cached(token, audience);
     if (fresh !== undefined) return fresh;
-    const key = cacheKey(token, audience);
     const nowMs = this.now();
     const iat = Math.floor(nowMs / 1000);
     const signing = this.keys.signing;
@@ -50,11 +61,16 @@ export class AssertionSigner {
       .setIssuedAt(iat)
       .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
       .sign(signing.privateKey);
-    this.cache.set(key, { jwt, refreshAt: (iat + ASSERTION_LIFETIME_SECONDS - REFRESH_BEFORE_EXPIRY_SECONDS) * 1000 });
+    const refreshAt = (iat + ASSERTION_LIFETIME_SECONDS - REFRESH_BEFORE_EXPIRY_SECONDS) * 1000;
+    const others = keep(this.cache.get(token.id), token.version, audience, AUDIENCES_PER_TOKEN - 1);
+    this.cache.set(token.id, { version: token.version, audience, jwt, refreshAt, next: others });
     return jwt;
   }
 }
 
-function cacheKey(token: TokenRecord, audience: string): string {
-  return `${token.id}\u0000${token.version}\u0000${audience}`;
+/** The list without entries for `audience` or for another version, cut to `limit` entries. */
+function keep(list: Signed | undefined, version: number, audience: string, limit: number): Signed | undefined {
+  if (list === undefined || limit === 0) return undefined;
+  if (list.version !== version || list.audience === audience) return keep(list.next, version, audience, limit);
+  return { ...list, next: keep(list.next, version, audience, limit - 1) };
 }

@@ -103,13 +103,16 @@ function parseJsonObject(key: string, field: string, text: string): Record<strin
  * Validates the hash stored at `key` for job `id`. Throws RecordError, which every caller
  * treats as "deny", for anything a hand-written record can get wrong.
  */
-export function jobFromHash(key: string, id: string, hash: Record<string, string>): JobRecord {
+export function jobFromHash(key: string, requestedId: string, hash: Record<string, string>): JobRecord {
   const field = (name: string): string => {
     const value = hash[name];
     if (value === undefined) throw new RecordError(key, `field "${name}" is missing`);
     return value;
   };
-  if (field('id') !== id || jobIdProblem(id)) throw new RecordError(key, 'field "id" does not match the key');
+  // The stored string, not the requested one: that one is often cut from a request's Host
+  // header, and a cached record holding it would keep the whole header alive.
+  const id = field('id');
+  if (id !== requestedId || jobIdProblem(id)) throw new RecordError(key, 'field "id" does not match the key');
 
   const rawLabels = parseJsonObject(key, 'labels', field('labels'));
   const labelEntries = Object.entries(rawLabels);

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { readCredential, type Credential } from '../auth/credential.js';
 import { decide, type Authentication, type Decision } from '../auth/decide.js';
@@ -9,7 +8,7 @@ import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRoute, HostRouter } from '../routing/host.js';
 import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
-import { checkToken, parseToken, type PresentedToken } from '../tokens/format.js';
+import { checkToken, parseToken, type PresentedToken, sameDigest } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /** Which job a listener serves: many by Host header (gateway), or one (sidecar). */
@@ -234,8 +233,8 @@ export class Gatekeeper {
   }
 
   /** The token when it exists and the presented secret is its own (constant-time), or the 401. */
-  private verifyBearer(token: TokenRecord | undefined, digest: Buffer, client: string, jobId: string | undefined, tokenId: string): TokenRecord | Denial {
-    if (token && timingSafeEqual(token.secretHash, digest)) return token;
+  private verifyBearer(token: TokenRecord | undefined, digest: string, client: string, jobId: string | undefined, tokenId: string): TokenRecord | Denial {
+    if (token && sameDigest(token.secretHash, digest)) return token;
     return this.refuseBearer(client, 'unknown_token', ANSWERS.unknownToken, jobId, tokenId);
   }
 
@@ -254,7 +253,7 @@ export class Gatekeeper {
     const retryAfter = this.failures.retryAfter(client);
     if (retryAfter > 0 && (!parsed || !this.knownValid(parsed.id, parsed.digest))) return { kind: 'limited', retryAfter };
     const token = parsed ? await this.registry.token(parsed.id).catch(rethrowUnlessRecordError) : undefined;
-    if (!parsed || !token || !timingSafeEqual(token.secretHash, parsed.digest)) {
+    if (!parsed || !token || !sameDigest(token.secretHash, parsed.digest)) {
       this.failures.recordFailure(client);
       return { kind: 'invalid' };
     }
@@ -262,9 +261,9 @@ export class Gatekeeper {
     return { kind: 'session', token, setCookie: await this.sessions.issue({ tokenId: token.id, version: token.version }, host, https) };
   }
 
-  private knownValid(id: string, digest: Buffer): boolean {
+  private knownValid(id: string, digest: string): boolean {
     const cached = this.registry.cachedToken(id);
-    return cached !== undefined && timingSafeEqual(cached.secretHash, digest);
+    return cached !== undefined && sameDigest(cached.secretHash, digest);
   }
 
   private failure(error: unknown, jobId?: string, tokenId?: string): Denial {

@@ -87,7 +87,7 @@ export class LiveSockets {
     if (live.token) {
       const current = await this.registry.token(live.token.id);
       if (!current) return 'token deleted';
-      if (!current.secretHash.equals(live.token.secretHash)) return 'token renewed';
+      if (current.secretHash !== live.token.secretHash) return 'token renewed';
       auth = { kind: 'token', token: current };
       if (live.traffic === 'api') return live.jobId === undefined || !this.apiRecheck ? undefined : this.apiRecheck(current, live.jobId);
     }

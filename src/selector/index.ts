@@ -2,3 +2,4 @@
 export * from './labels.js';
 export * from './parse.js';
 export * from './match.js';
+export * from './shared.js';

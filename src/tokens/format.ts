@@ -27,8 +27,8 @@ const CHECK_START = SECRET_START + TOKEN_SECRET_LENGTH + 1;
 /** A token value whose shape and checksum are right; nothing about Redis is known yet. */
 export interface ParsedToken {
   readonly id: string;
-  /** SHA-256 of everything before the checksum (32 bytes): compare with the record's secretHash. */
-  readonly digest: Buffer;
+  /** SHA-256 of everything before the checksum (64 lowercase hex): compare with the record's secretHash by sameDigest. */
+  readonly digest: string;
 }
 
 export interface MintedToken {
@@ -38,14 +38,23 @@ export interface MintedToken {
 }
 
 // crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per request.
-const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer' | 'hex') => Buffer | string }).hash;
-
-function sha256(text: string): Buffer {
-  return oneShot ? (oneShot('sha256', text, 'buffer') as Buffer) : createHash('sha256').update(text).digest();
-}
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 function sha256Hex(text: string): string {
-  return sha256(text).toString('hex');
+  return oneShot ? oneShot('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * Compares two digests in time that depends only on their length. Digests are kept as the
+ * hex text Redis stores, not as Buffers: a cached record then costs one string, and Node's
+ * timingSafeEqual would need a Buffer per record (about 250 bytes with its backing store) or
+ * one decoded per request. The loop has no data-dependent branch or early exit.
+ */
+export function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }
 
 /** A new token id: a random lowercase UUID. */
@@ -63,10 +72,6 @@ export function mintToken(id: string = newTokenId()): MintedToken {
 
 function isLowerHex(code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 97 && code <= 102);
-}
-
-function hexValue(code: number): number {
-  return code <= 57 ? code - 48 : code - 87;
 }
 
 function isHexRun(text: string, start: number, length: number): boolean {
@@ -106,12 +111,9 @@ export function tokenShape(value: string): PresentedToken | undefined {
 /** The one hash of a presented token: its digest when the checksum is right, else undefined. */
 export function checkToken(presented: PresentedToken): ParsedToken | undefined {
   const { value } = presented;
-  const digest = sha256(value.slice(0, CHECK_START - 1));
+  const digest = sha256Hex(value.slice(0, CHECK_START - 1));
   // The checksum is public (it is part of the value), so a plain comparison is fine.
-  for (let i = 0; i < TOKEN_CHECK_LENGTH / 2; i++) {
-    const byte = (hexValue(value.charCodeAt(CHECK_START + 2 * i)) << 4) | hexValue(value.charCodeAt(CHECK_START + 2 * i + 1));
-    if (digest[i] !== byte) return undefined;
-  }
+  for (let i = 0; i < TOKEN_CHECK_LENGTH; i++) if (value.charCodeAt(CHECK_START + i) !== digest.charCodeAt(i)) return undefined;
   return { id: presented.id, digest };
 }
 

@@ -1,5 +1,5 @@
 import { RecordError } from '../errors.js';
-import { parseSelector, type Selector, SelectorError } from '../selector/index.js';
+import { type Selector, SelectorError, sharedSelector } from '../selector/index.js';
 import { isTokenId } from './format.js';
 
 export const ROLES = ['read', 'operator'] as const;
@@ -18,8 +18,8 @@ export interface TokenRecord {
   readonly labelSelector: string;
   /** The parsed selector, so that the hot path never parses. */
   readonly selector: Selector;
-  /** SHA-256 of the value's body (see format.ts), 32 bytes. */
-  readonly secretHash: Buffer;
+  /** SHA-256 of the value's body (see format.ts), 64 lowercase hex characters. */
+  readonly secretHash: string;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -68,13 +68,16 @@ const POSITIVE_INTEGER = /^[1-9]\d{0,14}$/;
  * Validates the hash stored at `key` for token `id`. Throws RecordError, which every
  * caller treats as "deny", for anything a hand-written record can get wrong.
  */
-export function tokenFromHash(key: string, id: string, hash: Record<string, string>): TokenRecord {
+export function tokenFromHash(key: string, requestedId: string, hash: Record<string, string>): TokenRecord {
   const field = (name: string): string => {
     const value = hash[name];
     if (value === undefined) throw new RecordError(key, `field "${name}" is missing`);
     return value;
   };
-  if (field('id') !== id || !isTokenId(id)) throw new RecordError(key, `field "id" does not match the key`);
+  // The stored string, not the requested one, which is cut from the Authorization header: a
+  // cached record holding a slice would keep the whole header alive.
+  const id = field('id');
+  if (id !== requestedId || !isTokenId(id)) throw new RecordError(key, `field "id" does not match the key`);
   const name = field('name');
   const nameProblem = tokenNameProblem(name);
   if (nameProblem) throw new RecordError(key, nameProblem);
@@ -83,7 +86,7 @@ export function tokenFromHash(key: string, id: string, hash: Record<string, stri
   const labelSelector = field('labelSelector');
   let selector: Selector;
   try {
-    selector = parseSelector(labelSelector);
+    selector = sharedSelector(labelSelector);
   } catch (error) {
     if (!(error instanceof SelectorError)) throw error;
     throw new RecordError(key, `labelSelector: ${error.message}`);
@@ -102,19 +105,9 @@ export function tokenFromHash(key: string, id: string, hash: Record<string, stri
     role,
     labelSelector,
     selector,
-    secretHash: ownBuffer(secretHash),
+    secretHash,
     version: Number(version),
     createdAt,
     updatedAt,
   };
-}
-
-/**
- * The digest in a buffer of its own: Buffer.from would cut it from Node's shared 8 KiB pool,
- * and a cached record would then keep a whole pool slab alive for 32 bytes.
- */
-function ownBuffer(hex: string): Buffer {
-  const bytes = Buffer.alloc(hex.length / 2);
-  bytes.write(hex, 'hex');
-  return bytes;
 }

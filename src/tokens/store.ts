@@ -1,10 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
 import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
-import { isTokenId, mintToken, type ParsedToken } from './format.js';
+import { isTokenId, mintToken, type ParsedToken, sameDigest } from './format.js';
 import { isRole, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
 
 export interface NewToken {
@@ -145,7 +144,7 @@ export class TokenStore {
    */
   async resolve(token: ParsedToken): Promise<TokenRecord | undefined> {
     const record = await this.find(token.id);
-    if (!record || !timingSafeEqual(record.secretHash, token.digest)) return undefined;
+    if (!record || !sameDigest(record.secretHash, token.digest)) return undefined;
     return record;
   }
 }

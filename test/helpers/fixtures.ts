@@ -9,7 +9,7 @@ export function tokenRecord(role: Role, labelSelector = ''): TokenRecord {
     role,
     labelSelector,
     selector: parseSelector(labelSelector),
-    secretHash: Buffer.alloc(32),
+    secretHash: '0'.repeat(64),
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',

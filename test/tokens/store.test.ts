@@ -119,7 +119,7 @@ t.test('create stores the documented hash, indexes the id and announces it', asy
     name: 'ci bot',
     role: 'operator',
     labelSelector: 'team=a,env in (dev,prod)',
-    secretHash: parsed(issued.value).digest.toString('hex'),
+    secretHash: parsed(issued.value).digest,
     version: '1',
     createdAt: '2025-06-07T08:09:10.123Z',
     updatedAt: '2025-06-07T08:09:10.123Z',
@@ -177,7 +177,7 @@ t.test('resolve: the value resolves; renew replaces it; delete ends it', async (
   t.equal(renewed.record.updatedAt, '2025-02-01T00:00:00.000Z', 'updatedAt moves');
   t.equal(await store.resolve(parsed(issued.value)), undefined, 'the old value stops working');
   t.match(await store.resolve(parsed(renewed.value)), { id, version: 2 }, 'the new value works');
-  t.match(await admin.hgetall(keys.token(id)), { version: '2', secretHash: parsed(renewed.value).digest.toString('hex') });
+  t.match(await admin.hgetall(keys.token(id)), { version: '2', secretHash: parsed(renewed.value).digest });
   t.same(await admin.smembers(keys.tokens), [id]);
 
   const again = await store.renew(id);
