@@ -24,6 +24,10 @@ RUN npm run build
 # --- runtime ---
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# On a large host V8 grows its young generation to 2 x 16 MB under load. Half of that measured
+# as fast and keeps a busy process 5-25 MB smaller (docs/deploy.md, "Memory"). npm run bench
+# runs jobgate with the NODE_OPTIONS set here.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \

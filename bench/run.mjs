@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     load: { type: 'string', default: 'auto' },
     only: { type: 'string' },
+    'jobgate-node-options': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -44,7 +45,10 @@ if (flags.help) {
   --warmup <s>        warm-up seconds per case before the rounds (full: 2)
   --connections <n>   keep-alive connections, the same for every case (32)
   --load <tool>       auto (wrk if installed, else autocannon), wrk or autocannon
-  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,nginx-jobgate,jg-valid,jg-invalid,jg-cold,jg-1m)`);
+  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,nginx-jobgate,jg-valid,jg-invalid,jg-cold,jg-1m)
+  --jobgate-node-options=<flags>
+                      NODE_OPTIONS for the jobgate instances (default: the Dockerfile's ENV NODE_OPTIONS, so
+                      that jobgate runs as its image does; --jobgate-node-options= runs it with Node's defaults)`);
   process.exit(0);
 }
 
@@ -107,6 +111,13 @@ function toolVersion(command, args, pattern) {
 
 const packageVersion = (name) => JSON.parse(readFileSync(here(`node_modules/${name}/package.json`), 'utf8')).version;
 
+/** NODE_OPTIONS of the jobgate image (`ENV NODE_OPTIONS=...` in the Dockerfile), '' when it sets none. */
+function imageNodeOptions() {
+  const match = /^ENV NODE_OPTIONS=(?:"([^"]*)"|(\S+))\s*$/m.exec(readFileSync(here('Dockerfile'), 'utf8'));
+  return match ? (match[1] ?? match[2]) : '';
+}
+const jobgateNodeOptions = flags['jobgate-node-options'] ?? imageNodeOptions();
+
 function jobgateEnv(redisUrl, port, adminPort) {
   const env = {};
   // The developer's own JOBGATE_* settings must not leak into the benchmark (undefined unsets).
@@ -120,6 +131,8 @@ function jobgateEnv(redisUrl, port, adminPort) {
     JOBGATE_COOKIE_SECRET: randomBytes(24).toString('hex'),
     // Every 401 of the invalid-token case is a failure of 127.0.0.1: keep them 401s, not 429s.
     JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
+    // As the image runs it; undefined unsets the developer's own NODE_OPTIONS.
+    NODE_OPTIONS: jobgateNodeOptions || undefined,
   });
 }
 
@@ -541,6 +554,7 @@ async function main() {
       chp: packageVersion('configurable-http-proxy'),
       httpProxy3: packageVersion('http-proxy-3'),
       undici: packageVersion('undici'),
+      jobgateNodeOptions,
     },
     settings: { rounds: settings.rounds, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, connections: settings.connections, coldTokens: settings.coldTokens },
     registries,
