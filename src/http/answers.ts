@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 export interface Answer {
   readonly status: number;
   readonly error: string;
-  readonly body: Buffer;
+  /** A string, not a Buffer: Node then sends the status line, headers and body in one write. */
+  readonly body: string;
   readonly headers: Readonly<Record<string, string>>;
 }
 
@@ -22,10 +23,10 @@ function challenge(error?: string, description?: string): string {
 
 /** Builds an answer; with `authError` the WWW-Authenticate header carries it (RFC 6750 3). */
 export function answer(status: number, error: string, message: string, auth?: { error?: string; description?: string }): Answer {
-  const body = Buffer.from(`${JSON.stringify({ error, message })}\n`);
+  const body = `${JSON.stringify({ error, message })}\n`;
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': String(body.length),
+    'content-length': String(Buffer.byteLength(body)),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   };
@@ -101,5 +102,5 @@ export function writeAnswer(socket: Duplex, reply: Answer): void {
   }
   let head = `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}\r\nconnection: close\r\n`;
   for (const [name, value] of Object.entries(reply.headers)) head += `${name}: ${value}\r\n`;
-  socket.end(Buffer.concat([Buffer.from(`${head}\r\n`), reply.body]));
+  socket.end(`${head}\r\n${reply.body}`);
 }
