@@ -168,3 +168,18 @@ t.test('Lru keeps the most recently used', async (t) => {
   t.equal(lru.size, 0);
   t.throws(() => new Lru(0), RangeError);
 });
+
+t.test('a scan of one-off tokens does not evict a token in use', async (t) => {
+  const { source, cache } = setup({ maxEntries: 100 });
+  source.tokens.set('hot', record('hot'));
+  await cache.token('hot');
+  await cache.token('hot');
+  for (let i = 0; i < 1000; i++) {
+    source.tokens.set(`once-${i}`, record(`once-${i}`));
+    await cache.token(`once-${i}`);
+  }
+  const loads = source.loads;
+  t.equal((await cache.token('hot'))?.id, 'hot');
+  t.equal(source.loads, loads, 'still served from the cache after 1,000 one-off tokens');
+  t.equal(cache.cachedToken('once-0'), undefined, 'the one-off tokens passed through');
+});
