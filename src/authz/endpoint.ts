@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
-import { expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
+import { absoluteLocation, expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AddressBlocks } from './cidr.js';
@@ -193,6 +193,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
   /**
    * `?jobgate_token=` on a job URL: exchanged for a session cookie, then 303 to the URL without
    * it, as inline. The Location is absolute: Traefik resolves a relative one against this endpoint.
+   * It names the original host and a same-host path, or there is no redirect at all (400).
    */
   async function deepLink(
     res: ServerResponse,
@@ -201,11 +202,15 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     link: { token: string; rest: string },
     at: { host: string; https: boolean; client: string; cookieHost: string },
   ): Promise<void> {
+    const location = absoluteLocation(at.https, at.host, link.rest);
+    if (location === undefined) {
+      return refuse(res, outcome, { decision: 'bad_request', answer: answer(400, 'bad_request', 'The original host is not a plain host name and port.') });
+    }
     const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
     const headers: OutgoingHttpHeaders = {
-      location: `${at.https ? 'https' : 'http'}://${at.host}${link.rest}`,
+      location,
       'cache-control': 'no-store',
       'referrer-policy': 'no-referrer',
       'content-length': 0,

@@ -39,8 +39,10 @@ export function safeNext(next: string | null | undefined): string {
 }
 
 /**
- * Splits a deep link: the token in `jobgate_token` and the URL without it (other
- * parameters kept byte for byte). Undefined when the URL has no such parameter.
+ * Splits a deep link: the token in `jobgate_token` and where to send the browser next: the URL
+ * without it (other parameters kept byte for byte) when that is a same-host path by safeNext's
+ * rule, else '/' (`//evil.example/`, `/\evil`, an absolute-form target). Undefined when the
+ * URL has no such parameter.
  */
 export function splitDeepLink(url: string): { token: string; rest: string } | undefined {
   const query = url.indexOf('?');
@@ -56,7 +58,7 @@ export function splitDeepLink(url: string): { token: string; rest: string } | un
   }
   if (token === undefined) return undefined;
   const path = url.slice(0, query);
-  return { token, rest: kept.length > 0 ? `${path}?${kept.join('&')}` : path };
+  return { token, rest: safeNext(kept.length > 0 ? `${path}?${kept.join('&')}` : path) };
 }
 
 function safeDecode(text: string): string {
@@ -65,6 +67,49 @@ function safeDecode(text: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * `path` (a same-host path, see safeNext) as an absolute URL on `host`, a Host header value:
+ * undefined unless that is a plain name or address with an optional port, so that nothing in it
+ * (`job.example:@evil.example`, `evil.example/`, `evil.example#`) can name another host.
+ */
+export function absoluteLocation(https: boolean, host: string, path: string): string | undefined {
+  if (!isPlainHost(host)) return undefined;
+  return `${https ? 'https' : 'http'}://${host}${safeNext(path)}`;
+}
+
+/** A DNS name (letters, digits, '-', '_', '.') or a bracketed IPv6 literal, then an optional `:port`. */
+function isPlainHost(host: string): boolean {
+  if (host.length === 0 || host.length > 300) return false;
+  let i = 0;
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const close = host.indexOf(']');
+    if (close < 3) return false;
+    for (i = 1; i < close; i++) {
+      const code = host.charCodeAt(i);
+      if (!(isAlphanumeric(code) || code === 58 /* : */ || code === 46 /* . */)) return false;
+    }
+    i = close + 1;
+  } else {
+    while (i < host.length && host.charCodeAt(i) !== 58) {
+      const code = host.charCodeAt(i);
+      if (!(isAlphanumeric(code) || code === 45 /* - */ || code === 46 /* . */ || code === 95 /* _ */)) return false;
+      i++;
+    }
+    if (i === 0) return false;
+  }
+  if (i === host.length) return true;
+  if (host.charCodeAt(i) !== 58 || host.length - i - 1 < 1 || host.length - i - 1 > 5) return false;
+  for (i++; i < host.length; i++) {
+    const code = host.charCodeAt(i);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
+}
+
+function isAlphanumeric(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 }
 
 /** The origin a browser on this job URL has: scheme and Host as the client sent them. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
-import { prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
+import { absoluteLocation, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ method, headers }) as unknown as IncomingMessage;
 
@@ -39,6 +39,58 @@ t.test('deep links keep every other parameter as it was', async (t) => {
   t.equal(splitDeepLink('/a?x=1'), undefined);
   t.equal(splitDeepLink('/jobgate_token=1'), undefined);
   t.equal(splitDeepLink('/a?not_jobgate_token=1'), undefined);
+});
+
+t.test('a deep link redirects only to a path on the job\'s own host', async (t) => {
+  const hostile = [
+    '//evil.example/',
+    '//evil.example',
+    '/\\evil.example/',
+    '\\\\evil.example/',
+    '\\/evil.example/',
+    '/\t/evil.example/',
+    '/\n/evil.example/',
+    '/\r\n/evil.example/',
+    '\t//evil.example/',
+    ' //evil.example/',
+    '/ /evil.example/',
+    'https://evil.example/',
+    'HTTPS://evil.example/',
+    'http:evil.example/',
+    'https:/\\evil.example/',
+    '//user:pass@evil.example/',
+    '/@evil.example\u0000',
+    'javascript:alert(1)',
+    'evil.example/',
+    '/\u00a0/evil.example',
+    '/\u3000/evil.example',
+    '/a\r\nSet-Cookie: jobgate=x',
+  ];
+  for (const path of hostile) {
+    const link = splitDeepLink(`${path}?jobgate_token=x&a=1`);
+    t.equal(link?.rest, '/', `${JSON.stringify(path)} goes to the job's root`);
+    t.equal(link?.token, 'x');
+    t.equal(new URL(link!.rest, 'http://job.example/').host, 'job.example');
+  }
+  // Percent-encoded slashes, backslashes and controls are not decoded in a Location: they stay in the path.
+  for (const path of ['/%2f%2fevil.example/', '/%2F/evil.example', '/%5cevil.example/', '/%5C%5Cevil.example', '/%09/evil.example', '/%0d%0a/x', '/@evil.example', '/user:pass@evil.example/', '/.//evil.example', '/a/../..//evil.example']) {
+    const link = splitDeepLink(`${path}?b=2&jobgate_token=x`);
+    t.equal(link?.rest, `${path}?b=2`, `${path} is a path on the job's host`);
+    t.equal(new URL(link!.rest, 'http://job.example/').host, 'job.example', `${path} resolves on the job's host`);
+  }
+  t.equal(splitDeepLink(`/${'a'.repeat(5000)}?jobgate_token=x`)?.rest, '/', 'an over-long path');
+  t.same(splitDeepLink('/lab/tree?jobgate_token=x&kernel=py'), { token: 'x', rest: '/lab/tree?kernel=py' }, 'an ordinary path is kept');
+});
+
+t.test('absolute redirects name the original host and nothing else', async (t) => {
+  t.equal(absoluteLocation(false, 'nb1.job.test', '/lab?a=1'), 'http://nb1.job.test/lab?a=1');
+  t.equal(absoluteLocation(true, 'NB1.job.test:8443', '/'), 'https://NB1.job.test:8443/');
+  t.equal(absoluteLocation(false, '[::1]:8080', '/x'), 'http://[::1]:8080/x');
+  t.equal(absoluteLocation(false, '127.0.0.1', '/x'), 'http://127.0.0.1/x');
+  t.equal(absoluteLocation(false, 'nb1.job.test', '//evil.example/'), 'http://nb1.job.test/', 'the path goes through the same rule');
+  for (const host of ['nb1.job.test:@evil.example', 'evil.example@nb1.job.test', 'nb1.job.test/@evil.example', 'evil.example/', 'evil.example#', 'evil.example?', 'evil.example\\', 'nb1.job.test:80:81', 'nb1.job.test:', 'nb1.job.test:123456', ':80', '', '[::1', '[]', 'a b', 'nb1.job.test\t']) {
+    t.equal(absoluteLocation(false, host, '/'), undefined, JSON.stringify(host));
+  }
 });
 
 t.test('same-origin check for the login POST', async (t) => {
