@@ -5,7 +5,7 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
+import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, type MaybePromise, type Target } from './admission.js';
@@ -127,7 +127,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const build = (assertion: string | undefined) =>
       upstreamHeaders(req.headers, {
         identity: passed.token ? identityHeaders(passed.token) : undefined,
-        stripAuthorization: !options.keepAuthorization && passed.via === 'bearer',
+        authorization: passed.via !== 'bearer' ? 'job' : options.keepAuthorization ? 'keep' : 'remove',
         forwarded,
         requestId,
         upgrade,
@@ -261,7 +261,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       }
       body = checked;
     }
-    req.url = admission.url;
+    req.url = withoutTokenParameters(admission.url);
     const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, cookieHost(req), forwarded, requestId, false, body?.length);
     forwarder.web(req, res, route.upstream, headers, body);
   }
@@ -326,6 +326,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
+      req.url = withoutTokenParameters(url);
       const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
       forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
     } catch (error) {
@@ -360,7 +361,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         if (socket.destroyed) return;
         if (!admitted.ok) return refuseUpgrade(admitted.answer);
         const { token, admission } = admitted;
-        req.url = admission.url;
+        req.url = withoutTokenParameters(admission.url);
         const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, cookieHost(req), forwarded, requestId, true);
         const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
@@ -392,6 +393,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
       }
+      req.url = withoutTokenParameters(req.url ?? '/');
       const headers = await headersFor(req, admission, admission.job.id, forwarded, requestId, true);
       const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;

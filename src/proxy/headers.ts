@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { withoutSessionCookies } from '../session/cookie.js';
+import { cookiesForUpstream } from '../session/cookie.js';
+import { carriesToken } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
 /**
@@ -93,8 +94,12 @@ function forwardedNode(address: string): string {
 
 export interface UpstreamHeaderOptions {
   readonly identity: IdentityHeaders | undefined;
-  /** Remove the Authorization header (it carried the token). */
-  readonly stripAuthorization: boolean;
+  /**
+   * The client's Authorization: 'remove' (it carried the token jobgate checked), 'keep' (that
+   * token, kept by JOBGATE_KEEP_AUTHORIZATION), or 'job' (jobgate did not read it: the job's own
+   * credential, passed unless it carries a jobgate token).
+   */
+  readonly authorization: 'remove' | 'keep' | 'job';
   readonly forwarded: ForwardedInfo;
   readonly requestId: string;
   /** Keep Connection/Upgrade for a WebSocket handshake. */
@@ -109,8 +114,10 @@ export interface UpstreamHeaderOptions {
 
 /**
  * What the upstream may see, as a flat [name, value, ...] list that Node writes as it is:
- * no hop-by-hop headers, no credential meant for jobgate, nothing in jobgate's identity
- * namespace unless jobgate put it there, and X-Forwarded-* / Forwarded from what jobgate saw.
+ * no hop-by-hop headers, no credential meant for jobgate (the Authorization that carried the
+ * token, jobgate's cookie, any header or cookie holding a token value: an unsecureHttp job's
+ * owner collects none), nothing in jobgate's identity namespace unless jobgate put it there,
+ * and X-Forwarded-* / Forwarded from what jobgate saw.
  */
 export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): string[] {
   const connection = headers.connection;
@@ -128,19 +135,23 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
     } else if (isIdentityHeader(name) || isForwardingHeader(name) || name === single || listed?.has(name)) {
       continue;
     } else if (name === 'authorization') {
-      if (options.stripAuthorization) continue;
+      const authorization = options.authorization;
+      if (authorization === 'remove' || (authorization === 'job' && authorizationCarriesToken(value as string))) continue;
+      out.push(name, value as string);
+      continue;
     } else if (name === 'cookie') {
       // jobgate's session cookie never reaches an upstream; the job's own cookies do.
-      const kept = withoutSessionCookies(value as string);
+      const kept = cookiesForUpstream(value as string);
       if (kept !== undefined) out.push('cookie', kept);
       continue;
     } else if (replacedBody && name === 'content-length') {
       continue;
     } else if (name === 'x-request-id') {
-      requestId = true;
+      requestId = !carriesToken(value as string);
     }
-    if (typeof value === 'string') out.push(name, value);
-    else for (const each of value) out.push(name, each);
+    if (typeof value === 'string') {
+      if (!carriesToken(value)) out.push(name, value);
+    } else for (const each of value) if (!carriesToken(each)) out.push(name, each);
   }
 
   if (headers.host === undefined) out.push('host', options.defaultHost);
@@ -166,6 +177,13 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
   if (identity) out.push('x-jobgate-token-id', identity.tokenId, 'x-jobgate-token-name', identity.tokenName, 'x-jobgate-role', identity.role);
   if (options.assertion !== undefined) out.push('x-jobgate-assertion', options.assertion);
   return out;
+}
+
+/** True when an Authorization value of any scheme holds a token value, also inside Basic's base64. */
+function authorizationCarriesToken(value: string): boolean {
+  if (carriesToken(value)) return true;
+  if (value.length < 7 || value.charCodeAt(5) !== 32 || value.slice(0, 5).toLowerCase() !== 'basic') return false;
+  return carriesToken(Buffer.from(value.slice(6).trim(), 'base64').toString('latin1'));
 }
 
 /** The header names a Connection header lists, except those that carry the message itself. */

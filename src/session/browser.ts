@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { carriesToken } from '../tokens/format.js';
 
 /** The query parameter that carries a token in a deep link. */
 export const DEEP_LINK_PARAMETER = 'jobgate_token';
@@ -59,6 +60,32 @@ export function splitDeepLink(url: string): { token: string; rest: string } | un
   if (token === undefined) return undefined;
   const path = url.slice(0, query);
   return { token, rest: safeNext(kept.length > 0 ? `${path}?${kept.join('&')}` : path) };
+}
+
+/**
+ * The request target without the query parameters that carry a jobgate credential, for the
+ * upstream: `jobgate_token` (its name plain or percent-encoded) and any parameter whose value holds
+ * a token value. The same string, after a few scans, when the query mentions neither.
+ */
+export function withoutTokenParameters(url: string): string {
+  const query = url.indexOf('?');
+  if (query === -1 || (!url.includes('jgt', query) && !url.includes('jobgate', query))) return url;
+  const kept: string[] = [];
+  let dropped = false;
+  for (const part of url.slice(query + 1).split('&')) {
+    if (isTokenParameter(part)) dropped = true;
+    else kept.push(part);
+  }
+  if (!dropped) return url;
+  const path = url.slice(0, query);
+  return kept.length > 0 ? `${path}?${kept.join('&')}` : path;
+}
+
+function isTokenParameter(part: string): boolean {
+  const equals = part.indexOf('=');
+  const name = equals === -1 ? part : part.slice(0, equals);
+  if (name === DEEP_LINK_PARAMETER || (name.includes('%') && safeDecode(name) === DEEP_LINK_PARAMETER)) return true;
+  return carriesToken(part) || (part.includes('%') && carriesToken(safeDecode(part)));
 }
 
 function safeDecode(text: string): string {

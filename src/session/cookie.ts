@@ -1,4 +1,5 @@
 import { errors, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { carriesToken } from '../tokens/format.js';
 import type { SessionKeys } from './keys.js';
 
 /** The cookie's name over HTTPS (host-only, Secure, Path=/ by the prefix's rules) and over plain HTTP. */
@@ -29,13 +30,16 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-/** The Cookie header without jobgate's own cookies (undefined when nothing is left). */
-export function withoutSessionCookies(header: string): string | undefined {
-  if (!header.includes('jobgate=')) return header;
+/**
+ * The Cookie header an upstream may see: without jobgate's session cookies and without any
+ * cookie whose value holds a jobgate token (undefined when nothing is left).
+ */
+export function cookiesForUpstream(header: string): string | undefined {
+  if (!header.includes('jobgate=') && !carriesToken(header)) return header;
   const kept = header
     .split(';')
     .map((part) => part.trim())
-    .filter((part) => part.length > 0 && !part.startsWith(`${SECURE_COOKIE_NAME}=`) && !part.startsWith(`${PLAIN_COOKIE_NAME}=`));
+    .filter((part) => part.length > 0 && !part.startsWith(`${SECURE_COOKIE_NAME}=`) && !part.startsWith(`${PLAIN_COOKIE_NAME}=`) && !carriesToken(part));
   return kept.length > 0 ? kept.join('; ') : undefined;
 }
 

@@ -125,3 +125,17 @@ export function parseToken(value: string): ParsedToken | undefined {
   const presented = tokenShape(value);
   return presented && checkToken(presented);
 }
+
+/**
+ * True when `text` holds something that starts like a token value (`jgt_` and a hex digit):
+ * what jobgate keeps from upstreams. Whole or cut short, such a value is a credential (the
+ * checksum can be recomputed), so the shape is not checked further. One indexOf, no regex.
+ */
+export function carriesToken(text: string): boolean {
+  let at = text.indexOf(TOKEN_PREFIX);
+  while (at !== -1) {
+    if (isLowerHex(text.charCodeAt(at + TOKEN_PREFIX.length))) return true;
+    at = text.indexOf(TOKEN_PREFIX, at + TOKEN_PREFIX.length);
+  }
+  return false;
+}

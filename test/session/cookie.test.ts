@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SignJWT } from 'jose';
-import { readCookie, SessionCookies, withoutSessionCookies } from '../../src/session/cookie.js';
+import { cookiesForUpstream, readCookie, SessionCookies } from '../../src/session/cookie.js';
 import { sessionKeys } from '../../src/session/keys.js';
 
 const SECRET_A = 'first-secret-that-is-long-enough-0123456789';
@@ -57,8 +57,12 @@ t.test('reading and stripping cookies', async (t) => {
   t.equal(readCookie('__Host-jobgate=s', '__Host-jobgate'), 's');
   t.equal(readCookie('a=1', 'jobgate'), undefined);
   t.equal(readCookie(undefined, 'jobgate'), undefined);
-  t.equal(withoutSessionCookies('a=1; jobgate=xyz; __Host-jobgate=s; b=2'), 'a=1; b=2');
-  t.equal(withoutSessionCookies('jobgate=xyz'), undefined);
-  t.equal(withoutSessionCookies('notebook=1; _xsrf=2'), 'notebook=1; _xsrf=2');
-  t.equal(withoutSessionCookies('myjobgate=1'), 'myjobgate=1', "a job's cookie that merely ends in jobgate is kept");
+  t.equal(cookiesForUpstream('a=1; jobgate=xyz; __Host-jobgate=s; b=2'), 'a=1; b=2');
+  t.equal(cookiesForUpstream('jobgate=xyz'), undefined);
+  t.equal(cookiesForUpstream('notebook=1; _xsrf=2'), 'notebook=1; _xsrf=2');
+  t.equal(cookiesForUpstream('myjobgate=1'), 'myjobgate=1', "a job's cookie that merely ends in jobgate is kept");
+  const token = `jgt_${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}_${'a'.repeat(64)}_${'b'.repeat(8)}`;
+  t.equal(cookiesForUpstream(`a=1; saved=${token}; b=2`), 'a=1; b=2', 'a cookie holding a token value is removed');
+  t.equal(cookiesForUpstream(`saved=${token.slice(0, 60)}`), undefined, 'also cut short');
+  t.equal(cookiesForUpstream('a=jgt_; b=jgt_x'), 'a=jgt_; b=jgt_x', 'the prefix alone is not a token');
 });

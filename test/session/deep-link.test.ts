@@ -2,7 +2,7 @@ import t from 'tap';
 import { request, type Reply } from '../helpers/http.js';
 import { startHarness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
-import { rawRequest } from './raw.js';
+import { rawRequest } from './support.js';
 
 /** Deep links (`?jobgate_token=`) redirect only to the job's own host, inline and at the forward-auth endpoint. */
 

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { request } from '../helpers/http.js';
 
 /** An answer read off a raw socket: status line, headers (repeated ones as lists), body. */
 export interface RawReply {
@@ -39,4 +40,21 @@ function parseReply(text: string): RawReply {
     body: end === -1 ? '' : text.slice(end + 4),
     header: (name: string) => headers[name.toLowerCase()]?.[0],
   };
+}
+
+/**
+ * Logs in through the real login form on `host` (as a browser on the job's page would) and
+ * returns the session cookie as a Cookie header pair (`jobgate=...`).
+ */
+export async function loginCookie(proxyUrl: string, host: string, token: string): Promise<string> {
+  const reply = await request(proxyUrl, {
+    method: 'POST',
+    host,
+    path: '/__jobgate/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://${host}` },
+    body: new URLSearchParams({ token, next: '/' }).toString(),
+  });
+  const setCookie = reply.headers['set-cookie']?.[0];
+  if (reply.status !== 303 || setCookie === undefined) throw new Error(`login on ${host} answered ${reply.status}: ${reply.body}`);
+  return setCookie.split(';')[0]!;
 }
