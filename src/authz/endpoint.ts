@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
-import { absoluteLocation, expectedOrigin, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
+import { absoluteLocation, expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AddressBlocks } from './cidr.js';
@@ -184,6 +184,10 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     if (admission.token) outcome.tokenId = admission.token.id;
     // A cookie rides along with any page's WebSocket: only the job's own pages may use it (as inline).
     if (websocket && admission.via === 'session' && headers.origin !== undefined && headers.origin.toLowerCase() !== expectedOrigin(original.host, https)) {
+      return refuse(res, outcome, { decision: 'foreign_origin', answer: ANSWERS.foreignOrigin });
+    }
+    // And state changes only from the job's own pages (as inline); the edge passes the client's Origin and Sec-Fetch-Site.
+    if (admission.via === 'session' && !isSafeMethod(original.method) && !fromOwnOrigin(req.headers, expectedOrigin(original.host, https))) {
       return refuse(res, outcome, { decision: 'foreign_origin', answer: ANSWERS.foreignOrigin });
     }
     outcome.decision = admission.decision;

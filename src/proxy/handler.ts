@@ -5,7 +5,7 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
+import { expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, type MaybePromise, type Target } from './admission.js';
@@ -325,6 +325,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       if (!admission.ok) {
         logRecordError(admission);
         return refuse(req, res, admission, https);
+      }
+      // The cookie rides along with another job's page too: state changes only from the job's own.
+      if (admission.via === 'session' && !isSafeMethod(req.method) && !fromOwnOrigin(req.headers, expectedOrigin(forwarded.host, https))) {
+        outcome.decision = 'foreign_origin';
+        return sendAnswer(res, ANSWERS.foreignOrigin);
       }
       req.url = withoutTokenParameters(url);
       const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { carriesToken } from '../tokens/format.js';
 
 /** The query parameter that carries a token in a deep link. */
@@ -153,4 +153,23 @@ export function sameOriginRequest(req: IncomingMessage, expected: string): boole
   if (origin !== undefined) return origin.toLowerCase() === expected;
   const site = req.headers['sec-fetch-site'];
   return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+/** Methods that change nothing (RFC 9110 9.2.1): a session cookie may carry them from any page. */
+export function isSafeMethod(method: string | undefined): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
+
+/**
+ * For an unsafe request that the session cookie authenticates: true when the job's own pages
+ * sent it. All jobs share one registrable domain, so SameSite=Lax lets a page on another job
+ * send the cookie. Origin decides when a browser sent one; without it (or `Origin: null`, as a
+ * page with `Referrer-Policy: no-referrer` sends), Sec-Fetch-Site must say same-origin. With
+ * neither, false: browsers send one of them with every unsafe request, and other clients
+ * authenticate with a bearer token, not the cookie.
+ */
+export function fromOwnOrigin(headers: IncomingHttpHeaders, expected: string): boolean {
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== 'null') return origin.toLowerCase() === expected;
+  return headers['sec-fetch-site'] === 'same-origin';
 }

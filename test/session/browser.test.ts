@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
-import { absoluteLocation, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
+import { absoluteLocation, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ method, headers }) as unknown as IncomingMessage;
 
@@ -103,4 +103,17 @@ t.test('same-origin check for the login POST', async (t) => {
   t.ok(sameOriginRequest(req({ 'sec-fetch-site': 'same-origin' }, 'POST'), expected));
   t.notOk(sameOriginRequest(req({ 'sec-fetch-site': 'same-site' }, 'POST'), expected));
   t.ok(sameOriginRequest(req({}, 'POST'), expected), 'neither header: not a browser');
+});
+
+t.test('own-origin check for unsafe requests on the session cookie: fails closed', async (t) => {
+  const expected = 'https://nb1.job.test';
+  t.ok(fromOwnOrigin({ origin: 'https://nb1.job.test' }, expected));
+  t.notOk(fromOwnOrigin({ origin: 'https://nb2.job.test', 'sec-fetch-site': 'same-origin' }, expected), 'Origin decides when sent');
+  t.ok(fromOwnOrigin({ origin: 'null', 'sec-fetch-site': 'same-origin' }, expected), 'Origin: null from a no-referrer page of the job');
+  t.notOk(fromOwnOrigin({ origin: 'null' }, expected));
+  t.ok(fromOwnOrigin({ 'sec-fetch-site': 'same-origin' }, expected));
+  t.notOk(fromOwnOrigin({ 'sec-fetch-site': 'same-site' }, expected));
+  t.notOk(fromOwnOrigin({ 'sec-fetch-site': 'none' }, expected));
+  t.notOk(fromOwnOrigin({}, expected), 'neither header');
+  t.same(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', undefined].map(isSafeMethod), [true, true, true, false, false, false, false, false, false]);
 });
