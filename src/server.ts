@@ -180,7 +180,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   readiness.start();
 
   let draining = false;
-  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining);
+  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining, settings.upstreamCookieDomain === 'keep');
   if (assertionKeys.ephemeral) {
     logger.warn(
       { event: 'ephemeral_assertion_key', kid: assertionKeys.signing.kid },

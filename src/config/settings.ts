@@ -152,6 +152,12 @@ export const SETTINGS = {
     accepts: 'true or false',
     schema: flag,
   },
+  upstreamCookieDomain: {
+    env: 'JOBGATE_UPSTREAM_COOKIE_DOMAIN',
+    default: 'remove',
+    accepts: "remove or keep: what becomes of a Domain attribute in an upstream's Set-Cookie (remove: the cookie stays on the job's own host)",
+    schema: z.enum(['remove', 'keep']),
+  },
   upstreamTimeoutMs: {
     env: 'JOBGATE_UPSTREAM_TIMEOUT_MS',
     default: 60_000,

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
+import { upstreamSetCookie } from '../session/cookie.js';
 
 /** Called once when forwarding fails, with the answer that was (or could not be) sent. */
 export type ForwardFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
@@ -26,13 +27,15 @@ export class Forwarder {
     private readonly onFailure: ForwardFailure,
     /** True once shutdown began: responses from then on close their connection. */
     private readonly draining: () => boolean = () => false,
+    /** JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep: Set-Cookie keeps its Domain attribute. */
+    private readonly keepCookieDomain = false,
   ) {
     this.agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
   }
 
   /** Forwards `req` with `headers` (see upstreamHeaders); with `body`, those bytes instead of the request's stream. */
   web(req: IncomingMessage, res: ServerResponse, target: URL, headers: readonly string[], body?: Buffer): void {
-    const relay = new ResponseRelay(req, res, this.onFailure, this.draining);
+    const relay = new ResponseRelay(req, res, this.onFailure, this.draining, this.keepCookieDomain);
     res.once('close', () => relay.clientClosed());
     this.agent.dispatch(
       {
@@ -63,6 +66,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly onFailure: ForwardFailure,
     private readonly draining: () => boolean,
+    private readonly keepCookieDomain: boolean,
   ) {}
 
   /** The client left before its response was complete: the upstream request is dropped. */
@@ -80,7 +84,7 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     // Connection management is per hop: ours follows the client's request, not the upstream's answer.
     if (this.draining()) this.res.shouldKeepAlive = false;
-    this.res.writeHead(statusCode, statusMessage, endToEndHeaders(headers));
+    this.res.writeHead(statusCode, statusMessage, endToEndHeaders(headers, this.keepCookieDomain));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -138,16 +142,22 @@ function hasBody(req: IncomingMessage): boolean {
 /**
  * The upstream's response headers that the client may see, as a flat [name, value, ...]
  * list: without the headers of the upstream connection (RFC 9110 7.6.1), which Node writes
- * anew for the client's (Connection, Keep-Alive, framing).
+ * anew for the client's (Connection, Keep-Alive, framing), and without cookies that would toss
+ * jobgate's own or reach sibling jobs (see upstreamSetCookie).
  */
-export function endToEndHeaders(headers: IncomingHttpHeaders): string[] {
+export function endToEndHeaders(headers: IncomingHttpHeaders, keepCookieDomain = false): string[] {
   const connection = headers.connection;
   const listed = connection === undefined || connection === 'keep-alive' || connection === 'close' ? undefined : connectionTokens(connection);
   const kept: string[] = [];
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     const value = headers[name]!;
-    if (typeof value === 'string') kept.push(name, value);
+    if (name === 'set-cookie') {
+      for (const each of typeof value === 'string' ? [value] : value) {
+        const cookie = upstreamSetCookie(each, keepCookieDomain);
+        if (cookie !== undefined) kept.push(name, cookie);
+      }
+    } else if (typeof value === 'string') kept.push(name, value);
     else for (const each of value) kept.push(name, each);
   }
   return kept;

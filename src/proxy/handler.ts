@@ -23,6 +23,7 @@ export interface HandlerOptions {
   readonly maxHeaders: number;
   readonly upstreamTimeoutMs: number;
   readonly publicScheme: 'http' | 'https' | undefined;
+  readonly upstreamCookieDomain: 'remove' | 'keep';
 }
 
 /** An API request that passed: its token and what the route decided. */
@@ -371,7 +372,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
           status = reply.status;
           onUpstreamFailure(failedReq, reply, error);
-        });
+        }, options.upstreamCookieDomain === 'keep');
         liveSockets.add(relay, admission.jobId, token, 'api');
         return;
       }
@@ -403,7 +404,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
         status = reply.status;
         onUpstreamFailure(failedReq, reply, error);
-      });
+      }, options.upstreamCookieDomain === 'keep');
       liveSockets.add(relay, admission.job.id, admission.token);
     } catch (error) {
       outcome.decision = 'internal_error';

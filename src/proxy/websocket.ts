@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
+import { upstreamSetCookie } from '../session/cookie.js';
 import { bareHostname, upstreamPath } from './forward.js';
 import { closeFrame, FrameBoundaryTracker } from './frames.js';
 
@@ -117,6 +118,8 @@ export function relayWebSocket(
   headers: readonly string[],
   timeoutMs: number,
   onFailure: RelayFailure,
+  /** JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep: Set-Cookie keeps its Domain attribute. */
+  keepCookieDomain = false,
 ): RelayedSocket {
   const relay = new RelayedSocket(client);
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -155,7 +158,10 @@ export function relayWebSocket(
     client.pause();
     if (client.destroyed) return void upstream.destroy();
     let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
-    for (let i = 0; i < res.rawHeaders.length; i += 2) head101 += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const value = clientHeaderValue(res.rawHeaders[i]!, res.rawHeaders[i + 1]!, keepCookieDomain);
+      if (value !== undefined) head101 += `${res.rawHeaders[i]}: ${value}\r\n`;
+    }
     client.write(`${head101}\r\n`);
     if (head.length > 0) upstream.write(head);
     for (const chunk of early) upstream.write(chunk);
@@ -167,7 +173,8 @@ export function relayWebSocket(
     let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
     for (let i = 0; i < res.rawHeaders.length; i += 2) {
       const name = res.rawHeaders[i]!.toLowerCase();
-      if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding') text += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+      const value = clientHeaderValue(name, res.rawHeaders[i + 1]!, keepCookieDomain);
+      if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding' && value !== undefined) text += `${res.rawHeaders[i]}: ${value}\r\n`;
     }
     client.write(`${text}\r\n`);
     res.pipe(client);
@@ -175,4 +182,9 @@ export function relayWebSocket(
 
   upstreamReq.end();
   return relay;
+}
+
+/** A handshake answer's header value as the client may get it: a Set-Cookie goes through upstreamSetCookie. */
+function clientHeaderValue(name: string, value: string, keepCookieDomain: boolean): string | undefined {
+  return name.length === 10 && name.toLowerCase() === 'set-cookie' ? upstreamSetCookie(value, keepCookieDomain) : value;
 }

@@ -92,3 +92,57 @@ export class SessionCookies {
     return key.key;
   }
 }
+
+/**
+ * An upstream's Set-Cookie value as the client may get it, or undefined when it names jobgate's
+ * cookie: `jobgate` in any case and under any `__Host-`/`__Secure-`-style prefix, or a nameless
+ * cookie (`=jobgate=...`, which browsers send as `jobgate=...`). Unless `keepDomain`, the Domain
+ * attributes are removed: all jobs share the job domain, and the cookie stays on the job's host.
+ * An ordinary cookie costs a scan of its name and of its attribute separators, no allocation.
+ */
+export function upstreamSetCookie(value: string, keepDomain: boolean): string | undefined {
+  let end = value.indexOf(';');
+  if (end === -1) end = value.length;
+  let equals = value.indexOf('=');
+  if (equals === -1 || equals > end) equals = -1;
+  let name = equals === -1 ? '' : value.slice(0, equals).trim();
+  if (name === '') {
+    // Nameless: the browser sends the value alone, so the value's own name is what jobgate would read.
+    const rest = value.slice(equals + 1, end);
+    const inner = rest.indexOf('=');
+    name = (inner === -1 ? rest : rest.slice(0, inner)).trim();
+  }
+  if (name.length >= 7 && isJobgateCookieName(name.toLowerCase())) return undefined;
+  return keepDomain ? value : withoutDomain(value, end);
+}
+
+function isJobgateCookieName(lower: string): boolean {
+  return lower === PLAIN_COOKIE_NAME || (lower.startsWith('__') && lower.endsWith(`-${PLAIN_COOKIE_NAME}`));
+}
+
+/** `value` without its `Domain=` attributes (any case, any spacing); the attributes start after `firstSemicolon`. */
+function withoutDomain(value: string, firstSemicolon: number): string {
+  let kept: string | undefined;
+  let from = firstSemicolon;
+  while (from < value.length) {
+    let next = value.indexOf(';', from + 1);
+    if (next === -1) next = value.length;
+    if (isDomainAttribute(value, from + 1, next)) kept ??= value.slice(0, from);
+    else if (kept !== undefined) kept += value.slice(from, next);
+    from = next;
+  }
+  return kept ?? value;
+}
+
+const DOMAIN = 'domain';
+
+/** True when value[start, end) is a Domain attribute: blanks, "domain" in any case, blanks, then "=" or the end. */
+function isDomainAttribute(value: string, start: number, end: number): boolean {
+  let i = start;
+  while (i < end && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  if (end - i < DOMAIN.length) return false;
+  for (let j = 0; j < DOMAIN.length; j++) if ((value.charCodeAt(i + j) | 0x20) !== DOMAIN.charCodeAt(j)) return false;
+  i += DOMAIN.length;
+  while (i < end && (value.charCodeAt(i) === 32 || value.charCodeAt(i) === 9)) i++;
+  return i === end || value.charCodeAt(i) === 61;
+}

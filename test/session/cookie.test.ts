@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SignJWT } from 'jose';
-import { cookiesForUpstream, readCookie, SessionCookies } from '../../src/session/cookie.js';
+import { cookiesForUpstream, readCookie, SessionCookies, upstreamSetCookie } from '../../src/session/cookie.js';
 import { sessionKeys } from '../../src/session/keys.js';
 
 const SECRET_A = 'first-secret-that-is-long-enough-0123456789';
@@ -65,4 +65,45 @@ t.test('reading and stripping cookies', async (t) => {
   t.equal(cookiesForUpstream(`a=1; saved=${token}; b=2`), 'a=1; b=2', 'a cookie holding a token value is removed');
   t.equal(cookiesForUpstream(`saved=${token.slice(0, 60)}`), undefined, 'also cut short');
   t.equal(cookiesForUpstream('a=jgt_; b=jgt_x'), 'a=jgt_; b=jgt_x', 'the prefix alone is not a token');
+});
+
+t.test("an upstream's Set-Cookie: jobgate's name is dropped, Domain removed unless kept", async (t) => {
+  for (const tossed of [
+    'jobgate=forged; Path=/',
+    'JOBGATE=forged',
+    'JobGate=forged; Domain=job.test',
+    '__Host-jobgate=forged; Path=/; Secure',
+    '__HOST-jobgate=forged; Path=/; Secure',
+    '__Secure-jobgate=forged; Secure',
+    '__secure-JOBGATE=forged',
+    '__Host-Http-jobgate=forged',
+    '__Http-jobgate=forged',
+    ' jobgate =forged',
+    '\tjobgate\t=forged',
+    '=jobgate=forged; Domain=job.test',
+    '=__Host-jobgate=forged',
+    '= jobgate=forged',
+    'jobgate',
+    '=jobgate',
+    'jobgate=',
+  ]) {
+    t.equal(upstreamSetCookie(tossed, false), undefined, `${JSON.stringify(tossed)} is dropped`);
+    t.equal(upstreamSetCookie(tossed, true), undefined, `${JSON.stringify(tossed)} is dropped with Domain kept too`);
+  }
+  for (const [sent, expected] of [
+    ['a=1; Path=/; Domain=job.test; HttpOnly', 'a=1; Path=/; HttpOnly'],
+    ['a=1; domain = .job.test', 'a=1'],
+    ['a=1;Domain=job.test;Domain=nb1.job.test;Secure', 'a=1;Secure'],
+    ['a=1; Path=/; DOMAIN=job.test', 'a=1; Path=/'],
+    ['a=1; Domain', 'a=1'],
+    ['a=1; Domain=', 'a=1'],
+    ['a=1', 'a=1'],
+    ['a=1; Path=/domain=x; Domainx=1; SameSite=Lax', 'a=1; Path=/domain=x; Domainx=1; SameSite=Lax'],
+    ['myjobgate=1; Path=/', 'myjobgate=1; Path=/'],
+    ['jobgate_pref=dark', 'jobgate_pref=dark'],
+    ['x=jobgate; Path=/', 'x=jobgate; Path=/'],
+  ] as const) {
+    t.equal(upstreamSetCookie(sent, false), expected, JSON.stringify(sent));
+    t.equal(upstreamSetCookie(sent, true), sent, `${JSON.stringify(sent)} as sent with keep`);
+  }
 });
