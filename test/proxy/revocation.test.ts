@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
@@ -323,4 +323,136 @@ t.test('event streams and followed logs end when their access is revoked', async
   );
   const metrics = await request(h.adminUrl, { path: '/metrics' });
   t.match(metrics.body, /^jobgate_responses_revoked_total 3$/m, 'counted in the metrics');
+});
+
+/**
+ * A TCP relay in front of Redis that can hold Redis's answers on the connection that next asks
+ * about `needle`: the lookup has happened in Redis, its answer is on its way, and the test can
+ * change the registry before jobgate sees that answer.
+ */
+async function holdingRelay(t: Test, redis: RedisServer): Promise<{ url: string; hold(needle: string): void; held(): number; release(): void }> {
+  let needle: Buffer | undefined;
+  let held: Buffer[] | undefined;
+  let heldBytes = 0;
+  let release: () => void = () => {};
+  const sockets = new Set<Socket>();
+  const server = createNetServer((client) => {
+    const upstream = netConnect(redis.port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    let holdingHere = false;
+    client.on('data', (chunk: Buffer) => {
+      if (needle && chunk.includes(needle)) {
+        needle = undefined;
+        holdingHere = true;
+        held = [];
+        release = () => {
+          holdingHere = false;
+          for (const part of held ?? []) client.write(part);
+          held = undefined;
+        };
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holdingHere) return void client.write(chunk);
+      held!.push(chunk);
+      heldBytes += chunk.length;
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold(text: string) {
+      needle = Buffer.from(text);
+      heldBytes = 0;
+    },
+    held: () => heldBytes,
+    release: () => release(),
+  };
+}
+
+const tokenInvalidations = async (h: Harness): Promise<number> => {
+  const text = (await request(h.adminUrl, { path: '/metrics' })).body;
+  return Number(/^jobgate_invalidation_messages_total\{kind="token"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+};
+
+t.test('a revocation that lands while the decision waits for Redis still cuts the connection', async (t) => {
+  const redis = await RedisServer.start();
+  const relay = await holdingRelay(t, redis);
+  const up = await Upstream.start();
+  const events = await eventStreamUpstream(t);
+  // The Redis timeout is as long as allowed, so that the held answer arrives late rather than
+  // failing; the cache TTL is long, so that only the invalidation can catch the connection.
+  const h = await startHarness({ JOBGATE_REDIS_URL: relay.url, JOBGATE_REDIS_TIMEOUT_MS: '900', JOBGATE_CACHE_TTL_MS: '300000' }, redis);
+  t.teardown(async () => {
+    await h.close();
+    await up.close();
+    await redis.stop();
+  });
+  await h.jobs.put({ id: 'nb1', upstream: up.url });
+  await h.jobs.put({ id: 'sse1', upstream: events.url });
+
+  /**
+   * Opens a connection with a token whose lookup answer is held, deletes the token and waits until
+   * jobgate has seen the invalidation, then lets the stale answer through. `open` reports what
+   * became of the connection once it is over. A machine too slow to do all this within the Redis
+   * timeout gets a 503 instead: that attempt proves nothing, so it is tried again.
+   */
+  const deleteDuringDecision = async (open: (value: string, outcome: (text: string) => void) => void): Promise<string> => {
+    for (let attempt = 0; ; attempt++) {
+      const token = await h.tokens.create({ name: `raced${attempt}`, role: 'read' });
+      const seen = await tokenInvalidations(h);
+      let outcome: string | undefined;
+      relay.hold(token.record.id);
+      open(token.value, (text) => (outcome ??= text));
+      await waitFor(() => relay.held() > 0 || outcome !== undefined, 20_000);
+      await h.tokens.delete(token.record.id);
+      await waitFor(async () => (await tokenInvalidations(h)) > seen, 20_000);
+      relay.release();
+      await waitFor(() => outcome !== undefined, 20_000).catch(() => {});
+      outcome ??= 'still open after 20 s';
+      if (outcome !== 'refused 503' || attempt === 4) return outcome;
+    }
+  };
+
+  const wsOutcome = await deleteDuringDecision((value, outcome) => {
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
+    t.teardown(() => ws.terminate());
+    ws.once('unexpected-response', (_req, res) => {
+      outcome(`refused ${res.statusCode}`);
+      ws.terminate();
+    });
+    ws.once('close', (code) => outcome(`closed ${code}`));
+    ws.on('error', () => {});
+  });
+  t.match(wsOutcome, /^(refused 401|closed 1008)$/, `the WebSocket was refused or closed, not left open (${wsOutcome})`);
+
+  const url = new URL(h.url);
+  const streamOutcome = await deleteDuringDecision((value, outcome) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/events', headers: { host: 'sse1.job.test', ...bearer(value) }, agent: false }, (res) => {
+      if (res.statusCode !== 200) outcome(`refused ${res.statusCode}`);
+      res.resume();
+      res.on('end', () => outcome('ended'));
+      res.on('close', () => outcome('ended'));
+    });
+    req.on('error', () => outcome('ended'));
+    req.end();
+    t.teardown(() => req.destroy());
+  });
+  t.match(streamOutcome, /^(refused 401|ended)$/, `the event stream was refused or ended, not left flowing (${streamOutcome})`);
+  await waitFor(() => events.open.size === 0, 20_000);
+  t.pass('no stream is left open upstream');
 });
