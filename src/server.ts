@@ -142,9 +142,14 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const api: ApiRoute | undefined = apiConfig && { ...apiConfig, gate: new ApiGate(apiConfig.policy, registry, settings.apiMaxBodyBytes) };
   const liveSockets = new LiveSockets(
     registry,
-    (jobId, tokenId, reason) => {
-      metrics.websocketRevoked();
-      logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+    (kind, jobId, tokenId, reason) => {
+      if (kind === 'websocket') {
+        metrics.websocketRevoked();
+        logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+      } else {
+        metrics.responseRevoked();
+        logger.info({ event: 'response_revoked', jobId, tokenId, reason }, 'http response ended: access revoked');
+      }
     },
     api ? (token, jobId) => api.gate.recheck(token, jobId) : undefined,
   );

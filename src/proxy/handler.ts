@@ -15,7 +15,7 @@ import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
-import { relayWebSocket } from './websocket.js';
+import { RelayedSocket } from './websocket.js';
 
 export interface HandlerOptions {
   readonly trustedHops: number;
@@ -247,7 +247,15 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   }
 
   /** Training-API traffic: path hygiene, bearer token, route policy and scope, then forward. */
-  async function apiRequest(route: ApiRoute, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedInfo, requestId: string, outcome: AccessOutcome): Promise<void> {
+  async function apiRequest(
+    route: ApiRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+    forwarded: ForwardedInfo,
+    requestId: string,
+    outcome: AccessOutcome,
+    since: number,
+  ): Promise<void> {
     const admitted = await admitApi(route, req, forwarded, outcome, false);
     if (!admitted.ok) return refuse(req, res, admitted, false);
     const { token, admission } = admitted;
@@ -263,7 +271,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     req.url = admission.url;
     const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, cookieHost(req), forwarded, requestId, false, body?.length);
-    forwarder.web(req, res, route.upstream, headers, body);
+    liveSockets.track(forwarder.web(req, res, route.upstream, headers, body), admission.jobId, token, 'api', since);
   }
 
   /** The API checks shared by HTTP and WebSocket requests. */
@@ -298,6 +306,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const started = performance.now();
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
+    // Changes to tokens and jobs from here on are re-checked when the response is tracked.
+    const since = liveSockets.epoch;
     inFlight++;
     res.once('close', () => finished(req, requestId, started, res.statusCode, outcome, 'http'));
     if (draining()) res.shouldKeepAlive = false;
@@ -305,7 +315,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
       const apiRoute = apiRouteFor(req);
-      if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome);
+      if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome, since);
       const routed = route(req);
       const target = isPromise(routed) ? await routed : routed;
       if ('ok' in target) {
@@ -327,7 +337,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         return refuse(req, res, admission, https);
       }
       const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
-      forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
+      const response = forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
+      if (admission.token) liveSockets.track(response, admission.job.id, admission.token, 'job', since);
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
@@ -339,13 +350,19 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const started = performance.now();
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
+    const since = liveSockets.epoch;
     let status = 101;
+    let relay: RelayedSocket | undefined;
     inFlight++;
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => finished(req, requestId, started, status, outcome, 'websocket'));
+    socket.once('close', () => finished(req, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
     const refuseUpgrade = (reply: Answer) => {
       status = reply.status;
       writeAnswer(socket, reply);
+    };
+    const onRelayFailure = (failedReq: IncomingMessage, reply: Answer, error: Error) => {
+      status = reply.status;
+      onUpstreamFailure(failedReq, reply, error);
     };
     try {
       if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
@@ -361,12 +378,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         if (!admitted.ok) return refuseUpgrade(admitted.answer);
         const { token, admission } = admitted;
         req.url = admission.url;
+        // Registered before any further await: a revocation from now on closes it, even mid-handshake.
+        relay = new RelayedSocket(socket);
+        liveSockets.add(relay, admission.jobId, token, 'api', since);
         const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, cookieHost(req), forwarded, requestId, true);
-        const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
-          status = reply.status;
-          onUpstreamFailure(failedReq, reply, error);
-        });
-        liveSockets.add(relay, admission.jobId, token, 'api');
+        relay.connect(req, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, onRelayFailure);
         return;
       }
       const target = await route(req);
@@ -392,12 +408,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
       }
+      relay = new RelayedSocket(socket);
+      liveSockets.add(relay, admission.job.id, admission.token, 'job', since);
       const headers = await headersFor(req, admission, admission.job.id, forwarded, requestId, true);
-      const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
-        status = reply.status;
-        onUpstreamFailure(failedReq, reply, error);
-      });
-      liveSockets.add(relay, admission.job.id, admission.token);
+      relay.connect(req, head, admission.upstream, headers, options.upstreamTimeoutMs, onRelayFailure);
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
