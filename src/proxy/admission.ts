@@ -53,7 +53,9 @@ export type Exchange =
   | { readonly kind: 'session'; readonly setCookie: string; readonly token: TokenRecord }
   | { readonly kind: 'invalid' }
   | { readonly kind: 'out_of_scope'; readonly token: TokenRecord }
-  | { readonly kind: 'limited'; readonly retryAfter: number };
+  | { readonly kind: 'limited'; readonly retryAfter: number }
+  /** The token could not be looked up (Redis down or hung): the 503 to answer. */
+  | { readonly kind: 'denied'; readonly denial: Denial };
 
 const deny = (decision: string, answer: Answer, extra: Partial<Denial> = {}): Denial => ({ ok: false, decision, answer, ...extra });
 
@@ -252,7 +254,15 @@ export class Gatekeeper {
     const parsed = value.length < 512 ? parseToken(value.trim()) : undefined;
     const retryAfter = this.failures.retryAfter(client);
     if (retryAfter > 0 && (!parsed || !this.knownValid(parsed.id, parsed.digest))) return { kind: 'limited', retryAfter };
-    const token = parsed ? await this.registry.token(parsed.id).catch(rethrowUnlessRecordError) : undefined;
+    let token: TokenRecord | undefined;
+    if (parsed) {
+      try {
+        token = await this.registry.token(parsed.id);
+      } catch (error) {
+        // A malformed record means "not a valid token" here; an unreachable store is a 503.
+        if (!(error instanceof RecordError)) return { kind: 'denied', denial: this.failure(error, job.id, parsed.id) };
+      }
+    }
     if (!parsed || !token || !sameDigest(token.secretHash, parsed.digest)) {
       this.failures.recordFailure(client);
       return { kind: 'invalid' };
@@ -279,10 +289,4 @@ export class Gatekeeper {
 
 function answerFor(decision: Extract<Decision, { allow: false }>): Answer {
   return decision.reason === 'missing_token' ? ANSWERS.missingToken : decision.reason === 'role_denied' ? ANSWERS.roleDenied : ANSWERS.scopeDenied;
-}
-
-/** A malformed token record means "not a valid token" here; anything else propagates. */
-function rethrowUnlessRecordError(error: unknown): undefined {
-  if (error instanceof RecordError) return undefined;
-  throw error;
 }
