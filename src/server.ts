@@ -317,7 +317,7 @@ function timedRegistry(source: Registry, metrics: Metrics): Registry {
   return {
     token: timed((id) => source.token(id)),
     job: timed((id) => source.job(id)),
-    cachedToken: () => undefined,
+    rememberedToken: () => undefined,
     peekToken: () => undefined,
     peekJob: () => undefined,
   };

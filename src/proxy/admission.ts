@@ -204,7 +204,12 @@ export class Gatekeeper {
     }
   }
 
-  /** Past the failure limit, only a presented token already known valid (cached) passes, without Redis. */
+  /**
+   * Past the failure limit, only a presented token already known valid passes: one the cache
+   * holds with this very secret (constant-time). A fresh entry decides without Redis; one past
+   * its TTL is refreshed from Redis as usual, so a valid token is not locked out when its entry
+   * ages. Guesses gain nothing: a wrong secret never gets past this check.
+   */
   private limited(credential: Credential, client: string, jobId?: string): Denial | undefined {
     if (credential.kind !== 'malformed' && credential.kind !== 'bearer') return undefined;
     const retryAfter = this.failures.retryAfter(client);
@@ -272,8 +277,8 @@ export class Gatekeeper {
   }
 
   private knownValid(id: string, digest: string): boolean {
-    const cached = this.registry.cachedToken(id);
-    return cached !== undefined && sameDigest(cached.secretHash, digest);
+    const remembered = this.registry.rememberedToken(id);
+    return remembered !== undefined && sameDigest(remembered.secretHash, digest);
   }
 
   private failure(error: unknown, jobId?: string, tokenId?: string): Denial {
