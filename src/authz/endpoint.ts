@@ -202,6 +202,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     at: { host: string; https: boolean; client: string; cookieHost: string },
   ): Promise<void> {
     const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
+    if (exchange.kind === 'denied') return refuse(res, outcome, exchange.denial);
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
     const headers: OutgoingHttpHeaders = {

@@ -231,6 +231,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       case 'invalid':
         outcome.decision = 'login_failed';
         return sendPage(res, 401, loginPage({ jobId, next, error: LOGIN_FAILED }));
+      case 'denied':
+        recordOutcome(outcome, exchange.denial);
+        return refuse(req, res, exchange.denial, https);
     }
   }
 
@@ -238,6 +241,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   async function deepLink(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, link: { token: string; rest: string }, outcome: AccessOutcome) {
     const https = forwarded.proto === 'https';
     const exchange = await gatekeeper.exchange(link.token, target.job, clientAddress(forwarded), cookieHost(req), https);
+    if (exchange.kind === 'denied') {
+      recordOutcome(outcome, exchange.denial);
+      return refuse(req, res, exchange.denial, https);
+    }
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
     const headers: OutgoingHttpHeaders = { location: link.rest, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': 0 };
