@@ -121,15 +121,26 @@ function requirementText(r: ModelRequirement): fc.Arbitrary<string> {
   }
 }
 
-/** A generated selector with one of its spellings. */
-export const spelledSelector: fc.Arbitrary<{ readonly requirements: ModelRequirement[]; readonly text: string }> = modelSelector.chain((requirements) =>
-  fc
-    .tuple(fc.tuple(...requirements.map(requirementText)), fc.array(fc.tuple(space, space), { minLength: requirements.length, maxLength: requirements.length }), space, space)
-    .map(([texts, separators, lead, trail]) => ({
-      requirements,
-      text: lead + texts.map((text, i) => (i === 0 ? text : `${separators[i]![0]},${separators[i]![1]}${text}`)).join('') + trail,
-    })),
-);
+/** A selector as plain data and one of its spellings. */
+export interface SpelledSelector {
+  readonly requirements: ModelRequirement[];
+  readonly text: string;
+}
+
+/** Generated selectors (from `selectors`), each with one of its spellings. */
+export function spelled(selectors: fc.Arbitrary<ModelRequirement[]>): fc.Arbitrary<SpelledSelector> {
+  return selectors.chain((requirements) =>
+    fc
+      .tuple(fc.tuple(...requirements.map(requirementText)), fc.array(fc.tuple(space, space), { minLength: requirements.length, maxLength: requirements.length }), space, space)
+      .map(([texts, separators, lead, trail]) => ({
+        requirements,
+        text: lead + texts.map((text, i) => (i === 0 ? text : `${separators[i]![0]},${separators[i]![1]}${text}`)).join('') + trail,
+      })),
+  );
+}
+
+/** A generated selector of up to six requirements, with one of its spellings. */
+export const spelledSelector: fc.Arbitrary<SpelledSelector> = spelled(modelSelector);
 
 /** Labels over the same keys as the generated selectors, with values that hit them (and integers in every form). */
 export const modelLabels: fc.Arbitrary<Record<string, string>> = fc
