@@ -1,3 +1,4 @@
+import { connect as connectHttp2 } from 'node:http2';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
@@ -5,7 +6,7 @@ import WebSocket from 'ws';
 import type { Role } from '../../src/tokens/record.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
 import { JOB_DOMAIN, startHarness, type Harness } from '../helpers/jobgate.js';
-import { Nginx, renderExample } from '../helpers/nginx.js';
+import { Nginx, renderExample, sendRaw } from '../helpers/nginx.js';
 import { Upstream, type Received } from '../helpers/upstream.js';
 
 /**
@@ -347,6 +348,152 @@ t.test('the training API through nginx: scoped writes and lists are answered as 
       t.equal(pair.seenViaNginx?.headers['x-jobgate-role'], 'operator');
     } else t.equal(pair.seenViaNginx, undefined, `${what}: nothing reached the API`);
   }
+});
+
+/** An HTTP/2 request (prior knowledge, no TLS) with the pseudo-headers and headers as given. */
+function http2Request(port: number, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request(headers);
+    let body = '';
+    let status = 0;
+    stream.setEncoding('utf8');
+    stream.on('response', (head) => (status = Number(head[':status'])));
+    stream.on('data', (chunk: string) => (body += chunk));
+    stream.on('end', () => {
+      session.close();
+      resolve({ status, body });
+    });
+    stream.on('error', (error) => {
+      session.destroy();
+      reject(error);
+    });
+    stream.end();
+  });
+}
+
+t.test('absolute-form targets and a Host unlike the request line: jobgate decides on the host nginx routes on', async (t) => {
+  const { record: teamA, value: readA } = await h.tokens.create({ name: 'host-a', role: 'read', labelSelector: 'team=a' });
+  const { value: readB } = await h.tokens.create({ name: 'host-b', role: 'read', labelSelector: 'team=b' });
+  const { value: opsA } = await h.tokens.create({ name: 'host-ops-a', role: 'operator', labelSelector: 'team=a' });
+  values.push(readA, readB, opsA);
+  const raw = (requestLine: string, headers: string[]) => sendRaw(nginx.port, `${requestLine}\r\n${[...headers, 'Connection: close'].join('\r\n')}\r\n\r\n`);
+  const reached = async (upstream: Upstream, send: () => Promise<{ status: number }>) => {
+    const before = upstream.received.length;
+    const { status } = await send();
+    return { status, seen: upstream.received.length > before ? upstream.last : undefined };
+  };
+  for (const [requestLine, headers, status, what] of [
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test'], 401, 'a secured job named in the request line, an unsecureHttp one in Host, no token'],
+    ['GET http://NB1.Job.Test:80/private HTTP/1.1', ['Host: pub.job.test'], 401, 'the same in another case, with a port'],
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: nb2.job.test', `Authorization: Bearer ${readB}`], 403, 'a team=b token, a team=a job in the request line, a team=b job in Host'],
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`], 403, 'a team=b token, an unsecureHttp job in Host'],
+  ] as Array<[string, string[], number, string]>) {
+    const { status: got, seen } = await reached(job, () => raw(requestLine, headers));
+    t.equal(got, status, what);
+    t.equal(seen, undefined, `${what}: nothing reached the job`);
+  }
+  const allowed = await reached(job, () => raw('GET http://nb1.job.test/lab?x=1 HTTP/1.1', ['Host: nb2.job.test:8080', `Authorization: Bearer ${readA}`]));
+  t.equal(allowed.status, 200, 'a team=a token on the team=a job of the request line passes');
+  t.equal(allowed.seen?.url, '/lab?x=1', 'with the path of the request line');
+  t.equal(allowed.seen?.headers.host, 'nb1.job.test', "the job sees the host nginx routed on, not the client's Host");
+  t.equal(allowed.seen?.headers['x-jobgate-token-id'], teamA.id);
+
+  for (const [requestLine, headers, what] of [
+    ['POST http://api.test/v1/job/nb1/kill HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`, 'Content-Length: 0'], 'a read token on the API host, an unsecureHttp job in Host'],
+    ['GET http://api.test/v1/token HTTP/1.1', ['Host: nb1.job.test', `Authorization: Bearer ${opsA}`], 'a scoped operator token on token management, its own job in Host'],
+  ] as Array<[string, string[], string]>) {
+    const { status: got, seen } = await reached(api, () => raw(requestLine, headers));
+    t.equal(got, 403, what);
+    t.equal(seen, undefined, `${what}: nothing reached the API`);
+  }
+  const onJobHost = await reached(job, () => raw('GET http://pub.job.test/v1/token HTTP/1.1', ['Host: api.test', `Authorization: Bearer ${opsA}`]));
+  t.equal(onJobHost.status, 200, 'the API host in Host, an unsecureHttp job in the request line: that job');
+  t.equal(onJobHost.seen?.headers.host, 'pub.job.test');
+  t.equal(onJobHost.seen?.headers['x-jobgate-token-id'], undefined, 'as an unsecureHttp job, without identity');
+
+  // The port of Host is kept only when its host is the one routed on: the login form's Origin check.
+  const form = `token=${encodeURIComponent(readA)}&next=%2F`;
+  const post = (requestLine: string, host: string, origin: string) =>
+    sendRaw(nginx.port, `${requestLine}\r\nHost: ${host}\r\nOrigin: ${origin}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length}\r\nConnection: close\r\n\r\n${form}`);
+  t.equal((await post('POST /__jobgate/login HTTP/1.1', `NB1.job.test:${nginx.port}`, `http://nb1.job.test:${nginx.port}`)).status, 303, "Host's port passes when its host is the routed one, in any case");
+  t.equal((await post(`POST http://nb1.job.test/__jobgate/login HTTP/1.1`, `nb2.job.test:${nginx.port}`, `http://nb2.job.test:${nginx.port}`)).status, 403, "the Origin of Host's job does not log in to the request line's");
+});
+
+t.test('over HTTP/2: :authority and Host cannot name two jobs', async (t) => {
+  const { value: readA } = await h.tokens.create({ name: 'h2-a', role: 'read', labelSelector: 'team=a' });
+  const { value: readB } = await h.tokens.create({ name: 'h2-b', role: 'read', labelSelector: 'team=b' });
+  values.push(readA, readB);
+  const h2 = await Nginx.start((listenPort, dir) =>
+    renderExample(
+      {
+        listenPort,
+        accessLog: join(dir, 'access.log'),
+        authz: `127.0.0.1:${h.jobgate.authzAddress!.port}`,
+        jobgate: `127.0.0.1:${h.jobgate.proxyAddress.port}`,
+        jobDomain: JOB_DOMAIN,
+        apiHost: API,
+        apiUpstream: hostOf(api),
+        jobs: { nb1: hostOf(job), nb2: hostOf(job), pub: hostOf(job) },
+      },
+      { http2: true },
+    ),
+  );
+  t.teardown(() => h2.stop());
+  const send = async (upstream: Upstream, headers: Record<string, string>) => {
+    const before = upstream.received.length;
+    const reply = await http2Request(h2.port, headers);
+    return { status: reply.status, seen: upstream.received.length > before ? upstream.last : undefined };
+  };
+  for (const [headers, status, what] of [
+    [{ ':authority': 'nb1.job.test', host: 'pub.job.test', ':path': '/private' }, 400, 'a secured job in :authority, an unsecureHttp one in Host, no token'],
+    [{ ':authority': 'nb1.job.test', host: 'nb2.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 400, 'a team=b token, a team=a job in :authority, a team=b job in Host'],
+    [{ ':authority': 'nb1.job.test', ':path': '/private' }, 401, 'a secured job in :authority, no token'],
+    [{ ':authority': 'nb1.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 403, 'a secured job in :authority, a token out of scope'],
+  ] as Array<[Record<string, string>, number, string]>) {
+    const { status: got, seen } = await send(job, headers);
+    t.equal(got, status, what);
+    t.equal(seen, undefined, `${what}: nothing reached the job`);
+  }
+  const api403 = await send(api, { ':method': 'POST', ':authority': API, host: 'pub.job.test', ':path': '/v1/job/nb1/kill', authorization: `Bearer ${readB}` });
+  t.equal(api403.status, 400, 'the API host in :authority, an unsecureHttp job in Host');
+  t.equal(api403.seen, undefined, 'nothing reached the API');
+  const apiRead = await send(api, { ':method': 'POST', ':authority': API, ':path': '/v1/job/nb1/kill', authorization: `Bearer ${readB}` });
+  t.equal(apiRead.status, 403, 'a read token on the API host');
+  t.equal(apiRead.seen, undefined, 'nothing reached the API');
+  const allowed = await send(job, { ':authority': 'nb1.job.test', ':path': '/lab', authorization: `Bearer ${readA}` });
+  t.equal(allowed.status, 200, 'a token in scope of the :authority job passes');
+  t.equal(allowed.seen?.headers.host, 'nb1.job.test');
+});
+
+t.test('an unsecureHttp job never receives a jobgate token through nginx, whatever the scheme', async (t) => {
+  const { value: operator } = await h.tokens.create({ name: 'unsecure-ops', role: 'operator' });
+  const { value: reader } = await h.tokens.create({ name: 'unsecure-read', role: 'read', labelSelector: 'team=a' });
+  values.push(operator, reader);
+  const through = async (authorization: string) => {
+    const before = job.received.length;
+    const reply = await request(nginx.url, { host: `pub.${JOB_DOMAIN}`, headers: { authorization } });
+    return { status: reply.status, seen: job.received.length > before ? job.last : undefined };
+  };
+  for (const authorization of [`Bearer ${operator}`, `bearer ${reader}`, `Token ${operator}`, `Bearer  ${operator}x`, `Basic ${operator}`, `Custom a=1, t="${reader}"`]) {
+    const { status, seen } = await through(authorization);
+    t.equal(status, 200, `${authorization.slice(0, 12)}...: the unsecureHttp job answers`);
+    t.ok(seen, 'it reached the job');
+    t.equal(seen?.headers.authorization, undefined, `${authorization.slice(0, 12)}...: without the token`);
+  }
+  for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer the-jobs-own-token', `Bearer jgt_${'0'.repeat(20)}`]) {
+    const { seen } = await through(authorization);
+    t.equal(seen?.headers.authorization, authorization, `${authorization}: the job's own credential passes`);
+  }
+  const socket = new WebSocket(`ws://127.0.0.1:${nginx.port}/ws`, { headers: { host: `pub.${JOB_DOMAIN}:${nginx.port}`, ...bearer(operator) } });
+  t.teardown(() => socket.terminate());
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  t.equal(job.last.method, 'WS');
+  t.equal(job.last.headers.authorization, undefined, 'a WebSocket to an unsecureHttp job: without the token');
 });
 
 t.test('the failure limit behind nginx: 429 and Retry-After reach the client; a refusal counts twice', async (t) => {
