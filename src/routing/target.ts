@@ -5,6 +5,7 @@
  */
 
 const URI_SCHEME = /^[a-z][a-z0-9+.-]*$/i;
+const ENCODED_DOT_OR_NUL = /%(?:2e|00)/i;
 
 /** The authority and the path-and-query of `scheme://authority[/path][?query]`, as sent; undefined for any other shape. */
 export function splitAbsoluteForm(url: string): { readonly authority: string; readonly path: string } | undefined {
@@ -44,4 +45,34 @@ export function sameRoutedHost(a: string, b: string): boolean {
 export function originFormOf(url: string, host: string | undefined): string | undefined {
   const target = splitAbsoluteForm(url);
   return target !== undefined && host !== undefined && sameRoutedHost(target.authority, host) ? target.path : undefined;
+}
+
+/**
+ * Whether the path of a request target (before `?`) has a `..` segment (also percent-encoded, as
+ * `%2e`) that climbs above the root, or an encoded NUL (`%00`): nginx refuses both with 400 (it
+ * decodes the path to normalize it), so jobgate's inline proxy does too. Empty segments count for
+ * nothing, as nginx merges slashes. Cheap when the path has no `..`, `%2e` or `%00`.
+ */
+export function pathEscapesRoot(url: string): boolean {
+  let end = url.indexOf('?');
+  if (end === -1) end = url.length;
+  const path = end === url.length ? url : url.slice(0, end);
+  if (!path.includes('..') && !ENCODED_DOT_OR_NUL.test(path)) return false;
+  let depth = 0;
+  let start = 1;
+  while (start <= end) {
+    let stop = url.indexOf('/', start);
+    if (stop === -1 || stop > end) stop = end;
+    const segment = url.slice(start, stop);
+    if (segment.includes('%')) {
+      const lower = segment.toLowerCase();
+      if (lower.includes('%00')) return true;
+      if (lower.replaceAll('%2e', '.') === '..') depth--;
+      else if (lower.replaceAll('%2e', '.') !== '.') depth++;
+    } else if (segment === '..') depth--;
+    else if (segment !== '' && segment !== '.') depth++;
+    if (depth < 0) return true;
+    start = stop + 1;
+  }
+  return false;
 }
