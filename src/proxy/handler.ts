@@ -5,6 +5,7 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 import { expectedOrigin, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
@@ -59,6 +60,10 @@ const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
+const TWO_HOSTS = answer(400, 'bad_request', 'The request has more than one Host header. Send exactly one.');
+const HTTP_VERSION = answer(505, 'http_version_not_supported', 'jobgate speaks HTTP/1.0 and HTTP/1.1 here.');
+const PATH_ESCAPES_ROOT = answer(400, 'bad_request', 'The path climbs above the root ("..", also as "%2e%2e") or holds an encoded NUL.');
+const TARGET_HOST_MISMATCH = answer(400, 'bad_request', 'The request target names another host than the Host header. Send a path as the target, or the same host in both.');
 const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.');
 const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
 const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
@@ -104,7 +109,28 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   const route = (req: IncomingMessage): MaybePromise<Target | Denial> => {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    return gatekeeper.route(req);
+    return targetDenial(req) ?? gatekeeper.route(req);
+  };
+
+  /**
+   * The host an edge in front routes on must be the one decided on. Node keeps the first of two
+   * Host headers (RFC 9112 3.2: 400). An absolute-form target names the host (RFC 9112 3.2.2), not
+   * Host: refused unless both agree, then read as the path it carries, as an edge passes it on.
+   */
+  const targetDenial = (req: IncomingMessage): Denial | undefined => {
+    if (hostHeaderCount(req.rawHeaders) > 1) return { ok: false, decision: 'two_hosts', answer: TWO_HOSTS };
+    if (req.httpVersionMajor !== 1) return { ok: false, decision: 'http_version', answer: HTTP_VERSION };
+    // RFC 9112 6.1: the framing of an HTTP/1.0 message with Transfer-Encoding is faulty.
+    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) return { ok: false, decision: 'bad_framing', answer: CLIENT_ERROR };
+    const url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      // HTTP/1.0 may name the host in the target alone.
+      if (req.headers.host === undefined && req.httpVersion === '1.0') req.headers.host = splitAbsoluteForm(url)?.authority;
+      const path = originFormOf(url, req.headers.host);
+      if (path === undefined) return { ok: false, decision: 'target_host_mismatch', answer: TARGET_HOST_MISMATCH };
+      req.url = path;
+    }
+    return pathEscapesRoot(req.url!) ? { ok: false, decision: 'bad_path', answer: PATH_ESCAPES_ROOT } : undefined;
   };
 
   const logRecordError = (denial: Denial) => {
@@ -306,8 +332,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     return { ok: true, token, admission };
   }
 
-  /** The API route when the request's Host is an API host. */
-  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => (api && api.hosts.has(cookieHost(req)) ? api : undefined);
+  /** The API route when the request's Host is an API host (and its target agrees: route() refuses it otherwise). */
+  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => {
+    if (!api || targetDenial(req) !== undefined) return undefined;
+    return api.hosts.has(cookieHost(req)) ? api : undefined;
+  };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -456,4 +485,13 @@ export function upstreamFailureLogger(logger: Logger) {
   return (req: IncomingMessage, reply: Answer, error: Error): void => {
     logger.warn({ event: 'upstream_error', status: reply.status, code: (error as NodeJS.ErrnoException).code, host: req.headers.host }, 'upstream failed');
   };
+}
+
+function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
 }
