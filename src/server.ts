@@ -96,14 +96,22 @@ async function listen(server: Server, address: Settings['listen']): Promise<Addr
   return server.address() as AddressInfo;
 }
 
-/** Starts the proxy and admin listeners. */
-export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
+/**
+ * Everything that can refuse the settings (InputError, exit 2), without opening a connection;
+ * returns what it derived. `serve --workers` runs it once, before forking.
+ */
+export async function checkSettings(settings: Settings) {
   const mode = modeFromSettings(settings);
   const apiConfig = apiConfigFromSettings(settings);
   // Standalone, Sentinel or Cluster, and the key prefix: an impossible combination stops here (exit 2).
   const topology = redisTopology(settings);
-  // Everything that can refuse the settings runs before any connection is opened.
   const assertionKeys = await loadAssertionKeys(settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
+  return { mode, apiConfig, topology, assertionKeys };
+}
+
+/** Starts the proxy and admin listeners. */
+export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
+  const { mode, apiConfig, topology, assertionKeys } = await checkSettings(settings);
   const logger = createLogger(settings.logLevel, options.logDestination);
 
   // Its sources are read at scrape time, once everything below exists.
@@ -142,9 +150,14 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const api: ApiRoute | undefined = apiConfig && { ...apiConfig, gate: new ApiGate(apiConfig.policy, registry, settings.apiMaxBodyBytes) };
   const liveSockets = new LiveSockets(
     registry,
-    (jobId, tokenId, reason) => {
-      metrics.websocketRevoked();
-      logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+    (kind, jobId, tokenId, reason) => {
+      if (kind === 'websocket') {
+        metrics.websocketRevoked();
+        logger.info({ event: 'websocket_revoked', jobId, tokenId, reason }, 'websocket closed: access revoked');
+      } else {
+        metrics.responseRevoked();
+        logger.info({ event: 'response_revoked', jobId, tokenId, reason }, 'http response ended: access revoked');
+      }
     },
     api ? (token, jobId) => api.gate.recheck(token, jobId) : undefined,
   );
@@ -317,7 +330,7 @@ function timedRegistry(source: Registry, metrics: Metrics): Registry {
   return {
     token: timed((id) => source.token(id)),
     job: timed((id) => source.job(id)),
-    cachedToken: () => undefined,
+    rememberedToken: () => undefined,
     peekToken: () => undefined,
     peekJob: () => undefined,
   };

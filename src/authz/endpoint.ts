@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
+import { sameRoutedHost, splitAbsoluteForm } from '../routing/target.js';
 import { absoluteLocation, expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import type { TokenRecord } from '../tokens/record.js';
@@ -49,8 +50,31 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The request the edge proxy is asking about, from X-Forwarded-* (which win) or X-Original-URL. */
-export function originalRequest(req: IncomingMessage): { method: string; host: string | undefined; uri: string; proto: string | undefined } {
+const NO_ORIGINAL_METHOD = answer(
+  400,
+  'invalid_request',
+  'The sub-request names no original method: send X-Forwarded-Method (or X-Original-Method). jobgate does not guess it.',
+);
+const BAD_ORIGINAL_METHOD = answer(400, 'invalid_request', 'The original method (X-Forwarded-Method or X-Original-Method) is not an HTTP method name.');
+const ORIGINAL_HOSTS_DISAGREE = answer(
+  400,
+  'invalid_request',
+  'The sub-request names two different original hosts (X-Forwarded-Host, and the host of X-Original-URL or of an absolute X-Forwarded-Uri). The edge must send the host it routes on.',
+);
+/** An HTTP method is a token (RFC 9110 5.6.2). */
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The request the edge is asking about, or why it cannot be decided. */
+export type OriginalRequest =
+  | { readonly ok: true; readonly method: string; readonly host: string | undefined; readonly uri: string; readonly proto: string | undefined }
+  | { readonly ok: false; readonly decision: string; readonly answer: Answer };
+
+/**
+ * The request the edge proxy is asking about, from X-Forwarded-* (which win) or X-Original-URL.
+ * Never a guess: no method is a 400, and so are two hosts that disagree (an edge that sends the
+ * client's Host beside the URL it routes on), since jobgate must decide on the host the edge routes on.
+ */
+export function originalRequest(req: IncomingMessage): OriginalRequest {
   let original: URL | undefined;
   const originalUrl = first(req.headers['x-original-url']);
   if (originalUrl) {
@@ -60,10 +84,26 @@ export function originalRequest(req: IncomingMessage): { method: string; host: s
       original = undefined;
     }
   }
-  const uri = first(req.headers['x-forwarded-uri']) ?? (original ? `${original.pathname}${original.search}` : '/');
+  const method = first(req.headers['x-forwarded-method']) ?? first(req.headers['x-original-method']);
+  if (method === undefined || method === '') return { ok: false, decision: 'no_original_method', answer: NO_ORIGINAL_METHOD };
+  if (!METHOD_TOKEN.test(method)) return { ok: false, decision: 'bad_original_method', answer: BAD_ORIGINAL_METHOD };
+  const forwardedHost = first(req.headers['x-forwarded-host']);
+  const originalHost = original?.host || undefined;
+  if (forwardedHost !== undefined && originalHost !== undefined && !sameRoutedHost(forwardedHost, originalHost)) {
+    return { ok: false, decision: 'original_hosts_disagree', answer: ORIGINAL_HOSTS_DISAGREE };
+  }
+  let host = forwardedHost ?? originalHost;
+  let uri = first(req.headers['x-forwarded-uri']) ?? (original ? `${original.pathname}${original.search}` : '/');
+  const absolute = uri.startsWith('/') ? undefined : splitAbsoluteForm(uri);
+  if (absolute) {
+    if (host !== undefined && !sameRoutedHost(host, absolute.authority)) return { ok: false, decision: 'original_hosts_disagree', answer: ORIGINAL_HOSTS_DISAGREE };
+    host ??= absolute.authority;
+    uri = absolute.path;
+  }
   return {
-    method: (first(req.headers['x-forwarded-method']) ?? first(req.headers['x-original-method']) ?? 'GET').toUpperCase(),
-    host: first(req.headers['x-forwarded-host']) ?? original?.host,
+    ok: true,
+    method: method.toUpperCase(),
+    host,
     uri: uri.startsWith('/') ? uri : `/${uri}`,
     proto: first(req.headers['x-forwarded-proto']) ?? original?.protocol.slice(0, -1),
   };
@@ -139,6 +179,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
   async function decide(req: IncomingMessage, res: ServerResponse, outcome: AccessOutcome, setLogged: (subject: IncomingMessage) => void): Promise<void> {
     if (!trusted.has(req.socket.remoteAddress)) return refuse(res, outcome, { decision: 'untrusted_source', answer: UNTRUSTED_SOURCE });
     const original = originalRequest(req);
+    if (!original.ok) return refuse(res, outcome, original);
     if (!original.host) return refuse(res, outcome, { decision: 'bad_request', answer: NO_ORIGINAL_HOST });
     // The original request, as the shared pipeline reads one: only the headers a decision needs.
     const rawHeaders: string[] = ['Host', original.host];
@@ -211,6 +252,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       return refuse(res, outcome, { decision: 'bad_request', answer: answer(400, 'bad_request', 'The original host is not a plain host name and port.') });
     }
     const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
+    if (exchange.kind === 'denied') return refuse(res, outcome, exchange.denial);
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
     const headers: OutgoingHttpHeaders = {

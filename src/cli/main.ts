@@ -1,10 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
-import { demoCommand } from './demo.js';
-import { jobCommand } from './job.js';
-import { keysCommand } from './keys.js';
-import { serveCommand } from './serve.js';
-import { tokenCommand } from './token.js';
 
 /** Where the CLI writes and what it reads: the process by default, captured in tests. */
 export interface CliIo {
@@ -25,18 +20,46 @@ const processIo: CliIo = {
   env: process.env,
 };
 
-export function buildProgram(io: CliIo): Command {
+/**
+ * Each command's module, loaded only when that command runs: `token` and `job` then skip the
+ * proxy's modules (undici, pino, prom-client, jose), which is most of the CLI's start-up.
+ */
+const COMMANDS = {
+  token: async (io: CliIo) => (await import('./token.js')).tokenCommand(io),
+  job: async (io: CliIo) => (await import('./job.js')).jobCommand(io),
+  serve: async (io: CliIo) => (await import('./serve.js')).serveCommand(io),
+  demo: async (io: CliIo) => (await import('./demo.js')).demoCommand(io),
+  keys: async (io: CliIo) => (await import('./keys.js')).keysCommand(io),
+} as const;
+type CommandName = keyof typeof COMMANDS;
+
+/** Global options that take a value (the value is not a command name). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--redis-url', '--key-prefix']);
+
+/** The command that argv names, when it names one of ours; undefined for help, or an unknown or missing command. */
+export function commandNamed(argv: readonly string[]): CommandName | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('-')) continue;
+    return Object.hasOwn(COMMANDS, arg) ? (arg as CommandName) : undefined;
+  }
+  return undefined;
+}
+
+/** The program with `only` (one command), or with every command (help, unknown commands). */
+export async function buildProgram(io: CliIo, only?: CommandName): Promise<Command> {
   const program = new Command('jobgate')
     .description('Authenticating reverse proxy for job URLs, and the admin commands that seed its Redis registry.')
     .option('--config <file>', 'YAML config file (see config/jobgate.yaml)')
     .option('--redis-url <url>', 'Redis URL (env JOBGATE_REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`jobgate: ${text.replace(/^error: /, '')}`) });
-  program.addCommand(tokenCommand(io));
-  program.addCommand(jobCommand(io));
-  program.addCommand(serveCommand(io));
-  program.addCommand(demoCommand(io));
-  program.addCommand(keysCommand(io));
+  const names = only === undefined ? (Object.keys(COMMANDS) as CommandName[]) : [only];
+  for (const command of await Promise.all(names.map((name) => COMMANDS[name](io)))) program.addCommand(command);
   // Every command reports its own errors through the same exit path below.
   const exitOverride = (command: Command): void => {
     command.exitOverride();
@@ -49,7 +72,7 @@ export function buildProgram(io: CliIo): Command {
 
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, commandNamed(argv));
   if (argv.length === 0) {
     io.stdout(program.helpInformation());
     return EXIT_OK;

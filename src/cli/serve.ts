@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { loadSettings } from '../config/load.js';
 import cluster from 'node:cluster';
 import { runPrimary, runWorker, workerCount } from '../cluster/workers.js';
-import { modeFromSettings, startJobgate } from '../server.js';
+import { checkSettings, startJobgate } from '../server.js';
 import type { GlobalOptions } from './context.js';
 import type { CliIo } from './main.js';
 
@@ -29,10 +29,11 @@ export function serveCommand(io: CliIo): Command {
         flags: { redisUrl: options.redisUrl, keyPrefix: options.keyPrefix, listen: options.listen, adminListen: options.adminListen, jobDomain: options.jobDomain },
       });
       if (options.workers !== undefined || cluster.isWorker) {
-        const count = options.workers === undefined ? 1 : workerCount(options.workers);
-        modeFromSettings(settings); // refuse bad settings once, in the primary, before forking
-        if (cluster.isPrimary) return runPrimary(settings, count);
-        return runWorker(settings);
+        if (cluster.isWorker) return runWorker(settings);
+        const count = workerCount(options.workers ?? '1');
+        // Bad settings are refused once, here, with the message a single process prints: not in every worker.
+        await checkSettings(settings);
+        return runPrimary(settings, count);
       }
       const running = await startJobgate(settings);
       await new Promise<void>((resolve) => {

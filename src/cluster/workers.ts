@@ -8,7 +8,7 @@ import type { Settings } from '../config/settings.js';
 import { InputError } from '../errors.js';
 import { createAdminServer } from '../observability/admin.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { startJobgate } from '../server.js';
+import { startJobgate, type RunningJobgate } from '../server.js';
 
 /** Parses `--workers <n|auto>`: auto is the CPU count. */
 export function workerCount(text: string): number {
@@ -26,6 +26,14 @@ interface ReadyAnswer extends ReadyQuestion {
 }
 
 const isReadyQuestion = (message: unknown): message is ReadyQuestion => (message as ReadyQuestion | null)?.jobgate === 'readyz';
+
+/** A worker's word to the primary that it is serving, or why it could not start. */
+type StartReport = { readonly jobgate: 'started' } | { readonly jobgate: 'start_failed'; readonly message: string; readonly usage: boolean };
+
+const isStartReport = (message: unknown): message is StartReport => {
+  const kind = (message as StartReport | null)?.jobgate;
+  return kind === 'started' || kind === 'start_failed';
+};
 
 /**
  * The primary of `jobgate serve --workers n`: forks n workers that share the proxy port,
@@ -46,11 +54,25 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   let questions = 0;
+  // A worker that cannot start ends the primary with its message: a replacement would fail the same way.
+  let startFailed: (error: Error) => void = () => {};
+  const startFailure = new Promise<Error>((resolve) => (startFailed = resolve));
 
   const fork = (): Worker => {
     const worker = cluster.fork(shared);
+    let started = false;
+    worker.on('message', (message: unknown) => {
+      if (!isStartReport(message)) return;
+      if (message.jobgate === 'started') started = true;
+      else startFailed(message.usage ? new InputError(message.message) : new Error(message.message));
+    });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
+      if (!started) {
+        // Its start_failed report, if any, may still be on its way: it wins over this one.
+        const crashed = new Error(`a worker exited while starting (${signal ?? `exit code ${code}`}); its error is above`);
+        return void setTimeout(() => startFailed(crashed), 100);
+      }
       logger.error({ event: 'worker_exit', pid: worker.process.pid, code, signal }, 'a worker died; starting a replacement');
       fork();
     });
@@ -85,19 +107,11 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
   });
 
-  for (let i = 0; i < count; i++) fork();
-  await new Promise<void>((resolve, reject) => {
-    admin.once('error', reject);
-    admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
-  });
-  logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
-
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+  /** SIGTERM to every worker; resolves once all have exited. */
+  const stopWorkers = () =>
+    new Promise<void>((resolve) => {
       stopping = true;
-      logger.info({ event: 'signal', signal }, 'relaying shutdown to the workers');
-      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
       let left = workers.length;
       if (left === 0) resolve();
       for (const worker of workers) {
@@ -106,21 +120,56 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
         });
         worker.process.kill('SIGTERM');
       }
+    });
+
+  for (let i = 0; i < count; i++) fork();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
+    });
+  } catch (error) {
+    await stopWorkers();
+    throw new InputError(`cannot listen: ${(error as Error).message}`);
+  }
+  logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
+
+  const failure = await new Promise<Error | undefined>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      logger.info({ event: 'signal', signal }, 'relaying shutdown to the workers');
+      resolve(undefined);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    void startFailure.then(resolve);
   });
+  await stopWorkers();
   await new Promise((resolve) => {
     admin.close(resolve);
     admin.closeAllConnections();
   });
+  if (failure) throw failure;
   logger.info({ event: 'stopped' }, 'jobgate primary stopped');
   logger.flush();
 }
 
 /** A worker of `jobgate serve --workers n`: the proxy without the admin listener. */
 export async function runWorker(settings: Settings, logger?: Logger): Promise<void> {
-  const running = await startJobgate(settings, { admin: false });
+  let running: RunningJobgate;
+  try {
+    running = await startJobgate(settings, { admin: false });
+  } catch (error) {
+    // The primary prints it, once for all workers, and exits with it.
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+    const usage = error instanceof InputError;
+    await new Promise<void>((resolve) => {
+      if (process.send) process.send({ jobgate: 'start_failed', message, usage } satisfies StartReport, undefined, {}, () => resolve());
+      else resolve();
+    });
+    process.exit(usage ? 2 : 1);
+  }
+  process.send?.({ jobgate: 'started' } satisfies StartReport);
   // The primary's AggregatorRegistry collects from this registry over IPC.
   AggregatorRegistry.setRegistries([running.metrics.registry]);
   new AggregatorRegistry();

@@ -78,6 +78,7 @@ export class Metrics {
   private readonly redisErrors: Counter;
   private readonly redisDuration: Histogram;
   private readonly revoked: Counter;
+  private readonly responsesRevoked: Counter;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -129,6 +130,11 @@ export class Metrics {
       },
     });
     this.revoked = new Counter({ name: 'jobgate_websockets_revoked_total', help: 'WebSockets closed because their access was revoked.', registers });
+    this.responsesRevoked = new Counter({
+      name: 'jobgate_responses_revoked_total',
+      help: 'HTTP responses (event streams, followed logs) ended because their access was revoked.',
+      registers,
+    });
     new Counter({
       name: 'jobgate_invalidation_messages_total',
       help: 'Messages received on the invalidation channel, by kind.',
@@ -164,5 +170,9 @@ export class Metrics {
 
   websocketRevoked(): void {
     this.revoked.inc();
+  }
+
+  responseRevoked(): void {
+    this.responsesRevoked.inc();
   }
 }

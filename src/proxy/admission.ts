@@ -53,7 +53,9 @@ export type Exchange =
   | { readonly kind: 'session'; readonly setCookie: string; readonly token: TokenRecord }
   | { readonly kind: 'invalid' }
   | { readonly kind: 'out_of_scope'; readonly token: TokenRecord }
-  | { readonly kind: 'limited'; readonly retryAfter: number };
+  | { readonly kind: 'limited'; readonly retryAfter: number }
+  /** The token could not be looked up (Redis down or hung): the 503 to answer. */
+  | { readonly kind: 'denied'; readonly denial: Denial };
 
 const deny = (decision: string, answer: Answer, extra: Partial<Denial> = {}): Denial => ({ ok: false, decision, answer, ...extra });
 
@@ -202,7 +204,12 @@ export class Gatekeeper {
     }
   }
 
-  /** Past the failure limit, only a presented token already known valid (cached) passes, without Redis. */
+  /**
+   * Past the failure limit, only a presented token already known valid passes: one the cache
+   * holds with this very secret (constant-time). A fresh entry decides without Redis; one past
+   * its TTL is refreshed from Redis as usual, so a valid token is not locked out when its entry
+   * ages. Guesses gain nothing: a wrong secret never gets past this check.
+   */
   private limited(credential: Credential, client: string, jobId?: string): Denial | undefined {
     if (credential.kind !== 'malformed' && credential.kind !== 'bearer') return undefined;
     const retryAfter = this.failures.retryAfter(client);
@@ -252,7 +259,15 @@ export class Gatekeeper {
     const parsed = value.length < 512 ? parseToken(value.trim()) : undefined;
     const retryAfter = this.failures.retryAfter(client);
     if (retryAfter > 0 && (!parsed || !this.knownValid(parsed.id, parsed.digest))) return { kind: 'limited', retryAfter };
-    const token = parsed ? await this.registry.token(parsed.id).catch(rethrowUnlessRecordError) : undefined;
+    let token: TokenRecord | undefined;
+    if (parsed) {
+      try {
+        token = await this.registry.token(parsed.id);
+      } catch (error) {
+        // A malformed record means "not a valid token" here; an unreachable store is a 503.
+        if (!(error instanceof RecordError)) return { kind: 'denied', denial: this.failure(error, job.id, parsed.id) };
+      }
+    }
     if (!parsed || !token || !sameDigest(token.secretHash, parsed.digest)) {
       this.failures.recordFailure(client);
       return { kind: 'invalid' };
@@ -262,8 +277,8 @@ export class Gatekeeper {
   }
 
   private knownValid(id: string, digest: string): boolean {
-    const cached = this.registry.cachedToken(id);
-    return cached !== undefined && sameDigest(cached.secretHash, digest);
+    const remembered = this.registry.rememberedToken(id);
+    return remembered !== undefined && sameDigest(remembered.secretHash, digest);
   }
 
   private failure(error: unknown, jobId?: string, tokenId?: string): Denial {
@@ -279,10 +294,4 @@ export class Gatekeeper {
 
 function answerFor(decision: Extract<Decision, { allow: false }>): Answer {
   return decision.reason === 'missing_token' ? ANSWERS.missingToken : decision.reason === 'role_denied' ? ANSWERS.roleDenied : ANSWERS.scopeDenied;
-}
-
-/** A malformed token record means "not a valid token" here; anything else propagates. */
-function rethrowUnlessRecordError(error: unknown): undefined {
-  if (error instanceof RecordError) return undefined;
-  throw error;
 }

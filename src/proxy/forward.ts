@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Agent, type Dispatcher } from 'undici';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
+import type { TokenRecord } from '../tokens/record.js';
+import type { ResponseTracker, TrackedResponse, Traffic } from './live-sockets.js';
 
 /** Called once when forwarding fails, with the answer that was (or could not be) sent. */
 export type ForwardFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
@@ -33,8 +35,11 @@ export class Forwarder {
     this.agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
   }
 
-  /** Forwards `req` with `headers` (see upstreamHeaders); with `body`, those bytes instead of the request's stream. */
-  web(req: IncomingMessage, res: ServerResponse, target: URL, headers: readonly string[], body?: Buffer): void {
+  /**
+   * Forwards `req` with `headers` (see upstreamHeaders); with `body`, those bytes instead of the
+   * request's stream. Returns the response in flight, which jobgate can end when access is revoked.
+   */
+  web(req: IncomingMessage, res: ServerResponse, target: URL, headers: readonly string[], body?: Buffer): TrackedResponse {
     const relay = new ResponseRelay(req, res, this.onFailure, this.draining, this.keepCookieDomain);
     res.once('close', () => relay.clientClosed());
     this.agent.dispatch(
@@ -47,6 +52,7 @@ export class Forwarder {
       },
       relay,
     );
+    return relay;
   }
 
   /** Closes the pools' connections. */
@@ -56,10 +62,19 @@ export class Forwarder {
 }
 
 /** Writes one upstream response to the client, with backpressure both ways. */
-class ResponseRelay implements Dispatcher.DispatchHandler {
+class ResponseRelay implements Dispatcher.DispatchHandler, TrackedResponse {
   private controller: Dispatcher.DispatchController | undefined;
   private clientGone = false;
   private waitingForDrain = false;
+  /** Access was revoked while the response was in flight: jobgate ended it. */
+  private revoked = false;
+  /** The response is framed by a Content-Length: cutting it short can only drop the connection. */
+  private lengthFramed = false;
+  // Set when the response is tracked for revocation (LiveSockets.track).
+  jobId: string | undefined = undefined;
+  token: TokenRecord | undefined = undefined;
+  traffic: Traffic = 'job';
+  tracker: ResponseTracker | undefined = undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -69,25 +84,55 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     private readonly keepCookieDomain: boolean,
   ) {}
 
-  /** The client left before its response was complete: the upstream request is dropped. */
+  get kind(): 'http' {
+    return 'http';
+  }
+
+  get isClosing(): boolean {
+    return this.revoked || this.clientGone || this.res.destroyed || this.res.writableFinished;
+  }
+
+  /** The response is over (sent, or the client left): the upstream request is dropped if it was not complete. */
   clientClosed(): void {
+    this.tracker?.forget(this);
     if (this.res.writableFinished) return;
     this.clientGone = true;
     this.controller?.abort(new Error('the client closed the connection'));
   }
 
+  /**
+   * Ends the response because its access was revoked: `refusal` when nothing was sent yet, else
+   * a clean end of a chunked (or close-delimited) body, else the connection is dropped.
+   */
+  revoke(_reason: string, refusal: Answer): void {
+    if (this.isClosing) return;
+    this.revoked = true;
+    this.controller?.abort(new Error('access revoked'));
+    const res = this.res;
+    if (!res.headersSent) {
+      res.shouldKeepAlive = false;
+      return sendAnswer(res, refusal);
+    }
+    if (this.lengthFramed || this.waitingForDrain) return void res.destroy();
+    res.end();
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.clientGone) controller.abort(new Error('the client closed the connection'));
+    else if (this.revoked) controller.abort(new Error('access revoked'));
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    if (this.revoked) return;
     // Connection management is per hop: ours follows the client's request, not the upstream's answer.
     if (this.draining()) this.res.shouldKeepAlive = false;
+    this.lengthFramed = headers['content-length'] !== undefined;
     this.res.writeHead(statusCode, statusMessage, endToEndHeaders(headers, this.keepCookieDomain));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.revoked) return;
     if (this.res.write(chunk) || this.waitingForDrain) return;
     this.waitingForDrain = true;
     controller.pause();
@@ -98,12 +143,12 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    this.res.end();
+    if (!this.revoked) this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    // jobgate dropped the upstream request because the client left: nothing to answer.
-    if (this.clientGone || this.res.destroyed) return;
+    // jobgate dropped the upstream request because the client left or access was revoked: answered already.
+    if (this.clientGone || this.revoked || this.res.destroyed) return;
     const code = (error as NodeJS.ErrnoException).code;
     const answer = code !== undefined && TIMEOUT_CODES.has(code) ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
     this.onFailure(this.req, answer, error);

@@ -5,6 +5,7 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 import { expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
@@ -15,7 +16,7 @@ import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
-import { relayWebSocket } from './websocket.js';
+import { RelayedSocket } from './websocket.js';
 
 export interface HandlerOptions {
   readonly trustedHops: number;
@@ -60,6 +61,10 @@ const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 const MISSING_HOST = answer(400, 'bad_request', 'An HTTP/1.1 request needs a Host header.');
+const TWO_HOSTS = answer(400, 'bad_request', 'The request has more than one Host header. Send exactly one.');
+const HTTP_VERSION = answer(505, 'http_version_not_supported', 'jobgate speaks HTTP/1.0 and HTTP/1.1 here.');
+const PATH_ESCAPES_ROOT = answer(400, 'bad_request', 'The path climbs above the root ("..", also as "%2e%2e") or holds an encoded NUL.');
+const TARGET_HOST_MISMATCH = answer(400, 'bad_request', 'The request target names another host than the Host header. Send a path as the target, or the same host in both.');
 const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.');
 const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
 const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
@@ -105,7 +110,28 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   const route = (req: IncomingMessage): MaybePromise<Target | Denial> => {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    return gatekeeper.route(req);
+    return targetDenial(req) ?? gatekeeper.route(req);
+  };
+
+  /**
+   * The host an edge in front routes on must be the one decided on. Node keeps the first of two
+   * Host headers (RFC 9112 3.2: 400). An absolute-form target names the host (RFC 9112 3.2.2), not
+   * Host: refused unless both agree, then read as the path it carries, as an edge passes it on.
+   */
+  const targetDenial = (req: IncomingMessage): Denial | undefined => {
+    if (hostHeaderCount(req.rawHeaders) > 1) return { ok: false, decision: 'two_hosts', answer: TWO_HOSTS };
+    if (req.httpVersionMajor !== 1) return { ok: false, decision: 'http_version', answer: HTTP_VERSION };
+    // RFC 9112 6.1: the framing of an HTTP/1.0 message with Transfer-Encoding is faulty.
+    if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) return { ok: false, decision: 'bad_framing', answer: CLIENT_ERROR };
+    const url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      // HTTP/1.0 may name the host in the target alone.
+      if (req.headers.host === undefined && req.httpVersion === '1.0') req.headers.host = splitAbsoluteForm(url)?.authority;
+      const path = originFormOf(url, req.headers.host);
+      if (path === undefined) return { ok: false, decision: 'target_host_mismatch', answer: TARGET_HOST_MISMATCH };
+      req.url = path;
+    }
+    return pathEscapesRoot(req.url!) ? { ok: false, decision: 'bad_path', answer: PATH_ESCAPES_ROOT } : undefined;
   };
 
   const logRecordError = (denial: Denial) => {
@@ -232,6 +258,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       case 'invalid':
         outcome.decision = 'login_failed';
         return sendPage(res, 401, loginPage({ jobId, next, error: LOGIN_FAILED }));
+      case 'denied':
+        recordOutcome(outcome, exchange.denial);
+        return refuse(req, res, exchange.denial, https);
     }
   }
 
@@ -239,6 +268,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   async function deepLink(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, link: { token: string; rest: string }, outcome: AccessOutcome) {
     const https = forwarded.proto === 'https';
     const exchange = await gatekeeper.exchange(link.token, target.job, clientAddress(forwarded), cookieHost(req), https);
+    if (exchange.kind === 'denied') {
+      recordOutcome(outcome, exchange.denial);
+      return refuse(req, res, exchange.denial, https);
+    }
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;
     const headers: OutgoingHttpHeaders = { location: link.rest, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-length': 0 };
@@ -248,7 +281,15 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   }
 
   /** Training-API traffic: path hygiene, bearer token, route policy and scope, then forward. */
-  async function apiRequest(route: ApiRoute, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedInfo, requestId: string, outcome: AccessOutcome): Promise<void> {
+  async function apiRequest(
+    route: ApiRoute,
+    req: IncomingMessage,
+    res: ServerResponse,
+    forwarded: ForwardedInfo,
+    requestId: string,
+    outcome: AccessOutcome,
+    since: number,
+  ): Promise<void> {
     const admitted = await admitApi(route, req, forwarded, outcome, false);
     if (!admitted.ok) return refuse(req, res, admitted, false);
     const { token, admission } = admitted;
@@ -264,7 +305,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     req.url = withoutTokenParameters(admission.url);
     const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, cookieHost(req), forwarded, requestId, false, body?.length);
-    forwarder.web(req, res, route.upstream, headers, body);
+    liveSockets.track(forwarder.web(req, res, route.upstream, headers, body), admission.jobId, token, 'api', since);
   }
 
   /** The API checks shared by HTTP and WebSocket requests. */
@@ -292,13 +333,18 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     return { ok: true, token, admission };
   }
 
-  /** The API route when the request's Host is an API host. */
-  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => (api && api.hosts.has(cookieHost(req)) ? api : undefined);
+  /** The API route when the request's Host is an API host (and its target agrees: route() refuses it otherwise). */
+  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => {
+    if (!api || targetDenial(req) !== undefined) return undefined;
+    return api.hosts.has(cookieHost(req)) ? api : undefined;
+  };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
+    // Changes to tokens and jobs from here on are re-checked when the response is tracked.
+    const since = liveSockets.epoch;
     inFlight++;
     res.once('close', () => finished(req, requestId, started, res.statusCode, outcome, 'http'));
     if (draining()) res.shouldKeepAlive = false;
@@ -306,7 +352,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
       const apiRoute = apiRouteFor(req);
-      if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome);
+      if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome, since);
       const routed = route(req);
       const target = isPromise(routed) ? await routed : routed;
       if ('ok' in target) {
@@ -334,7 +380,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       }
       req.url = withoutTokenParameters(url);
       const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
-      forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
+      const response = forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
+      if (admission.token) liveSockets.track(response, admission.job.id, admission.token, 'job', since);
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
@@ -346,13 +393,19 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const started = performance.now();
     const requestId = nextRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
+    const since = liveSockets.epoch;
     let status = 101;
+    let relay: RelayedSocket | undefined;
     inFlight++;
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => finished(req, requestId, started, status, outcome, 'websocket'));
+    socket.once('close', () => finished(req, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
     const refuseUpgrade = (reply: Answer) => {
       status = reply.status;
       writeAnswer(socket, reply);
+    };
+    const onRelayFailure = (failedReq: IncomingMessage, reply: Answer, error: Error) => {
+      status = reply.status;
+      onUpstreamFailure(failedReq, reply, error);
     };
     try {
       if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
@@ -368,12 +421,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         if (!admitted.ok) return refuseUpgrade(admitted.answer);
         const { token, admission } = admitted;
         req.url = withoutTokenParameters(admission.url);
+        // Registered before any further await: a revocation from now on closes it, even mid-handshake.
+        relay = new RelayedSocket(socket);
+        liveSockets.add(relay, admission.jobId, token, 'api', since);
         const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, cookieHost(req), forwarded, requestId, true);
-        const relay = relayWebSocket(req, socket, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
-          status = reply.status;
-          onUpstreamFailure(failedReq, reply, error);
-        }, options.upstreamCookieDomain === 'keep');
-        liveSockets.add(relay, admission.jobId, token, 'api');
+        relay.connect(req, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, onRelayFailure, options.upstreamCookieDomain === 'keep');
         return;
       }
       const target = await route(req);
@@ -399,13 +451,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
       }
+      relay = new RelayedSocket(socket);
+      liveSockets.add(relay, admission.job.id, admission.token, 'job', since);
       req.url = withoutTokenParameters(req.url ?? '/');
       const headers = await headersFor(req, admission, admission.job.id, forwarded, requestId, true);
-      const relay = relayWebSocket(req, socket, head, admission.upstream, headers, options.upstreamTimeoutMs, (failedReq, reply, error) => {
-        status = reply.status;
-        onUpstreamFailure(failedReq, reply, error);
-      }, options.upstreamCookieDomain === 'keep');
-      liveSockets.add(relay, admission.job.id, admission.token);
+      relay.connect(req, head, admission.upstream, headers, options.upstreamTimeoutMs, onRelayFailure, options.upstreamCookieDomain === 'keep');
     } catch (error) {
       outcome.decision = 'internal_error';
       logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
@@ -443,4 +493,13 @@ export function upstreamFailureLogger(logger: Logger) {
   return (req: IncomingMessage, reply: Answer, error: Error): void => {
     logger.warn({ event: 'upstream_error', status: reply.status, code: (error as NodeJS.ErrnoException).code, host: req.headers.host }, 'upstream failed');
   };
+}
+
+function hostHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
 }

@@ -19,8 +19,19 @@ function isIdentityHeader(name: string): boolean {
   return (first === 45 || first === 95) && (second === 45 || second === 95);
 }
 
+/** Whether `name` starts with `prefix`, reading '_' in `name` as '-' (CGI-style upstreams do). */
+function startsWithDashed(name: string, prefix: string): boolean {
+  if (name.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c !== prefix.charCodeAt(i) && !(c === 95 && prefix.charCodeAt(i) === 45)) return false;
+  }
+  return true;
+}
+
+/** X-Forwarded-*, Forwarded and X-Real-IP, with '-' or '_': jobgate sets them, the client never does. */
 function isForwardingHeader(name: string): boolean {
-  return name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'x-real-ip';
+  return startsWithDashed(name, 'x-forwarded-') || name === 'forwarded' || (name.length === 9 && startsWithDashed(name, 'x-real-ip'));
 }
 
 /** How the request reached jobgate, as X-Forwarded-* and Forwarded describe it to the upstream. */
@@ -123,7 +134,7 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
   const connection = headers.connection;
   // Headers named in Connection are hop-by-hop too (RFC 9110 7.6.1); a handshake keeps its own.
   const listed = connection !== undefined && !options.upgrade && connection.includes(',') ? connectionListed(connection) : undefined;
-  const single = listed === undefined && connection !== undefined && !options.upgrade ? connection.trim().toLowerCase() : undefined;
+  const single = listed === undefined && connection !== undefined && !options.upgrade ? connectionOption(connection.trim().toLowerCase()) : undefined;
   const replacedBody = options.bodyLength !== undefined;
   const out: string[] = [];
   let requestId = false;
@@ -190,10 +201,15 @@ function authorizationCarriesToken(value: string): boolean {
 function connectionListed(connection: string): Set<string> {
   const names = new Set<string>();
   for (const listed of connection.split(',')) {
-    const name = listed.trim().toLowerCase();
-    if (name !== 'host' && name !== 'authorization' && name !== 'cookie' && name !== 'content-length' && name !== 'transfer-encoding') names.add(name);
+    const name = connectionOption(listed.trim().toLowerCase());
+    if (name !== undefined) names.add(name);
   }
   return names;
+}
+
+/** A name a Connection header may remove: not one that carries the message itself (undefined then). */
+function connectionOption(name: string): string | undefined {
+  return name === 'host' || name === 'authorization' || name === 'cookie' || name === 'content-length' || name === 'transfer-encoding' ? undefined : name;
 }
 
 /** A host for a quoted-string: without quotes and backslashes. */

@@ -1,31 +1,80 @@
 import { decide, type Authentication } from '../auth/decide.js';
+import { answer, ANSWERS, type Answer } from '../http/answers.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, type RelayedSocket } from './websocket.js';
 
-/** A live WebSocket and what admitted it. */
-interface LiveSocket {
-  readonly relay: RelayedSocket;
-  /** The job a job-URL socket reaches, or the job an API socket's scope was checked against. */
+export type Traffic = 'job' | 'api';
+
+/** A connection that outlives its admission: a WebSocket, or an HTTP response still streaming. */
+export interface LiveConnection {
+  readonly kind: 'websocket' | 'http';
+  /** The job a job-URL connection reaches, or the job an API request's scope was checked against. */
   readonly jobId: string | undefined;
   readonly token: TokenRecord | undefined;
-  readonly traffic: 'job' | 'api';
+  readonly traffic: Traffic;
+  /** True once it is ending or gone. */
+  readonly isClosing: boolean;
+  /** Ends it because its access was revoked; `refusal` answers a request not answered yet. */
+  revoke(reason: string, refusal: Answer): void;
 }
 
-/** Re-checks an API WebSocket's scope on job `jobId`: a reason to close it, or undefined. */
+/** An in-flight HTTP response that can be tracked: it calls `tracker.forget` itself once it is over. */
+export interface TrackedResponse extends LiveConnection {
+  jobId: string | undefined;
+  token: TokenRecord | undefined;
+  traffic: Traffic;
+  tracker: ResponseTracker | undefined;
+}
+
+export interface ResponseTracker {
+  forget(response: TrackedResponse): void;
+}
+
+/** A live WebSocket and what admitted it. */
+class LiveSocket implements LiveConnection {
+  constructor(
+    readonly relay: RelayedSocket,
+    readonly jobId: string | undefined,
+    readonly token: TokenRecord | undefined,
+    readonly traffic: Traffic,
+  ) {}
+
+  get kind(): 'websocket' {
+    return 'websocket';
+  }
+
+  get isClosing(): boolean {
+    return this.relay.isClosing;
+  }
+
+  revoke(reason: string, refusal: Answer): void {
+    this.relay.close(CLOSE_POLICY_VIOLATION, reason, refusal);
+  }
+}
+
+/** Re-checks an API connection's scope on job `jobId`: a reason to close it, or undefined. */
 export type ApiRecheck = (token: TokenRecord, jobId: string) => Promise<string | undefined>;
 
-export type RevocationListener = (jobId: string | undefined, tokenId: string | undefined, reason: string) => void;
+export type RevocationListener = (kind: LiveConnection['kind'], jobId: string | undefined, tokenId: string | undefined, reason: string) => void;
 
 /**
- * The open WebSocket connections, by token and by job, so that a change to either
- * re-checks them at once: a deleted or renewed token, a deleted job, or labels that no
- * longer match close the connection with 1008 and a reason.
+ * The open WebSocket connections, by token and by job, and the in-flight HTTP responses that
+ * carry a token, so that a change to either re-checks them at once: a deleted or renewed
+ * token, a deleted job, or labels that no longer match close a WebSocket with 1008 and a
+ * reason, and end an HTTP response.
+ *
+ * A connection is registered as soon as it is admitted, with the change count read before its
+ * admission began: if something changed in between, it is re-checked at once, so that no
+ * revocation falls into the gap between the decision and the registration.
  */
-export class LiveSockets {
+export class LiveSockets implements ResponseTracker {
   private readonly byToken = new Map<string, Set<LiveSocket>>();
   private readonly byJob = new Map<string, Set<LiveSocket>>();
   private readonly all = new Set<LiveSocket>();
+  /** HTTP responses are many and short: one set, scanned on the (rare) changes. */
+  private readonly responses = new Set<TrackedResponse>();
+  private changes = 0;
 
   constructor(
     private readonly registry: Registry,
@@ -33,12 +82,24 @@ export class LiveSockets {
     private readonly apiRecheck?: ApiRecheck,
   ) {}
 
+  /** Open WebSockets. */
   get size(): number {
     return this.all.size;
   }
 
-  add(relay: RelayedSocket, jobId: string | undefined, token: TokenRecord | undefined, traffic: 'job' | 'api' = 'job'): void {
-    const live: LiveSocket = { relay, jobId, token, traffic };
+  /** Tracked HTTP responses still in flight. */
+  get responsesInFlight(): number {
+    return this.responses.size;
+  }
+
+  /** Counts the changes seen so far; read it before admitting a connection, pass it when registering. */
+  get epoch(): number {
+    return this.changes;
+  }
+
+  /** Registers a WebSocket, also while its upstream handshake is pending. */
+  add(relay: RelayedSocket, jobId: string | undefined, token: TokenRecord | undefined, traffic: Traffic, since: number): void {
+    const live = new LiveSocket(relay, jobId, token, traffic);
     this.all.add(live);
     if (jobId !== undefined) addTo(this.byJob, jobId, live);
     if (token) addTo(this.byToken, token.id, live);
@@ -47,42 +108,65 @@ export class LiveSockets {
       if (jobId !== undefined) removeFrom(this.byJob, jobId, live);
       if (token) removeFrom(this.byToken, token.id, live);
     });
+    if (since !== this.changes) void this.verify(live);
+  }
+
+  /** Tracks an HTTP response forwarded for `token` until it calls `forget`. */
+  track(response: TrackedResponse, jobId: string | undefined, token: TokenRecord, traffic: Traffic, since: number): void {
+    if (response.isClosing) return;
+    response.jobId = jobId;
+    response.token = token;
+    response.traffic = traffic;
+    response.tracker = this;
+    this.responses.add(response);
+    if (since !== this.changes) void this.verify(response);
+  }
+
+  forget(response: TrackedResponse): void {
+    this.responses.delete(response);
   }
 
   /** Token `id` changed: re-check its connections (the cache entry is already gone). */
   tokenChanged(id: string): Promise<void> {
-    return this.recheck(this.byToken.get(id));
+    this.changes++;
+    const affected: LiveConnection[] = [...(this.byToken.get(id) ?? [])];
+    for (const response of this.responses) if (response.token?.id === id) affected.push(response);
+    return this.recheck(affected);
   }
 
   jobChanged(id: string): Promise<void> {
-    return this.recheck(this.byJob.get(id));
+    this.changes++;
+    const affected: LiveConnection[] = [...(this.byJob.get(id) ?? [])];
+    for (const response of this.responses) if (response.jobId === id) affected.push(response);
+    return this.recheck(affected);
   }
 
   /** Re-checks every connection (after a subscription gap, and as the TTL safety net). */
   recheckAll(): Promise<void> {
-    return this.recheck(this.all);
+    this.changes++;
+    return this.recheck([...this.all, ...this.responses]);
   }
 
-  /** Closes every connection with 1001 (shutdown). */
+  /** Closes every WebSocket with 1001 (shutdown). */
   closeAll(reason: string): void {
-    for (const live of this.all) live.relay.close(CLOSE_GOING_AWAY, reason);
+    for (const live of this.all) live.relay.close(CLOSE_GOING_AWAY, reason, SHUTTING_DOWN);
   }
 
-  private async recheck(sockets: Set<LiveSocket> | undefined): Promise<void> {
-    if (!sockets || sockets.size === 0) return;
-    await Promise.all([...sockets].map((live) => this.verify(live)));
+  private async recheck(connections: LiveConnection[]): Promise<void> {
+    if (connections.length === 0) return;
+    await Promise.all(connections.map((live) => this.verify(live)));
   }
 
-  private async verify(live: LiveSocket): Promise<void> {
-    if (live.relay.isClosing) return;
-    const reason = await this.revocationReason(live).catch(() => 'token could not be re-verified');
-    if (reason === undefined || live.relay.isClosing) return;
-    this.onRevoked(live.jobId, live.token?.id, reason);
-    live.relay.close(CLOSE_POLICY_VIOLATION, reason);
+  private async verify(live: LiveConnection): Promise<void> {
+    if (live.isClosing) return;
+    const reason = await this.revocationReason(live).catch(() => UNVERIFIABLE);
+    if (reason === undefined || live.isClosing) return;
+    this.onRevoked(live.kind, live.jobId, live.token?.id, reason);
+    live.revoke(reason, refusalFor(reason));
   }
 
   /** Why the connection may no longer stay open, or undefined. Fails closed on errors. */
-  private async revocationReason(live: LiveSocket): Promise<string | undefined> {
+  private async revocationReason(live: LiveConnection): Promise<string | undefined> {
     let auth: Authentication = { kind: 'anonymous' };
     if (live.token) {
       const current = await this.registry.token(live.token.id);
@@ -93,10 +177,29 @@ export class LiveSockets {
     }
     if (live.jobId === undefined) return undefined;
     const job = await this.registry.job(live.jobId);
-    if (!job) return 'job removed';
+    if (!job) return JOB_REMOVED;
     const decision = decide(auth, job, 'job');
     if (decision.allow) return undefined;
     return decision.reason === 'scope_denied' ? 'token no longer matches the job labels' : 'access revoked';
+  }
+}
+
+const UNVERIFIABLE = 'token could not be re-verified';
+const JOB_REMOVED = 'job removed';
+const SHUTTING_DOWN = answer(503, 'unavailable', 'jobgate is shutting down. Retry in a moment.');
+
+/** The answer to a request revoked before it was answered: what the same request would get now. */
+function refusalFor(reason: string): Answer {
+  switch (reason) {
+    case 'token deleted':
+    case 'token renewed':
+      return ANSWERS.unknownToken;
+    case UNVERIFIABLE:
+      return ANSWERS.storeUnavailable;
+    case JOB_REMOVED:
+      return ANSWERS.unknownJob;
+    default:
+      return ANSWERS.scopeDenied;
   }
 }
 

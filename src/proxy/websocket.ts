@@ -1,7 +1,7 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
+import { answer, ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
 import { bareHostname, upstreamPath } from './forward.js';
 import { closeFrame, FrameBoundaryTracker } from './frames.js';
@@ -13,6 +13,17 @@ export const CLOSE_GOING_AWAY = 1001;
 /** How long a closing relay waits for the upstream to finish the frame it is sending. */
 const FRAME_FINISH_TIMEOUT_MS = 500;
 
+/**
+ * Most a client may send before the upstream answered its handshake. RFC 6455 4.1 has a client
+ * wait for the answer before it sends frames, so anything near this is abuse: it is refused
+ * rather than held, since holding it would let one anonymous client fill jobgate's memory.
+ */
+export const MAX_EARLY_BYTES = 64 * 1024;
+
+const EARLY_DATA = answer(400, 'bad_request', 'A WebSocket client must wait for the handshake answer before it sends data.');
+
+export type RelayFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
+
 /** One relayed WebSocket connection, which jobgate can close with a code and a reason. */
 export class RelayedSocket {
   private closing = false;
@@ -20,6 +31,12 @@ export class RelayedSocket {
   private upstream: Socket | undefined;
   private readonly closedListeners: Array<() => void> = [];
   private closed = false;
+  /** The upstream handshake, until the upstream answered it. */
+  private handshake: ClientRequest | undefined;
+  /** The upstream answered the handshake with plain HTTP, which is being relayed. */
+  private answeredPlainly = false;
+  /** The status jobgate answered the handshake with itself, when it refused it. */
+  refusedWith: number | undefined;
 
   constructor(readonly client: Socket) {
     client.once('close', () => this.finish());
@@ -63,17 +80,30 @@ export class RelayedSocket {
   /**
    * Closes the connection as jobgate's own decision: the client gets a close frame with
    * `code` and `reason` at the next frame boundary, and the upstream connection is dropped.
+   * Before the upstream accepted the handshake, the client gets `refusal` as the answer to
+   * its handshake instead (or its connection is dropped).
    */
-  close(code: number, reason: string): void {
+  close(code: number, reason: string, refusal?: Answer): void {
     if (this.isClosing) return;
     this.closing = true;
     this.pendingClose = closeFrame(code, reason);
     const upstream = this.upstream;
-    if (!upstream) return this.destroy();
+    if (!upstream) {
+      this.dropHandshake();
+      if (refusal && !this.answeredPlainly) return this.refuse(refusal);
+      return this.destroy();
+    }
     this.client.unpipe(upstream);
     if (this.tracker.atBoundary) return this.sendClose();
     // Mid-frame: let the upstream finish it, but not for long.
     setTimeout(() => this.destroy(), FRAME_FINISH_TIMEOUT_MS).unref();
+  }
+
+  /** Answers the handshake with `reply` and drops the connection once the answer is written, whatever the client still sends. */
+  private refuse(reply: Answer): void {
+    this.refusedWith = reply.status;
+    this.client.once('finish', () => this.client.destroy());
+    writeAnswer(this.client, reply);
   }
 
   private sendClose(): void {
@@ -90,7 +120,15 @@ export class RelayedSocket {
     setTimeout(() => this.destroy(), 1000).unref();
   }
 
+  /** Abandons the upstream handshake, if one is pending; its failure is then no one's to answer. */
+  private dropHandshake(): void {
+    const handshake = this.handshake;
+    this.handshake = undefined;
+    handshake?.destroy();
+  }
+
   destroy(): void {
+    this.dropHandshake();
     this.upstream?.destroy();
     this.client.destroy();
   }
@@ -98,90 +136,116 @@ export class RelayedSocket {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    this.dropHandshake();
     this.upstream?.destroy();
     for (const listener of this.closedListeners) listener();
   }
-}
 
-export type RelayFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
-
-/**
- * Opens the upstream side of a WebSocket handshake and relays the connection. A refusal
- * by the upstream (any non-101 answer) is relayed as it is; a failure before the
- * handshake is a 502 or 504 on the client socket.
- */
-export function relayWebSocket(
-  req: IncomingMessage,
-  client: Socket,
-  head: Buffer,
-  target: URL,
-  headers: readonly string[],
-  timeoutMs: number,
-  onFailure: RelayFailure,
-  /** JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep: Set-Cookie keeps its Domain attribute. */
-  keepCookieDomain = false,
-): RelayedSocket {
-  const relay = new RelayedSocket(client);
-  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const upstreamReq = request({
-    protocol: target.protocol,
-    hostname: bareHostname(target),
-    port: target.port,
-    method: 'GET',
-    path: upstreamPath(target, req.url ?? '/'),
-    headers,
-    agent: false,
-    timeout: timeoutMs,
-  });
-  let timedOut = false;
-  upstreamReq.on('timeout', () => {
-    timedOut = true;
-    upstreamReq.destroy();
-  });
-  upstreamReq.on('error', (error) => {
-    const answer = timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
-    onFailure(req, answer, error);
-    writeAnswer(client, answer);
-  });
-  client.once('close', () => upstreamReq.destroy());
-  // Until the upstream answers, read the client so that a departure is noticed (and keep what it sent early).
-  const early: Buffer[] = [];
-  const keepEarly = (chunk: Buffer) => void early.push(chunk);
-  const leave = () => client.destroy();
-  client.on('data', keepEarly);
-  client.once('end', leave);
-
-  upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
-    upstreamReq.setTimeout(0);
-    client.off('data', keepEarly);
-    client.off('end', leave);
-    client.pause();
-    if (client.destroyed) return void upstream.destroy();
-    let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
-    for (let i = 0; i < res.rawHeaders.length; i += 2) {
-      const value = clientHeaderValue(res.rawHeaders[i]!, res.rawHeaders[i + 1]!, keepCookieDomain);
-      if (value !== undefined) head101 += `${res.rawHeaders[i]}: ${value}\r\n`;
+  /**
+   * Opens the upstream side of the client's WebSocket handshake and relays the connection.
+   * A refusal by the upstream (any non-101 answer) is relayed as it is; a failure before the
+   * handshake is a 502 or 504 on the client socket.
+   */
+  connect(
+    req: IncomingMessage,
+    head: Buffer,
+    target: URL,
+    headers: readonly string[],
+    timeoutMs: number,
+    onFailure: RelayFailure,
+    /** JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep: Set-Cookie keeps its Domain attribute. */
+    keepCookieDomain = false,
+  ): void {
+    if (this.isClosing) return;
+    const client = this.client;
+    if (head.length > MAX_EARLY_BYTES) {
+      this.closing = true;
+      return this.refuse(EARLY_DATA);
     }
-    client.write(`${head101}\r\n`);
-    if (head.length > 0) upstream.write(head);
-    for (const chunk of early) upstream.write(chunk);
-    relay.attach(upstream, upstreamHead);
-  });
+    const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const upstreamReq = request({
+      protocol: target.protocol,
+      hostname: bareHostname(target),
+      port: target.port,
+      method: 'GET',
+      path: upstreamPath(target, req.url ?? '/'),
+      headers,
+      agent: false,
+      timeout: timeoutMs,
+    });
+    this.handshake = upstreamReq;
+    let timedOut = false;
+    upstreamReq.on('timeout', () => {
+      timedOut = true;
+      upstreamReq.destroy();
+    });
+    upstreamReq.on('error', (error) => {
+      // jobgate itself dropped the handshake (revoked, refused, client gone): answered already.
+      if (this.handshake !== upstreamReq) return;
+      this.handshake = undefined;
+      const reply = timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
+      onFailure(req, reply, error);
+      writeAnswer(client, reply);
+    });
+    // Until the upstream answers, read the client so that a departure is noticed, and keep
+    // what it sent early up to a small bound.
+    const early: Buffer[] = [];
+    let earlyBytes = head.length;
+    const keepEarly = (chunk: Buffer) => {
+      earlyBytes += chunk.length;
+      if (earlyBytes <= MAX_EARLY_BYTES) return void early.push(chunk);
+      stopReading();
+      this.closing = true;
+      this.dropHandshake();
+      this.refuse(EARLY_DATA);
+    };
+    const leave = () => client.destroy();
+    const stopReading = () => {
+      client.off('data', keepEarly);
+      client.off('end', leave);
+      client.pause();
+    };
+    client.on('data', keepEarly);
+    client.once('end', leave);
 
-  upstreamReq.on('response', (res: IncomingMessage) => {
-    // The upstream answered the handshake with plain HTTP: pass it on, then close.
-    let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
-    for (let i = 0; i < res.rawHeaders.length; i += 2) {
-      const name = res.rawHeaders[i]!.toLowerCase();
-      const value = clientHeaderValue(name, res.rawHeaders[i + 1]!, keepCookieDomain);
-      if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding' && value !== undefined) text += `${res.rawHeaders[i]}: ${value}\r\n`;
-    }
-    client.write(`${text}\r\n`);
-    res.pipe(client);
-  });
+    upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
+      if (this.handshake !== upstreamReq) return void upstream.destroy();
+      this.handshake = undefined;
+      upstreamReq.setTimeout(0);
+      stopReading();
+      if (client.destroyed) return void upstream.destroy();
+      let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
+      for (let i = 0; i < res.rawHeaders.length; i += 2) {
+        const value = clientHeaderValue(res.rawHeaders[i]!, res.rawHeaders[i + 1]!, keepCookieDomain);
+        if (value !== undefined) head101 += `${res.rawHeaders[i]}: ${value}\r\n`;
+      }
+      client.write(`${head101}\r\n`);
+      if (head.length > 0) upstream.write(head);
+      for (const chunk of early) upstream.write(chunk);
+      this.attach(upstream, upstreamHead);
+    });
 
-  upstreamReq.end();
-  return relay;
+    upstreamReq.on('response', (res: IncomingMessage) => {
+      if (this.handshake !== upstreamReq) return void res.destroy();
+      this.handshake = undefined;
+      this.answeredPlainly = true;
+      // The upstream answered the handshake with plain HTTP: pass it on, then close. What the
+      // client still sends is read and dropped, so that its departure is noticed.
+      client.off('data', keepEarly);
+      early.length = 0;
+      client.resume();
+      let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
+      for (let i = 0; i < res.rawHeaders.length; i += 2) {
+        const name = res.rawHeaders[i]!.toLowerCase();
+        const value = clientHeaderValue(name, res.rawHeaders[i + 1]!, keepCookieDomain);
+        if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding' && value !== undefined) text += `${res.rawHeaders[i]}: ${value}\r\n`;
+      }
+      client.write(`${text}\r\n`);
+      res.pipe(client);
+    });
+
+    upstreamReq.end();
+  }
 }
 
 /** A handshake answer's header value as the client may get it: a Set-Cookie goes through upstreamSetCookie. */

@@ -52,6 +52,11 @@ class RecordCache<T extends { readonly id: string }> {
     return entry !== undefined && entry.expiresAt > this.now() ? entry : undefined;
   }
 
+  /** The record last loaded for `id`, even past its TTL (undefined once invalidated, evicted or found missing). */
+  remembered(id: string): T | undefined {
+    return this.entries.get(id)?.value;
+  }
+
   /** The fresh entry for `id`, counted as a hit; undefined when only `get()` can tell. */
   peek(id: string): Entry<T> | undefined {
     const entry = this.fresh(id);
@@ -134,9 +139,8 @@ export class CachedRegistry implements Registry {
     return this.jobs.get(id);
   }
 
-  /** The token record if it is cached, fresh and known to exist (no Redis). */
-  cachedToken(id: string): TokenRecord | undefined {
-    return this.tokens.fresh(id)?.value;
+  rememberedToken(id: string): TokenRecord | undefined {
+    return this.tokens.remembered(id);
   }
 
   peekToken(id: string): CacheEntry<TokenRecord> | undefined {

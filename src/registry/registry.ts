@@ -11,8 +11,12 @@ import type { TokenStore } from '../tokens/store.js';
 export interface Registry {
   token(id: string): Promise<TokenRecord | undefined>;
   job(id: string): Promise<JobRecord | undefined>;
-  /** The token if it is cached, fresh and known to exist: no Redis. */
-  cachedToken(id: string): TokenRecord | undefined;
+  /**
+   * The token record the cache last loaded for `id`, fresh or past its TTL, unless it was
+   * invalidated or found deleted since: no Redis. It proves that a presented secret was
+   * valid, so a client past the failure limit may still refresh its own token.
+   */
+  rememberedToken(id: string): TokenRecord | undefined;
   /**
    * What the cache knows about a token without Redis: its fresh entry (whose value is
    * undefined for an id known not to exist), or undefined when only `token()` can tell.
@@ -43,7 +47,7 @@ export class RedisRegistry implements Registry {
     return this.jobs.find(id);
   }
 
-  cachedToken(): TokenRecord | undefined {
+  rememberedToken(): TokenRecord | undefined {
     return undefined;
   }
 

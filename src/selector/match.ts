@@ -1,6 +1,7 @@
 /**
  * Evaluating selectors against a job's labels, with Kubernetes semantics.
  */
+import { compareInt64 } from './integer.js';
 import type { Labels } from './labels.js';
 import type { Requirement, Selector } from './parse.js';
 
@@ -26,13 +27,18 @@ function requirementMatches(r: Requirement, labels: Labels): boolean {
       return value !== undefined;
     case 'notexists':
       return value === undefined;
+    case 'gt':
+      return value !== undefined && compareInt64(value, r.value) > 0;
+    case 'lt':
+      return value !== undefined && compareInt64(value, r.value) < 0;
   }
 }
 
 /**
  * Whether `labels` satisfy every requirement of `selector` (the empty selector
  * matches everything). As in Kubernetes, `neq` and `notin` also match when the
- * key is absent, while `eq` and `in` need the key present with a listed value.
+ * key is absent, while `eq` and `in` need the key present with a listed value, and
+ * `gt` and `lt` the key present with a value that is a 64-bit integer.
  * Pure and allocation-free.
  */
 export function matches(selector: Selector, labels: Labels): boolean {

@@ -1,7 +1,10 @@
 /**
  * Parser for Kubernetes label selectors:
- * `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, joined by ','.
+ * `k=v`, `k==v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, `k>n`, `k<n`, joined by ','.
+ * It accepts and refuses what apimachinery's `labels.Parse` does (test/selector/kubernetes.test.ts
+ * holds its test suite); the few deliberate differences are listed on {@link parseSelector}.
  */
+import { INT64_MAX, isInt64 } from './integer.js';
 import { labelKeyProblem, labelValueProblem } from './labels.js';
 
 /** One comma-separated term of a selector. `eq` covers both '=' and '=='. */
@@ -11,7 +14,9 @@ export type Requirement =
   | { readonly op: 'in'; readonly key: string; readonly values: readonly string[] }
   | { readonly op: 'notin'; readonly key: string; readonly values: readonly string[] }
   | { readonly op: 'exists'; readonly key: string }
-  | { readonly op: 'notexists'; readonly key: string };
+  | { readonly op: 'notexists'; readonly key: string }
+  /** `k>n` and `k<n`: the label's value, read as a 64-bit integer, compared with `value` (digits). */
+  | { readonly op: 'gt' | 'lt'; readonly key: string; readonly value: string };
 
 /** A parsed selector: all requirements must hold (logical AND). */
 export interface Selector {
@@ -39,7 +44,8 @@ export const MAX_SELECTOR_LENGTH = 4096;
 /** The selector with no requirements; it matches every job. */
 export const EMPTY_SELECTOR: Selector = Object.freeze({ source: '', requirements: Object.freeze([]), empty: true });
 
-interface Token {
+/** A lexical token: `in` and `notin` are words, their role depends on where they stand. */
+export interface SelectorToken {
   readonly kind: 'word' | 'symbol' | 'end';
   readonly text: string;
   readonly start: number;
@@ -51,12 +57,16 @@ function isSpace(c: string | undefined): boolean {
 }
 
 function isSymbolChar(c: string | undefined): boolean {
-  return c === '=' || c === '!' || c === '(' || c === ')' || c === ',';
+  return c === '=' || c === '!' || c === '(' || c === ')' || c === ',' || c === '>' || c === '<';
 }
 
-/** Splits the text into words (runs of anything but spaces and symbols), symbols, and a final end token. */
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
+/**
+ * Splits the text into words (runs of anything but spaces and symbols), symbols (`==` and `!=`
+ * are one symbol, as Kubernetes' lexer takes the longest), and a final end token. Exported for
+ * the tests of Kubernetes' lexer cases.
+ */
+export function tokenizeSelector(text: string): SelectorToken[] {
+  const tokens: SelectorToken[] = [];
   let i = 0;
   while (i < text.length) {
     const c = text[i];
@@ -77,11 +87,11 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-function isSymbol(token: Token, text: string): boolean {
+function isSymbol(token: SelectorToken, text: string): boolean {
   return token.kind === 'symbol' && token.text === text;
 }
 
-function unexpected(token: Token, expected: string): never {
+function unexpected(token: SelectorToken, expected: string): never {
   const found =
     token.kind === 'end' ? 'end of selector' : token.kind === 'word' ? JSON.stringify(token.text) : `'${token.text}'`;
   throw new SelectorError(`unexpected ${found} at ${token.start}: expected ${expected}`, token.start);
@@ -90,8 +100,15 @@ function unexpected(token: Token, expected: string): never {
 /**
  * Parses a Kubernetes label selector. Empty or whitespace-only text gives
  * {@link EMPTY_SELECTOR}. Follows Kubernetes: `k=` (and `k==`, `k!=`) compares
- * with the empty value, and empty entries in a list (`k in (a,)`) are the
- * empty value; `k in ()` is rejected. Repeated list values are dropped.
+ * with the empty value; an empty entry in a list (`k in (a,)`), and the empty
+ * list `k in ()`, is the empty value; `k>n` and `k<n` need `n` to be a label
+ * value that is a 64-bit integer. Repeated list values are dropped.
+ *
+ * Deliberate differences from apimachinery's `labels.Parse`, all refusing more:
+ * text longer than {@link MAX_SELECTOR_LENGTH}; a NUL character, which Kubernetes'
+ * lexer takes for the end of the text (`x\0garbage` is `x` there), and here is
+ * part of a word, so an invalid key or value. Requirements keep their order
+ * (Kubernetes sorts them by key), which changes no match.
  *
  * @throws SelectorError with the position and the reason.
  */
@@ -102,17 +119,17 @@ export function parseSelector(text: string): Selector {
       MAX_SELECTOR_LENGTH,
     );
   }
-  const tokens = tokenize(text);
+  const tokens = tokenizeSelector(text);
   if (tokens.length === 1) return EMPTY_SELECTOR;
   let index = 0;
-  const peek = (): Token => tokens[index]!;
-  const take = (): Token => {
+  const peek = (): SelectorToken => tokens[index]!;
+  const take = (): SelectorToken => {
     const token = tokens[index]!;
     if (token.kind !== 'end') index++;
     return token;
   };
 
-  const key = (token: Token, expected: string): string => {
+  const key = (token: SelectorToken, expected: string): string => {
     if (token.kind !== 'word') unexpected(token, expected);
     const problem = labelKeyProblem(token.text);
     if (problem !== undefined) {
@@ -120,7 +137,7 @@ export function parseSelector(text: string): Selector {
     }
     return token.text;
   };
-  const value = (token: Token): string => {
+  const value = (token: SelectorToken): string => {
     const problem = labelValueProblem(token.text);
     if (problem !== undefined) {
       throw new SelectorError(`invalid label value ${JSON.stringify(token.text)} at ${token.start}: ${problem}`, token.start);
@@ -134,11 +151,23 @@ export function parseSelector(text: string): Selector {
     if (token.kind !== 'word') unexpected(token, 'a value');
     return value(take());
   };
-  /** `( v1, v2, ... )`; an empty entry is the empty value. */
+  /** The value after '>' or '<': a label value that is a 64-bit integer. */
+  const integerValue = (operator: SelectorToken): string => {
+    const token = peek();
+    const v = exactValue();
+    if (!isInt64(v)) {
+      const at = token.kind === 'word' ? token.start : operator.start + operator.text.length;
+      throw new SelectorError(
+        `invalid value ${JSON.stringify(v)} at ${at}: '${operator.text}' compares integers, so the value must be a whole number (digits, at most ${INT64_MAX})`,
+        at,
+      );
+    }
+    return v;
+  };
+  /** `( v1, v2, ... )`; an empty entry, or no entry at all, is the empty value. */
   const valueList = (): string[] => {
     const open = take();
     if (!isSymbol(open, '(')) unexpected(open, "'('");
-    if (isSymbol(peek(), ')')) unexpected(peek(), 'at least one value');
     const values: string[] = [];
     for (;;) {
       const token = peek();
@@ -163,7 +192,9 @@ export function parseSelector(text: string): Selector {
     }
     if (isSymbol(op, '=') || isSymbol(op, '==')) return { op: 'eq', key: k, value: exactValue() };
     if (isSymbol(op, '!=')) return { op: 'neq', key: k, value: exactValue() };
-    return unexpected(op, "'=', '==', '!=', 'in', 'notin', ',' or end of selector");
+    if (isSymbol(op, '>')) return { op: 'gt', key: k, value: integerValue(op) };
+    if (isSymbol(op, '<')) return { op: 'lt', key: k, value: integerValue(op) };
+    return unexpected(op, "'=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector");
   };
 
   const requirements: Requirement[] = [];
@@ -183,9 +214,10 @@ function trailingSpaces(text: string): number {
 }
 
 /**
- * Canonical text of a selector, e.g. `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
- * Requirements and values keep their order, so parsing the result gives the
- * same requirements back.
+ * Canonical text of a selector, e.g. `a=b,c!=d,e in (x,y),f notin (z),g,!h,i>1`:
+ * Kubernetes' form, except that requirements and values keep their order (Kubernetes
+ * sorts both) and `==` is written `=` (the same requirement), so parsing the result gives
+ * the same requirements back.
  */
 export function formatSelector(selector: Selector): string {
   const parts: string[] = [];
@@ -199,8 +231,14 @@ export function formatSelector(selector: Selector): string {
         break;
       case 'in':
       case 'notin':
-        // A lone empty value is written `(,)`, since `()` does not parse.
-        parts.push(`${r.key} ${r.op} (${r.values.join(',') || ','})`);
+        // A lone empty value is written `()`, as Kubernetes writes it.
+        parts.push(`${r.key} ${r.op} (${r.values.join(',')})`);
+        break;
+      case 'gt':
+        parts.push(`${r.key}>${r.value}`);
+        break;
+      case 'lt':
+        parts.push(`${r.key}<${r.value}`);
         break;
       case 'exists':
         parts.push(r.key);

@@ -78,6 +78,8 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
   t.match(at(services, 'jobgate.loadBalancer.servers'), [{ url: 'http://127.0.0.1:8080' }], 'jobgate: JOBGATE_LISTEN');
 
   const text = read('deploy/traefik/dynamic.yml');
+  t.match(text, /The host decided is the host routed on/, 'says which host jobgate decides on');
+  t.match(text, /Never set trustForwardHeader: true/, 'and what would break it');
   t.match(text, /cannot remove one cookie/, 'says that Traefik cannot strip the session cookie');
   t.match(text, /__Host-jobgate/, 'and names it');
 });
@@ -110,4 +112,16 @@ t.test('deploy/nginx/jobgate.conf passes the identity headers and strips the cre
   t.match(conf, /error_page 401 403 404 500 = @jobgate;/);
   t.match(conf, /location \/__jobgate\/ \{\s*proxy_pass http:\/\/jobgate;/);
   t.match(conf, /server_name ~\^\(\?<job>\[a-z0-9-\]\+\)\\\.job\\\.example\\\.com\$;/);
+});
+
+t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on the client\'s Host header', async (t) => {
+  const conf = read('deploy/nginx/jobgate.conf');
+  const code = conf.replace(/#.*$/gm, '');
+  const hostHeaders = [...code.matchAll(/proxy_set_header (Host|X-Forwarded-Host) (\S+);/g)];
+  t.ok(hostHeaders.length >= 8, 'Host and X-Forwarded-Host are set for jobgate, its decision endpoint and the jobs');
+  for (const [, name, value] of hostHeaders) t.equal(value, '$jobgate_host', `${name} $jobgate_host`);
+  t.match(code, /map "\$host \$http_host" \$jobgate_host \{\s*default \$host;/, '$jobgate_host is $host, the host nginx routes on');
+  t.equal(code.split('$http_host').length - 1, 2, '$http_host appears only beside $host, in the two maps');
+  t.equal(code.match(/if \(\$jobgate_misdirected\) \{\s*return 400;\s*\}/g)?.length, 2, 'both servers refuse a Host unlike the request line');
+  t.match(code, /map \$http_authorization \$jobgate_client_authorization \{[^}]*jgt_\[0-9a-f\]\{8\}-/, 'an Authorization holding a jobgate token is emptied');
 });

@@ -123,34 +123,79 @@ t.test('refusals: the same status, RFC 6750 challenge and body as the inline pro
   t.match(page.body, 'value="/lab/tree?x=1"', 'the page sends the browser back to the original URI');
   await sameAsInline(t, { host: 'nb1.job.test', uri: '/', headers: { ...html, ...bearer(scoped) } }, 403, 'a browser out of scope: the refusal page');
 
-  const noHost = await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-uri': '/' } });
+  const noHost = await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/' } });
   t.equal(noHost.status, 400, 'no original host');
   t.equal(noHost.json().error, 'bad_request');
-  t.equal((await request(authzUrl(h), { path: '/', headers: { 'x-original-url': 'not a URL' } })).status, 400, 'an unparsable X-Original-URL names no host');
+  t.equal((await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-method': 'GET', 'x-original-url': 'not a URL' } })).status, 400, 'an unparsable X-Original-URL names no host');
 });
 
-t.test('X-Forwarded-Host and -Uri win over X-Original-URL; X-Original-URL alone works', async (t) => {
+t.test('X-Forwarded-Uri wins over X-Original-URL; X-Original-URL alone works', async (t) => {
   const { value } = await h.tokens.create({ name: 'a-team', role: 'read', labelSelector: 'team=a' });
   const { value: scopedOperator } = await h.tokens.create({ name: 'a-ops', role: 'operator', labelSelector: 'team=a' });
   const html = { accept: 'text/html' };
 
-  const both = await ask({ host: 'nb1.job.test', uri: '/forwarded', headers: { ...bearer(value), 'x-original-url': 'http://nb2.job.test/original' } });
-  t.equal(both.status, 200, 'the host of X-Forwarded-Host (nb1), not of X-Original-URL (nb2, out of scope)');
-  const reversed = await ask({ host: 'nb2.job.test', uri: '/forwarded', headers: { ...bearer(value), 'x-original-url': 'http://nb1.job.test/original' } });
-  t.equal(reversed.status, 403);
+  const same = await ask({ host: 'NB1.job.test:8443', uri: '/forwarded', headers: { ...bearer(value), 'x-original-url': 'http://nb1.job.test/original' } });
+  t.equal(same.status, 200, 'X-Forwarded-Host and X-Original-URL name the same host (case and port aside)');
   const page = await ask({ host: 'nb1.job.test', uri: '/forwarded?a=1', headers: { ...html, 'x-original-url': 'http://nb1.job.test/original?b=2' } });
   t.match(page.body, 'value="/forwarded?a=1"', 'the URI of X-Forwarded-Uri');
 
-  const alone = (url: string, headers: Record<string, string>) => request(authzUrl(h), { path: '/', headers: { 'x-original-url': url, 'x-forwarded-for': '203.0.113.7', ...headers } });
+  const alone = (url: string, headers: Record<string, string>) =>
+    request(authzUrl(h), { path: '/', headers: { 'x-original-url': url, 'x-forwarded-for': '203.0.113.7', 'x-original-method': 'GET', ...headers } });
   t.equal((await alone('http://nb1.job.test/lab?x=1', bearer(value))).status, 200, 'X-Original-URL alone: nb1 in scope');
   t.equal((await alone('http://nb2.job.test/lab?x=1', bearer(value))).status, 403, 'X-Original-URL alone: nb2 out of scope');
   t.equal((await alone('http://nope.job.test/', bearer(value))).status, 404);
   t.match((await alone('http://nb1.job.test/lab/tree?x=1', html)).body, 'value="/lab/tree?x=1"', 'its path and query are the original URI');
-  t.equal((await alone('http://api.test/v1/job/nb1/label', bearer(scopedOperator))).status, 200, 'GET by default: reading labels');
+  t.equal((await alone('http://api.test/v1/job/nb1/label', bearer(scopedOperator))).status, 200, 'X-Original-Method: GET, reading labels');
   const relabel = await alone('http://api.test/v1/job/nb1/label', { ...bearer(scopedOperator), 'x-original-method': 'PUT' });
   t.equal(relabel.status, 403, 'X-Original-Method: PUT, a relabel, needs the body');
   const winner = await ask({ host: API, uri: '/v1/job/nb1/label', method: 'GET', headers: { ...bearer(scopedOperator), 'x-original-method': 'PUT' } });
   t.equal(winner.status, 200, 'X-Forwarded-Method wins over X-Original-Method');
+});
+
+t.test('two original hosts that disagree: 400 invalid_request, whichever the edge would route on', async (t) => {
+  const { value } = await h.tokens.create({ name: 'a-team', role: 'read', labelSelector: 'team=a' });
+  const { value: reader } = await h.tokens.create({ name: 'reader', role: 'read' });
+  const refused = (reply: Reply, what: string) => {
+    t.equal(reply.status, 400, what);
+    t.equal(reply.json().error, 'invalid_request', `${what}: invalid_request`);
+    t.match(reply.json().message, /host it routes on/, `${what}: says why`);
+    t.equal(reply.headers['x-jobgate-token-id'], undefined, `${what}: no identity`);
+  };
+  // Each of these was decided on X-Forwarded-Host (the client's Host behind an edge that routes on the URL).
+  refused(await ask({ host: 'pub.job.test', uri: '/', headers: { 'x-original-url': 'http://nb1.job.test/private' } }), 'an unsecureHttp host beside a secured job, no credential');
+  refused(await ask({ host: 'nb1.job.test', uri: '/', headers: { ...bearer(value), 'x-original-url': 'http://nb2.job.test/' } }), 'X-Original-URL names a job out of scope');
+  refused(await ask({ host: 'nb2.job.test', uri: '/', headers: { ...bearer(value), 'x-original-url': 'http://nb1.job.test/' } }), 'and the reverse');
+  refused(await ask({ host: 'pub.job.test', uri: 'http://nb1.job.test/private' }), 'an absolute X-Forwarded-Uri naming another job');
+  refused(await ask({ host: 'nb1.job.test', method: 'POST', uri: 'http://api.test/v1/job/nb1/kill', headers: bearer(reader) }), 'an absolute X-Forwarded-Uri naming the API host');
+  refused(await ask({ host: API, method: 'POST', uri: '/v1/job/nb1/kill', headers: { ...bearer(reader), 'x-original-url': 'http://nb1.job.test/v1/job/nb1/kill' } }), 'X-Original-URL naming a job beside the API host');
+  refused(await ask({ host: 'nb1.job.test', uri: 'http://user@nb1.job.test/' }), 'userinfo makes another host');
+  refused(await ask({ host: 'nb1.job.test', uri: '/', headers: { 'x-original-url': 'http://nb1.job.test.evil.test/' } }), 'a longer name');
+
+  const absolute = await ask({ host: 'NB1.job.test:8443', uri: 'http://nb1.job.test/lab?x=1', headers: { accept: 'text/html' } });
+  t.equal(absolute.status, 401, 'an absolute X-Forwarded-Uri naming the same host is decided');
+  t.match(absolute.body, 'value="/lab?x=1"', 'on its path and query');
+  t.equal((await ask({ host: undefined, uri: 'http://nb1.job.test/lab', headers: bearer(value) })).status, 200, 'an absolute X-Forwarded-Uri alone names the host');
+});
+
+t.test('no original method: 400 invalid_request, never decided as a GET', async (t) => {
+  const { value: scopedOperator } = await h.tokens.create({ name: 'a-ops', role: 'operator', labelSelector: 'team=a' });
+  const withoutMethod = (headers: Record<string, string>) => request(authzUrl(h), { path: '/', headers: { 'x-forwarded-for': '203.0.113.7', ...headers } });
+  for (const [headers, what] of [
+    [{ 'x-forwarded-host': API, 'x-forwarded-uri': '/v1/job/nb1/label', ...bearer(scopedOperator) }, 'a relabel (PUT) would pass as a GET reading labels'],
+    [{ 'x-original-url': 'http://api.test/v1/job/nb1/label', ...bearer(scopedOperator) }, 'X-Original-URL alone'],
+    [{ 'x-forwarded-host': 'pub.job.test', 'x-forwarded-uri': '/' }, 'an unsecureHttp job'],
+    [{ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/', 'x-forwarded-method': '' }, 'an empty method'],
+  ] as Array<[Record<string, string>, string]>) {
+    const reply = await withoutMethod(headers);
+    t.equal(reply.status, 400, what);
+    t.equal(reply.json().error, 'invalid_request', `${what}: invalid_request`);
+    t.match(reply.json().message, /X-Forwarded-Method/, `${what}: names the header`);
+  }
+  const odd = await withoutMethod({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/', 'x-forwarded-method': 'GET, PUT' });
+  t.equal(odd.status, 400, 'a method that is no HTTP method name');
+  t.equal(odd.json().error, 'invalid_request');
+  const given = await withoutMethod({ 'x-forwarded-host': API, 'x-forwarded-uri': '/v1/job/nb1/label', 'x-original-method': 'put', ...bearer(scopedOperator) });
+  t.equal(given.status, 403, 'X-Original-Method still says it: a PUT, whose body is not here');
 });
 
 t.test('an untrusted source gets 403 untrusted_source, whatever it sends', async (t) => {

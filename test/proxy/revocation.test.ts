@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
@@ -191,4 +194,265 @@ t.test('readiness needs the invalidation subscription', async (t) => {
   await a.admin.call('ACL', 'SETUSER', 'default', 'allchannels');
   await waitFor(async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
   t.pass('ready again once resubscribed');
+});
+
+/** An upstream that answers every request with an event stream that never ends; `open` counts the streams it is still writing. */
+async function eventStreamUpstream(t: Test): Promise<{ url: string; open: Set<ServerResponse> }> {
+  const open = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    open.add(res);
+    const tick = setInterval(() => res.write(`data: tick ${req.url}\n\n`), 50);
+    res.write(`data: first ${req.url}\n\n`);
+    res.on('close', () => {
+      clearInterval(tick);
+      open.delete(res);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, open };
+}
+
+interface Stream {
+  /** Settles with the first event. */
+  readonly first: Promise<string>;
+  /** Settles when the response is over: `complete` when it ended cleanly (the last chunk arrived). */
+  readonly ended: Promise<{ complete: boolean }>;
+  readonly events: () => number;
+}
+
+/** How `stream` ended; fails if it still flows after a generous wait. */
+async function endOf(stream: Stream): Promise<{ complete: boolean }> {
+  let outcome: { complete: boolean } | undefined;
+  void stream.ended.then((ended) => (outcome = ended));
+  await waitFor(() => outcome !== undefined, 20_000);
+  return outcome!;
+}
+
+/** A long-lived GET through jobgate, read as it comes. */
+function follow(h: Harness, host: string, path: string, headers: Record<string, string>, t: Test): Stream {
+  const url = new URL(h.url);
+  let count = 0;
+  let settleFirst: (text: string) => void = () => {};
+  const first = new Promise<string>((resolve) => (settleFirst = resolve));
+  const ended = new Promise<{ complete: boolean }>((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path, headers: { host, accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`expected a stream, got ${res.statusCode}`));
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        count++;
+        settleFirst(chunk);
+      });
+      res.on('end', () => resolve({ complete: res.complete }));
+      res.on('close', () => resolve({ complete: res.complete }));
+    });
+    req.on('error', reject);
+    req.end();
+    t.teardown(() => req.destroy());
+  });
+  return { first, ended, events: () => count };
+}
+
+/** Logs in on a job's login form: the session cookie to send. */
+async function login(h: Harness, jobHost: string, value: string): Promise<string> {
+  const reply = await request(h.url, {
+    host: jobHost,
+    method: 'POST',
+    path: '/__jobgate/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: `http://${jobHost}` },
+    body: new URLSearchParams({ token: value, next: '/' }).toString(),
+  });
+  if (reply.status !== 303) throw new Error(`login failed: ${reply.status} ${reply.body}`);
+  return String(reply.headers['set-cookie']).split(';')[0]!;
+}
+
+t.test('event streams and followed logs end when their access is revoked', async (t) => {
+  const redis = await RedisServer.start();
+  const events = await eventStreamUpstream(t);
+  const h = await startHarness(
+    { JOBGATE_CACHE_TTL_MS: '300000', JOBGATE_NEGATIVE_CACHE_TTL_MS: '60000', JOBGATE_API_HOST: 'api.test', JOBGATE_API_UPSTREAM: events.url },
+    redis,
+  );
+  t.teardown(async () => {
+    await h.close();
+    await redis.stop();
+  });
+  await h.jobs.put({ id: 'nb1', upstream: events.url, labels: { team: 'a' } });
+  const deleted = await h.tokens.create({ name: 'deleted', role: 'read' });
+  const renewed = await h.tokens.create({ name: 'renewed', role: 'read' });
+  const operator = await h.tokens.create({ name: 'operator', role: 'operator', labelSelector: 'team=a' });
+  const bystander = await h.tokens.create({ name: 'bystander', role: 'read' });
+
+  const streams = {
+    bearer: follow(h, 'nb1.job.test', '/events', bearer(deleted.value), t),
+    session: follow(h, 'nb1.job.test', '/events', { cookie: await login(h, 'nb1.job.test', renewed.value) }, t),
+    api: follow(h, 'api.test', '/v1/job/nb1/log?follow=true', bearer(operator.value), t),
+    bystander: follow(h, 'nb1.job.test', '/events', bearer(bystander.value), t),
+  };
+  for (const stream of Object.values(streams)) await stream.first;
+  await waitFor(() => events.open.size === 4);
+  t.pass('four streams flow');
+
+  await h.tokens.delete(deleted.record.id);
+  t.same(await endOf(streams.bearer), { complete: true }, 'a deleted token: the stream ends cleanly');
+
+  await h.tokens.renew(renewed.record.id);
+  t.same(await endOf(streams.session), { complete: true }, 'a renewed token: the session stream ends cleanly');
+
+  await h.jobs.put({ id: 'nb1', upstream: events.url, labels: { team: 'b' } });
+  t.same(await endOf(streams.api), { complete: true }, 'a job relabelled out of the scope: the followed API log ends');
+
+  await waitFor(() => events.open.size === 1, 20_000);
+  t.pass('the upstream side of each revoked stream is closed too');
+  const before = streams.bystander.events();
+  await waitFor(() => streams.bystander.events() > before + 2);
+  t.pass('a stream whose access holds keeps flowing');
+  const revoked = h.log.lines.filter((line) => line.event === 'response_revoked');
+  t.same(
+    revoked.map((line) => [line.tokenId, line.reason]),
+    [
+      [deleted.record.id, 'token deleted'],
+      [renewed.record.id, 'token renewed'],
+      [operator.record.id, 'token no longer matches the job labels'],
+    ],
+  );
+  const metrics = await request(h.adminUrl, { path: '/metrics' });
+  t.match(metrics.body, /^jobgate_responses_revoked_total 3$/m, 'counted in the metrics');
+});
+
+/**
+ * A TCP relay in front of Redis that can hold Redis's answers on the connection that next asks
+ * about `needle`: the lookup has happened in Redis, its answer is on its way, and the test can
+ * change the registry before jobgate sees that answer.
+ */
+async function holdingRelay(t: Test, redis: RedisServer): Promise<{ url: string; hold(needle: string): void; held(): number; release(): void }> {
+  let needle: Buffer | undefined;
+  let held: Buffer[] | undefined;
+  let heldBytes = 0;
+  let release: () => void = () => {};
+  const sockets = new Set<Socket>();
+  const server = createNetServer((client) => {
+    const upstream = netConnect(redis.port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    let holdingHere = false;
+    client.on('data', (chunk: Buffer) => {
+      if (needle && chunk.includes(needle)) {
+        needle = undefined;
+        holdingHere = true;
+        held = [];
+        release = () => {
+          holdingHere = false;
+          for (const part of held ?? []) client.write(part);
+          held = undefined;
+        };
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holdingHere) return void client.write(chunk);
+      held!.push(chunk);
+      heldBytes += chunk.length;
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold(text: string) {
+      needle = Buffer.from(text);
+      heldBytes = 0;
+    },
+    held: () => heldBytes,
+    release: () => release(),
+  };
+}
+
+const tokenInvalidations = async (h: Harness): Promise<number> => {
+  const text = (await request(h.adminUrl, { path: '/metrics' })).body;
+  return Number(/^jobgate_invalidation_messages_total\{kind="token"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+};
+
+t.test('a revocation that lands while the decision waits for Redis still cuts the connection', async (t) => {
+  const redis = await RedisServer.start();
+  const relay = await holdingRelay(t, redis);
+  const up = await Upstream.start();
+  const events = await eventStreamUpstream(t);
+  // The Redis timeout is as long as allowed, so that the held answer arrives late rather than
+  // failing; the cache TTL is long, so that only the invalidation can catch the connection.
+  const h = await startHarness({ JOBGATE_REDIS_URL: relay.url, JOBGATE_REDIS_TIMEOUT_MS: '900', JOBGATE_CACHE_TTL_MS: '300000' }, redis);
+  t.teardown(async () => {
+    await h.close();
+    await up.close();
+    await redis.stop();
+  });
+  await h.jobs.put({ id: 'nb1', upstream: up.url });
+  await h.jobs.put({ id: 'sse1', upstream: events.url });
+
+  /**
+   * Opens a connection with a token whose lookup answer is held, deletes the token and waits until
+   * jobgate has seen the invalidation, then lets the stale answer through. `open` reports what
+   * became of the connection once it is over. A machine too slow to do all this within the Redis
+   * timeout gets a 503 instead: that attempt proves nothing, so it is tried again.
+   */
+  const deleteDuringDecision = async (open: (value: string, outcome: (text: string) => void) => void): Promise<string> => {
+    for (let attempt = 0; ; attempt++) {
+      const token = await h.tokens.create({ name: `raced${attempt}`, role: 'read' });
+      const seen = await tokenInvalidations(h);
+      let outcome: string | undefined;
+      relay.hold(token.record.id);
+      open(token.value, (text) => (outcome ??= text));
+      await waitFor(() => relay.held() > 0 || outcome !== undefined, 20_000);
+      await h.tokens.delete(token.record.id);
+      await waitFor(async () => (await tokenInvalidations(h)) > seen, 20_000);
+      relay.release();
+      await waitFor(() => outcome !== undefined, 20_000).catch(() => {});
+      outcome ??= 'still open after 20 s';
+      if (outcome !== 'refused 503' || attempt === 4) return outcome;
+    }
+  };
+
+  const wsOutcome = await deleteDuringDecision((value, outcome) => {
+    const ws = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
+    t.teardown(() => ws.terminate());
+    ws.once('unexpected-response', (_req, res) => {
+      outcome(`refused ${res.statusCode}`);
+      ws.terminate();
+    });
+    ws.once('close', (code) => outcome(`closed ${code}`));
+    ws.on('error', () => {});
+  });
+  t.match(wsOutcome, /^(refused 401|closed 1008)$/, `the WebSocket was refused or closed, not left open (${wsOutcome})`);
+
+  const url = new URL(h.url);
+  const streamOutcome = await deleteDuringDecision((value, outcome) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/events', headers: { host: 'sse1.job.test', ...bearer(value) }, agent: false }, (res) => {
+      if (res.statusCode !== 200) outcome(`refused ${res.statusCode}`);
+      res.resume();
+      res.on('end', () => outcome('ended'));
+      res.on('close', () => outcome('ended'));
+    });
+    req.on('error', () => outcome('ended'));
+    req.end();
+    t.teardown(() => req.destroy());
+  });
+  t.match(streamOutcome, /^(refused 401|ended)$/, `the event stream was refused or ended, not left flowing (${streamOutcome})`);
+  await waitFor(() => events.open.size === 0, 20_000);
+  t.pass('no stream is left open upstream');
 });

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
@@ -246,6 +246,85 @@ t.test('a client that leaves during the upstream handshake releases the upstream
   // The upstream timeout is 60 s here: the connection must go with the client, not with that timeout.
   await waitFor(() => pending.size === 0, 10_000).catch(() => {});
   t.equal(pending.size, 0, 'the upstream connection was closed after the client left');
+});
+
+/** A TCP server that accepts connections and never answers (an upstream slow to answer a handshake). */
+async function stalledUpstream(t: Test): Promise<{ url: string; pending: Set<Socket> }> {
+  const pending = new Set<Socket>();
+  const stalled = createNetServer((socket) => {
+    pending.add(socket);
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.on('close', () => pending.delete(socket));
+  });
+  stalled.listen(0, '127.0.0.1');
+  await once(stalled, 'listening');
+  t.teardown(async () => {
+    for (const socket of pending) socket.destroy();
+    await new Promise((resolve) => stalled.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`, pending };
+}
+
+/** A raw client that sent a WebSocket handshake; `received` is what came back, `closed` settles when jobgate drops it. */
+function rawHandshake(host: string, headers = ''): { client: Socket; received: () => string; closed: Promise<void> } {
+  const client = netConnect(port, '127.0.0.1');
+  let received = '';
+  client.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  client.on('error', () => {});
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.write(
+    `GET /ws HTTP/1.1\r\nHost: ${host}\r\n${headers}` +
+      'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  return { client, received: () => received, closed };
+}
+
+const MiB = 1024 * 1024;
+
+t.test('a client flooding a pending handshake is refused, not buffered', async (t) => {
+  const stalled = await stalledUpstream(t);
+  // Anonymous, as in the report: an unsecureHttp job whose upstream is slow to answer the upgrade.
+  await h.jobs.put({ id: 'flood1', upstream: stalled.url, unsecureHttp: true });
+  const { client, received, closed } = rawHandshake('flood1.job.test');
+  t.teardown(() => client.destroy());
+  await waitFor(() => stalled.pending.size === 1, 20_000);
+
+  // Each write settles once the kernel took the chunk: what jobgate read, or what sits in the
+  // socket buffers between the two. Today's jobgate reads (and holds) all of it.
+  const flood = 256 * MiB;
+  const chunk = Buffer.alloc(MiB, 0x61);
+  let accepted = 0;
+  while (accepted < flood && !client.destroyed) {
+    const written = await new Promise<boolean>((resolve) => client.write(chunk, (error) => resolve(!error)));
+    if (!written) break;
+    accepted += chunk.length;
+  }
+  client.destroy();
+  await closed;
+  t.ok(accepted < 64 * MiB, `jobgate stopped taking the flood (${(accepted / MiB).toFixed(0)} MiB of ${flood / MiB} MiB accepted)`);
+  t.notMatch(received(), /^HTTP\/1\.1 101/, 'never upgraded');
+  t.match(received(), /^(HTTP\/1\.1 400 [^]*"error":"bad_request"[^]*)?$/, 'a 400 when the client read it in time');
+  await waitFor(() => stalled.pending.size === 0, 20_000);
+  t.pass('the upstream handshake was dropped');
+});
+
+t.test('a token deleted while the upstream holds the handshake: the handshake is refused', async (t) => {
+  const stalled = await stalledUpstream(t);
+  await h.jobs.put({ id: 'stall2', upstream: stalled.url, labels: { team: 'a' } });
+  const doomed = await h.tokens.create({ name: 'doomed', role: 'read', labelSelector: 'team=a' });
+  const { client, received, closed } = rawHandshake('stall2.job.test', `Authorization: Bearer ${doomed.value}\r\n`);
+  t.teardown(() => client.destroy());
+  await waitFor(() => stalled.pending.size === 1, 20_000);
+  await h.tokens.delete(doomed.record.id);
+  await closed;
+  t.match(received(), /^HTTP\/1\.1 401 /, 'the client is told its token is gone');
+  t.match(received(), /"error":"invalid_token"/);
+  await waitFor(() => stalled.pending.size === 0, 20_000);
+  t.pass('the upstream handshake was dropped');
+  await waitFor(() => h.log.lines.some((line) => line.event === 'websocket_revoked' && line.tokenId === doomed.record.id && line.reason === 'token deleted'));
+  await waitFor(() => h.log.access.some((line) => line.kind === 'websocket' && line.tokenId === doomed.record.id && line.status === 401));
+  t.pass('the revocation and the 401 are logged');
 });
 
 t.test('an upstream that terminates closes the client', async (t) => {

@@ -69,7 +69,7 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
   const get = (value: string, timeoutMs = 2000): Promise<Reply> =>
     request(h.url, { host: 'nb.job.test', path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs });
-  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 2000 })).status;
+  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status;
 
   const alice = await h.tokens.create({ name: 'alice', role: 'read', labelSelector: 'team=a' });
   t.equal((await get(alice.value)).status, 200, 'a valid token: 200');

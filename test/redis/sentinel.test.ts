@@ -36,7 +36,7 @@ t.test('a failover during traffic: 200 or 503, never a wrong 2xx, and service re
   t.equal(h.keys.prefix, 'jobgate:', 'the standalone default prefix');
   const get = (value: string, timeoutMs = 3000): Promise<Reply> =>
     request(h.url, { host: 'nb.job.test', path: '/s', headers: { authorization: `Bearer ${value}` }, timeoutMs });
-  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 2000 })).status;
+  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status;
 
   await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
   const valid = await h.tokens.create({ name: 'valid', role: 'read', labelSelector: 'team=a' });

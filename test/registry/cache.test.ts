@@ -25,7 +25,7 @@ class Source implements Registry {
     return undefined;
   }
 
-  cachedToken(): TokenRecord | undefined {
+  rememberedToken(): TokenRecord | undefined {
     return undefined;
   }
 
@@ -53,9 +53,10 @@ t.test('a warm lookup does not reach the source until the TTL', async (t) => {
   t.equal((await cache.token('a'))?.id, 'a');
   t.equal((await cache.token('a'))?.id, 'a');
   t.equal(source.loads, 1);
-  t.equal(cache.cachedToken('a')?.id, 'a');
+  t.equal(cache.rememberedToken('a')?.id, 'a');
   advance(5001);
-  t.equal(cache.cachedToken('a'), undefined, 'past the TTL the entry is not trusted');
+  t.equal(cache.peekToken('a'), undefined, 'past the TTL the entry is not trusted');
+  t.equal(cache.rememberedToken('a')?.id, 'a', 'but remembered, as proof of a secret that was valid');
   await cache.token('a');
   t.equal(source.loads, 2);
   t.same(cache.stats.tokens, { hits: 1, misses: 2 });
@@ -83,7 +84,7 @@ t.test('unknown ids are cached negatively for a short time', async (t) => {
   t.equal(await cache.token('ghost'), undefined);
   t.equal(await cache.token('ghost'), undefined);
   t.equal(source.loads, 1);
-  t.equal(cache.cachedToken('ghost'), undefined, 'a negative entry is not a known-valid token');
+  t.equal(cache.rememberedToken('ghost'), undefined, 'a negative entry is not a known-valid token');
   advance(1001);
   source.tokens.set('ghost', record('ghost'));
   t.equal((await cache.token('ghost'))?.id, 'ghost');
@@ -99,6 +100,21 @@ t.test('invalidation and flush drop entries at once', async (t) => {
   source.tokens.delete('a');
   cache.flush();
   t.equal(await cache.token('a'), undefined);
+});
+
+t.test('a token is remembered past its TTL until it is invalidated or found deleted', async (t) => {
+  const { source, cache, advance } = setup();
+  source.tokens.set('a', record('a'));
+  source.tokens.set('b', record('b'));
+  await cache.token('a');
+  await cache.token('b');
+  advance(60_000);
+  t.equal(cache.rememberedToken('a')?.id, 'a', 'an aged entry');
+  cache.invalidateToken('a');
+  t.equal(cache.rememberedToken('a'), undefined, 'invalidated');
+  source.tokens.delete('b');
+  t.equal(await cache.token('b'), undefined);
+  t.equal(cache.rememberedToken('b'), undefined, 'reloaded and found deleted');
 });
 
 t.test('concurrent lookups share one load', async (t) => {
@@ -151,8 +167,8 @@ t.test('the cache is bounded', async (t) => {
     source.tokens.set(id, record(id));
     await cache.token(id);
   }
-  t.equal(cache.cachedToken('a'), undefined, 'the least recently used entry went');
-  t.equal(cache.cachedToken('d')?.id, 'd');
+  t.equal(cache.rememberedToken('a'), undefined, 'the least recently used entry went');
+  t.equal(cache.rememberedToken('d')?.id, 'd');
 });
 
 t.test('Lru keeps the most recently used', async (t) => {
@@ -181,5 +197,5 @@ t.test('a scan of one-off tokens does not evict a token in use', async (t) => {
   const loads = source.loads;
   t.equal((await cache.token('hot'))?.id, 'hot');
   t.equal(source.loads, loads, 'still served from the cache after 1,000 one-off tokens');
-  t.equal(cache.cachedToken('once-0'), undefined, 'the one-off tokens passed through');
+  t.equal(cache.rememberedToken('once-0'), undefined, 'the one-off tokens passed through');
 });

@@ -33,6 +33,8 @@ t.test('each operator with the key present and absent', async (t) => {
     ['!gpu', false, true, true],
     ['gpu in (,x)', true, false, false],
     ['gpu notin (,x)', false, true, true],
+    ['gpu in ()', true, false, false],
+    ['gpu notin ()', false, true, true],
     ['env=prod,ovh/id=abc', true, false, false],
     ['env=prod,ovh/id=xyz', false, false, false],
     ['env,!gpu', false, true, false],

@@ -53,6 +53,8 @@ t.test('every operator', async (t) => {
   t.same(reqs('env notin (dev)'), [{ op: 'notin', key: 'env', values: ['dev'] }]);
   t.same(reqs('gpu'), [{ op: 'exists', key: 'gpu' }]);
   t.same(reqs('!gpu'), [{ op: 'notexists', key: 'gpu' }]);
+  t.same(reqs('gpus>1'), [{ op: 'gt', key: 'gpus', value: '1' }]);
+  t.same(reqs('gpus<8'), [{ op: 'lt', key: 'gpus', value: '8' }]);
 });
 
 t.test('selector shape', async (t) => {
@@ -119,23 +121,28 @@ t.test('empty values (Kubernetes behaviour)', async (t) => {
   t.same(reqs('a in (,b)'), [{ op: 'in', key: 'a', values: ['', 'b'] }]);
   t.same(reqs('a notin (b,,c)'), [{ op: 'notin', key: 'a', values: ['b', '', 'c'] }]);
   t.same(reqs('a in (,)'), [{ op: 'in', key: 'a', values: [''] }]);
+  t.same(reqs('a in ()'), [{ op: 'in', key: 'a', values: [''] }], 'an empty list holds the empty value');
+  t.same(reqs('a notin ( )'), [{ op: 'notin', key: 'a', values: [''] }]);
+  t.same(reqs('z in (),w'), [
+    { op: 'in', key: 'z', values: [''] },
+    { op: 'exists', key: 'w' },
+  ]);
   t.same(reqs('a in (b, b, c, b)'), [{ op: 'in', key: 'a', values: ['b', 'c'] }], 'repeated values dropped');
 });
 
 t.test('syntax errors say what and where', async (t) => {
   rejects(t, 'a in (b', "unexpected end of selector at 7: expected ',' or ')'", 7);
   rejects(t, 'a in (b c)', "unexpected \"c\" at 8: expected ',' or ')'", 8);
-  rejects(t, 'a in ()', "unexpected ')' at 6: expected at least one value", 6);
-  rejects(t, 'a in ( )', "unexpected ')' at 7: expected at least one value", 7);
+  rejects(t, 'a in (=)', "unexpected '=' at 6: expected a value, ',' or ')'", 6);
   rejects(t, 'a in (', "unexpected end of selector at 6: expected a value, ',' or ')'", 6);
   rejects(t, 'a in (b,', "unexpected end of selector at 8: expected a value, ',' or ')'", 8);
   rejects(t, 'a in ((b))', "unexpected '(' at 6: expected a value, ',' or ')'", 6);
   rejects(t, 'a in b', 'unexpected "b" at 5: expected \'(\'', 5);
   rejects(t, 'a notin', "unexpected end of selector at 7: expected '('", 7);
-  rejects(t, 'a b', `unexpected "b" at 2: expected '=', '==', '!=', 'in', 'notin', ',' or end of selector`, 2);
-  rejects(t, 'ain (b)', `unexpected '(' at 4: expected '=', '==', '!=', 'in', 'notin', ',' or end of selector`, 4);
-  rejects(t, 'a(b)', `unexpected '(' at 1: expected '=', '==', '!=', 'in', 'notin', ',' or end of selector`, 1);
-  rejects(t, 'a !b', `unexpected '!' at 2: expected '=', '==', '!=', 'in', 'notin', ',' or end of selector`, 2);
+  rejects(t, 'a b', `unexpected "b" at 2: expected '=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector`, 2);
+  rejects(t, 'ain (b)', `unexpected '(' at 4: expected '=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector`, 4);
+  rejects(t, 'a(b)', `unexpected '(' at 1: expected '=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector`, 1);
+  rejects(t, 'a !b', `unexpected '!' at 2: expected '=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector`, 2);
   rejects(t, 'a=b c', "unexpected \"c\" at 4: expected ',' or end of selector", 4);
   rejects(t, '  a=b c', "unexpected \"c\" at 6: expected ',' or end of selector", 6);
   rejects(t, '!a=b', "unexpected '=' at 2: expected ',' or end of selector", 2);
@@ -168,7 +175,7 @@ t.test('invalid keys and values are reported at their position', async (t) => {
     5,
   );
   rejects(t, '!-a', 'invalid label key "-a" at 1: name part must start and end with an alphanumeric character', 1);
-  rejects(t, 'a>1', `invalid label key "a>1" at 0: name part must consist of alphanumeric characters, '-', '_' or '.'`, 0);
+  rejects(t, 'a~1', `invalid label key "a~1" at 0: name part must consist of alphanumeric characters, '-', '_' or '.'`, 0);
   rejects(t, 'a=-x', 'invalid label value "-x" at 2: must start and end with an alphanumeric character', 2);
   rejects(t, 'a in (x, y_)', 'invalid label value "y_" at 9: must start and end with an alphanumeric character', 9);
   const long = 'v'.repeat(64);
@@ -268,6 +275,8 @@ t.test('formatSelector is canonical and round-trips', async (t) => {
     'a in (,b),c notin (b,,c)',
     'a in (,)',
     'a notin ( , )',
+    'a in ()',
+    'a>1,b<007',
     'a=b,a=b,x.y/z in (1,2,3)',
   ]) {
     const s = parseSelector(text);
@@ -275,5 +284,6 @@ t.test('formatSelector is canonical and round-trips', async (t) => {
     t.same(parseSelector(formatted).requirements, s.requirements, `${text} -> ${formatted}`);
     t.equal(formatSelector(parseSelector(formatted)), formatted, `${formatted} is a fixed point`);
   }
-  t.equal(formatSelector(parseSelector('a in (,)')), 'a in (,)');
+  t.equal(formatSelector(parseSelector('a in (,)')), 'a in ()', 'a lone empty value is written () as Kubernetes does');
+  t.equal(formatSelector(parseSelector('a > 1 , b<2')), 'a>1,b<2');
 });

@@ -1,0 +1,275 @@
+/**
+ * What reaches an upstream of the client's headers (src/proxy/headers.ts upstreamHeaders), for
+ * generated header sets sent over a real socket to a real Node HTTP server, so that the headers
+ * are exactly what Node's parser makes of them (names lowercased, duplicates merged). The oracle
+ * is {@link clientHeaderVerdict}: one function saying what becomes of each client header.
+ */
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import t from 'tap';
+import { upstreamHeaders, type UpstreamHeaderOptions } from '../../src/proxy/headers.js';
+import { check } from '../helpers/property.js';
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect'];
+/** Headers a Connection header cannot remove: they carry the message itself. */
+const MESSAGE_HEADERS = ['host', 'authorization', 'cookie', 'content-length', 'transfer-encoding'];
+const SESSION_COOKIES = ['jobgate=', '__Host-jobgate='];
+
+/** The names the Connection header lists (lowercased), when it applies (not on a WebSocket handshake). */
+function connectionListed(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): Set<string> {
+  if (options.upgrade || headers.connection === undefined) return new Set();
+  return new Set(headers.connection.split(',').map((name) => name.trim().toLowerCase()));
+}
+
+/** True when text holds something that starts like a token value: `jgt_` and a hex digit. */
+const holdsToken = (text: string): boolean => /jgt_[0-9a-f]/.test(text);
+
+/** An Authorization value that holds a token value, in any scheme or as Basic's password. */
+function authorizationHoldsToken(value: string): boolean {
+  const basic = /^basic (.*)$/i.exec(value);
+  return holdsToken(value) || (basic !== null && holdsToken(Buffer.from(basic[1]!.trim(), 'base64').toString('latin1')));
+}
+
+/** `name` with every '_' read as '-': some upstream stacks (CGI, WSGI) do not tell them apart. */
+const dashed = (name: string): string => name.replaceAll('_', '-');
+
+/**
+ * THE ORACLE: what becomes of one client header (name lowercased, as Node gives it) on its way
+ * to the upstream: 'drop' (never reaches it), 'cookie' (reaches it without jobgate's session
+ * cookie), or 'keep' (unchanged). Extend this function when the rules grow.
+ */
+function clientHeaderVerdict(name: string, value: string | string[], listed: ReadonlySet<string>, options: UpstreamHeaderOptions): 'drop' | 'keep' | 'cookie' {
+  // A handshake keeps its own Connection and Upgrade (then read as any other header below).
+  if (HOP_BY_HOP.includes(name) && !(options.upgrade && (name === 'connection' || name === 'upgrade'))) return 'drop';
+  // jobgate's identity namespace and the forwarding headers are jobgate's to set, in any spelling.
+  if (dashed(name).startsWith('x-jobgate-')) return 'drop';
+  if (dashed(name).startsWith('x-forwarded-') || name === 'forwarded' || dashed(name) === 'x-real-ip') return 'drop';
+  if (listed.has(name) && !MESSAGE_HEADERS.includes(name)) return 'drop';
+  // The Authorization that carried the token goes, unless kept; the job's own goes only when it holds a token.
+  if (name === 'authorization') return options.authorization === 'remove' || (options.authorization === 'job' && authorizationHoldsToken(value as string)) ? 'drop' : 'keep';
+  if (name === 'content-length' && options.bodyLength !== undefined) return 'drop';
+  if (name === 'cookie') return 'cookie';
+  // No other header carries a token value to an upstream.
+  return (Array.isArray(value) ? value : [value]).some(holdsToken) ? 'drop' : 'keep';
+}
+
+const cookiePairs = (value: string): string[] => value.split(';').map((pair) => pair.trim()).filter((pair) => pair.length > 0);
+
+/** The upstream's headers the oracle expects, as sorted "name: value" lines. */
+function expectedHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): string[] {
+  const listed = connectionListed(headers, options);
+  const out: string[] = [];
+  let requestId = false;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const verdict = clientHeaderVerdict(name, value, listed, options);
+    if (verdict === 'drop') continue;
+    if (name === 'x-request-id') requestId = true;
+    if (verdict === 'cookie') {
+      const kept = cookiePairs(value as string).filter((pair) => !SESSION_COOKIES.some((cookie) => pair.startsWith(cookie)) && !holdsToken(pair));
+      if (kept.length > 0) out.push(`cookie: ${kept.join('; ')}`);
+      continue;
+    }
+    for (const each of Array.isArray(value) ? value : [value]) out.push(`${name}: ${each}`);
+  }
+  if (headers.host === undefined) out.push(`host: ${options.defaultHost}`);
+  if (options.bodyLength !== undefined) out.push(`content-length: ${options.bodyLength}`);
+  const { chain, proto, host } = options.forwarded;
+  out.push(`x-forwarded-for: ${chain.join(', ')}`, `x-forwarded-proto: ${proto}`, `x-forwarded-host: ${host}`);
+  // The client's request id when it reaches the upstream, else jobgate's.
+  if (!requestId) out.push(`x-request-id: ${options.requestId}`);
+  if (options.identity) {
+    out.push(`x-jobgate-token-id: ${options.identity.tokenId}`, `x-jobgate-token-name: ${options.identity.tokenName}`, `x-jobgate-role: ${options.identity.role}`);
+  }
+  if (options.assertion !== undefined) out.push(`x-jobgate-assertion: ${options.assertion}`);
+  return out.sort();
+}
+
+/** What upstreamHeaders gave, in the same form; the Forwarded header is checked on its own. */
+function actualHeaders(flat: string[]): { lines: string[]; forwarded: string[] } {
+  const lines: string[] = [];
+  const forwarded: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    const value = flat[i + 1]!;
+    if (name === 'forwarded') forwarded.push(value);
+    else lines.push(name === 'cookie' ? `cookie: ${cookiePairs(value).join('; ')}` : `${name}: ${value}`);
+  }
+  return { lines: lines.sort(), forwarded };
+}
+
+// --- generated client headers ---
+
+const TCHAR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+.^_`|~-";
+/** Framing is chosen apart (see parsedByNode): a random name never takes over one of those headers. */
+const FRAMING = ['host', 'content-length', 'transfer-encoding', 'expect', 'connection', 'upgrade'];
+const randomName = fc.string({ unit: fc.constantFrom(...TCHAR.split('')), minLength: 1, maxLength: 12 }).filter((name) => !FRAMING.includes(name.toLowerCase()));
+const namePool = [
+  'Accept', 'User-Agent', 'X-Custom', 'X-Request-Id', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Cookie',
+  'Keep-Alive', 'Proxy-Connection', 'Proxy-Authorization', 'TE', 'Trailer', 'Upgrade',
+  'X-Jobgate-Token-Id', 'X-Jobgate-Role', 'X-Jobgate-Token-Name', 'X-Jobgate-Assertion', 'x_jobgate_role', 'X-Jobgate_Other', 'x_jobgate-x',
+  'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'x_forwarded_for', 'X-Forwarded_Host', 'Forwarded', 'X-Real-IP', 'x_real_ip',
+  // Near misses that must survive.
+  'X-Jobgate', 'X-Jobgateway', 'Xjobgate-Role', 'X-Forwardedfor', 'Forwarded-For', 'Real-IP', 'X-Real-IPs', 'Jobgate',
+];
+const headerName = fc.oneof({ weight: 4, arbitrary: fc.mixedCase(fc.constantFrom(...namePool)) }, { weight: 1, arbitrary: randomName });
+
+const visible = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 16 });
+const TOKEN_SHAPED = 'jgt_0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b_0000000000000000000000000000000000000000000000000000000000000000_12345678';
+const cookieValue = fc
+  .array(fc.constantFrom('jobgate=abc', '__Host-jobgate=def', `jobgate=${TOKEN_SHAPED}`, `saved=${TOKEN_SHAPED}`, 'p=jgt_', 'other=1', 'jobgatex=2', 'JOBGATE=3', 'x=jobgate=4', 'a=b', 'sid=jobgate'), { minLength: 1, maxLength: 5 })
+  .chain((pairs) => fc.constantFrom('; ', ';', ' ; ').map((separator) => pairs.join(separator)));
+const authorizationValue = fc.constantFrom(
+  `Bearer ${TOKEN_SHAPED}`,
+  `bearer ${TOKEN_SHAPED}`,
+  `Token ${TOKEN_SHAPED}`,
+  `Basic ${Buffer.from(`x:${TOKEN_SHAPED}`).toString('base64')}`,
+  'Basic dXNlcjpwYXNz',
+  'Bearer opaque-job-token',
+  'Bearer jgt_',
+  TOKEN_SHAPED,
+);
+
+/** One header line: a name and a value that suits it. */
+const headerLine = headerName.chain((name) => {
+  const lower = name.toLowerCase();
+  const value =
+    lower === 'cookie'
+      ? cookieValue
+      : lower === 'authorization'
+        ? authorizationValue
+        : lower === 'upgrade'
+          ? fc.constantFrom('websocket', 'h2c')
+          : fc.oneof(visible, visible.map((v) => `${v} ${v}`), visible.map((v) => `${v}${TOKEN_SHAPED.slice(0, 20)}`), fc.constantFrom(TOKEN_SHAPED, 'jgt_', 'JGT_0b5c'));
+  return value.map((v): [string, string] => [name, v]);
+});
+
+/** A Connection header listing some of the names (and the usual options). */
+const connectionLine = fc
+  .array(fc.oneof(headerName, fc.constantFrom('close', 'keep-alive', 'Upgrade', 'host', 'Authorization', 'cookie', 'Content-Length')), { minLength: 1, maxLength: 4 })
+  .map((names): [string, string] => ['Connection', names.join(', ')]);
+
+const clientHeaders = fc
+  .tuple(fc.array(headerLine, { maxLength: 14 }), fc.array(connectionLine, { maxLength: 2 }), fc.constantFrom('none', 'chunked', 'length', 'continue'))
+  .chain(([lines, connections, framing]) =>
+    // Duplicate some lines, as clients (and attackers) do, then shuffle everything.
+    fc.shuffledSubarray(lines).chain((again) =>
+      fc.shuffledSubarray([...lines, ...again, ...connections], { minLength: lines.length + again.length + connections.length }).map((all) => ({ lines: all, framing })),
+    ),
+  );
+
+const options = fc.record({
+  identity: fc.option(fc.record({ tokenId: fc.uuid(), tokenName: visible, role: fc.constantFrom('read', 'operator') }), { nil: undefined }),
+  authorization: fc.constantFrom('remove', 'keep', 'job'),
+  forwarded: fc.record({
+    chain: fc.array(fc.oneof(fc.ipV4(), fc.ipV6()), { minLength: 1, maxLength: 3 }),
+    proto: fc.constantFrom('http', 'https'),
+    host: fc.constantFrom('nb.job.example', 'job.example:8443'),
+  }),
+  requestId: fc.uuid(),
+  upgrade: fc.boolean(),
+  assertion: fc.option(visible, { nil: undefined }),
+  bodyLength: fc.option(fc.nat({ max: 1000 }), { nil: undefined }),
+  defaultHost: fc.constant('upstream.internal:8080'),
+});
+
+// --- a real server to parse them ---
+
+const captured: Array<(req: IncomingMessage) => void> = [];
+const server = http.createServer((req, res) => {
+  captured.shift()?.(req);
+  res.writeHead(204).end();
+});
+server.on('upgrade', (req: IncomingMessage, socket: net.Socket) => {
+  socket.on('error', () => {}); // the client hangs up once it has its answer
+  captured.shift()?.(req);
+  socket.end('HTTP/1.1 204 No Content\r\n\r\n');
+});
+server.on('checkExpectation', (req: IncomingMessage, res: http.ServerResponse) => {
+  captured.shift()?.(req);
+  res.writeHead(204).end();
+});
+
+/** Sends the lines in one request and returns the headers Node parsed, or the server's refusal. */
+async function parsedByNode(lines: ReadonlyArray<readonly [string, string]>, framing: string): Promise<IncomingMessage> {
+  const port = (server.address() as AddressInfo).port;
+  const socket = net.connect(port, '127.0.0.1');
+  try {
+    const received = new Promise<IncomingMessage>((resolve, reject) => {
+      captured.push(resolve);
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString('latin1');
+        if (answer.startsWith('HTTP/1.1 4') || answer.startsWith('HTTP/1.1 5')) reject(new Error(`Node refused the request: ${answer.split('\r\n')[0]}`));
+      });
+      socket.on('error', reject);
+    });
+    const framingLines = framing === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : framing === 'length' ? 'Content-Length: 3\r\n' : framing === 'continue' ? 'Expect: 100-continue\r\nContent-Length: 3\r\n' : '';
+    const body = framing === 'chunked' ? '3\r\nabc\r\n0\r\n\r\n' : framing === 'length' || framing === 'continue' ? 'abc' : '';
+    const head = lines.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.write(`POST /p HTTP/1.1\r\nHost: nb.job.example\r\n${head}${framingLines}\r\n${body}`, 'latin1');
+    return await received;
+  } finally {
+    socket.destroy();
+  }
+}
+
+t.before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+});
+t.teardown(() => {
+  server.close();
+});
+
+/** Throws unless upstreamHeaders gives, for the headers Node parsed, exactly what the oracle expects. */
+function assertUpstreamHeaders(req: IncomingMessage, opts: UpstreamHeaderOptions): void {
+  const out = upstreamHeaders(req.headers, opts);
+  const actual = actualHeaders(out);
+  const expected = expectedHeaders(req.headers, opts);
+  const context = (): string => `client headers ${JSON.stringify(req.rawHeaders)}, options ${JSON.stringify(opts)}`;
+  if (JSON.stringify(actual.lines) !== JSON.stringify(expected)) {
+    const missing = expected.filter((line) => !actual.lines.includes(line));
+    const extra = actual.lines.filter((line) => !expected.includes(line));
+    throw new Error(`upstream headers differ: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)}; ${context()}`);
+  }
+  if (actual.forwarded.length !== 1) throw new Error(`${actual.forwarded.length} Forwarded headers; ${context()}`);
+  const { chain, proto } = opts.forwarded;
+  const forwarded = actual.forwarded[0]!;
+  if (!forwarded.endsWith(`;proto=${proto}`) || chain.some((address) => !forwarded.includes(address))) throw new Error(`Forwarded ${forwarded}; ${context()}`);
+}
+
+t.test('no client header that must not survive does; every other one survives unchanged; one set of forwarding headers', async (t) => {
+  await check(
+    fc.asyncProperty(clientHeaders, options, async ({ lines, framing }, opts) => {
+      assertUpstreamHeaders(await parsedByNode(lines, framing), opts);
+    }),
+    300,
+  );
+  t.pass();
+});
+
+t.test('cases the property found: forwarding headers spelled with "_", and a Connection header naming one message header', async (t) => {
+  const opts: UpstreamHeaderOptions = {
+    identity: undefined,
+    authorization: 'job',
+    forwarded: { chain: ['192.0.2.7'], proto: 'https', host: 'nb.job.example' },
+    requestId: 'req-1',
+    upgrade: false,
+    defaultHost: 'upstream.internal:8080',
+  };
+  const cases: Array<[string, Array<[string, string]>, string]> = [
+    ['x_forwarded_for', [['x_forwarded_for', '203.0.113.9']], 'none'],
+    ['X_Forwarded_Host', [['X_Forwarded_Host', 'evil.example']], 'none'],
+    ['x-forwarded_proto', [['x-forwarded_proto', 'https']], 'none'],
+    ['X_Real_IP', [['X_Real_IP', '203.0.113.9']], 'none'],
+    ['Connection: host', [['Connection', 'host']], 'none'],
+    ['Connection: authorization', [['Connection', 'Authorization'], ['Authorization', 'Basic dXNlcjpwYXNz']], 'none'],
+    ['Connection: cookie', [['Connection', 'cookie'], ['Cookie', 'a=b']], 'none'],
+    ['Connection: content-length', [['Connection', 'content-length']], 'length'],
+  ];
+  for (const [name, lines, framing] of cases) {
+    const req = await parsedByNode(lines, framing);
+    t.doesNotThrow(() => assertUpstreamHeaders(req, opts), name);
+  }
+});
