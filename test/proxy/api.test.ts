@@ -130,6 +130,38 @@ t.test('listing jobs with a scoped token ANDs the selector', async (t) => {
   t.equal((await call('scoped', 'GET', '/v1/job?labelSelector=a%20in%20(b')).status, 400, "the client's selector must parse");
 });
 
+t.test('a repeated or case-variant key cannot widen a scoped job creation, label change or list', async (t) => {
+  const before = api.received.length;
+  for (const body of [
+    '{"labels":{"team":"a"},"Labels":{"team":"b"}}',
+    '{"Labels":{"team":"b"}}',
+    '{"labelſ":{"team":"b"}}',
+    '{"label\\u017f":{"team":"b"}}',
+    '{"labels":{"team":"b"},"labels":{"team":"a"}}',
+    '{"labels":{"team":"a","Team":"b"}}',
+    '{"labels":{"team":"a","team":"b"}}',
+  ]) {
+    const reply = await call('scoped', 'POST', '/v1/job', body);
+    t.equal(reply.status, 400, body);
+    t.match(reply.json().message, /appears more than once|only in letter case/, body);
+  }
+  const relabel = await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"owner","value":"me","NAME":"team"}');
+  t.equal(relabel.status, 400);
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"team","value":"a","value":"b"}')).status, 400);
+  for (const query of ['labelSelector[]=team%3Db', 'labelSelector%5B%5D=team%3Db', 'label%C5%BFelector=team%3Db', 'LABELSELECTOR=team%3Db', 'labelselector=team%3Db&labelSelector=gpu%3Dtrue']) {
+    const reply = await call('scoped', 'GET', `/v1/job?${query}`);
+    t.equal(reply.status, 400, query);
+    t.match(reply.json().message, /could be read as labelSelector/, query);
+  }
+  t.equal(api.received.length, before, 'nothing reached the API');
+
+  const exact = '{ "image" : "x", "labels": {"team":"a", "owner":"me"}, "gpus": 1.0, "seed": 12345678901234567890 }';
+  t.equal((await call('scoped', 'POST', '/v1/job', exact)).status, 200);
+  t.equal(api.last.body, exact, 'a body with nothing to add reaches the API byte for byte');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{"gpus": 1.0, "labels": {}}')).status, 200);
+  t.equal(api.last.body, '{"gpus": 1.0, "labels": {"team":"a"}}', 'only the missing labels are inserted');
+});
+
 t.test('relabelling must not move a job out of scope', async (t) => {
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'owner', value: 'me' }))).status, 200);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 403);
