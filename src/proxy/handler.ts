@@ -17,6 +17,7 @@ import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
 import { RelayedSocket } from './websocket.js';
+import { escapesBasePath, ESCAPES_BASE_PATH } from '../routing/path.js';
 
 export interface HandlerOptions {
   readonly trustedHops: number;
@@ -372,6 +373,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         logRecordError(admission);
         return refuse(req, res, admission, https);
       }
+      if (escapesBasePath(admission.upstream, url)) {
+        outcome.decision = 'bad_path';
+        return sendAnswer(res, ESCAPES_BASE_PATH);
+      }
       const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
       const response = forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
       if (admission.token) liveSockets.track(response, admission.job.id, admission.token, 'job', since);
@@ -443,6 +448,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       if (admission.via === 'session' && req.headers.origin !== undefined && req.headers.origin.toLowerCase() !== expectedOrigin(forwarded.host, https)) {
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
+      }
+      if (escapesBasePath(admission.upstream, req.url ?? '/')) {
+        outcome.decision = 'bad_path';
+        return refuseUpgrade(ESCAPES_BASE_PATH);
       }
       relay = new RelayedSocket(socket);
       liveSockets.add(relay, admission.job.id, admission.token, 'job', since);
