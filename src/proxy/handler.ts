@@ -18,6 +18,7 @@ import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type Fo
 import type { LiveSockets } from './live-sockets.js';
 import { RelayedSocket } from './websocket.js';
 import { escapesBasePath, ESCAPES_BASE_PATH } from '../routing/path.js';
+import { answerAndClose, readBodyUpTo } from './linger.js';
 
 export interface HandlerOptions {
   readonly trustedHops: number;
@@ -196,14 +197,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') return LOGIN_TYPE;
     if (Number(req.headers['content-length'] ?? 0) > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
-      chunks.push(chunk);
-    }
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const body = await readBodyUpTo(req, MAX_LOGIN_BODY_BYTES);
+    return body === undefined ? LOGIN_TOO_LARGE : new URLSearchParams(body.toString('utf8'));
   }
 
   /** /__jobgate/login and /__jobgate/logout on a job's host. */
@@ -235,7 +230,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const form = await readForm(req);
     if (!(form instanceof URLSearchParams)) {
       outcome.decision = 'bad_login';
-      if (form === LOGIN_TOO_LARGE) res.shouldKeepAlive = false;
+      if (form === LOGIN_TOO_LARGE) return answerAndClose(req, res, form);
       return sendAnswer(res, form);
     }
     const next = safeNext(form.get('next'));
@@ -298,8 +293,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const checked = await route.gate.checkBody(req, admission.bodyCheck);
       if (!Buffer.isBuffer(checked)) {
         recordOutcome(outcome, { ...checked, tokenId: token.id });
-        res.shouldKeepAlive = false; // part of the body may be unread
-        return refuse(req, res, checked, false);
+        return answerAndClose(req, res, checked.answer); // part of the body may be unread
       }
       body = checked;
     }
