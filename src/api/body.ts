@@ -4,13 +4,14 @@
  * the caller reads the body (bounded), calls one of these (normally {@link inspectApiBody},
  * which also refuses a Content-Encoding), and forwards the returned bytes.
  *
- * Bodies are re-serialized with JSON.stringify, so the upstream parses exactly what was checked
- * (a repeated key, which parsers resolve differently, is gone). Other fields keep their values
- * and order; as with any JSON.parse round trip, number literals are rewritten in their shortest
- * form (`1.0` -> `1`) and integers beyond 2^53 lose precision.
+ * The upstream parses the very bytes jobgate checked: a body is refused (400) when a key jobgate
+ * reads appears twice (parsers keep the first or the last) or in a case variant (`Labels`,
+ * `labelſ`: some upstreams bind keys case-insensitively), and is forwarded byte for byte, with only
+ * the labels jobgate adds inserted into it.
  */
 import { RESERVED_LABEL_PREFIX, userLabelProblem } from '../jobs/record.js';
 import { equalityLabels, formatSelector, matches, type Labels, type Requirement, type Selector } from '../selector/index.js';
+import { MAX_JSON_DEPTH, scanJsonKeys, type JsonKeyProblem, type ObjectSpan, type WatchedObject } from './json-keys.js';
 import { INSUFFICIENT_SCOPE, refusal, type ApiRefusal } from './refusal.js';
 
 /** The default bound on an API request body that jobgate buffers to check: 1 MiB. */
@@ -95,14 +96,36 @@ export function bodyPreflight(headers: BodyHeaders, maxBytes: number = MAX_API_B
   return undefined;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a byte order mark in the text, so that offsets into it are offsets into the body.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const BOM = 0xfeff;
 
-/** The body as a JSON object, or the refusal (415, 413, 400). */
-function readJsonObject(
-  contentType: string | undefined,
-  body: Buffer,
-  maxBytes: number,
-): { readonly ok: true; readonly object: Record<string, unknown> } | Failure {
+/** What jobgate reads in a job creation: the top-level "labels", and every key of it. */
+const CREATE_KEYS: WatchedObject = { keys: ['labels'], children: { labels: { keys: 'all' } } };
+/** What jobgate reads in a label change: both of its fields. */
+const RELABEL_KEYS: WatchedObject = { keys: ['name', 'value'] };
+
+/** The 400 for a body whose keys an upstream could read differently from jobgate. */
+function ambiguousKey(problem: Exclude<JsonKeyProblem, { kind: 'syntax' | 'too-deep' }>): Failure {
+  const place = problem.where === '' ? 'at the top level of the body' : `in "${problem.where}"`;
+  if (problem.kind === 'duplicate') {
+    return badBody(`The key ${JSON.stringify(problem.key)} appears more than once ${place}. Send each key once: parsers disagree on which one counts.`);
+  }
+  return badBody(
+    `The key ${JSON.stringify(problem.key)} ${place} differs from ${JSON.stringify(problem.of)} only in letter case, and upstreams that match keys case-insensitively would read it as that key. Send ${JSON.stringify(problem.of)} once, spelled exactly.`,
+  );
+}
+
+/** A body read for a check: its text (BOM kept), where its JSON starts, the parsed object, and the spans of the watched objects. */
+interface JsonBody {
+  readonly ok: true;
+  readonly text: string;
+  readonly object: Record<string, unknown>;
+  readonly spans: ReadonlyMap<string, ObjectSpan>;
+}
+
+/** The body as a JSON object whose watched keys are unambiguous, or the refusal (415, 413, 400). */
+function readJsonObject(contentType: string | undefined, body: Buffer, maxBytes: number, watched: WatchedObject): JsonBody | Failure {
   const problem = contentTypeProblem(contentType);
   if (problem !== undefined) return unsupported(problem);
   if (body.length > maxBytes) return tooLarge(maxBytes);
@@ -112,15 +135,22 @@ function readJsonObject(
   } catch {
     return badBody('The request body is not valid UTF-8.');
   }
+  const start = text.charCodeAt(0) === BOM ? 1 : 0;
+  const scan = scanJsonKeys(text, start, watched);
+  if (!scan.ok) {
+    if (scan.kind === 'syntax') return badBody('The request body is not valid JSON.');
+    if (scan.kind === 'too-deep') return badBody(`The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`);
+    return ambiguousKey(scan);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(start === 0 ? text : text.slice(start));
   } catch {
     // The parser's message quotes the body: not echoed.
     return badBody('The request body is not valid JSON.');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return badBody('The request body must be a JSON object.');
-  return { ok: true, object: parsed as Record<string, unknown> };
+  return { ok: true, text, object: parsed as Record<string, unknown>, spans: scan.spans };
 }
 
 /** The first requirement of `selector` that `labels` do not satisfy, or undefined. */
@@ -135,8 +165,16 @@ function describe(requirement: Requirement): string {
   return formatSelector({ source: '', requirements: [requirement], empty: false });
 }
 
-function serialize(value: Record<string, unknown>): Buffer {
-  return Buffer.from(JSON.stringify(value));
+/**
+ * The body with `added` labels inserted, and nothing else changed: at the end of its "labels"
+ * object, or in a new "labels" member at the end of the top-level object.
+ */
+function insertLabels(read: JsonBody, added: ReadonlyMap<string, string>): Buffer {
+  const members = [...added].map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',');
+  const labels = read.spans.get('labels');
+  const top = read.spans.get('')!;
+  const [at, insertion] = labels !== undefined ? [labels.close, (labels.members > 0 ? ',' : '') + members] : [top.close, `${top.members > 0 ? ',' : ''}"labels":{${members}}`];
+  return Buffer.from(read.text.slice(0, at) + insertion + read.text.slice(at));
 }
 
 /**
@@ -153,12 +191,15 @@ function serialize(value: Record<string, unknown>): Buffer {
  * - 403 `insufficient_scope`: a client label that contradicts the selector (never silently
  *   overwritten), or labels that still do not satisfy the selector (an unmet `!=`, `notin`,
  *   `!k`, `k`, multi-value `in`, or a requirement on a `jobgate/` label, which a creator
- *   cannot set).
- * On success, `body` is the re-serialized JSON to forward. Content-Encoding is not looked at
+ *   cannot set);
+ * - 400 also for a key jobgate reads (`labels` at the top level, any key inside it) given twice, or
+ *   in a letter-case variant of another (`Labels`, `labelſ`, `Team` beside `team`).
+ * On success, `body` is the request body with the added labels inserted (byte for byte the same
+ * when there are none). Content-Encoding is not looked at
  * here: {@link inspectApiBody} (or {@link bodyPreflight}) refuses it first.
  */
 export function mergeCreateLabels(selector: Selector, contentType: string | undefined, body: Buffer, maxBytes: number = MAX_API_BODY_BYTES): BodyResult {
-  const read = readJsonObject(contentType, body, maxBytes);
+  const read = readJsonObject(contentType, body, maxBytes, CREATE_KEYS);
   if (!read.ok) return read;
   const object = read.object;
   const given = Object.hasOwn(object, 'labels') ? object.labels : {};
@@ -173,11 +214,14 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
     if (problem !== undefined) return badBody(`Invalid label: ${problem}.`);
     labels.set(key, value);
   }
+  const added = new Map<string, string>();
   for (const [key, value] of equalityLabels(selector)) {
     if (isReservedLabel(key)) continue; // cannot be set: the final check refuses it
     const sent = labels.get(key);
-    if (sent === undefined) labels.set(key, value);
-    else if (sent !== value) {
+    if (sent === undefined) {
+      labels.set(key, value);
+      added.set(key, value);
+    } else if (sent !== value) {
       return outOfScope(`The label ${key}=${sent} contradicts the token's label selector, which requires ${key}=${value}. Remove the label or set it to ${JSON.stringify(value)}.`);
     }
   }
@@ -188,23 +232,22 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
     }
     return outOfScope(`The job's labels would not satisfy "${describe(unmet)}" from the token's label selector "${formatSelector(selector)}". Set the labels so that they do.`);
   }
-  object.labels = Object.fromEntries(labels);
-  return { ok: true, body: serialize(object) };
+  return { ok: true, body: added.size === 0 ? body : insertLabels(read, added) };
 }
 
 /**
  * For `PUT /v1/job/{id}/label` (body `{"name": ..., "value": ...}`) with a token scoped by
  * `selector`, on a job whose current labels (from jobgate's registry) are `jobLabels`: the
  * change must not move the job out of the selector. Answers 415 / 413 / 400 as
- * {@link mergeCreateLabels} (also: `name` and `value` must be strings forming a valid label,
- * and no other field is accepted, since it could carry another label change),
+ * {@link mergeCreateLabels} (also: `name` and `value` must be strings forming a valid label, each
+ * given once, and no other field is accepted, since it could carry another label change),
  * 403 `forbidden` for a `jobgate/` name, and 403 `insufficient_scope` when the job does not
  * match now or would not match after the change (an empty value must keep the job in scope both
  * as the empty value and as a removal of the label, since upstreams differ). On success, `body`
- * is the re-serialized JSON.
+ * is the request body, unchanged.
  */
 export function checkRelabel(selector: Selector, jobLabels: Labels, contentType: string | undefined, body: Buffer, maxBytes: number = MAX_API_BODY_BYTES): BodyResult {
-  const read = readJsonObject(contentType, body, maxBytes);
+  const read = readJsonObject(contentType, body, maxBytes, RELABEL_KEYS);
   if (!read.ok) return read;
   const object = read.object;
   const { name, value } = object;
@@ -226,7 +269,7 @@ export function checkRelabel(selector: Selector, jobLabels: Labels, contentType:
   if (unmet !== undefined) {
     return outOfScope(`Setting ${name}=${value} would move the job out of the token's scope: its labels would not satisfy "${describe(unmet)}".`);
   }
-  return { ok: true, body: serialize(object) };
+  return { ok: true, body };
 }
 
 /**

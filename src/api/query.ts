@@ -3,6 +3,7 @@
  * so that the upstream lists only jobs the token may reach. Pure.
  */
 import { formatSelector, parseSelector, type Selector } from '../selector/index.js';
+import { foldKey } from './json-keys.js';
 import { refusal, type ApiRefusal } from './refusal.js';
 
 /** The name of the query parameter that filters job lists. */
@@ -23,11 +24,36 @@ function badQuery(message: string): { ok: false } & ApiRefusal<400> {
   return { ok: false, ...refusal(400, 'bad_request', 'bad_query', message) };
 }
 
-/** Whether the raw name of a `name=value` piece decodes to labelSelector (any case); undefined if it does not decode. */
-function isSelectorName(piece: string): boolean | undefined {
+/** Characters some frameworks drop or map when binding a parameter name (`label_selector`, `label-selector`). */
+const NAME_SEPARATORS = new Set([' ', '_', '-', '.']);
+
+/**
+ * How frameworks could read a parameter name: case-folded as {@link foldKey} does (`ſ` is `s`),
+ * cut before an index or array suffix (`name[]`, `name[0]`, Rails and PHP style), without
+ * separators. Over-matching only refuses a query, never lets one through.
+ */
+function normalizedName(decoded: string): string {
+  const folded = foldKey(decoded);
+  const bracket = folded.indexOf('[');
+  const base = bracket === -1 ? folded : folded.slice(0, bracket);
+  let name = '';
+  for (const char of base) if (!NAME_SEPARATORS.has(char)) name += char;
+  return name;
+}
+
+const SELECTOR_NAME = normalizedName(LABEL_SELECTOR_PARAM);
+
+/**
+ * What the name of a `name=value` piece is: `'selector'` when it decodes to exactly
+ * labelSelector, `'variant'` when an upstream could still read it as labelSelector (another
+ * case, a case fold, `labelSelector[]`...), `'other'`, or undefined when it does not decode.
+ */
+function selectorName(piece: string): 'selector' | 'variant' | 'other' | undefined {
   const eq = piece.indexOf('=');
   const name = decodeComponent(eq === -1 ? piece : piece.slice(0, eq));
-  return name === undefined ? undefined : name.toLowerCase() === LABEL_SELECTOR_PARAM.toLowerCase();
+  if (name === undefined) return undefined;
+  if (name === LABEL_SELECTOR_PARAM) return 'selector';
+  return normalizedName(name) === SELECTOR_NAME ? 'variant' : 'other';
 }
 
 /**
@@ -38,9 +64,11 @@ function isSelectorName(piece: string): boolean | undefined {
  * kept byte for byte. An empty selector gives `rawQuery` back unchanged.
  *
  * Refused with 400: a client `labelSelector` that does not parse; more than one of them (names
- * are compared percent-decoded and case-insensitively, since upstreams differ); one hidden
- * behind a `;` (some upstreams split on it); a parameter name that does not percent-decode; and
- * a `#` in the query (an upstream could cut the query there, dropping the scope).
+ * are compared percent-decoded); a name that is not exactly `labelSelector` but that an upstream
+ * could bind to it (`LABELSELECTOR`, `labelſelector`, `labelSelector[]`, `label_selector`: see
+ * {@link normalizedName}); one hidden behind a `;` (some upstreams split on it); a parameter
+ * name that does not percent-decode; and a `#` in the query (an upstream could cut the query
+ * there, dropping the scope).
  */
 export function scopeListQuery(selector: Selector, rawQuery: string): { ok: true; query: string } | ({ ok: false } & ApiRefusal<400>) {
   if (selector.empty) return { ok: true, query: rawQuery };
@@ -51,9 +79,12 @@ export function scopeListQuery(selector: Selector, rawQuery: string): { ok: true
     const piece = pieces[i]!;
     const parts = piece.split(';');
     for (const part of parts) {
-      const named = isSelectorName(part);
+      const named = selectorName(part);
       if (named === undefined) return badQuery('A query parameter name has a malformed percent-encoding.');
-      if (!named) continue;
+      if (named === 'other') continue;
+      if (named === 'variant') {
+        return badQuery(`The query parameter ${JSON.stringify(decodeComponent(part.split('=')[0]!))} could be read as ${LABEL_SELECTOR_PARAM}. Spell it exactly ${LABEL_SELECTOR_PARAM}, once, without brackets.`);
+      }
       if (parts.length > 1) return badQuery(`The ${LABEL_SELECTOR_PARAM} parameter is next to a ";". Percent-encode ";" as %3B, or send ${LABEL_SELECTOR_PARAM} on its own.`);
       if (found !== -1) return badQuery(`The query has more than one ${LABEL_SELECTOR_PARAM} parameter. Send one, with requirements joined by ",".`);
       found = i;

@@ -17,6 +17,7 @@ import { ANSWERS } from '../http/answers.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { Denial } from './admission.js';
+import { readBodyUpTo } from './linger.js';
 
 /** What the API route decided for an authenticated request. */
 export type ApiAdmission =
@@ -90,14 +91,9 @@ export class ApiGate {
   async checkBody(req: IncomingMessage, check: BodyCheck): Promise<Buffer | Denial> {
     const preflight = bodyPreflight(req.headers, this.maxBodyBytes);
     if (preflight) return { ok: false, decision: preflight.reason, answer: apiAnswer(preflight) };
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > this.maxBodyBytes) return { ok: false, decision: 'body_too_large', answer: PAYLOAD_TOO_LARGE };
-      chunks.push(chunk);
-    }
-    const result = inspectApiBody(check, req.headers, Buffer.concat(chunks), this.maxBodyBytes);
+    const body = await readBodyUpTo(req, this.maxBodyBytes);
+    if (body === undefined) return { ok: false, decision: 'body_too_large', answer: PAYLOAD_TOO_LARGE };
+    const result = inspectApiBody(check, req.headers, body, this.maxBodyBytes);
     return result.ok ? result.body : { ok: false, decision: result.reason, answer: apiAnswer(result) };
   }
 

@@ -17,6 +17,8 @@ import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
 import type { LiveSockets } from './live-sockets.js';
 import { RelayedSocket } from './websocket.js';
+import { escapesBasePath, ESCAPES_BASE_PATH } from '../routing/path.js';
+import { answerAndClose, readBodyUpTo } from './linger.js';
 
 export interface HandlerOptions {
   readonly trustedHops: number;
@@ -196,14 +198,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') return LOGIN_TYPE;
     if (Number(req.headers['content-length'] ?? 0) > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_LOGIN_BODY_BYTES) return LOGIN_TOO_LARGE;
-      chunks.push(chunk);
-    }
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const body = await readBodyUpTo(req, MAX_LOGIN_BODY_BYTES);
+    return body === undefined ? LOGIN_TOO_LARGE : new URLSearchParams(body.toString('utf8'));
   }
 
   /** /__jobgate/login and /__jobgate/logout on a job's host. */
@@ -235,7 +231,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const form = await readForm(req);
     if (!(form instanceof URLSearchParams)) {
       outcome.decision = 'bad_login';
-      if (form === LOGIN_TOO_LARGE) res.shouldKeepAlive = false;
+      if (form === LOGIN_TOO_LARGE) return answerAndClose(req, res, form);
       return sendAnswer(res, form);
     }
     const next = safeNext(form.get('next'));
@@ -298,8 +294,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       const checked = await route.gate.checkBody(req, admission.bodyCheck);
       if (!Buffer.isBuffer(checked)) {
         recordOutcome(outcome, { ...checked, tokenId: token.id });
-        res.shouldKeepAlive = false; // part of the body may be unread
-        return refuse(req, res, checked, false);
+        return answerAndClose(req, res, checked.answer); // part of the body may be unread
       }
       body = checked;
     }
@@ -372,6 +367,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       if (!admission.ok) {
         logRecordError(admission);
         return refuse(req, res, admission, https);
+      }
+      if (escapesBasePath(admission.upstream, url)) {
+        outcome.decision = 'bad_path';
+        return sendAnswer(res, ESCAPES_BASE_PATH);
       }
       // The cookie rides along with another job's page too: state changes only from the job's own.
       if (admission.via === 'session' && !isSafeMethod(req.method) && !fromOwnOrigin(req.headers, expectedOrigin(forwarded.host, https))) {
@@ -450,6 +449,10 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       if (admission.via === 'session' && req.headers.origin !== undefined && req.headers.origin.toLowerCase() !== expectedOrigin(forwarded.host, https)) {
         outcome.decision = 'foreign_origin';
         return refuseUpgrade(ANSWERS.foreignOrigin);
+      }
+      if (escapesBasePath(admission.upstream, req.url ?? '/')) {
+        outcome.decision = 'bad_path';
+        return refuseUpgrade(ESCAPES_BASE_PATH);
       }
       relay = new RelayedSocket(socket);
       liveSockets.add(relay, admission.job.id, admission.token, 'job', since);

@@ -34,35 +34,70 @@ for (const [selector, body, expected] of merges) {
     const result = mergeCreateLabels(sel(selector), JSON_TYPE, buf(body));
     if (!t.ok(result.ok, JSON.stringify(result))) return;
     const forwarded = JSON.parse(result.ok ? result.body.toString() : '');
-    t.same(forwarded.labels, expected);
-    t.same(Object.keys(forwarded.labels), Object.keys(expected), 'client labels first, merged ones after');
+    // Nothing to add: the body goes as it came, without a "labels" member if it had none.
+    t.same(forwarded.labels ?? {}, expected);
+    t.same(Object.keys(forwarded.labels ?? {}), Object.keys(expected), 'client labels first, merged ones after');
     t.same({ ...forwarded, labels: undefined }, { ...(body as object), labels: undefined }, 'other fields untouched');
   });
 }
 
-t.test('create: the rest of the body is kept in order; the buffer is the new JSON', async (t) => {
-  const body = '{"name":"train","labels":{"env":"dev"},"resources":{"gpu":1,"cpu":2.5},"env":[{"k":"v"}],"ok":false}';
+t.test('create: the body is forwarded byte for byte, with only the added labels inserted', async (t) => {
+  const body = '{"name":"train","labels":{"env":"dev"},"resources":{"gpu":1.0,"cpu":2.5,"big":12345678901234567890},"env":[{"k":"v"}],"ok":false}';
   const result = mergeCreateLabels(sel('team=a'), 'Application/JSON; charset="UTF-8"', Buffer.from(body));
   t.same(result, {
     ok: true,
-    body: Buffer.from('{"name":"train","labels":{"env":"dev","team":"a"},"resources":{"gpu":1,"cpu":2.5},"env":[{"k":"v"}],"ok":false}'),
+    body: Buffer.from('{"name":"train","labels":{"env":"dev","team":"a"},"resources":{"gpu":1.0,"cpu":2.5,"big":12345678901234567890},"env":[{"k":"v"}],"ok":false}'),
   });
+  const spaced = '{ "labels" : { } ,\n "x" : "é" }\n';
+  t.equal(mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)).ok && (mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)) as { body: Buffer }).body.toString(), '{ "labels" : { "team":"a","env":"dev"} ,\n "x" : "é" }\n');
+  t.equal((mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(' { } ')) as { body: Buffer }).body.toString(), ' { "labels":{"team":"a"}} ');
+  t.equal((mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"x":[{}]}')) as { body: Buffer }).body.toString(), '{"x":[{}],"labels":{"team":"a"}}');
+  const unchanged = Buffer.from('{"labels":{"team":"a","owner":"me"},"n":1e400}');
+  const same = mergeCreateLabels(sel('team=a'), JSON_TYPE, unchanged);
+  t.ok(same.ok && same.body.equals(unchanged), 'nothing to add: the very bytes sent');
 });
 
-t.test('create: a repeated key is resolved once, by jobgate, for the upstream', async (t) => {
-  const body = '{"labels":{"team":"b"},"labels":{"team":"a"}}';
-  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(body));
-  t.same(result.ok && result.body.toString(), '{"labels":{"team":"a"}}');
-  const twice = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"labels":{"team":"a","team":"b"}}'));
-  t.match(twice, { ok: false, status: 403 }, 'the last value is the one checked and the one forwarded');
+// [body, message substring]: keys jobgate reads, given twice or in another letter case.
+const ambiguous: Array<[string, string]> = [
+  ['{"labels":{"team":"a"},"Labels":{"team":"b"}}', 'The key "Labels" at the top level of the body differs from "labels" only in letter case'],
+  ['{"Labels":{"team":"b"}}', '"Labels" at the top level'],
+  ['{"LABELS":{}}', '"LABELS"'],
+  ['{"labelſ":{"team":"b"}}', '"labelſ"'],
+  ['{"label\\u017f":{"team":"b"}}', '"labelſ"'],
+  ['{"\\u004cabels":{"team":"b"}}', '"Labels"'],
+  ['{"labels":{"team":"b"},"labels":{"team":"a"}}', 'The key "labels" appears more than once at the top level of the body'],
+  ['{"l\\u0061bels":{"team":"b"},"labels":{"team":"a"}}', 'appears more than once'],
+  ['{"labels":{"team":"a","team":"b"}}', 'The key "team" appears more than once in "labels"'],
+  ['{"labels":{"team":"a","Team":"b"}}', 'The key "Team" in "labels" differs from "team" only in letter case'],
+  ['{"labels":{"kind":"a","\u212aind":"b"}}', 'differs from "kind"'],
+  ['{"labels":{"team":"a","teaM":"a"}}', 'differs from "team"'],
+];
+
+for (const [body, message] of ambiguous) {
+  t.test(`create: ${body} -> 400`, async (t) => {
+    t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(body)), { ok: false, status: 400, error: 'bad_request', reason: 'bad_body', message });
+  });
+}
+
+t.test('create: keys jobgate does not read may repeat; nesting is bounded', async (t) => {
+  const body = Buffer.from('{"image":"x","Image":"y","spec":{"labels":{"a":"1"},"Labels":{},"a":1,"a":2},"list":[{"labels":1,"labels":2}]}');
+  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, body);
+  t.ok(result.ok, 'only the top-level "labels" and its keys are read');
+  const deep = `{"x":${'['.repeat(300)}${']'.repeat(300)}}`;
+  t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(deep)), { ok: false, status: 400, message: /more than 256 levels/ });
+  const fine = `{"x":${'['.repeat(250)}${']'.repeat(250)}}`;
+  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(fine)).ok);
 });
 
-t.test('create: a BOM is dropped, a "__proto__" key stays data', async (t) => {
-  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), buf({ __proto__x: 1 })]));
-  t.same(result.ok && JSON.parse(result.body.toString()), { __proto__x: 1, labels: { team: 'a' } });
+t.test('create: a BOM is kept, a "__proto__" key stays data', async (t) => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.concat([bom, buf({ __proto__x: 1 })]));
+  t.same(result.ok && result.body, Buffer.concat([bom, Buffer.from('{"__proto__x":1,"labels":{"team":"a"}}')]));
   const proto = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"__proto__":{"polluted":true}}'));
   t.equal(proto.ok && proto.body.toString(), '{"__proto__":{"polluted":true},"labels":{"team":"a"}}');
   t.equal(({} as Record<string, unknown>).polluted, undefined);
+  const children = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"toString":{"team":"b","team":"c"},"constructor":{}}'));
+  t.ok(children.ok, 'keys named like Object.prototype members are not read as watched children');
 });
 
 // [selector, content type, body, status, reason, message substring]
@@ -193,7 +228,11 @@ t.test('relabel: content type, size, re-serialization', async (t) => {
   t.match(checkRelabel(sel('team=a'), jobLabels, undefined, buf({ name: 'env', value: 'x' })), { ok: false, status: 415 });
   t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, buf({ name: 'env', value: 'x' }), 5), { ok: false, status: 413 });
   const twice = checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"team","value":"b","name":"env"}'));
-  t.same(twice, { ok: true, body: Buffer.from('{"name":"env","value":"b"}') }, 'the upstream gets the pair that was checked');
+  t.match(twice, { ok: false, status: 400, message: /"name" appears more than once/ }, 'a repeated field is refused');
+  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","NAME":"team"}')), { ok: false, status: 400, message: /"NAME" .*differs from "name"/ });
+  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","valuſ":"x"}')), { ok: false, status: 400, message: /"valuſ"/ });
+  const spaced = Buffer.from(' {"name" : "env", "value":"b"} ');
+  t.same(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, spaced), { ok: true, body: spaced }, 'forwarded byte for byte');
   t.equal(jobLabels.get('team'), 'a', "the job's labels are not modified");
 });
 

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
 import { bearer, request, type Reply } from '../helpers/http.js';
@@ -130,6 +131,38 @@ t.test('listing jobs with a scoped token ANDs the selector', async (t) => {
   t.equal((await call('scoped', 'GET', '/v1/job?labelSelector=a%20in%20(b')).status, 400, "the client's selector must parse");
 });
 
+t.test('a repeated or case-variant key cannot widen a scoped job creation, label change or list', async (t) => {
+  const before = api.received.length;
+  for (const body of [
+    '{"labels":{"team":"a"},"Labels":{"team":"b"}}',
+    '{"Labels":{"team":"b"}}',
+    '{"labelſ":{"team":"b"}}',
+    '{"label\\u017f":{"team":"b"}}',
+    '{"labels":{"team":"b"},"labels":{"team":"a"}}',
+    '{"labels":{"team":"a","Team":"b"}}',
+    '{"labels":{"team":"a","team":"b"}}',
+  ]) {
+    const reply = await call('scoped', 'POST', '/v1/job', body);
+    t.equal(reply.status, 400, body);
+    t.match(reply.json().message, /appears more than once|only in letter case/, body);
+  }
+  const relabel = await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"owner","value":"me","NAME":"team"}');
+  t.equal(relabel.status, 400);
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"team","value":"a","value":"b"}')).status, 400);
+  for (const query of ['labelSelector[]=team%3Db', 'labelSelector%5B%5D=team%3Db', 'label%C5%BFelector=team%3Db', 'LABELSELECTOR=team%3Db', 'labelselector=team%3Db&labelSelector=gpu%3Dtrue']) {
+    const reply = await call('scoped', 'GET', `/v1/job?${query}`);
+    t.equal(reply.status, 400, query);
+    t.match(reply.json().message, /could be read as labelSelector/, query);
+  }
+  t.equal(api.received.length, before, 'nothing reached the API');
+
+  const exact = '{ "image" : "x", "labels": {"team":"a", "owner":"me"}, "gpus": 1.0, "seed": 12345678901234567890 }';
+  t.equal((await call('scoped', 'POST', '/v1/job', exact)).status, 200);
+  t.equal(api.last.body, exact, 'a body with nothing to add reaches the API byte for byte');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{"gpus": 1.0, "labels": {}}')).status, 200);
+  t.equal(api.last.body, '{"gpus": 1.0, "labels": {"team":"a"}}', 'only the missing labels are inserted');
+});
+
 t.test('relabelling must not move a job out of scope', async (t) => {
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'owner', value: 'me' }))).status, 200);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 403);
@@ -161,6 +194,73 @@ t.test('WebSocket API routes follow the same rules, and are revoked like job URL
   t.equal(await closed, 1008, 'relabelled out of scope: closed');
   await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'a' } });
   await waitFor(async () => (await call('scoped', 'GET', '/v1/job/nb1')).status === 200);
+});
+
+/** A node:http client that hands its whole body to `end()` before it reads (as in the issue): the status it got (if any), and the error (if any). */
+function postLarge(host: string, path: string, total: number, headers: Record<string, string>, chunked = false): Promise<{ status: number | undefined; error: string | undefined }> {
+  return new Promise((resolve) => {
+    let status: number | undefined;
+    let error: string | undefined;
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port: h.jobgate.proxyAddress.port,
+      method: 'POST',
+      path,
+      agent: false,
+      headers: { host, ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(total) }) },
+    });
+    req.on('response', (res) => {
+      status = res.statusCode;
+      res.resume();
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
+    req.on('close', () => resolve({ status, error }));
+    req.end(Buffer.alloc(total, 0x61));
+  });
+}
+
+/**
+ * A raw client that declares `total` bytes and keeps writing them (64 KiB at a time, waiting for
+ * drain) whatever it receives, until the connection fails: the status line it read and how much
+ * it wrote.
+ */
+function flood(total: number, headers: string): Promise<{ status: number; written: number }> {
+  return new Promise((resolve) => {
+    const socket = connect(h.jobgate.proxyAddress.port, '127.0.0.1');
+    let received = '';
+    let written = 0;
+    socket.setEncoding('latin1');
+    socket.on('data', (data: string) => (received += data));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ status: Number(received.slice(9, 12)), written }));
+    socket.write(`POST /v1/job HTTP/1.1\r\nHost: ${API}\r\n${headers}Content-Length: ${total}\r\n\r\n`);
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const write = () => {
+      while (!socket.destroyed && written < total) {
+        written += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', write);
+      }
+    };
+    write();
+  });
+}
+
+t.test('a client that writes its whole large body before reading still gets the 413, not a reset', async (t) => {
+  const scoped = { ...bearer(tokens.scoped!), 'content-type': 'application/json' };
+  const fiveMiB = 5 * 1024 * 1024;
+  t.same(await postLarge(API, '/v1/job', fiveMiB, scoped), { status: 413, error: undefined }, 'declared length over the limit');
+  t.same(await postLarge(API, '/v1/job', fiveMiB, scoped, true), { status: 413, error: undefined }, 'chunked, over the limit while reading');
+  t.same(await postLarge(API, '/v1/job', fiveMiB, { ...scoped, 'content-type': 'text/plain' }), { status: 415, error: undefined }, 'a body refused unread');
+  const form = { origin: 'http://nb1.job.test', 'content-type': 'application/x-www-form-urlencoded' };
+  t.same(await postLarge('nb1.job.test', '/__jobgate/login', fiveMiB, form), { status: 413, error: undefined }, 'the login form, declared length');
+  t.same(await postLarge('nb1.job.test', '/__jobgate/login', fiveMiB, form, true), { status: 413, error: undefined }, 'the login form, chunked');
+
+  // Far more than jobgate drains: the answer still comes first, then jobgate stops reading.
+  const huge = 1024 * 1024 * 1024;
+  const flooded = await flood(huge, `Authorization: Bearer ${tokens.scoped}\r\nContent-Type: application/json\r\n`);
+  t.equal(flooded.status, 413);
+  t.ok(flooded.written < huge, `jobgate closed the connection after ${flooded.written} bytes instead of reading 1 GiB`);
+  t.equal((await call('scoped', 'GET', '/v1/job/nb1')).status, 200, 'jobgate still answers');
 });
 
 t.test('an incomplete API configuration stops start-up', async (t) => {
