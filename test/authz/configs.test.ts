@@ -123,5 +123,6 @@ t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on 
   t.match(code, /map "\$host \$http_host" \$jobgate_host \{\s*default \$host;/, '$jobgate_host is $host, the host nginx routes on');
   t.equal(code.split('$http_host').length - 1, 2, '$http_host appears only beside $host, in the two maps');
   t.equal(code.match(/if \(\$jobgate_misdirected\) \{\s*return 400;\s*\}/g)?.length, 2, 'both servers refuse a Host unlike the request line');
-  t.match(code, /map \$http_authorization \$jobgate_client_authorization \{[^}]*jgt_\[0-9a-f\]\{8\}-/, 'an Authorization holding a jobgate token is emptied');
+  t.match(code, /map \$http_authorization \$jobgate_client_authorization \{[^}]*"~jgt_\[0-9a-f\]"\s+"";/, 'an Authorization holding a jobgate token (cut short too) is emptied');
+  t.equal(code.match(/if \(\$jobgate_query_token\) \{\s*return 404;\s*\}/g)?.length, 2, 'both servers hand a query holding a token to jobgate');
 });
