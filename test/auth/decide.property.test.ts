@@ -36,6 +36,13 @@ function ruleFor(identity: 'anonymous' | Role, requirements: readonly ModelRequi
   return modelMatches(requirements, labels) ? 'allowed' : 'scope_denied';
 }
 
+/** How often each outcome must be reached to mean something: 20 times, fewer when `npm run fuzz` is told to run very few cases. */
+function enough(seen: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const count of seen.values()) total += count;
+  return Math.min(20, Math.floor(total / 100));
+}
+
 t.test('decide allows exactly what the rule allows', async (t) => {
   const seen = new Map<Expected, number>();
   await check(
@@ -56,7 +63,7 @@ t.test('decide allows exactly what the rule allows', async (t) => {
   );
   // Every outcome was reached often enough to mean something.
   for (const outcome of ['allowed', 'allowed_unsecure', 'missing_token', 'role_denied', 'scope_denied'] as const) {
-    t.ok((seen.get(outcome) ?? 0) >= 20, `${outcome} reached ${seen.get(outcome) ?? 0} times`);
+    t.ok((seen.get(outcome) ?? 0) >= enough(seen), `${outcome} reached ${seen.get(outcome) ?? 0} times`);
   }
 });
 
@@ -158,5 +165,5 @@ t.test('the API decision allows exactly what the API table allows', async (t) =>
     }),
     2000,
   );
-  for (const kind of ['forward', 'deny', 'inspect-body', 'scoped-list']) t.ok((seen.get(kind) ?? 0) >= 20, `${kind} reached ${seen.get(kind) ?? 0} times`);
+  for (const kind of ['forward', 'deny', 'inspect-body', 'scoped-list']) t.ok((seen.get(kind) ?? 0) >= enough(seen), `${kind} reached ${seen.get(kind) ?? 0} times`);
 });
