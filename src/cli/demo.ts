@@ -12,6 +12,7 @@ import { startJobgate, type RunningJobgate } from '../server.js';
 import { TokenStore } from '../tokens/store.js';
 import { CLI_REDIS_TIMEOUT_MS, type GlobalOptions } from './context.js';
 import type { CliIo } from './main.js';
+import { terminalLine } from './terminal.js';
 
 /** Every key the demo writes starts with this, so that it never touches a real installation's data. */
 export const DEMO_KEY_PREFIX = 'jobgate-demo:';
@@ -88,7 +89,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<void> {
         await cleanup();
       } catch (error) {
         failed = true;
-        io.stderr(`jobgate: warning: while stopping the demo: ${(error as Error).message.split('\n')[0]}\n`);
+        io.stderr(`jobgate: warning: while stopping the demo: ${terminalLine((error as Error).message)}\n`);
       }
     }
     for (const signal of SIGNALS) process.off(signal, onSignal);

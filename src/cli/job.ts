@@ -5,6 +5,7 @@ import { assertJobId, validateJobSpec, type JobSpec } from '../jobs/store.js';
 import type { CliIo } from './main.js';
 import { settingsFor, withStores } from './context.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+import { terminalLine } from './terminal.js';
 
 const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
 
@@ -72,7 +73,7 @@ export function jobCommand(io: CliIo): Command {
       const records = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.list());
       const views = [];
       for (const record of records) {
-        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${record.message}\n`);
+        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${terminalLine(record.message)}\n`);
         else views.push(jobView(record));
       }
       io.stdout(render(views, options.output));

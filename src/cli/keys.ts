@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { ASSERTION_ALGORITHMS, generatePrivateKey, loadAssertionKeys, type AssertionAlgorithm } from '../assertion/keys.js';
 import type { CliIo } from './main.js';
+import { terminalLine } from './terminal.js';
 
 interface GenerateOptions {
   alg: AssertionAlgorithm;
@@ -33,7 +34,7 @@ export function keysCommand(io: CliIo): Command {
           const code = (error as NodeJS.ErrnoException).code;
           throw new InputError(code === 'EEXIST' ? `${options.out} exists: jobgate never overwrites a key file` : `cannot write ${options.out}: ${code ?? (error as Error).message}`);
         }
-        io.stderr(`wrote ${options.alg} key ${signing.kid} to ${options.out}\n`);
+        io.stderr(`wrote ${options.alg} key ${signing.kid} to ${terminalLine(options.out)}\n`);
       } else {
         io.stdout(text);
         io.stderr(`${options.alg} key ${signing.kid}\n`);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
+import { terminalLine, terminalLines } from './terminal.js';
 
 /** Where the CLI writes and what it reads: the process by default, captured in tests. */
 export interface CliIo {
@@ -57,7 +58,7 @@ export async function buildProgram(io: CliIo, only?: CommandName): Promise<Comma
     .option('--config <file>', 'YAML config file (see config/jobgate.yaml)')
     .option('--redis-url <url>', 'Redis URL (env JOBGATE_REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(`jobgate: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(commanderErrorLine(text)) });
   const names = only === undefined ? (Object.keys(COMMANDS) as CommandName[]) : [only];
   for (const command of await Promise.all(names.map((name) => COMMANDS[name](io)))) program.addCommand(command);
   // Every command reports its own errors through the same exit path below.
@@ -70,9 +71,26 @@ export async function buildProgram(io: CliIo, only?: CommandName): Promise<Comma
   return program;
 }
 
+const SUGGESTION = '\n(Did you mean ';
+
+/**
+ * Commander's message as one line: it can quote an argument (an unknown command or option),
+ * which may hold control characters or line breaks; its own suggestion, if any, ends the line.
+ */
+function commanderErrorLine(text: string): string {
+  const message = text.replace(/^error: /, '').replace(/\n$/, '');
+  const suggestionAt = message.lastIndexOf(SUGGESTION);
+  if (suggestionAt < 0) return `jobgate: ${terminalLine(message)}\n`;
+  return `jobgate: ${terminalLine(message.slice(0, suggestionAt))} ${terminalLine(message.slice(suggestionAt + 1))}\n`;
+}
+
 /** Runs the CLI and returns the process exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = await buildProgram(io, commandNamed(argv));
+  // Whatever a command writes on stderr (warnings, jobgate's log lines in the demo) reaches the
+  // terminal with its control characters escaped. Messages that quote a value also escape line
+  // breaks (terminalLine), so that each stays one line.
+  const escapedIo: CliIo = { ...io, stderr: (text) => io.stderr(terminalLines(text)) };
+  const program = await buildProgram(escapedIo, commandNamed(argv));
   if (argv.length === 0) {
     io.stdout(program.helpInformation());
     return EXIT_OK;
@@ -81,7 +99,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT_OK;
   } catch (error) {
-    return reportError(error, io);
+    return reportError(error, escapedIo);
   }
 }
 
@@ -91,7 +109,8 @@ function reportError(error: unknown, io: CliIo): number {
     return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.stderr(`jobgate: ${message.split('\n')[0]}\n`);
+  // One line, whatever the message quotes (a record's field, a key, an argument).
+  io.stderr(`jobgate: ${terminalLine(message)}\n`);
   if (error instanceof InputError) return EXIT_USAGE;
   if (error instanceof NotFoundError || error instanceof StoreUnavailableError || error instanceof RecordError) return EXIT_FAILURE;
   return EXIT_FAILURE;

@@ -4,6 +4,7 @@ import { assertTokenId, validateNewToken } from '../tokens/store.js';
 import type { CliIo } from './main.js';
 import { settingsFor, withStores } from './context.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+import { terminalLine } from './terminal.js';
 
 const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
 
@@ -33,7 +34,7 @@ export function tokenCommand(io: CliIo): Command {
       const records = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.list());
       const views = [];
       for (const record of records) {
-        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${record.message}\n`);
+        if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${terminalLine(record.message)}\n`);
         else views.push(tokenView(record));
       }
       io.stdout(render(views, options.output));

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { hiddenCharacters, runCli, type CliResult } from '../helpers/cli.js';
 import { RedisServer } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
@@ -217,6 +217,34 @@ t.test('a malformed record in list: a warning line, the others still printed', a
   succeeded(t, fixed, 'put over the malformed record repairs it');
   t.equal((JSON.parse(fixed.stdout) as PrintedJob).createdAt, '2024-01-01T00:00:00Z');
   t.equal((await runCli(['job', 'list', '-o', 'json'], env)).stderr, '', 'no warning any more');
+});
+
+t.test('hostile records: list warnings and the get error are one line each, with no control or bidi character', async (t) => {
+  const { env, keys } = fresh();
+  succeeded(t, await runCli(['job', 'put', 'good', '--upstream', 'http://u'], env), 'put');
+  const at = '2024-01-01T00:00:00Z';
+  await admin
+    .multi()
+    .hset(keys.job('labels'), { id: 'labels', labels: JSON.stringify({ 'x\u001b[2K\r\u202e': 'a' }), upstream: 'http://u/', createdAt: at, updatedAt: at })
+    .hset(keys.job('ports'), { id: 'ports', labels: '{}', upstream: 'http://u/', ports: JSON.stringify({ '1\n\u0085jobgate: ok\u2066': 'http://u/' }), createdAt: at, updatedAt: at })
+    .sadd(keys.jobs, 'labels', 'ports')
+    .exec();
+  const [list, get] = await Promise.all([runCli(['job', 'list', '-o', 'json'], env), runCli(['job', 'get', 'ports'], env)]);
+  // Checked without printing the output: raw, it would garble the test report.
+  for (const [what, result] of [['list', list], ['get', get]] as const) {
+    t.same(hiddenCharacters(result.stdout), [], `${what}: no control or bidi character on stdout`);
+    t.same(hiddenCharacters(result.stderr), [], `${what}: none on stderr`);
+  }
+  t.equal(list.code, 0, 'list still succeeds');
+  t.same((JSON.parse(list.stdout) as PrintedJob[]).map((job) => job.id), ['good'], 'the valid job is printed');
+  const warnings = list.stderr.split('\n');
+  t.equal(warnings.pop(), '', 'the warnings end with a line break');
+  t.equal(warnings.length, 2, 'one line per malformed record');
+  t.ok(warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')), 'each line is a whole warning');
+  t.ok(warnings.some((line) => line.includes('label key "x\\u001b[2K\\r\\u202e"')), 'the label key is shown with its escapes');
+  t.equal(get.code, 1, 'get of a malformed record: exit 1');
+  t.ok(/^jobgate: [^\n]+\n$/.test(get.stderr), 'get: exactly one line on stderr');
+  t.ok(get.stderr.includes('ports: "1\\n\\u0085jobgate: ok\\u2066"'), 'the port is shown with its escapes');
 });
 
 t.test('Redis unreachable: exit 1 with one line', async (t) => {

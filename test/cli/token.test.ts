@@ -9,7 +9,7 @@ import { loadSettings } from '../../src/config/load.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { mintToken, parseToken, TOKEN_LENGTH, type ParsedToken } from '../../src/tokens/format.js';
 import { TokenStore } from '../../src/tokens/store.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { hiddenCharacters, runCli, type CliResult } from '../helpers/cli.js';
 import { RedisServer } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
@@ -317,6 +317,57 @@ t.test('a malformed record in list: a warning line, the others still printed', a
   const renew = await runCli(['token', 'renew', bad], env);
   failed(t, renew, 1, 'renew of the malformed record');
   t.equal(await admin.hget(keys.token(bad), 'version'), '1', 'renew wrote nothing');
+});
+
+t.test('hostile records: list and get print no control or bidi character, and the output reads back exactly', async (t) => {
+  const { env, keys } = fresh();
+  const at = '2024-01-01T00:00:00.000Z';
+  const fields = { labelSelector: '', secretHash: 'ab'.repeat(32), version: '1', createdAt: at, updatedAt: at };
+  // A valid record: a name may hold C1 controls and format characters (only C0 and DEL are refused).
+  const named = mintToken().id;
+  const hostileName = 'ops\u202eexe.txt\u2066 \u009b2J\u0085\u200b\u2028x\u{e0041}\u00ad';
+  // Malformed records whose warnings would quote an escape sequence: in a field, and in the key.
+  const badRole = mintToken().id;
+  const badSelector = mintToken().id;
+  const badVersion = mintToken().id;
+  const badKeyId = 'x\u001b]0;pwned\u0007\r\njobgate: warning: forged';
+  await admin
+    .multi()
+    .hset(keys.token(named), { id: named, name: hostileName, role: 'read', ...fields })
+    .hset(keys.token(badRole), { id: badRole, name: 'r', role: '\u001b[2K\rread\u0007\nok', ...fields })
+    .hset(keys.token(badSelector), { id: badSelector, name: 's', role: 'read', ...fields, labelSelector: 'team\u202e=a\u009b' })
+    .hset(keys.token(badVersion), { id: badVersion, name: 'v', role: 'read', ...fields, version: '1\u001b[8m\b\u007f' })
+    .hset(keys.token(badKeyId), { id: badKeyId, name: 'k', role: 'read', ...fields })
+    .sadd(keys.tokens, named, badRole, badSelector, badVersion, badKeyId)
+    .exec();
+  const expected = [{ id: named, createdAt: at, updatedAt: at, spec: { name: hostileName, role: 'read', labelSelector: '' }, status: { version: 1 } }];
+
+  const [json, yaml, get] = await Promise.all([runCli(['token', 'list', '-o', 'json'], env), runCli(['token', 'list'], env), runCli(['token', 'get', badRole], env)]);
+  for (const [what, result] of [['list -o json', json], ['list', yaml], ['get', get]] as const) {
+    t.same(hiddenCharacters(result.stdout), [], `${what}: no control or bidi character on stdout`);
+    t.same(hiddenCharacters(result.stderr), [], `${what}: none on stderr`);
+  }
+  t.equal(json.code, 0, 'list -o json: exit 0');
+  t.same(JSON.parse(json.stdout), expected, 'the JSON reads back to the stored name, exactly');
+  t.equal(yaml.code, 0, 'list: exit 0');
+  t.same(parseYaml(yaml.stdout), expected, 'the YAML reads back to the stored name, exactly');
+  t.ok(/^ {4}name: "[^\n]*"$/m.test(yaml.stdout), 'the name is one double-quoted line');
+
+  const warnings = json.stderr.split('\n');
+  t.equal(warnings.pop(), '', 'the warnings end with a line break');
+  t.equal(warnings.length, 4, 'one line per malformed record, however many line breaks they hold');
+  t.ok(warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')), 'each line is a whole warning');
+  t.ok(yaml.stderr === json.stderr, 'the same warnings for YAML');
+  t.ok(warnings.some((line) => line.includes(`${keys.token(badRole)}: role "\\u001b[2K\\rread\\u0007\\nok"`)), 'the role is shown with its escapes');
+  t.ok(warnings.some((line) => line.includes('version "1\\u001b[8m\\b\\u007f"')), 'and the version');
+  t.ok(warnings.some((line) => line.includes('team\\u202e')), 'and the selector');
+  t.ok(warnings.some((line) => line.includes(`${keys.prefix}token:x\\u001b]0;pwned\\u0007\\r\\njobgate: warning: forged`)), 'and the key');
+
+  // Checked without printing the output: raw, it would garble the test report.
+  t.equal(get.code, 1, 'get of a malformed record: exit 1');
+  t.ok(/^jobgate: [^\n]+\n$/.test(get.stderr), 'get: exactly one line on stderr');
+  t.equal(get.stdout, '', 'get: nothing on stdout');
+  t.ok(get.stderr.includes(`role "\\u001b[2K\\rread\\u0007\\nok"`), 'the error line shows the role with its escapes');
 });
 
 t.test('--help on every command exits 0 and prints its usage', async (t) => {

@@ -54,3 +54,39 @@ async function spawnCli(args: readonly string[], env: Record<string, string>, in
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout, stderr };
 }
+
+/**
+ * Whether a terminal acts on or hides `codePoint` instead of showing it: C0 controls, DEL, C1
+ * controls, bidi embeddings, overrides and isolates, zero-width and other invisible format
+ * characters, line and paragraph separators, tag characters, lone surrogates. Written from that
+ * list, independently of src/cli/terminal.ts.
+ */
+export function isHidden(codePoint: number): boolean {
+  return (
+    codePoint <= 0x1f ||
+    (codePoint >= 0x7f && codePoint <= 0x9f) ||
+    codePoint === 0xad ||
+    codePoint === 0x61c ||
+    (codePoint >= 0x200b && codePoint <= 0x200f) ||
+    (codePoint >= 0x2028 && codePoint <= 0x202e) ||
+    (codePoint >= 0x2060 && codePoint <= 0x2064) ||
+    (codePoint >= 0x2066 && codePoint <= 0x206f) ||
+    codePoint === 0xfeff ||
+    (codePoint >= 0xfff9 && codePoint <= 0xfffb) ||
+    (codePoint >= 0xd800 && codePoint <= 0xdfff) ||
+    (codePoint >= 0xe0000 && codePoint <= 0xe007f)
+  );
+}
+
+/**
+ * The hidden characters in `text` other than line breaks, as `U+1B` names: an assertion that
+ * printed the raw text on failure would garble the test report itself.
+ */
+export function hiddenCharacters(text: string): string[] {
+  const found: string[] = [];
+  for (const character of text) {
+    const codePoint = character.codePointAt(0) ?? 0;
+    if (codePoint !== 0x0a && isHidden(codePoint)) found.push(`U+${codePoint.toString(16).toUpperCase()}`);
+  }
+  return found;
+}
