@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
@@ -126,6 +127,8 @@ function clientOf(req: IncomingMessage): string {
  */
 export function createAuthzServer(deps: AuthzDeps): Server {
   const { gatekeeper, api, signer, trusted, logger, metrics } = deps;
+  // The same audiences as the inline proxy's (src/assertion/audience.ts).
+  const apiAssertionAudience = api ? apiAudience(deps.publicScheme ?? 'http', api.hosts) : '';
   let counter = 0;
 
   const allow = async (res: ServerResponse, token: TokenRecord | undefined, audience: string) => {
@@ -210,7 +213,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       // The inline proxy would forward another query (a scoped list): the edge forwards the client's, so no.
       if (admission.url !== subject.url) return refuse(res, outcome, { decision: 'query_not_available', answer: QUERY_NOT_AVAILABLE });
       outcome.decision = admission.decision;
-      return allow(res, token, cookieHost(subject));
+      return allow(res, token, apiAssertionAudience);
     }
 
     const routed = gatekeeper.route(subject);
@@ -232,7 +235,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       return refuse(res, outcome, { decision: 'foreign_origin', answer: ANSWERS.foreignOrigin });
     }
     outcome.decision = admission.decision;
-    return allow(res, admission.token, target.job.id);
+    return allow(res, admission.token, jobAudience(target.job.id, target.port));
   }
 
   /**
