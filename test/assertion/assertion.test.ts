@@ -75,6 +75,21 @@ t.test('forwarded requests carry a signed assertion the upstream can verify', as
   t.equal(up.last.headers['x-jobgate-assertion'], undefined, 'unsecureHttp traffic carries none, and no forged one');
 });
 
+t.test("a token's name and role rewritten in place (admin script, then PUBLISH): the next assertion asserts the new ones", async (t) => {
+  const { record, value } = await h.tokens.create({ name: 'op', role: 'operator' });
+  const verify = async () => (await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'job:nb1' })).payload;
+  t.equal((await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status, 200);
+  t.match(await verify(), { sub: record.id, name: 'op', role: 'operator' });
+
+  // As docs/redis-schema.md tells an admin script: rewrite the hash, then publish token:<id>.
+  const prefix = h.settings.keyPrefix!;
+  await h.admin.hset(`${prefix}token:${record.id}`, { name: 'demoted', role: 'read' });
+  await h.admin.publish(`${prefix}invalidate`, `token:${record.id}`);
+  await waitFor(async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status === 200 && up.last.headers['x-jobgate-role'] === 'read');
+  t.equal(up.last.headers['x-jobgate-token-name'], 'demoted', 'the identity headers changed');
+  t.match(await verify(), { sub: record.id, name: 'demoted', role: 'read' }, 'and the assertion of the same request says so too');
+});
+
 t.test('WebSocket handshakes carry it too', async (t) => {
   const { value } = await h.tokens.create({ name: 'ws', role: 'read' });
   const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
