@@ -6,6 +6,7 @@ import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { newRequestId } from '../observability/request-id.js';
 import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
@@ -129,7 +130,6 @@ export function createAuthzServer(deps: AuthzDeps): Server {
   const { gatekeeper, api, signer, trusted, logger, metrics } = deps;
   // The same audiences as the inline proxy's (src/assertion/audience.ts).
   const apiAssertionAudience = api ? apiAudience(deps.publicScheme ?? 'http', api.hosts) : '';
-  let counter = 0;
 
   const allow = async (res: ServerResponse, token: TokenRecord | undefined, audience: string) => {
     const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
@@ -273,7 +273,9 @@ export function createAuthzServer(deps: AuthzDeps): Server {
   return createServer((req, res) => {
     const started = performance.now();
     const outcome: AccessOutcome = { decision: 'pending' };
-    const requestId = `authz-${(counter++).toString(36)}`;
+    const requestId = newRequestId();
+    // The id of this decision's access line, for the edge to pass on (Traefik: authResponseHeaders).
+    res.setHeader('x-request-id', requestId);
     // The access line names the original request (method, host, path) once it is known.
     let logged: IncomingMessage = req;
     res.once('close', () => {

@@ -5,6 +5,7 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { newRequestId } from '../observability/request-id.js';
 import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 import { expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
@@ -103,9 +104,6 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const durationMs = accessLog.write(req, requestId, started, status, outcome, kind);
     metrics.request(outcome.decision, status, durationMs / 1000);
   };
-  const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-  let requestCounter = 0;
-  const nextRequestId = () => `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
   const onUpstreamFailure = upstreamFailureLogger(logger);
   const ownScheme = options.publicScheme ?? 'http';
   const apiAssertionAudience = api ? apiAudience(ownScheme, api.hosts) : '';
@@ -338,7 +336,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const requestId = nextRequestId();
+    const requestId = newRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
     // Changes to tokens and jobs from here on are re-checked when the response is tracked.
     const since = liveSockets.epoch;
@@ -392,7 +390,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   async function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
-    const requestId = nextRequestId();
+    const requestId = newRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
     const since = liveSockets.epoch;
     let status = 101;

@@ -2,7 +2,7 @@ import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jos
 import t, { type Test } from 'tap';
 import { KeySpace } from '../../src/redis/index.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
-import { startHarness, type Harness } from '../helpers/jobgate.js';
+import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 
 /** The forward-auth decision endpoint (JOBGATE_AUTHZ_LISTEN), asked directly as nginx or Traefik would. */
@@ -345,4 +345,17 @@ t.test("the assertion's audience names the job and port the edge forwards to, as
     t.equal((await inline({ host, headers: bearer(value) })).status, 200);
     t.equal(decodeJwt(String(up.last.headers['x-jobgate-assertion'])).aud, audience, `${host}: the same inline`);
   }
+});
+
+t.test("the answer carries the decision's request id, the one in its access line; unpredictable", async (t) => {
+  const { value } = await h.tokens.create({ name: 'ids', role: 'read' });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = await ask({ host: 'nb1.job.test', uri: '/', headers: { ...bearer(value), 'x-request-id': 'client-chosen' } });
+    ids.push(String(reply.headers['x-request-id']));
+  }
+  for (const id of ids) t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7, not a counter');
+  t.equal(new Set(ids).size, 3);
+  await waitFor(() => ids.every((id) => h.log.access.some((line) => line.kind === 'authz' && line.requestId === id)));
+  t.pass('each id names its access line');
 });
