@@ -8,9 +8,11 @@ export const ASSERTION_LIFETIME_SECONDS = 60;
 /** A cached assertion is replaced this long before it expires, so that none arrives stale. */
 const REFRESH_BEFORE_EXPIRY_SECONDS = 20;
 
-/** A signed assertion and what it was signed for; a token's assertions form a short list. */
+/** A signed assertion and what it asserts; a token's assertions form a short list. */
 interface Signed {
   readonly version: number;
+  readonly name: string;
+  readonly role: string;
   readonly audience: string;
   readonly jwt: string;
   readonly refreshAt: number;
@@ -21,13 +23,14 @@ interface Signed {
 const AUDIENCES_PER_TOKEN = 8;
 
 /**
- * Signs `X-Jobgate-Assertion`: a JWT (ES256 or EdDSA) with iss, aud (the job id, or the API
- * host), sub (token id), name, role, iat and exp (60 s later) and the key id. One is reused
- * per (token id, version, audience) until shortly before it expires, so that signing costs
- * one signature per token and audience per 40 s, not one per request.
+ * Signs `X-Jobgate-Assertion`: a JWT (ES256 or EdDSA) with iss, aud (the upstream it is for,
+ * see audience.ts), sub (token id), name, role, iat and exp (60 s later) and the key id. One is
+ * reused per (token id, version, name, role, audience) until shortly before it expires, so that
+ * signing costs one signature per token and audience per 40 s, not one per request, and a token
+ * whose name or role an admin rewrites in place gets new claims at its next request.
  *
- * The cache is keyed by the record's own id string, with the version and audience in the
- * entry, so that a cached assertion costs its JWT and one small object and no key strings.
+ * The cache is keyed by the record's own id string, with the rest in the entry, so that a
+ * cached assertion costs its JWT and one small object and no key strings.
  */
 export class AssertionSigner {
   private readonly cache = new ScanResistantLru<Signed>(10_000);
@@ -41,7 +44,7 @@ export class AssertionSigner {
   /** The cached assertion, when there is a fresh one (no await on the hot path). */
   cached(token: TokenRecord, audience: string): string | undefined {
     for (let signed = this.cache.get(token.id); signed !== undefined; signed = signed.next) {
-      if (signed.audience === audience && signed.version === token.version) return signed.refreshAt > this.now() ? signed.jwt : undefined;
+      if (signed.audience === audience && sameClaims(signed, token)) return signed.refreshAt > this.now() ? signed.jwt : undefined;
     }
     return undefined;
   }
@@ -62,15 +65,20 @@ export class AssertionSigner {
       .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
       .sign(signing.privateKey);
     const refreshAt = (iat + ASSERTION_LIFETIME_SECONDS - REFRESH_BEFORE_EXPIRY_SECONDS) * 1000;
-    const others = keep(this.cache.get(token.id), token.version, audience, AUDIENCES_PER_TOKEN - 1);
-    this.cache.set(token.id, { version: token.version, audience, jwt, refreshAt, next: others });
+    const others = keep(this.cache.get(token.id), token, audience, AUDIENCES_PER_TOKEN - 1);
+    this.cache.set(token.id, { version: token.version, name: token.name, role: token.role, audience, jwt, refreshAt, next: others });
     return jwt;
   }
 }
 
-/** The list without entries for `audience` or for another version, cut to `limit` entries. */
-function keep(list: Signed | undefined, version: number, audience: string, limit: number): Signed | undefined {
+/** Whether `signed` asserts what `token` says now (its sub, the token id, is the cache key). */
+function sameClaims(signed: Signed, token: TokenRecord): boolean {
+  return signed.version === token.version && signed.role === token.role && signed.name === token.name;
+}
+
+/** The list without entries for `audience` or with other claims than `token`'s, cut to `limit` entries. */
+function keep(list: Signed | undefined, token: TokenRecord, audience: string, limit: number): Signed | undefined {
   if (list === undefined || limit === 0) return undefined;
-  if (list.version !== version || list.audience === audience) return keep(list.next, version, audience, limit);
-  return { ...list, next: keep(list.next, version, audience, limit - 1) };
+  if (!sameClaims(list, token) || list.audience === audience) return keep(list.next, token, audience, limit);
+  return { ...list, next: keep(list.next, token, audience, limit - 1) };
 }

@@ -1,10 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { newRequestId } from '../observability/request-id.js';
 import { cookieHost, isPromise, type Denial, type Gatekeeper, type Target } from '../proxy/admission.js';
 import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
@@ -126,7 +128,8 @@ function clientOf(req: IncomingMessage): string {
  */
 export function createAuthzServer(deps: AuthzDeps): Server {
   const { gatekeeper, api, signer, trusted, logger, metrics } = deps;
-  let counter = 0;
+  // The same audiences as the inline proxy's (src/assertion/audience.ts).
+  const apiAssertionAudience = api ? apiAudience(deps.publicScheme ?? 'http', api.hosts) : '';
 
   const allow = async (res: ServerResponse, token: TokenRecord | undefined, audience: string) => {
     const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
@@ -210,7 +213,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       // The inline proxy would forward another query (a scoped list): the edge forwards the client's, so no.
       if (admission.url !== subject.url) return refuse(res, outcome, { decision: 'query_not_available', answer: QUERY_NOT_AVAILABLE });
       outcome.decision = admission.decision;
-      return allow(res, token, cookieHost(subject));
+      return allow(res, token, apiAssertionAudience);
     }
 
     const routed = gatekeeper.route(subject);
@@ -232,7 +235,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
       return refuse(res, outcome, { decision: 'foreign_origin', answer: ANSWERS.foreignOrigin });
     }
     outcome.decision = admission.decision;
-    return allow(res, admission.token, target.job.id);
+    return allow(res, admission.token, jobAudience(target.job.id, target.port));
   }
 
   /**
@@ -270,7 +273,9 @@ export function createAuthzServer(deps: AuthzDeps): Server {
   return createServer((req, res) => {
     const started = performance.now();
     const outcome: AccessOutcome = { decision: 'pending' };
-    const requestId = `authz-${(counter++).toString(36)}`;
+    const requestId = newRequestId();
+    // The id of this decision's access line, for the edge to pass on (Traefik: authResponseHeaders).
+    res.setHeader('x-request-id', requestId);
     // The access line names the original request (method, host, path) once it is known.
     let logged: IncomingMessage = req;
     res.once('close', () => {

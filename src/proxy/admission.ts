@@ -20,6 +20,8 @@ export type Mode =
 export interface Target {
   readonly job: JobRecord;
   readonly upstream: URL;
+  /** The job's other port the host names (`<id>-<port>`); absent for its default upstream. */
+  readonly port?: number;
 }
 
 export type Denial = {
@@ -112,7 +114,7 @@ export class Gatekeeper {
     return this.withJob(reading.jobId, (job) => {
       if (!job) return deny('unknown_job', ANSWERS.unknownJob, { jobId: reading.jobId });
       const upstream = job.ports.get(reading.port);
-      return upstream ? { job, upstream } : deny('unknown_port', ANSWERS.unknownPort, { jobId: reading.jobId });
+      return upstream ? { job, upstream, port: reading.port } : deny('unknown_port', ANSWERS.unknownPort, { jobId: reading.jobId });
     });
   }
 

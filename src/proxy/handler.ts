@@ -5,11 +5,13 @@ import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/a
 import { AccessLog, type AccessOutcome } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { newRequestId } from '../observability/request-id.js';
 import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 import { expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, type MaybePromise, type Target } from './admission.js';
+import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { ApiAdmission, ApiGate } from './api-gate.js';
@@ -102,11 +104,9 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     const durationMs = accessLog.write(req, requestId, started, status, outcome, kind);
     metrics.request(outcome.decision, status, durationMs / 1000);
   };
-  const requestIdPrefix = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
-  let requestCounter = 0;
-  const nextRequestId = () => `${requestIdPrefix}-${(requestCounter++).toString(36)}`;
   const onUpstreamFailure = upstreamFailureLogger(logger);
   const ownScheme = options.publicScheme ?? 'http';
+  const apiAssertionAudience = api ? apiAudience(ownScheme, api.hosts) : '';
 
   /** Checks that need nothing but the request, then the route. */
   const route = (req: IncomingMessage): MaybePromise<Target | Denial> => {
@@ -142,7 +142,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   /**
    * The upstream headers of a request that passed, once its assertion is there (usually at
-   * once, from the signer's cache). `audience` is who the assertion is for: the job, or the API host.
+   * once, from the signer's cache). `audience` is who the assertion is for (src/assertion/audience.ts).
    */
   const headersFor = (
     req: IncomingMessage,
@@ -299,7 +299,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       body = checked;
     }
     req.url = withoutTokenParameters(admission.url);
-    const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, cookieHost(req), forwarded, requestId, false, body?.length);
+    const headers = await headersFor(req, { token, via: 'bearer', upstream: route.upstream }, apiAssertionAudience, forwarded, requestId, false, body?.length);
     liveSockets.track(forwarder.web(req, res, route.upstream, headers, body), admission.jobId, token, 'api', since);
   }
 
@@ -336,7 +336,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const requestId = nextRequestId();
+    const requestId = newRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
     // Changes to tokens and jobs from here on are re-checked when the response is tracked.
     const since = liveSockets.epoch;
@@ -378,7 +378,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         return sendAnswer(res, ANSWERS.foreignOrigin);
       }
       req.url = withoutTokenParameters(url);
-      const headers = headersFor(req, admission, admission.job.id, forwarded, requestId, false);
+      const headers = headersFor(req, admission, jobAudience(target.job.id, target.port), forwarded, requestId, false);
       const response = forwarder.web(req, res, admission.upstream, isPromise(headers) ? await headers : headers);
       if (admission.token) liveSockets.track(response, admission.job.id, admission.token, 'job', since);
     } catch (error) {
@@ -390,7 +390,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
 
   async function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const started = performance.now();
-    const requestId = nextRequestId();
+    const requestId = newRequestId();
     const outcome: AccessOutcome = { decision: 'pending' };
     const since = liveSockets.epoch;
     let status = 101;
@@ -423,7 +423,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         // Registered before any further await: a revocation from now on closes it, even mid-handshake.
         relay = new RelayedSocket(socket);
         liveSockets.add(relay, admission.jobId, token, 'api', since);
-        const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, cookieHost(req), forwarded, requestId, true);
+        const headers = await headersFor(req, { token, via: 'bearer', upstream: apiRoute.upstream }, apiAssertionAudience, forwarded, requestId, true);
         relay.connect(req, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, onRelayFailure, options.upstreamCookieDomain === 'keep');
         return;
       }
@@ -457,7 +457,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       relay = new RelayedSocket(socket);
       liveSockets.add(relay, admission.job.id, admission.token, 'job', since);
       req.url = withoutTokenParameters(req.url ?? '/');
-      const headers = await headersFor(req, admission, admission.job.id, forwarded, requestId, true);
+      const headers = await headersFor(req, admission, jobAudience(target.job.id, target.port), forwarded, requestId, true);
       relay.connect(req, head, admission.upstream, headers, options.upstreamTimeoutMs, onRelayFailure, options.upstreamCookieDomain === 'keep');
     } catch (error) {
       outcome.decision = 'internal_error';

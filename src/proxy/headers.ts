@@ -34,6 +34,24 @@ function isForwardingHeader(name: string): boolean {
   return startsWithDashed(name, 'x-forwarded-') || name === 'forwarded' || (name.length === 9 && startsWithDashed(name, 'x-real-ip'));
 }
 
+/** X-Request-Id and X-Client-Request-Id, with '-' or '_': jobgate sets them, the client never does. */
+function isRequestIdHeader(name: string): boolean {
+  return (name.length === 12 && startsWithDashed(name, 'x-request-id')) || (name.length === 19 && startsWithDashed(name, 'x-client-request-id'));
+}
+
+/** Longest client request id passed on (as X-Client-Request-Id); a longer one is dropped. */
+export const MAX_CLIENT_REQUEST_ID_LENGTH = 128;
+
+/** The client's X-Request-Id when it is short printable ASCII, else undefined. */
+function boundedClientRequestId(value: string | string[]): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CLIENT_REQUEST_ID_LENGTH) return undefined;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) return undefined;
+  }
+  return value;
+}
+
 /** How the request reached jobgate, as X-Forwarded-* and Forwarded describe it to the upstream. */
 export interface ForwardedInfo {
   /** Addresses from the original client to the peer that connected to jobgate. */
@@ -137,7 +155,7 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
   const single = listed === undefined && connection !== undefined && !options.upgrade ? connectionOption(connection.trim().toLowerCase()) : undefined;
   const replacedBody = options.bodyLength !== undefined;
   const out: string[] = [];
-  let requestId = false;
+  let clientRequestId: string | undefined;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
@@ -157,8 +175,10 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
       continue;
     } else if (replacedBody && name === 'content-length') {
       continue;
-    } else if (name === 'x-request-id') {
-      requestId = !carriesToken(value as string);
+    } else if (isRequestIdHeader(name)) {
+      // jobgate names the request (the id in its log); the client's id is kept under another name.
+      if (name === 'x-request-id' && !carriesToken(value as string)) clientRequestId = boundedClientRequestId(value);
+      continue;
     }
     if (typeof value === 'string') {
       if (!carriesToken(value)) out.push(name, value);
@@ -182,7 +202,8 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
     'forwarded',
     `${forwarded};host="${quotedSafe(host)}";proto=${proto}`,
   );
-  if (!requestId) out.push('x-request-id', options.requestId);
+  out.push('x-request-id', options.requestId);
+  if (clientRequestId !== undefined) out.push('x-client-request-id', clientRequestId);
 
   const identity = options.identity;
   if (identity) out.push('x-jobgate-token-id', identity.tokenId, 'x-jobgate-token-name', identity.tokenName, 'x-jobgate-role', identity.role);

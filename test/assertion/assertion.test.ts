@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
 import { bearer, request } from '../helpers/http.js';
@@ -56,7 +56,7 @@ t.test('forwarded requests carry a signed assertion the upstream can verify', as
   await request(h.url, { host: 'nb1.job.test', headers: { ...bearer(value), 'x-jobgate-assertion': 'forged' } });
   const assertion = String(up.last.headers['x-jobgate-assertion']);
   t.not(assertion, 'forged', 'a client-sent assertion never passes');
-  const { payload, protectedHeader } = await jwtVerify(assertion, createLocalJWKSet(jwks), { issuer: 'https://jobgate.example', audience: 'nb1' });
+  const { payload, protectedHeader } = await jwtVerify(assertion, createLocalJWKSet(jwks), { issuer: 'https://jobgate.example', audience: 'job:nb1' });
   t.match(payload, { sub: record.id, name: 'alice', role: 'operator' });
   t.ok(payload.exp! - payload.iat! <= 60, 'expires within 60 s');
   t.equal(protectedHeader.alg, 'ES256');
@@ -69,10 +69,25 @@ t.test('forwarded requests carry a signed assertion the upstream can verify', as
   t.not(up.last.headers['x-jobgate-assertion'], assertion, 'a renewed token gets a new one');
 
   await request(h.url, { host: 'api.test', path: '/v1/job', headers: bearer(renewed.value) });
-  t.equal(decodeJwt(String(up.last.headers['x-jobgate-assertion'])).aud, 'api.test', 'API traffic: the audience is the API host');
+  t.equal(decodeJwt(String(up.last.headers['x-jobgate-assertion'])).aud, 'http://api.test', 'API traffic: the audience is the API host as a URL');
 
   await request(h.url, { host: 'pub.job.test', headers: { 'x-jobgate-assertion': 'forged' } });
   t.equal(up.last.headers['x-jobgate-assertion'], undefined, 'unsecureHttp traffic carries none, and no forged one');
+});
+
+t.test("a token's name and role rewritten in place (admin script, then PUBLISH): the next assertion asserts the new ones", async (t) => {
+  const { record, value } = await h.tokens.create({ name: 'op', role: 'operator' });
+  const verify = async () => (await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'job:nb1' })).payload;
+  t.equal((await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status, 200);
+  t.match(await verify(), { sub: record.id, name: 'op', role: 'operator' });
+
+  // As docs/redis-schema.md tells an admin script: rewrite the hash, then publish token:<id>.
+  const prefix = h.settings.keyPrefix!;
+  await h.admin.hset(`${prefix}token:${record.id}`, { name: 'demoted', role: 'read' });
+  await h.admin.publish(`${prefix}invalidate`, `token:${record.id}`);
+  await waitFor(async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status === 200 && up.last.headers['x-jobgate-role'] === 'read');
+  t.equal(up.last.headers['x-jobgate-token-name'], 'demoted', 'the identity headers changed');
+  t.match(await verify(), { sub: record.id, name: 'demoted', role: 'read' }, 'and the assertion of the same request says so too');
 });
 
 t.test('WebSocket handshakes carry it too', async (t) => {
@@ -80,18 +95,24 @@ t.test('WebSocket handshakes carry it too', async (t) => {
   const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
   t.teardown(() => socket.terminate());
   await new Promise((resolve) => socket.once('open', resolve));
-  const { payload } = await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'nb1' });
+  const { payload } = await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'job:nb1' });
   t.equal(payload.name, 'ws');
 });
 
-t.test('examples/verify-upstream.mjs accepts jobgate and rejects forged, expired and missing assertions', async (t) => {
+/** examples/verify-upstream.mjs on a free port with `env`; resolves once it listens. */
+async function startVerifier(t: Test, env: Record<string, string>): Promise<number> {
   const port = await freePort();
   const example = spawn(process.execPath, [fileURLToPath(new URL('../../examples/verify-upstream.mjs', import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', JWKS_URL: `${h.adminUrl}/.well-known/jobgate/jwks.json`, AUDIENCE: 'verified', ISSUER: 'https://jobgate.example', PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', JWKS_URL: `${h.adminUrl}/.well-known/jobgate/jwks.json`, ISSUER: 'https://jobgate.example', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => void example.kill());
   await new Promise((resolve) => example.stdout.once('data', resolve));
+  return port;
+}
+
+t.test('examples/verify-upstream.mjs accepts jobgate and rejects forged, expired and missing assertions', async (t) => {
+  const port = await startVerifier(t, { JOB_ID: 'verified' });
   await h.jobs.put({ id: 'verified', upstream: `http://127.0.0.1:${port}` });
   const { record, value } = await h.tokens.create({ name: 'bob', role: 'read' });
 
@@ -105,25 +126,71 @@ t.test('examples/verify-upstream.mjs accepts jobgate and rejects forged, expired
   const forged = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid! })
     .setIssuer('https://jobgate.example')
-    .setAudience('verified')
+    .setAudience('job:verified')
     .setSubject(record.id)
     .setIssuedAt()
     .setExpirationTime('1m')
     .sign(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
   t.equal((await direct(forged)).status, 401, 'signed by another key');
   const now = Math.floor(Date.now() / 1000);
-  const expired = await new SignJWT(claims)
-    .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid! })
-    .setIssuer('https://jobgate.example')
-    .setAudience('verified')
-    .setSubject(record.id)
-    .setIssuedAt(now - 120)
-    .setExpirationTime(now - 60)
-    .sign(signingKey);
-  t.equal((await direct(expired)).status, 401, 'expired');
+  const signedByJobgateKey = (iat: number) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid! })
+      .setIssuer('https://jobgate.example')
+      .setAudience('job:verified')
+      .setSubject(record.id)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 60)
+      .sign(signingKey);
+  t.equal((await direct(await signedByJobgateKey(now))).status, 200, 'the check itself: a current one with that key passes');
+  t.equal((await direct(await signedByJobgateKey(now - 120))).status, 401, 'expired');
   const otherJob = await request(h.url, { host: 'nb1.job.test', headers: bearer(value) });
   t.equal(otherJob.status, 200);
   t.equal((await direct(String(up.last.headers['x-jobgate-assertion']))).status, 401, "another job's assertion (wrong audience)");
+});
+
+t.test("a job's ports have their own audience: a port's service cannot replay its assertion to the main port, nor the reverse", async (t) => {
+  const mainPort = await startVerifier(t, { JOB_ID: 'ported' });
+  const boardPort = await startVerifier(t, { JOB_ID: 'ported', JOB_PORT: '6006' });
+  await h.jobs.put({ id: 'ported', upstream: `http://127.0.0.1:${mainPort}`, ports: { '6006': `http://127.0.0.1:${boardPort}` } });
+  const { value } = await h.tokens.create({ name: 'carol', role: 'read' });
+  const main = await request(h.url, { host: 'ported.job.test', headers: bearer(value) });
+  const board = await request(h.url, { host: 'ported-6006.job.test', headers: bearer(value) });
+  t.equal(main.status, 200, 'the main port verifies its own assertion');
+  t.equal(board.status, 200, 'port 6006 verifies its own assertion');
+
+  // What each service received, captured by sending the same requests to the recording upstream.
+  await h.jobs.put({ id: 'ported', upstream: up.url, ports: { '6006': up.url } });
+  await waitFor(async () => (await request(h.url, { host: 'ported.job.test', headers: bearer(value) })).json<{ name?: string }>().name === 'job');
+  const forMain = String(up.last.headers['x-jobgate-assertion']);
+  await request(h.url, { host: 'ported-6006.job.test', headers: bearer(value) });
+  const forBoard = String(up.last.headers['x-jobgate-assertion']);
+  t.equal(decodeJwt(forMain).aud, 'job:ported');
+  t.equal(decodeJwt(forBoard).aud, 'job:ported:6006');
+
+  const replay = (port: number, assertion: string) => request(`http://127.0.0.1:${port}`, { headers: { 'x-jobgate-assertion': assertion } });
+  t.equal((await replay(mainPort, forBoard)).status, 401, "port 6006's assertion replayed to the main port: refused");
+  t.equal((await replay(boardPort, forMain)).status, 401, "the main port's assertion replayed to port 6006: refused");
+  t.equal((await replay(mainPort, forMain)).status, 200, 'each is accepted where it was meant to go');
+  t.equal((await replay(boardPort, forBoard)).status, 200);
+});
+
+t.test("a single-label API host: the API's audience is a URL, never a job's", async (t) => {
+  const single = await startHarness(
+    { JOBGATE_ASSERTION_KEYS: pem(signingKey), JOBGATE_ASSERTION_ISSUER: 'https://jobgate.example', JOBGATE_API_HOST: 'nb1', JOBGATE_API_UPSTREAM: up.url },
+    h.redisServer,
+  );
+  t.teardown(() => single.close());
+  await single.jobs.put({ id: 'nb1', upstream: up.url });
+  const { value } = await single.tokens.create({ name: 'dave', role: 'operator' });
+  t.equal((await request(single.url, { host: 'nb1', path: '/v1/job', headers: bearer(value) })).status, 200);
+  const forApi = String(up.last.headers['x-jobgate-assertion']);
+  t.equal((await request(single.url, { host: 'nb1.job.test', headers: bearer(value) })).status, 200);
+  const forJob = String(up.last.headers['x-jobgate-assertion']);
+  t.equal(decodeJwt(forApi).aud, 'http://nb1');
+  t.equal(decodeJwt(forJob).aud, 'job:nb1');
+  await t.rejects(jwtVerify(forApi, createLocalJWKSet(jwks), { audience: 'job:nb1' }), 'a verifier for job nb1 refuses the API assertion');
+  await t.rejects(jwtVerify(forJob, createLocalJWKSet(jwks), { audience: 'http://nb1' }), "the API's verifier refuses job nb1's");
 });
 
 t.test('without configured keys: a per-process key and a warning', async (t) => {

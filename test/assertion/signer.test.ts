@@ -57,3 +57,19 @@ t.test('a token keeps its latest 8 audiences', async (t) => {
     else t.equal(cached, signed.get(`job${i}`), `job${i} is kept`);
   }
 });
+
+t.test('a record whose name or role changed in place (same version) is signed again, and the old claims are dropped', async (t) => {
+  const signer = signerAt({ ms: 1_800_000_000_000 });
+  const token = tokenRecord('operator');
+  const first = await signer.assertionFor(token, 'job:nb1');
+  await signer.assertionFor(token, 'job:nb2');
+  const renamed = { ...token, name: 'renamed' };
+  t.equal(signer.cached(renamed, 'job:nb1'), undefined, 'another name: not served from the cache');
+  t.match(decodeJwt(await signer.assertionFor(renamed, 'job:nb1')), { sub: token.id, name: 'renamed', role: 'operator' });
+  const demoted = { ...renamed, role: 'read' as const };
+  t.equal(signer.cached(demoted, 'job:nb1'), undefined, 'another role: not served from the cache');
+  t.match(decodeJwt(await signer.assertionFor(demoted, 'job:nb1')), { sub: token.id, name: 'renamed', role: 'read' });
+  t.equal(signer.cached(demoted, 'job:nb2'), undefined, 'other audiences signed with the old claims are not served either');
+  t.equal(signer.cached(token, 'job:nb1'), undefined, "the old claims' assertions are dropped");
+  t.not(first, signer.cached(demoted, 'job:nb1'));
+});

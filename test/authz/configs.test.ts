@@ -38,7 +38,7 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
   const forwardAuth = obj(at(authMiddleware, 'forwardAuth'), 'forwardAuth');
   t.match(forwardAuth.address, /^http:\/\/127\.0\.0\.1:9191\/?$/, 'the decision endpoint (JOBGATE_AUTHZ_LISTEN)');
   t.equal(forwardAuth.trustForwardHeader, false, "Traefik sets X-Forwarded-* itself; a client's are not believed");
-  t.same(forwardAuth.authResponseHeaders, IDENTITY_HEADERS, 'the identity headers and the assertion reach the job');
+  t.same(forwardAuth.authResponseHeaders, [...IDENTITY_HEADERS, 'X-Request-Id'], "the identity headers, the assertion and jobgate's request id (not the client's) reach the job");
   t.equal(forwardAuth.authRequestHeaders, undefined, 'every request header reaches jobgate (Sec-WebSocket-Key, Origin, Accept included)');
 
   const strip = Object.entries(middlewares).filter(([, middleware]) => at(middleware, 'headers.customRequestHeaders') !== undefined);

@@ -1,8 +1,8 @@
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import { KeySpace } from '../../src/redis/index.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
-import { startHarness, type Harness } from '../helpers/jobgate.js';
+import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 
 /** The forward-auth decision endpoint (JOBGATE_AUTHZ_LISTEN), asked directly as nginx or Traefik would. */
@@ -83,7 +83,7 @@ t.test('a valid token: 200, the identity headers and a verifiable assertion, no 
   t.equal(reply.headers['x-jobgate-token-name'], encodeURIComponent('Zoë notebook'), 'percent-encoded as inline');
   t.equal(reply.headers['x-jobgate-role'], 'read');
   t.equal(reply.headers['cache-control'], 'no-store');
-  const { payload } = await jwtVerify(String(reply.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'nb1' });
+  const { payload } = await jwtVerify(String(reply.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'job:nb1' });
   t.match(payload, { sub: record.id, name: 'Zoë notebook', role: 'read' });
   t.equal(up.received.length, 0, 'a decision forwards nothing');
 
@@ -261,8 +261,8 @@ t.test('the training API: scoped tokens on routes that need the body or a rewrit
   t.equal(allowed.status, 200, 'an unscoped operator');
   t.equal(allowed.headers['x-jobgate-token-id'], operator.id);
   t.equal(allowed.headers['x-jobgate-role'], 'operator');
-  const { payload } = await jwtVerify(String(allowed.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: API });
-  t.equal(payload.sub, operator.id, 'the audience is the API host');
+  const { payload } = await jwtVerify(String(allowed.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: `http://${API}` });
+  t.equal(payload.sub, operator.id, 'the audience is the API host as a URL');
   t.equal((await api('GET', '/v1/job/nb1/log', scoped)).status, 200, 'a scoped operator on a job in its scope');
   t.equal((await api('GET', '/v1/job/nb2/log', scoped)).status, 403, 'and out of it');
 
@@ -330,4 +330,32 @@ t.test('the access log names the original request, never the token or the query'
   t.match(line, { kind: 'authz', host: 'nb1.job.test', path: '/secret/path', method: 'GET', jobId: 'nb1', decision: 'allowed', status: 200 });
   t.notMatch(h.log.text, value, 'no token in the log');
   t.notMatch(h.log.text, 'hidden', 'no query string in the log');
+});
+
+t.test("the assertion's audience names the job and port the edge forwards to, as inline", async (t) => {
+  await h.jobs.put({ id: 'ported', upstream: up.url, ports: { '6006': up.url } });
+  const { value } = await h.tokens.create({ name: 'ports', role: 'read' });
+  for (const [host, audience] of [
+    ['ported.job.test', 'job:ported'],
+    ['ported-6006.job.test', 'job:ported:6006'],
+  ] as const) {
+    const decided = await ask({ host, uri: '/', headers: bearer(value) });
+    t.equal(decided.status, 200);
+    t.equal(decodeJwt(String(decided.headers['x-jobgate-assertion'])).aud, audience, `${host}: the decision's audience`);
+    t.equal((await inline({ host, headers: bearer(value) })).status, 200);
+    t.equal(decodeJwt(String(up.last.headers['x-jobgate-assertion'])).aud, audience, `${host}: the same inline`);
+  }
+});
+
+t.test("the answer carries the decision's request id, the one in its access line; unpredictable", async (t) => {
+  const { value } = await h.tokens.create({ name: 'ids', role: 'read' });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = await ask({ host: 'nb1.job.test', uri: '/', headers: { ...bearer(value), 'x-request-id': 'client-chosen' } });
+    ids.push(String(reply.headers['x-request-id']));
+  }
+  for (const id of ids) t.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7, not a counter');
+  t.equal(new Set(ids).size, 3);
+  await waitFor(() => ids.every((id) => h.log.access.some((line) => line.kind === 'authz' && line.requestId === id)));
+  t.pass('each id names its access line');
 });

@@ -162,7 +162,7 @@ t.test('the inline decision table, replayed through nginx: same answers, no toke
           if (expected === 401) t.match(pair.viaNginx.headers['www-authenticate'], /error="invalid_token"/, `${what}: invalid_token`);
           if (expected === 403) t.match(pair.viaNginx.headers['www-authenticate'], /error="insufficient_scope"/, `${what}: insufficient_scope`);
           if (expected === 200) {
-            const identity = { tokenId: record.id, name, role, audience: target };
+            const identity = { tokenId: record.id, name, role, audience: `job:${target}` };
             await checkForwarded(t, pair.seenViaNginx, identity, `${what} via nginx`);
             t.equal(pair.seenViaNginx?.url, '/lab/tree?x=1&y=%2F', `${what}: the URI passes unchanged`);
             t.equal(pair.seenViaNginx?.headers.cookie, 'nb=1', `${what}: the job's own cookie passes`);
@@ -233,7 +233,7 @@ t.test("what a job sees through nginx: the session cookie and the token never, t
     t.equal(pair.viaNginx.status, 200);
     const normalize = (header: string | undefined) => (header ?? '').split(';').map((part) => part.trim()).filter(Boolean).join('; ');
     t.equal(normalize(pair.seenViaNginx?.headers.cookie), normalize(pair.seenInline?.headers.cookie), `Cookie: ${cookie}`);
-    await checkForwarded(t, pair.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'nb1' }, `Cookie: ${cookie}`);
+    await checkForwarded(t, pair.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'job:nb1' }, `Cookie: ${cookie}`);
   }
 
   const forged = await both({
@@ -256,7 +256,7 @@ t.test("what a job sees through nginx: the session cookie and the token never, t
   const unmapped = await both({ host: `unmapped.${JOB_DOMAIN}`, headers: { ...bearer(value), cookie: 'a=1' } });
   alike(t, unmapped, 'a job jobgate knows but nginx does not map');
   t.equal(unmapped.viaNginx.status, 200, 'jobgate proxies it itself');
-  await checkForwarded(t, unmapped.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'unmapped' }, 'unmapped');
+  await checkForwarded(t, unmapped.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'job:unmapped' }, 'unmapped');
 });
 
 t.test('browsers through nginx: login form, deep link, session cookie, logout', async (t) => {
@@ -277,7 +277,7 @@ t.test('browsers through nginx: login form, deep link, session cookie, logout', 
   const page = await request(nginx.url, { host, path: '/lab?x=1', headers: { cookie: `nb=1; ${cookie}`, accept: 'text/html' } });
   t.equal(page.status, 200, 'the session cookie opens the job');
   t.equal(job.received.length, before + 1);
-  await checkForwarded(t, job.last, { tokenId: record.id, name: 'browser', role: 'read', audience: 'nb1' }, 'session');
+  await checkForwarded(t, job.last, { tokenId: record.id, name: 'browser', role: 'read', audience: 'job:nb1' }, 'session');
   t.equal(job.last.headers.cookie, 'nb=1');
   const other = await request(nginx.url, { host: `nb2.${JOB_DOMAIN}:${nginx.port}`, headers: { cookie } });
   t.equal(other.status, 401, 'the cookie is bound to its host');
@@ -318,7 +318,7 @@ t.test('WebSockets through nginx carry the identity', async (t) => {
   socket.send('hello');
   t.equal(await echoed, 'hello');
   t.equal(job.last.method, 'WS');
-  await checkForwarded(t, job.last, { tokenId: record.id, name: 'ws', role: 'operator', audience: 'nb1' }, 'WebSocket');
+  await checkForwarded(t, job.last, { tokenId: record.id, name: 'ws', role: 'operator', audience: 'job:nb1' }, 'WebSocket');
 });
 
 t.test('the training API through nginx: scoped writes and lists are answered as inline', async (t) => {

@@ -45,6 +45,8 @@ function clientHeaderVerdict(name: string, value: string | string[], listed: Rea
   // jobgate's identity namespace and the forwarding headers are jobgate's to set, in any spelling.
   if (dashed(name).startsWith('x-jobgate-')) return 'drop';
   if (dashed(name).startsWith('x-forwarded-') || name === 'forwarded' || dashed(name) === 'x-real-ip') return 'drop';
+  // jobgate names the request; the client's own id reaches the upstream only as X-Client-Request-Id.
+  if (dashed(name) === 'x-request-id' || dashed(name) === 'x-client-request-id') return 'drop';
   if (listed.has(name) && !MESSAGE_HEADERS.includes(name)) return 'drop';
   // The Authorization that carried the token goes, unless kept; the job's own goes only when it holds a token.
   if (name === 'authorization') return options.authorization === 'remove' || (options.authorization === 'job' && authorizationHoldsToken(value as string)) ? 'drop' : 'keep';
@@ -60,12 +62,10 @@ const cookiePairs = (value: string): string[] => value.split(';').map((pair) => 
 function expectedHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): string[] {
   const listed = connectionListed(headers, options);
   const out: string[] = [];
-  let requestId = false;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const verdict = clientHeaderVerdict(name, value, listed, options);
     if (verdict === 'drop') continue;
-    if (name === 'x-request-id') requestId = true;
     if (verdict === 'cookie') {
       const kept = cookiePairs(value as string).filter((pair) => !SESSION_COOKIES.some((cookie) => pair.startsWith(cookie)) && !holdsToken(pair));
       if (kept.length > 0) out.push(`cookie: ${kept.join('; ')}`);
@@ -77,8 +77,12 @@ function expectedHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOp
   if (options.bodyLength !== undefined) out.push(`content-length: ${options.bodyLength}`);
   const { chain, proto, host } = options.forwarded;
   out.push(`x-forwarded-for: ${chain.join(', ')}`, `x-forwarded-proto: ${proto}`, `x-forwarded-host: ${host}`);
-  // The client's request id when it reaches the upstream, else jobgate's.
-  if (!requestId) out.push(`x-request-id: ${options.requestId}`);
+  // Always jobgate's request id; the client's (unless removed by Connection or holding a token) as X-Client-Request-Id if short and printable.
+  out.push(`x-request-id: ${options.requestId}`);
+  const clientId = headers['x-request-id'];
+  if (typeof clientId === 'string' && !listed.has('x-request-id') && !holdsToken(clientId) && clientId.length <= 128 && /^[\x20-\x7e]+$/.test(clientId)) {
+    out.push(`x-client-request-id: ${clientId}`);
+  }
   if (options.identity) {
     out.push(`x-jobgate-token-id: ${options.identity.tokenId}`, `x-jobgate-token-name: ${options.identity.tokenName}`, `x-jobgate-role: ${options.identity.role}`);
   }
@@ -106,12 +110,12 @@ const TCHAR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$
 const FRAMING = ['host', 'content-length', 'transfer-encoding', 'expect', 'connection', 'upgrade'];
 const randomName = fc.string({ unit: fc.constantFrom(...TCHAR.split('')), minLength: 1, maxLength: 12 }).filter((name) => !FRAMING.includes(name.toLowerCase()));
 const namePool = [
-  'Accept', 'User-Agent', 'X-Custom', 'X-Request-Id', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Cookie',
+  'Accept', 'User-Agent', 'X-Custom', 'X-Request-Id', 'x_request_id', 'X-Client-Request-Id', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Cookie',
   'Keep-Alive', 'Proxy-Connection', 'Proxy-Authorization', 'TE', 'Trailer', 'Upgrade',
   'X-Jobgate-Token-Id', 'X-Jobgate-Role', 'X-Jobgate-Token-Name', 'X-Jobgate-Assertion', 'x_jobgate_role', 'X-Jobgate_Other', 'x_jobgate-x',
   'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'x_forwarded_for', 'X-Forwarded_Host', 'Forwarded', 'X-Real-IP', 'x_real_ip',
   // Near misses that must survive.
-  'X-Jobgate', 'X-Jobgateway', 'Xjobgate-Role', 'X-Forwardedfor', 'Forwarded-For', 'Real-IP', 'X-Real-IPs', 'Jobgate',
+  'X-Jobgate', 'X-Jobgateway', 'Xjobgate-Role', 'X-Forwardedfor', 'Forwarded-For', 'Real-IP', 'X-Real-IPs', 'Jobgate', 'Request-Id', 'X-Request-Ids',
 ];
 const headerName = fc.oneof({ weight: 4, arbitrary: fc.mixedCase(fc.constantFrom(...namePool)) }, { weight: 1, arbitrary: randomName });
 
@@ -272,4 +276,28 @@ t.test('cases the property found: forwarding headers spelled with "_", and a Con
     const req = await parsedByNode(lines, framing);
     t.doesNotThrow(() => assertUpstreamHeaders(req, opts), name);
   }
+});
+
+t.test("the upstream's X-Request-Id is jobgate's; a client's is X-Client-Request-Id when short and printable", async (t) => {
+  const opts: UpstreamHeaderOptions = {
+    identity: undefined,
+    authorization: 'job',
+    forwarded: { chain: ['192.0.2.7'], proto: 'https', host: 'nb.job.example' },
+    requestId: 'jobgate-id',
+    upgrade: false,
+    defaultHost: 'upstream.internal:8080',
+  };
+  const seen = async (lines: Array<[string, string]>) => {
+    const out = upstreamHeaders((await parsedByNode(lines, 'none')).headers, opts);
+    const values = (wanted: string) => out.filter((_, i) => i % 2 === 1 && out[i - 1] === wanted);
+    return { requestId: values('x-request-id'), clientRequestId: values('x-client-request-id'), underscored: values('x_request_id') };
+  };
+  t.same(await seen([]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, 'none sent: jobgate adds its own');
+  t.same(await seen([['X-Request-Id', 'client-chosen']]), { requestId: ['jobgate-id'], clientRequestId: ['client-chosen'], underscored: [] }, "the client's is renamed");
+  t.same(await seen([['x_request_id', 'client-chosen']]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, "the '_' spelling is dropped");
+  t.same(await seen([['X-Client-Request-Id', 'forged']]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, 'X-Client-Request-Id is set by jobgate only');
+  t.same((await seen([['X-Request-Id', 'a'.repeat(129)]])).clientRequestId, [], 'longer than 128 characters: dropped');
+  t.same((await seen([['X-Request-Id', 'a'.repeat(128)]])).clientRequestId, ['a'.repeat(128)], '128 characters: kept');
+  t.same((await seen([['X-Request-Id', 'caf\u00e9\tid']])).clientRequestId, [], 'not printable ASCII: dropped');
+  t.same((await seen([['X-Request-Id', TOKEN_SHAPED]])).clientRequestId, [], 'holding a token: dropped');
 });
