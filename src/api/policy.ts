@@ -59,6 +59,7 @@ export interface CompiledApiPolicy {
    * variant (anything but the literal byte for byte), it is also matched byte for byte, as a
    * strict upstream routes it, and the stricter of the two readings decides
    * ({@link stricterMatch}): a variant is decided like the canonical path, or denied.
+   * `HEAD` is decided as strictly as `HEAD` and `GET` (frameworks run GET handlers for it).
    */
   match(method: string, path: string): ApiMatch | undefined;
   /**
@@ -330,7 +331,9 @@ export function compileApiRules(rules: readonly ApiRule[]): CompiledApiPolicy {
     rules: Object.freeze(compiled.map((c) => c.rule)),
     match(method: string, path: string): ApiMatch | undefined {
       const segments = pathSegments(path);
-      return segments === undefined ? undefined : matchSegmentsFor(method, segments);
+      if (segments === undefined) return undefined;
+      const match = matchSegmentsFor(method, segments);
+      return method === 'HEAD' ? stricterMatch(match, matchSegmentsFor('GET', segments)) : match;
     },
     matchAnyMethod(path: string): ApiMatch | undefined {
       const segments = pathSegments(path);

@@ -147,6 +147,14 @@ t.test('a variant never opens more than the path as sent: the stricter reading d
   t.equal(p.match('GET', '/v2/PUBLIC/x'), undefined);
 });
 
+t.test('HEAD is decided as strictly as GET, which frameworks run for it', async (t) => {
+  const p = buildApiPolicy([{ method: 'GET', path: '/v1/job/{id}/secrets', role: 'operator', scope: 'unscoped-only' }]);
+  t.equal(p.match('GET', '/v1/job/nb/secrets')?.rule.scope, 'unscoped-only');
+  t.equal(p.match('HEAD', '/v1/job/nb/secrets')?.rule.scope, 'unscoped-only', 'not the generic job rule behind it');
+  t.equal(p.match('HEAD', '/v1/job/nb/log')?.rule.scope, 'job');
+  t.equal(p.match('HEAD', '/v1/job'), undefined, 'no HEAD rule: unknown, whatever GET says');
+});
+
 t.test('stricterMatch: a decision both readings allow', async (t) => {
   const rule = (scope: ApiRule['scope'], role: ApiRule['role'] = 'operator'): ApiRule => ({ method: '*', path: `/${scope}/{id}`, role, scope });
   const m = (scope: ApiRule['scope'], jobId?: string, role?: ApiRule['role']): ApiMatch => (jobId === undefined ? { rule: rule(scope, role) } : { rule: rule(scope, role), jobId });
