@@ -3,6 +3,7 @@
  * (or on another path) than the one jobgate decided on. Pure, no regular expressions.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { foldKey } from './json-keys.js';
 import { refusal, type ApiRefusal } from './refusal.js';
 
 /**
@@ -85,16 +86,9 @@ export function methodQueryRefusal(rawQuery: string): ApiRefusal<400> | undefine
 }
 
 /**
- * Whether `method` with these headers is a POST whose body frameworks parse as a form, where a
- * `_method` field overrides the method (Rails' Rack::MethodOverride, Symfony, Laravel, Express's
- * method-override): a Content-Type that is absent (Rack parses those as forms), a form, or
- * multipart. jobgate does not read such bodies, so the request is decided for every method.
+ * Whether a JSON body key could be read as `_method` (Laravel reads `_method` from a JSON body as
+ * it does from a form): any case or Unicode case fold.
  */
-export function mayOverrideMethodInBody(method: string, headers: IncomingHttpHeaders): boolean {
-  if (method !== 'POST') return false;
-  const type = headers['content-type'];
-  if (type === undefined) return true;
-  const semicolon = type.indexOf(';');
-  const media = (semicolon === -1 ? type : type.slice(0, semicolon)).trim().toLowerCase();
-  return media === '' || media === 'application/x-www-form-urlencoded' || media.startsWith('multipart/');
+export function isMethodBodyKey(key: string): boolean {
+  return key.length >= 7 && foldKey(key) === '_method';
 }

@@ -8,7 +8,6 @@ import {
   decideApiForJob,
   inspectApiBody,
   joinRequestTarget,
-  mayOverrideMethodInBody,
   methodQueryRefusal,
   splitRequestTarget,
   type BodyCheck,
@@ -67,9 +66,10 @@ export class ApiGate {
     const { path, query } = splitRequestTarget(url);
     const ids = { tokenId: token.id };
     const method = req.method ?? 'GET';
-    // A form body could carry `_method`: decided as strictly as every method on this path.
-    const match = mayOverrideMethodInBody(method, req.headers) ? this.policy.matchAnyMethod(path) : this.policy.match(method, path);
-    const first = decideApi(token, match, { rawQuery: query, upgrade });
+    let first = decideApi(token, this.policy.match(method, path), { rawQuery: query, upgrade });
+    // A POST body can carry `_method` (a form to Rails and Symfony, JSON to Laravel). The bodies
+    // jobgate inspects refuse it; any other POST is decided as strictly as every method on its path.
+    if (method === 'POST' && first.kind !== 'deny' && first.kind !== 'inspect-body') first = decideApi(token, this.policy.matchAnyMethod(path), { rawQuery: query, upgrade });
     switch (first.kind) {
       case 'deny':
         return { ok: false, decision: first.reason, answer: apiAnswer(first), ...ids };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isOverrideHeader, mayOverrideMethodInBody, methodQueryRefusal, removeOverrideHeaders } from '../../src/api/override.js';
+import { isMethodBodyKey, isOverrideHeader, methodQueryRefusal, removeOverrideHeaders } from '../../src/api/override.js';
 
 t.test('isOverrideHeader: method and path override headers, "_" read as "-"', async (t) => {
   for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url', 'x_http_method_override', 'x-http_method']) {
@@ -38,12 +38,7 @@ t.test('methodQueryRefusal: "_method" in any spelling an upstream binds', async 
   }
 });
 
-t.test('mayOverrideMethodInBody: a POST whose body frameworks parse as a form', async (t) => {
-  t.ok(mayOverrideMethodInBody('POST', {}), 'no Content-Type: Rack parses it as a form');
-  t.ok(mayOverrideMethodInBody('POST', { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }));
-  t.ok(mayOverrideMethodInBody('POST', { 'content-type': 'Multipart/Form-Data; boundary=x' }));
-  t.ok(mayOverrideMethodInBody('POST', { 'content-type': '' }));
-  t.notOk(mayOverrideMethodInBody('POST', { 'content-type': 'application/json' }));
-  t.notOk(mayOverrideMethodInBody('PUT', {}), 'only POST is overridden');
-  t.notOk(mayOverrideMethodInBody('GET', { 'content-type': 'application/x-www-form-urlencoded' }));
+t.test('isMethodBodyKey: _method as a JSON key, in any case', async (t) => {
+  for (const key of ['_method', '_METHOD', '_Method']) t.ok(isMethodBodyKey(key), key);
+  for (const key of ['method', '_methods', 'labels', '']) t.notOk(isMethodBodyKey(key), key);
 });

@@ -232,12 +232,12 @@ t.test('a method override cannot change the method jobgate decided on', async (t
   // A scoped token may POST to its job; DELETE /v1/job/{id} is configured unscoped-only.
   t.equal((await call('scoped', 'DELETE', '/v1/job/nb1')).status, 403);
   const overrides = { 'X-HTTP-Method-Override': 'DELETE', 'X-HTTP-Method': 'DELETE', 'X-Method-Override': 'DELETE', x_http_method_override: 'DELETE', 'X-Original-URL': '/v1/token', 'X-Rewrite-URL': '/v1/token' };
-  const posted = await call('scoped', 'POST', '/v1/job/nb1', '{}', overrides);
+  const posted = await call('scoped', 'POST', '/v1/job/nb1/kill', '{}', overrides);
   t.equal(posted.status, 200, 'the POST itself is allowed');
   const names = api.last.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
   for (const name of Object.keys(overrides)) t.notOk(names.includes(name.toLowerCase()), `${name} is not forwarded`);
   t.equal(api.last.method, 'POST');
-  await call('operator', 'POST', '/v1/job/nb1', '{}', { 'X-HTTP-Method-Override': 'DELETE' });
+  t.equal((await call('operator', 'POST', '/v1/job/nb1', '{}', { 'X-HTTP-Method-Override': 'DELETE' })).status, 200);
   t.equal(api.last.headers['x-http-method-override'], undefined, 'nor for unscoped tokens');
 
   const before = api.received.length;
@@ -248,13 +248,18 @@ t.test('a method override cannot change the method jobgate decided on', async (t
       t.match(reply.json().message, /"_method"/);
     }
   }
-  // Rails, Symfony, Laravel and Express's method-override read _method from a form POST body.
+  // Rails, Symfony and Express's method-override read _method from a form POST body, Laravel from JSON too.
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
-  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 403, 'a form POST is decided for every method');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 403, 'a POST is decided for every method');
   t.equal((await call('scoped', 'POST', '/v1/job/nb1', '--b\r\n', { 'content-type': 'multipart/form-data; boundary=b' })).status, 403);
-  t.equal((await request(h.url, { host: API, method: 'POST', path: '/v1/job/nb1', body: '_method=DELETE', headers: bearer(tokens.scoped!) })).status, 403, 'no Content-Type: Rack reads a form');
+  t.equal((await request(h.url, { host: API, method: 'POST', path: '/v1/job/nb1', body: '_method=DELETE', headers: bearer(tokens.scoped!) })).status, 403, 'no Content-Type');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '{"_method":"DELETE"}')).status, 403, 'JSON');
+  const create = await call('scoped', 'POST', '/v1/job', '{"_method":"DELETE","labels":{}}');
+  t.equal(create.status, 400, 'a job creation, whose body jobgate reads, refuses the key');
+  t.match(create.json().message, /another method/);
   t.equal(api.received.length, before, 'nothing reached the API');
-  t.equal((await call('scoped', 'POST', '/v1/job/nb1/kill', 'x=1', form)).status, 200, 'a form POST where every method is allowed passes');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1/kill', 'x=1', form)).status, 200, 'a POST where every method is allowed passes');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{"labels":{}}')).status, 200, 'and a job creation without it');
   t.equal((await call('operator', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 200, 'unscoped operators may');
 });
 
