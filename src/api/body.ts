@@ -12,6 +12,7 @@
 import { RESERVED_LABEL_PREFIX, userLabelProblem } from '../jobs/record.js';
 import { equalityLabels, formatSelector, matches, type Labels, type Requirement, type Selector } from '../selector/index.js';
 import { MAX_JSON_DEPTH, scanJsonKeys, type JsonKeyProblem, type ObjectSpan, type WatchedObject } from './json-keys.js';
+import { isMethodBodyKey } from './override.js';
 import { INSUFFICIENT_SCOPE, refusal, type ApiRefusal } from './refusal.js';
 
 /** The default bound on an API request body that jobgate buffers to check: 1 MiB. */
@@ -193,7 +194,8 @@ function insertLabels(read: JsonBody, added: ReadonlyMap<string, string>): Buffe
  *   `!k`, `k`, multi-value `in`, or a requirement on a `jobgate/` label, which a creator
  *   cannot set);
  * - 400 also for a key jobgate reads (`labels` at the top level, any key inside it) given twice, or
- *   in a letter-case variant of another (`Labels`, `labelſ`, `Team` beside `team`).
+ *   in a letter-case variant of another (`Labels`, `labelſ`, `Team` beside `team`), and for a
+ *   top-level `_method` in any case (Laravel would run the request as that method).
  * On success, `body` is the request body with the added labels inserted (byte for byte the same
  * when there are none). Content-Encoding is not looked at
  * here: {@link inspectApiBody} (or {@link bodyPreflight}) refuses it first.
@@ -202,6 +204,9 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
   const read = readJsonObject(contentType, body, maxBytes, CREATE_KEYS);
   if (!read.ok) return read;
   const object = read.object;
+  for (const key of Object.keys(object)) {
+    if (isMethodBodyKey(key)) return badBody(`The key ${JSON.stringify(key)} asks some upstreams to run the request as another method than the one jobgate checked. Remove it.`);
+  }
   const given = Object.hasOwn(object, 'labels') ? object.labels : {};
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
     return badBody('The "labels" field must be a JSON object mapping label keys to string values.');

@@ -9,3 +9,4 @@ export * from './policy.js';
 export * from './query.js';
 export * from './body.js';
 export * from './decide.js';
+export * from './override.js';

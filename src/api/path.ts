@@ -3,6 +3,7 @@
  * read differently from jobgate (dot segments, empty segments, encoded separators...), so that
  * the route rule jobgate matches is the one the upstream serves. Pure, no regular expressions.
  */
+import { foldKey } from './json-keys.js';
 
 /** A request target (`req.url`) split at its first `?`. Both parts are still percent-encoded. */
 export interface RequestTarget {
@@ -95,4 +96,57 @@ export function apiPathProblem(rawPath: string): string | undefined {
     if (end === rawPath.length) return undefined;
     start = end + 1;
   }
+}
+
+/** Whether `c` is trimmed off a segment by some upstream: ASCII controls and space (Java's `trim()`), and `+` (a space to decoders that read paths as forms). */
+function isLooseEdge(c: number): boolean {
+  return c <= 0x20 || c === 0x2b || c === 0x7f;
+}
+
+/**
+ * A percent-decoded path segment as the most lenient upstream could read it, for comparing with
+ * a literal of the route table (which is ASCII): case-insensitively (Express, ASP.NET Core, and
+ * Java's `equalsIgnoreCase` map `ſ` U+017F to `s`, `K` U+212A KELVIN SIGN to `k`, `ı` and `İ` to
+ * `i`), with Unicode compatibility forms folded (NFKC: fullwidth `ｌａｂｅｌ`, ligatures), and
+ * controls, spaces and `+` trimmed off both ends. A segment of lowercase ASCII without loose
+ * edges is returned as it is (no allocation). Over-matching only makes jobgate stricter.
+ */
+export function foldSegment(segment: string): string {
+  let ascii = true;
+  let lowercase = true;
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i);
+    if (c >= 0x80) {
+      ascii = false;
+      break;
+    }
+    if (c >= 0x41 && c <= 0x5a) lowercase = false;
+  }
+  let folded = segment;
+  if (!ascii) folded = foldKey(segment.normalize('NFKC').replaceAll('\u0130', 'i')).trim();
+  else if (!lowercase) folded = segment.toLowerCase();
+  let start = 0;
+  let end = folded.length;
+  while (start < end && isLooseEdge(folded.charCodeAt(start))) start++;
+  while (end > start && isLooseEdge(folded.charCodeAt(end - 1))) end--;
+  return start === 0 && end === folded.length ? folded : folded.slice(start, end);
+}
+
+/**
+ * Characters after which some upstreams ignore the rest of a segment when routing: a format
+ * suffix (`label.json`: Spring's suffix pattern match, Rails' `(.:format)`), a path parameter
+ * that arrived encoded (`label%3Bx`, decoded before it is stripped) and a custom method
+ * (`label:clear`, gRPC transcoding and Google's AIP-136).
+ */
+const SEGMENT_SUFFIX_MARKS = '.;:';
+
+/**
+ * Whether a percent-decoded request segment could be read as the literal whose
+ * {@link foldSegment} is `literalKey` by a lenient upstream: its fold is the literal, or the
+ * literal followed by a suffix mark (`.`, `;`, `:`) and anything.
+ */
+export function readsAsLiteral(decodedSegment: string, literalKey: string): boolean {
+  const folded = foldSegment(decodedSegment);
+  if (folded.length === literalKey.length) return folded === literalKey;
+  return folded.length > literalKey.length && folded.startsWith(literalKey) && SEGMENT_SUFFIX_MARKS.includes(folded.charAt(literalKey.length));
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ROLES, isRole, type Role } from '../tokens/record.js';
+import { foldSegment, readsAsLiteral } from './path.js';
 
 /**
  * What a scoped token (one with a label selector) may do on a route. Unscoped tokens are never
@@ -25,9 +26,10 @@ export type ScopeRule = (typeof SCOPE_RULES)[number];
 /**
  * One row of the table. `method` is an HTTP method (compared case-sensitively after being
  * upper-cased at compile time) or `*` for any. `path` is a pattern of `/`-separated segments:
- * a literal (compared with the request's percent-decoded segment), `{id}` (one segment,
- * captured as the job id), `*` (one segment) or, last, `**` (the rest of the path, including
- * nothing: `/v1/token/**` matches `/v1/token` too). `/` alone is the root path.
+ * a literal (matched by the request's segment as sent, and by every spelling a lenient upstream
+ * could read as it: see {@link CompiledApiPolicy.match}), `{id}` (one segment, captured
+ * percent-decoded as the job id), `*` (one segment) or, last, `**` (the rest of the path,
+ * including nothing: `/v1/token/**` matches `/v1/token` too). `/` alone is the root path.
  */
 export interface ApiRule {
   readonly method: string;
@@ -47,11 +49,25 @@ export interface CompiledApiPolicy {
   /** The rules in the order they are tried, methods upper-cased. */
   readonly rules: readonly ApiRule[];
   /**
-   * The first rule matching `method` and `path`, or undefined (then {@link UNKNOWN_API_ROUTE}
+   * The rule deciding `method` on `path`, or undefined (then {@link UNKNOWN_API_ROUTE}
    * applies). `path` is the raw request path without its query, already accepted by
    * `apiPathProblem`; a path with undecodable segments matches nothing.
+   *
+   * Upstreams disagree on how a literal may be spelled: Express and ASP.NET Core ignore case,
+   * Spring and Rails a `.json` suffix, every framework decodes `%61` to `a`. So literals match
+   * leniently (see `readsAsLiteral`), first match wins. When the path spells a literal in a
+   * variant (anything but the literal byte for byte), it is also matched byte for byte, as a
+   * strict upstream routes it, and the stricter of the two readings decides
+   * ({@link stricterMatch}): a variant is decided like the canonical path, or denied.
+   * `HEAD` is decided as strictly as `HEAD` and `GET` (frameworks run GET handlers for it).
    */
   match(method: string, path: string): ApiMatch | undefined;
+  /**
+   * The rule for `path` whatever the method: the strictest of the matches for every method.
+   * For a request an upstream could run as another method (a POST whose form body may carry
+   * `_method`).
+   */
+  matchAnyMethod(path: string): ApiMatch | undefined;
 }
 
 /**
@@ -83,7 +99,7 @@ export const DEFAULT_API_RULES: readonly ApiRule[] = Object.freeze(
 /** The rule for API paths no row matches: operator tokens only, and unscoped ones only. */
 export const UNKNOWN_API_ROUTE: ApiRule = Object.freeze({ method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
 
-type Segment = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'id' } | { readonly kind: 'one' };
+type Segment = { readonly kind: 'literal'; readonly text: string; readonly key: string } | { readonly kind: 'id' } | { readonly kind: 'one' };
 
 interface CompiledRule {
   readonly rule: ApiRule;
@@ -148,7 +164,7 @@ function compilePattern(path: unknown): { segments: Segment[]; rest: boolean; ha
           return `segment ${JSON.stringify(part)}: ${JSON.stringify(part[j])} is not allowed (write literals unencoded, without "%", ";", "?" or "#")`;
         }
       }
-      segments.push({ kind: 'literal', text: part });
+      segments.push({ kind: 'literal', text: part, key: foldSegment(part) });
     }
   }
   return { segments, rest, hasId };
@@ -188,39 +204,97 @@ function compileRule(rule: ApiRule, index: number): CompiledRule {
   return { rule: frozen, segments: pattern.segments, rest: pattern.rest, hasId: pattern.hasId };
 }
 
-/** The segments of a path, percent-decoded, or undefined when one does not decode. */
-function decodedSegments(path: string): string[] | undefined {
+/** A request path split into segments, as sent and percent-decoded (the same array when nothing is encoded). */
+interface PathSegments {
+  readonly raw: readonly string[];
+  readonly decoded: readonly string[];
+}
+
+/** The segments of a path, or undefined when one does not decode. */
+function pathSegments(path: string): PathSegments | undefined {
   if (path.charCodeAt(0) !== 0x2f) return undefined;
-  if (path.length === 1) return [];
-  const segments = path.slice(1).split('/');
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
+  if (path.length === 1) return { raw: [], decoded: [] };
+  const raw = path.slice(1).split('/');
+  let decoded: string[] = raw;
+  for (let i = 0; i < raw.length; i++) {
+    const segment = raw[i]!;
     if (!segment.includes('%')) continue;
+    if (decoded === raw) decoded = raw.slice();
     try {
-      segments[i] = decodeURIComponent(segment);
+      decoded[i] = decodeURIComponent(segment);
     } catch {
       return undefined;
     }
   }
-  return segments;
+  return { raw, decoded };
 }
 
-/** The captured `{id}` ('' when the pattern has none), or undefined when `segments` do not match. */
-function matchSegments(compiled: CompiledRule, segments: readonly string[]): string | undefined {
+/** How a path matched a pattern: the captured `{id}` ('' when none), and whether a literal was spelled in a variant. */
+interface SegmentsMatch {
+  readonly id: string;
+  readonly variant: boolean;
+}
+
+const EXACT_WITHOUT_ID: SegmentsMatch = Object.freeze({ id: '', variant: false });
+
+/**
+ * How `path` matches the pattern, or undefined. `exact`: literals match only byte for byte;
+ * otherwise also in any spelling `readsAsLiteral` accepts (then `variant` says one did).
+ */
+function matchSegments(compiled: CompiledRule, path: PathSegments, exact: boolean): SegmentsMatch | undefined {
   const pattern = compiled.segments;
-  if (compiled.rest ? segments.length < pattern.length : segments.length !== pattern.length) return undefined;
+  const { raw, decoded } = path;
+  if (compiled.rest ? raw.length < pattern.length : raw.length !== pattern.length) return undefined;
   let id = '';
+  let variant = false;
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
-    const s = segments[i]!;
+    const s = decoded[i]!;
     if (p.kind === 'literal') {
-      if (s !== p.text) return undefined;
+      if (raw[i] === p.text) continue;
+      if (exact || !readsAsLiteral(s, p.key)) return undefined;
+      variant = true;
     } else {
       if (s === '') return undefined;
       if (p.kind === 'id') id = s;
     }
   }
-  return id;
+  return id === '' && !variant ? EXACT_WITHOUT_ID : { id, variant };
+}
+
+function toMatch(compiled: CompiledRule, id: string): ApiMatch {
+  return compiled.hasId ? { rule: compiled.rule, jobId: id } : { rule: compiled.rule };
+}
+
+/** The scopes that refuse every scoped token, strongest first. */
+const DENYING_SCOPES: readonly ScopeRule[] = ['unscoped-only', 'deny-scoped'];
+
+/**
+ * A decision at least as strict as both `a` and `b` (undefined: {@link UNKNOWN_API_ROUTE}), for
+ * a request that an upstream could route either way. The role is `read` only if both are;
+ * for a scoped token: a denying scope wins, `any` yields to the other, equal scopes about the
+ * same job stay, `relabel-job` wins over `job` on the same job (it checks the job, then the
+ * body), and anything else cannot be checked both ways at once: denied (`deny-scoped`).
+ */
+export function stricterMatch(a: ApiMatch | undefined, b: ApiMatch | undefined): ApiMatch | undefined {
+  const ruleA = a?.rule ?? UNKNOWN_API_ROUTE;
+  const ruleB = b?.rule ?? UNKNOWN_API_ROUTE;
+  if (a === b || (ruleA === ruleB && a?.jobId === b?.jobId)) return a;
+  let from: ApiMatch | undefined;
+  const denying = DENYING_SCOPES.find((scope) => ruleA.scope === scope || ruleB.scope === scope);
+  if (denying !== undefined) from = ruleA.scope === denying ? a : b;
+  else if (ruleA.scope === 'any') from = b;
+  else if (ruleB.scope === 'any') from = a;
+  else if (a?.jobId !== b?.jobId) from = undefined;
+  else if (ruleA.scope === ruleB.scope) from = a;
+  else if (ruleA.scope === 'relabel-job' && ruleB.scope === 'job') from = a;
+  else if (ruleB.scope === 'relabel-job' && ruleA.scope === 'job') from = b;
+  else from = undefined;
+  const role: Role = ruleA.role === 'read' && ruleB.role === 'read' ? 'read' : 'operator';
+  const rule = from?.rule ?? UNKNOWN_API_ROUTE;
+  if (rule.role === role) return from;
+  const stricter: ApiRule = Object.freeze({ method: rule.method, path: rule.path, role, scope: rule.scope });
+  return from?.jobId === undefined ? { rule: stricter } : { rule: stricter, jobId: from.jobId };
 }
 
 /**
@@ -230,18 +304,43 @@ function matchSegments(compiled: CompiledRule, segments: readonly string[]): str
  */
 export function compileApiRules(rules: readonly ApiRule[]): CompiledApiPolicy {
   const compiled = rules.map(compileRule);
+  // Every method a rule names, and undefined for the methods none names (only '*' rules match them).
+  const methods: Array<string | undefined> = [...new Set(compiled.map((c) => c.rule.method).filter((m) => m !== '*')), undefined];
+
+  const matchSegmentsFor = (method: string | undefined, path: PathSegments): ApiMatch | undefined => {
+    for (let i = 0; i < compiled.length; i++) {
+      const c = compiled[i]!;
+      if (c.rule.method !== '*' && c.rule.method !== method) continue;
+      const lenient = matchSegments(c, path, false);
+      if (lenient === undefined) continue;
+      if (!lenient.variant) return toMatch(c, lenient.id);
+      // Rules before this one did not match leniently, so not byte for byte either.
+      let exact: ApiMatch | undefined;
+      for (let j = i + 1; j < compiled.length && exact === undefined; j++) {
+        const e = compiled[j]!;
+        if (e.rule.method !== '*' && e.rule.method !== method) continue;
+        const found = matchSegments(e, path, true);
+        if (found !== undefined) exact = toMatch(e, found.id);
+      }
+      return stricterMatch(toMatch(c, lenient.id), exact);
+    }
+    return undefined;
+  };
+
   return Object.freeze({
     rules: Object.freeze(compiled.map((c) => c.rule)),
     match(method: string, path: string): ApiMatch | undefined {
-      const segments = decodedSegments(path);
+      const segments = pathSegments(path);
       if (segments === undefined) return undefined;
-      for (const c of compiled) {
-        if (c.rule.method !== '*' && c.rule.method !== method) continue;
-        const id = matchSegments(c, segments);
-        if (id === undefined) continue;
-        return c.hasId ? { rule: c.rule, jobId: id } : { rule: c.rule };
-      }
-      return undefined;
+      const match = matchSegmentsFor(method, segments);
+      return method === 'HEAD' ? stricterMatch(match, matchSegmentsFor('GET', segments)) : match;
+    },
+    matchAnyMethod(path: string): ApiMatch | undefined {
+      const segments = pathSegments(path);
+      if (segments === undefined) return undefined;
+      let strictest = matchSegmentsFor(methods[0], segments);
+      for (let i = 1; i < methods.length; i++) strictest = stricterMatch(strictest, matchSegmentsFor(methods[i], segments));
+      return strictest;
     },
   });
 }

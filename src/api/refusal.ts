@@ -15,7 +15,7 @@ export type ApiStatus = 400 | 403 | 404 | 413 | 415;
  * - `unknown_job`: the job named in the path is not in jobgate's registry (404)
  * - `unscoped_only`: a scoped token on a route reserved to unscoped tokens, such as token management (403)
  * - `scoped_route_denied`: a scoped token on a route its rule closes to scoped tokens, or on an unknown route (403)
- * - `bad_query`: the client's `labelSelector` does not parse, is repeated or ambiguous (400)
+ * - `bad_query`: the client's `labelSelector` does not parse, is repeated or ambiguous, or the query has `_method` (400)
  * - `bad_body`: the body is not UTF-8 JSON of the expected shape (400)
  * - `body_too_large`: the body is over the limit (413)
  * - `unsupported_media_type`: the body is not `application/json` (415)

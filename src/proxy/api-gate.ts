@@ -8,6 +8,7 @@ import {
   decideApiForJob,
   inspectApiBody,
   joinRequestTarget,
+  methodQueryRefusal,
   splitRequestTarget,
   type BodyCheck,
   type CompiledApiPolicy,
@@ -48,17 +49,27 @@ export class ApiGate {
     readonly maxBodyBytes: number,
   ) {}
 
-  /** A 400 for a path that could escape a scope (dot segments, encoded slashes...), before anything else. */
+  /**
+   * A 400 for a path that could escape a scope (dot segments, encoded slashes...) or a query
+   * that could change the method (`_method`), before anything else.
+   */
   pathDenial(req: IncomingMessage): Denial | undefined {
-    const problem = apiPathProblem(splitRequestTarget(req.url ?? '/').path);
-    return problem === undefined ? undefined : { ok: false, decision: 'bad_path', answer: apiAnswer(badPathRefusal(problem)) };
+    const { path, query } = splitRequestTarget(req.url ?? '/');
+    const problem = apiPathProblem(path);
+    if (problem !== undefined) return { ok: false, decision: 'bad_path', answer: apiAnswer(badPathRefusal(problem)) };
+    const methodInQuery = methodQueryRefusal(query);
+    return methodInQuery === undefined ? undefined : { ok: false, decision: methodInQuery.reason, answer: apiAnswer(methodInQuery) };
   }
 
   async admit(req: IncomingMessage, token: TokenRecord, upgrade: boolean): Promise<ApiAdmission> {
     const url = req.url ?? '/';
     const { path, query } = splitRequestTarget(url);
     const ids = { tokenId: token.id };
-    const first = decideApi(token, this.policy.match(req.method ?? 'GET', path), { rawQuery: query, upgrade });
+    const method = req.method ?? 'GET';
+    let first = decideApi(token, this.policy.match(method, path), { rawQuery: query, upgrade });
+    // A POST body can carry `_method` (a form to Rails and Symfony, JSON to Laravel). The bodies
+    // jobgate inspects refuse it; any other POST is decided as strictly as every method on its path.
+    if (method === 'POST' && first.kind !== 'deny' && first.kind !== 'inspect-body') first = decideApi(token, this.policy.matchAnyMethod(path), { rawQuery: query, upgrade });
     switch (first.kind) {
       case 'deny':
         return { ok: false, decision: first.reason, answer: apiAnswer(first), ...ids };

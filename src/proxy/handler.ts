@@ -14,6 +14,7 @@ import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, ty
 import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
 import type { TokenRecord } from '../tokens/record.js';
+import { removeOverrideHeaders } from '../api/override.js';
 import type { ApiAdmission, ApiGate } from './api-gate.js';
 import type { Forwarder } from './forward.js';
 import { clientAddress, forwardedInfo, identityHeaders, upstreamHeaders, type ForwardedInfo } from './headers.js';
@@ -325,6 +326,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
     outcome.decision = admission.decision;
     if (admission.jobId !== undefined) outcome.jobId = admission.jobId;
+    // The upstream runs the method (and path) jobgate decided on, not one a header asks for.
+    removeOverrideHeaders(req.headers);
     return { ok: true, token, admission };
   }
 

@@ -89,6 +89,14 @@ t.test('create: keys jobgate does not read may repeat; nesting is bounded', asyn
   t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(fine)).ok);
 });
 
+t.test('create: a top-level "_method" is refused (Laravel runs the request as that method)', async (t) => {
+  for (const body of ['{"_method":"DELETE","labels":{}}', '{"labels":{},"_METHOD":"put"}', '{"_Method":"DELETE"}']) {
+    t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(body)), { ok: false, status: 400, reason: 'bad_body', message: /another method/ }, body);
+  }
+  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"labels":{"_method":"x"},"x":{"_method":1}}')).ok === false, 'a label key that is not a label is still refused as such');
+  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"x":{"_method":"DELETE"},"method":"x"}')).ok, 'nested or without "_": not read as a method');
+});
+
 t.test('create: a BOM is kept, a "__proto__" key stays data', async (t) => {
   const bom = Buffer.from([0xef, 0xbb, 0xbf]);
   const result = mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.concat([bom, buf({ __proto__x: 1 })]));

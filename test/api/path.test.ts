@@ -1,5 +1,5 @@
 import t from 'tap';
-import { apiPathProblem, joinRequestTarget, splitRequestTarget } from '../../src/api/path.js';
+import { apiPathProblem, foldSegment, joinRequestTarget, readsAsLiteral, splitRequestTarget } from '../../src/api/path.js';
 
 t.test('splitRequestTarget splits at the first "?"', async (t) => {
   t.same(splitRequestTarget('/v1/job'), { path: '/v1/job', query: '', hasQuery: false });
@@ -61,3 +61,30 @@ for (const [path, expected] of table) {
     else t.match(problem, expected);
   });
 }
+
+t.test('foldSegment: a segment as the most lenient upstream reads it', async (t) => {
+  const plain = 'label';
+  t.equal(foldSegment(plain), plain);
+  t.equal(foldSegment('LaBeL'), 'label');
+  t.equal(foldSegment(' \tlabel\r\n'), 'label', 'controls and spaces trimmed, as Java trim() does');
+  t.equal(foldSegment('+label+'), 'label', '"+" trimmed, a space to form decoders');
+  t.equal(foldSegment('label\u00a0'), 'label', 'NO-BREAK SPACE is a space under NFKC');
+  t.equal(foldSegment('\uff4c\uff41\uff42\uff45\uff4c'), 'label', 'fullwidth letters');
+  t.equal(foldSegment('to\u212aen'), 'token', 'KELVIN SIGN');
+  t.equal(foldSegment('\u017fnap'), 'snap', 'LONG S');
+  t.equal(foldSegment('k\u0131ll'), 'kill', 'dotless i');
+  t.equal(foldSegment('K\u0130LL'), 'kill', 'dotted capital I');
+  t.equal(foldSegment('caf\u00e9'), 'café', 'other letters stay themselves');
+  t.equal(foldSegment('a b'), 'a b', 'inner spaces stay');
+  t.equal(foldSegment(''), '');
+});
+
+t.test('readsAsLiteral: the literal, or the literal and a suffix some upstreams ignore', async (t) => {
+  for (const segment of ['label', 'LABEL', 'label.json', 'Label.JSON', 'label;x=1', 'label:clear', 'label.', ' label ']) {
+    t.ok(readsAsLiteral(segment, 'label'), JSON.stringify(segment));
+  }
+  for (const segment of ['labels', 'label-history', 'label_x', 'xlabel', 'lab', '', '.label', 'labe l']) {
+    t.notOk(readsAsLiteral(segment, 'label'), JSON.stringify(segment));
+  }
+  t.ok(readsAsLiteral('V1.2.json', 'v1.2'), 'a literal with a dot');
+});

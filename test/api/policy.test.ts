@@ -7,6 +7,8 @@ import {
   apiRulesSchema,
   buildApiPolicy,
   compileApiRules,
+  stricterMatch,
+  type ApiMatch,
   type ApiRule,
 } from '../../src/api/policy.js';
 
@@ -39,8 +41,9 @@ const defaults: Array<[string, string, string | undefined, string | undefined]> 
   ['GET', '/v2/job/nb1', undefined, undefined],
   ['GET', '/', undefined, undefined],
   ['GET', '/v1', undefined, undefined],
-  // Percent-encoded unreserved characters are compared decoded, as the upstream reads them.
-  ['GET', '/v1/%6Aob/nb1', 'job', 'nb1'],
+  // A percent-encoded literal is read both ways (decoded as Spring, raw as Express routes it):
+  // the stricter decides. {id} is always captured decoded.
+  ['GET', '/v1/%6Aob/nb1', undefined, undefined],
   ['GET', '/v1/job/%6Eb1', 'job', 'nb1'],
   ['PUT', '/v1/job/nb1/l%61bel', 'relabel-job', 'nb1'],
   ['GET', '/v1/t%6Fken', 'unscoped-only', undefined],
@@ -61,6 +64,133 @@ for (const [method, path, scope, jobId] of defaults) {
     if (match && jobId === undefined) t.notOk('jobId' in match, 'no jobId key without {id}');
   });
 }
+
+// Spellings a lenient upstream reads as a literal of the table (Express and ASP.NET Core ignore
+// case, Spring and Rails a ".json" suffix, Java's trim() whitespace...): decided as the literal,
+// never by the generic rule behind it, or denied when the path as sent matches no rule.
+// [method, path, expected scope (undefined: UNKNOWN_API_ROUTE), expected jobId]
+const variants: Array<[string, string, string | undefined, string | undefined]> = [
+  ['PUT', '/v1/job/nb/LABEL', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/Label', 'relabel-job', 'nb'],
+  ['DELETE', '/v1/job/nb/Label/team', 'deny-scoped', 'nb'],
+  ['DELETE', '/v1/job/nb/LABEL', 'deny-scoped', 'nb'],
+  ['POST', '/v1/job/nb/lAbEl', 'deny-scoped', 'nb'],
+  ['GET', '/v1/job/nb/LABEL/team', 'job', 'nb'],
+  ['PUT', '/v1/job/nb/%4C%41%42%45%4C', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/l%61bel', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/label.json', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/LABEL.JSON', 'relabel-job', 'nb'],
+  ['DELETE', '/v1/job/nb/label.json/team', 'deny-scoped', 'nb'],
+  ['PUT', '/v1/job/nb/label%3Bx=1', 'relabel-job', 'nb'],
+  ['POST', '/v1/job/nb/label:clear', 'deny-scoped', 'nb'],
+  ['PUT', '/v1/job/nb/label%20', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/%09label%0A', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/label+', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/label%C2%A0', 'relabel-job', 'nb'],
+  ['PUT', '/v1/job/nb/%EF%BD%8C%EF%BD%81%EF%BD%82%EF%BD%85%EF%BD%8C', 'relabel-job', 'nb'],
+  ['GET', '/v1/to%E2%84%AAen', 'unscoped-only', undefined],
+  ['GET', '/v1/TOKEN', 'unscoped-only', undefined],
+  ['POST', '/v1/Token/abc/renew', 'unscoped-only', undefined],
+  ['POST', '/v1/token.json', 'unscoped-only', undefined],
+  // The literal spelled differently before {id}: no rule matches the path as sent, so denied.
+  ['PUT', '/v1/JOB/nb/kill', undefined, undefined],
+  ['POST', '/V1/job', undefined, undefined],
+  ['GET', '/v1/job.json', undefined, undefined],
+  // {id} is captured as sent (decoded): NB is not the job id nb, and decideApi answers 404.
+  ['GET', '/v1/job/NB/log', 'job', 'NB'],
+  ['PUT', '/v1/job/NB/label', 'relabel-job', 'NB'],
+  // Not variants: other words that start like a literal, and segments under **.
+  ['PUT', '/v1/job/nb/label-history', 'job', 'nb'],
+  ['PUT', '/v1/job/nb/labels', 'job', 'nb'],
+  ['PUT', '/v1/job/nb/KILL', 'job', 'nb'],
+  ['GET', '/v1/jobs', undefined, undefined],
+];
+
+for (const [method, path, scope, jobId] of variants) {
+  t.test(`literal variants: ${method} ${path} -> ${scope ?? 'unknown'}`, async (t) => {
+    const match = policy.match(method, path);
+    t.equal(match?.rule.scope ?? undefined, scope);
+    t.equal(match?.jobId, jobId);
+    if (match) t.equal(match.rule.role, 'operator');
+  });
+}
+
+t.test('Unicode case folds and compatibility forms of a literal are read as it', async (t) => {
+  const p = buildApiPolicy([
+    { method: 'POST', path: '/v1/dataset/{id}/snapshot', role: 'operator', scope: 'deny-scoped' },
+    { method: 'GET', path: '/v1/dataset/{id}/**', role: 'operator', scope: 'job' },
+  ]);
+  for (const path of [
+    '/v1/dataset/d1/%C5%BFnapshot', // ſnapshot (U+017F)
+    '/v1/dataset/d1/SNAPSHOT',
+    '/v1/dataset/d1/snapshot.xml',
+    '/v1/dataset/d1/%EF%BC%B3napshot', // fullwidth Ｓ
+  ]) {
+    t.equal(p.match('POST', path)?.rule.scope, 'deny-scoped', path);
+  }
+  const kelvin = buildApiPolicy([{ method: '*', path: '/v1/kill/{id}', role: 'operator', scope: 'deny-scoped' }]);
+  t.equal(kelvin.match('POST', '/v1/%E2%84%AAill/nb')?.rule.scope, 'deny-scoped', 'K KELVIN SIGN');
+  t.equal(kelvin.match('POST', '/v1/K%C4%B1ll/nb')?.rule.scope, 'deny-scoped', 'ı dotless i');
+  t.equal(kelvin.match('POST', '/v1/K%C4%B0LL/nb')?.rule.scope, 'deny-scoped', 'İ dotted capital I');
+});
+
+t.test('a variant never opens more than the path as sent: the stricter reading decides', async (t) => {
+  const p = compileApiRules([
+    { method: 'GET', path: '/v1/public/**', role: 'read', scope: 'any' },
+    { method: 'GET', path: '/v1/{id}/**', role: 'operator', scope: 'job' },
+  ]);
+  t.equal(p.match('GET', '/v1/public/x')?.rule.role, 'read');
+  const variant = p.match('GET', '/v1/PUBLIC/x');
+  t.equal(variant?.rule.role, 'operator', 'not opened to read tokens by a case variant');
+  t.equal(variant?.rule.scope, 'job', 'and checked as the job a strict upstream would read');
+  t.equal(variant?.jobId, 'PUBLIC');
+  t.equal(p.match('GET', '/v2/PUBLIC/x'), undefined);
+});
+
+t.test('HEAD is decided as strictly as GET, which frameworks run for it', async (t) => {
+  const p = buildApiPolicy([{ method: 'GET', path: '/v1/job/{id}/secrets', role: 'operator', scope: 'unscoped-only' }]);
+  t.equal(p.match('GET', '/v1/job/nb/secrets')?.rule.scope, 'unscoped-only');
+  t.equal(p.match('HEAD', '/v1/job/nb/secrets')?.rule.scope, 'unscoped-only', 'not the generic job rule behind it');
+  t.equal(p.match('HEAD', '/v1/job/nb/log')?.rule.scope, 'job');
+  t.equal(p.match('HEAD', '/v1/job'), undefined, 'no HEAD rule: unknown, whatever GET says');
+});
+
+t.test('stricterMatch: a decision both readings allow', async (t) => {
+  const rule = (scope: ApiRule['scope'], role: ApiRule['role'] = 'operator'): ApiRule => ({ method: '*', path: `/${scope}/{id}`, role, scope });
+  const m = (scope: ApiRule['scope'], jobId?: string, role?: ApiRule['role']): ApiMatch => (jobId === undefined ? { rule: rule(scope, role) } : { rule: rule(scope, role), jobId });
+  const scopeOf = (a: ApiMatch | undefined, b: ApiMatch | undefined) => [stricterMatch(a, b)?.rule.scope, stricterMatch(b, a)?.rule.scope];
+  t.same(scopeOf(m('relabel-job', 'nb'), m('job', 'nb')), ['relabel-job', 'relabel-job']);
+  t.same(scopeOf(m('job', 'nb'), m('job', 'nb')), ['job', 'job']);
+  t.same(scopeOf(m('job', 'nb'), m('job', 'other')), [undefined, undefined], 'two different jobs: unknown (deny-scoped)');
+  t.same(scopeOf(m('relabel-job', 'nb'), m('job', 'other')), [undefined, undefined]);
+  t.same(scopeOf(m('any'), m('job', 'nb')), ['job', 'job']);
+  t.same(scopeOf(m('any'), m('list-jobs')), ['list-jobs', 'list-jobs']);
+  t.same(scopeOf(m('create-job'), m('list-jobs')), [undefined, undefined]);
+  t.same(scopeOf(m('create-job'), m('job', 'nb')), [undefined, undefined]);
+  t.same(scopeOf(m('unscoped-only'), m('deny-scoped')), ['unscoped-only', 'unscoped-only']);
+  t.same(scopeOf(m('deny-scoped', 'nb'), m('job', 'nb')), ['deny-scoped', 'deny-scoped']);
+  t.same(scopeOf(m('any'), undefined), [undefined, undefined], 'unknown routes deny scoped tokens');
+  t.same(scopeOf(m('unscoped-only'), undefined), ['unscoped-only', 'unscoped-only']);
+  t.equal(stricterMatch(undefined, undefined), undefined);
+  t.equal(stricterMatch(m('job', 'nb', 'read'), m('job', 'nb', 'operator'))?.rule.role, 'operator');
+  t.equal(stricterMatch(m('job', 'nb', 'read'), m('any', undefined, 'read'))?.rule.role, 'read');
+  t.equal(stricterMatch(m('job', 'nb', 'operator'), m('any', undefined, 'read'))?.jobId, 'nb');
+  const same = m('job', 'nb');
+  t.equal(stricterMatch(same, same), same);
+});
+
+t.test('matchAnyMethod: the strictest rule over every method', async (t) => {
+  t.same(policy.matchAnyMethod('/v1/job/nb/kill'), { rule: DEFAULT_API_RULES[6], jobId: 'nb' }, 'every method is the generic job rule');
+  t.equal(policy.matchAnyMethod('/v1/job/nb/label')?.rule.scope, 'deny-scoped', 'PUT relabel, others denied: denied');
+  t.equal(policy.matchAnyMethod('/v1/job/nb/label/team')?.rule.scope, 'deny-scoped');
+  t.equal(policy.matchAnyMethod('/v1/job'), undefined, 'create, list, and no rule for DELETE: unknown');
+  t.equal(policy.matchAnyMethod('/v1/token')?.rule.scope, 'unscoped-only');
+  t.equal(policy.matchAnyMethod('/v1/%FF'), undefined);
+  const open = compileApiRules([{ method: '*', path: '/**', role: 'read', scope: 'any' }]);
+  t.equal(open.matchAnyMethod('/x')?.rule.role, 'read');
+  const getOnly = compileApiRules([{ method: 'GET', path: '/x', role: 'read', scope: 'any' }]);
+  t.equal(getOnly.matchAnyMethod('/x'), undefined, 'methods no rule names match nothing');
+});
 
 t.test('the defaults: token management first, then the job routes', async (t) => {
   t.equal(DEFAULT_API_RULES[0], TOKEN_MANAGEMENT_RULE);
@@ -91,7 +221,7 @@ t.test('patterns: literals, {id}, *, trailing **', async (t) => {
   t.equal(p.match('GET', '/b/c/d/e')?.rule.path, '/b/**');
   t.equal(p.match('GET', '/bb'), undefined);
   t.equal(p.match('GET', "/x-y_z.~!$&'()+,=:@")?.rule.scope, 'any');
-  t.equal(p.match('GET', '/x-y_z.~!$&%27()+,=:@')?.rule.scope, 'any', 'decoded before comparing');
+  t.equal(p.match('GET', '/x-y_z.~!$&%27()+,=:@'), undefined, 'an encoded spelling does not open a rule that the path as sent does not match');
   const all = compileApiRules([{ method: '*', path: '/**', role: 'read', scope: 'any' }]);
   t.ok(all.match('DELETE', '/'));
   t.ok(all.match('GET', '/anything/at/all'));

@@ -20,7 +20,10 @@ t.before(async () => {
     JOBGATE_API_HOST: `${API},API2.test`,
     JOBGATE_API_UPSTREAM: api.url,
     JOBGATE_API_MAX_BODY_BYTES: '2048',
-    JOBGATE_API_RULES: JSON.stringify([{ method: 'POST', path: '/v1/job/{id}/exec', role: 'operator', scope: 'deny-scoped' }]),
+    JOBGATE_API_RULES: JSON.stringify([
+      { method: 'POST', path: '/v1/job/{id}/exec', role: 'operator', scope: 'deny-scoped' },
+      { method: 'DELETE', path: '/v1/job/{id}', role: 'operator', scope: 'unscoped-only' },
+    ]),
   });
   await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'a' } });
   await h.jobs.put({ id: 'nb2', upstream: job.url, labels: { team: 'b' } });
@@ -167,6 +170,97 @@ t.test('relabelling must not move a job out of scope', async (t) => {
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'owner', value: 'me' }))).status, 200);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 403);
   t.equal((await call('operator', 'PUT', '/v1/job/nb1/label', JSON.stringify({ name: 'team', value: 'b' }))).status, 200, 'unscoped operators may');
+});
+
+t.test('a path spelled as a lenient upstream still routes it is decided like the canonical path, never by the generic job rule', async (t) => {
+  const moveToB = JSON.stringify({ name: 'team', value: 'b' });
+  const refused = async (method: string, path: string, body?: string) => {
+    const before = api.received.length;
+    const reply = await call('scoped', method, path, body);
+    t.ok(reply.status === 403 || reply.status === 400, `${method} ${path}: ${reply.status}`);
+    t.equal(api.received.length, before, `${method} ${path} did not reach the API`);
+  };
+  t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', moveToB)).status, 403, 'the canonical path');
+  // Express and ASP.NET Core ignore case; Spring and Rails a format suffix; Java trim() spaces;
+  // every framework decodes %61; NFKC and case folds map ｌ, K (KELVIN) and ſ to ASCII.
+  for (const path of [
+    '/v1/job/nb1/LABEL',
+    '/v1/job/nb1/Label',
+    '/v1/job/nb1/l%61bel',
+    '/v1/job/nb1/%4C%41%42%45%4C',
+    '/v1/job/nb1/label.json',
+    '/v1/job/nb1/label%3Bx=1',
+    '/v1/job/nb1/label:set',
+    '/v1/job/nb1/label%20',
+    '/v1/job/nb1/label+',
+    '/v1/job/nb1/%EF%BD%8Cabel',
+    // Refused as paths before any rule: trailing slash, empty segment, ;matrix, encoded dot.
+    '/v1/job/nb1/label/',
+    '/v1/job//nb1/label',
+    '/v1/job/nb1/label;x',
+    '/v1/job/nb1/label%2Ejson',
+  ]) {
+    await refused('PUT', path, moveToB);
+  }
+  for (const path of ['/v1/job/nb1/Label/team', '/v1/job/nb1/LABEL/team', '/v1/job/nb1/label.json/team', '/v1/job/nb1/l%61bel/team']) {
+    await refused('DELETE', path);
+  }
+  for (const path of ['/v1/TOKEN', '/v1/Token', '/v1/to%E2%84%AAen', '/v1/token.json']) await refused('POST', path, JSON.stringify({ name: 'wider', role: 'operator' }));
+  await refused('PUT', '/v1/Token/abc/renew');
+  await refused('DELETE', '/v1/job/NB1', undefined);
+
+  const allowed = await call('scoped', 'PUT', '/v1/job/nb1/LABEL', JSON.stringify({ name: 'owner', value: 'me' }));
+  t.equal(allowed.status, 200, 'a variant within scope is checked like the canonical path, then forwarded');
+  t.equal(api.last.url, '/v1/job/nb1/LABEL', 'as sent');
+  t.equal((await call('scoped', 'GET', '/v1/job/nb1/LABEL/team')).status, 200, 'reading labels stays open');
+  t.equal((await call('operator', 'DELETE', '/v1/job/nb1/Label/team')).status, 200, 'unscoped operators are forwarded as before');
+  t.equal(api.last.url, '/v1/job/nb1/Label/team');
+});
+
+t.test('the job id is checked as the upstream reads it: a case variant is not the registered job', async (t) => {
+  const before = api.received.length;
+  for (const path of ['/v1/job/NB1/kill', '/v1/job/Nb1/log', '/v1/job/nb1.json/kill', '/v1/job/nb1%20/kill', '/v1/job/%EF%BD%8Eb1/kill']) {
+    const reply = await call('scoped', 'PUT', path);
+    t.equal(reply.status, 404, path);
+    t.equal(reply.json().error, 'not_found', path);
+  }
+  t.equal(api.received.length, before, 'nothing reached the API');
+  t.equal((await call('scoped', 'PUT', '/v1/job/n%62%31/kill')).status, 200, 'an encoded id is the job it decodes to');
+});
+
+t.test('a method override cannot change the method jobgate decided on', async (t) => {
+  // A scoped token may POST to its job; DELETE /v1/job/{id} is configured unscoped-only.
+  t.equal((await call('scoped', 'DELETE', '/v1/job/nb1')).status, 403);
+  const overrides = { 'X-HTTP-Method-Override': 'DELETE', 'X-HTTP-Method': 'DELETE', 'X-Method-Override': 'DELETE', x_http_method_override: 'DELETE', 'X-Original-URL': '/v1/token', 'X-Rewrite-URL': '/v1/token' };
+  const posted = await call('scoped', 'POST', '/v1/job/nb1/kill', '{}', overrides);
+  t.equal(posted.status, 200, 'the POST itself is allowed');
+  const names = api.last.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+  for (const name of Object.keys(overrides)) t.notOk(names.includes(name.toLowerCase()), `${name} is not forwarded`);
+  t.equal(api.last.method, 'POST');
+  t.equal((await call('operator', 'POST', '/v1/job/nb1', '{}', { 'X-HTTP-Method-Override': 'DELETE' })).status, 200);
+  t.equal(api.last.headers['x-http-method-override'], undefined, 'nor for unscoped tokens');
+
+  const before = api.received.length;
+  for (const query of ['_method=DELETE', 'x=1&_METHOD=delete', '%5Fmethod=DELETE', '.method=DELETE', '_method[]=DELETE']) {
+    for (const who of ['scoped', 'operator'] as const) {
+      const reply = await call(who, 'POST', `/v1/job/nb1?${query}`, '{}');
+      t.equal(reply.status, 400, `${who} ?${query}`);
+      t.match(reply.json().message, /"_method"/);
+    }
+  }
+  // Rails, Symfony and Express's method-override read _method from a form POST body, Laravel from JSON too.
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 403, 'a POST is decided for every method');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '--b\r\n', { 'content-type': 'multipart/form-data; boundary=b' })).status, 403);
+  t.equal((await request(h.url, { host: API, method: 'POST', path: '/v1/job/nb1', body: '_method=DELETE', headers: bearer(tokens.scoped!) })).status, 403, 'no Content-Type');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1', '{"_method":"DELETE"}')).status, 403, 'JSON');
+  const create = await call('scoped', 'POST', '/v1/job', '{"_method":"DELETE","labels":{}}');
+  t.equal(create.status, 400, 'a job creation, whose body jobgate reads, refuses the key');
+  t.match(create.json().message, /another method/);
+  t.equal(api.received.length, before, 'nothing reached the API');
+  t.equal((await call('scoped', 'POST', '/v1/job/nb1/kill', 'x=1', form)).status, 200, 'a POST where every method is allowed passes');
+  t.equal((await call('scoped', 'POST', '/v1/job', '{"labels":{}}')).status, 200, 'and a job creation without it');
+  t.equal((await call('operator', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 200, 'unscoped operators may');
 });
 
 t.test('token management needs an unscoped operator token', async (t) => {
