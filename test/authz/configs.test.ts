@@ -125,4 +125,8 @@ t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on 
   t.equal(code.match(/if \(\$jobgate_misdirected\) \{\s*return 400;\s*\}/g)?.length, 2, 'both servers refuse a Host unlike the request line');
   t.match(code, /map \$http_authorization \$jobgate_client_authorization \{[^}]*"~jgt_\[0-9a-f\]"\s+"";/, 'an Authorization holding a jobgate token (cut short too) is emptied');
   t.equal(code.match(/if \(\$jobgate_query_token\) \{\s*return 404;\s*\}/g)?.length, 2, 'both servers hand a query holding a token to jobgate');
+  const apiServer = code.slice(code.indexOf('server_name api.example.com'));
+  for (const name of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'X-Original-URL', 'X-Rewrite-URL']) {
+    t.match(apiServer, new RegExp(`proxy_set_header ${name} "";`), `the API upstream never sees ${name}`);
+  }
 });
