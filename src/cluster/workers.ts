@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { createAdminServer } from '../observability/admin.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
+import { PrimaryFailureLimiter, reportToPrimary, WorkerFailureLimiter } from './failure-limit.js';
 
 /** Parses `--workers <n|auto>`: auto is the CPU count. */
 export function workerCount(text: string): number {
@@ -52,6 +53,9 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
   }
   const keys = await loadAssertionKeys(shared.JOBGATE_ASSERTION_KEYS ?? settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
   const aggregator = new AggregatorRegistry();
+  const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+  // The failure limit is per address across all workers: the primary holds the counts.
+  const failures = new PrimaryFailureLimiter(settings.authFailureLimit, liveWorkers);
   let stopping = false;
   let questions = 0;
   // A worker that cannot start ends the primary with its message: a replacement would fail the same way.
@@ -62,6 +66,7 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     const worker = cluster.fork(shared);
     let started = false;
     worker.on('message', (message: unknown) => {
+      failures.onMessage(worker, message);
       if (!isStartReport(message)) return;
       if (message.jobgate === 'started') started = true;
       else startFailed(message.usage ? new InputError(message.message) : new Error(message.message));
@@ -99,7 +104,7 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     jwks: Buffer.from(JSON.stringify(jwksDocument(keys))),
     notReadyReasons: async () => {
       if (stopping) return ['shutting down'];
-      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+      const workers = liveWorkers();
       if (workers.length < count) return [`${workers.length} of ${count} workers running`];
       const answers = await Promise.all(workers.map(askReady));
       return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
@@ -157,8 +162,10 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
 /** A worker of `jobgate serve --workers n`: the proxy without the admin listener. */
 export async function runWorker(settings: Settings, logger?: Logger): Promise<void> {
   let running: RunningJobgate;
+  const failures = new WorkerFailureLimiter(settings.authFailureLimit, reportToPrimary);
+  process.on('message', (message: unknown) => failures.onMessage(message));
   try {
-    running = await startJobgate(settings, { admin: false });
+    running = await startJobgate(settings, { admin: false, failureLimiter: failures });
   } catch (error) {
     // The primary prints it, once for all workers, and exits with it.
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;

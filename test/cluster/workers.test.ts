@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createNetServer } from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
+import { mintToken } from '../../src/tokens/format.js';
 import { TokenStore } from '../../src/tokens/store.js';
 import { JOBGATE_BIN } from '../helpers/cli.js';
 import { bearer, request } from '../helpers/http.js';
@@ -138,4 +139,101 @@ t.test('serve --workers 2 whose workers cannot listen exits non-zero with their 
   t.not(finished.code, 0, 'with a non-zero code');
   t.match(finished.stderr, /^jobgate: cannot listen: .*EADDRINUSE/, "with the worker's message");
   t.equal(finished.stderr.split('\n').filter((line) => line.startsWith('jobgate: ')).length, 1, 'once');
+});
+
+interface Primary {
+  readonly pid: number;
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  /** Its stdout so far (the workers' JSON log lines). */
+  log(): string;
+  /** SIGTERM, then waits for the exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `jobgate serve --workers n ...args` on free loopback ports, ready (every worker) before it resolves. */
+async function startPrimary(t: Test, args: readonly string[], env: Record<string, string>): Promise<Primary> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [JOBGATE_BIN, 'serve', ...args], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      JOBGATE_JOB_DOMAIN: 'job.test',
+      JOBGATE_LISTEN: `127.0.0.1:${port}`,
+      JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+      ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  t.teardown(() => {
+    // The whole group: workers too, should the primary hang.
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+  });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`jobgate exited with ${child.exitCode}: ${stderr}`);
+      return (await request(adminUrl, { path: '/readyz' })).status === 200;
+    }, 60_000);
+  } catch (error) {
+    throw new Error(`the primary did not get ready: ${(error as Error).message}; stderr: ${stderr}`);
+  }
+  return {
+    pid: child.pid!,
+    proxyUrl: `http://127.0.0.1:${port}`,
+    adminUrl,
+    log: () => stdout,
+    async stop() {
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** The access log lines of the workers. */
+const accessLines = (log: string) =>
+  log
+    .split('\n')
+    .filter((line) => line.includes('"event":"access"'))
+    .map((line) => JSON.parse(line) as { pid: number; status: number });
+
+t.test('serve --workers 4: the failure limit counts one address across every worker, not per worker', async (t) => {
+  const redis = await RedisServer.start();
+  t.teardown(() => redis.stop());
+  const admin = createRedis({ url: redis.url, commandTimeoutMs: 2000, reconnect: false });
+  await connectRedis(admin, 2000);
+  t.teardown(() => admin.disconnect());
+  const up = await Upstream.start('job');
+  t.teardown(() => up.close());
+  await new JobStore(admin, new KeySpace('jobgate:')).put({ id: 'nb1', upstream: up.url });
+
+  const limit = 3;
+  const workers = 4;
+  const primary = await startPrimary(t, ['--workers', String(workers)], { JOBGATE_REDIS_URL: redis.url, JOBGATE_AUTH_FAILURE_LIMIT: String(limit) });
+
+  // One request per connection: the primary hands connections to the workers in turn.
+  const statuses: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    const reply = await request(primary.proxyUrl, { host: 'nb1.job.test', headers: bearer(mintToken().value), timeoutMs: 30_000 });
+    statuses.push(reply.status);
+  }
+  t.same(new Set(statuses), new Set([401, 429]), `bad tokens get 401, then 429 (${statuses.join(' ')})`);
+  const firstLimited = statuses.indexOf(429);
+  const unauthorizedBefore = statuses.slice(0, firstLimited).filter((status) => status === 401).length;
+  t.ok(unauthorizedBefore >= limit, `the first ${limit} failures are answered 401 (${unauthorizedBefore})`);
+  // The documented slack: requests that reach another worker before the primary's notice does.
+  t.ok(unauthorizedBefore <= limit + workers - 1, `at most the limit plus one IPC hop per other worker (${unauthorizedBefore} <= ${limit + workers - 1})`);
+  t.ok(unauthorizedBefore < limit * workers, `fewer than the limit times the workers (${unauthorizedBefore} < ${limit * workers})`);
+  t.equal(statuses.at(-1), 429, 'and it stays refused');
+
+  await waitFor(() => accessLines(primary.log()).length >= 16);
+  const limitedBy = new Set(accessLines(primary.log()).filter((line) => line.status === 429).map((line) => line.pid));
+  t.ok(limitedBy.size >= 2, `several workers refuse the address (${limitedBy.size})`);
+  t.equal(await primary.stop(), 0);
 });
