@@ -40,8 +40,8 @@ export interface RunningJobgate {
   readonly registry: CachedRegistry;
   /** Requests and WebSockets in flight. */
   activeRequests(): number;
-  /** Why this instance is not ready; empty when it is (what /readyz answers). */
-  notReadyReasons(): string[];
+  /** Why this instance is not ready; empty when it is (what /readyz answers). Not `detailed`: without job ids. */
+  notReadyReasons(detailed?: boolean): string[];
   /** This instance's Prometheus metrics. */
   readonly metrics: Metrics;
   /**
@@ -222,9 +222,9 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   proxyServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handlers.onUpgrade(req, socket, head));
   proxyServer.on('clientError', handlers.onClientError);
 
-  const notReadyReasons = () => {
+  const notReadyReasons = (detailed = true) => {
     if (draining) return ['shutting down'];
-    const reasons = readiness.reasons();
+    const reasons = readiness.reasons(detailed);
     if (!invalidation.live) reasons.push('invalidation subscription is down');
     return reasons;
   };

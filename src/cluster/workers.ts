@@ -21,6 +21,8 @@ export function workerCount(text: string): number {
 interface ReadyQuestion {
   readonly jobgate: 'readyz';
   readonly id: number;
+  /** Whether the reasons may name jobs (see createAdminServer). */
+  readonly detailed: boolean;
 }
 interface ReadyAnswer extends ReadyQuestion {
   readonly reasons: string[];
@@ -84,10 +86,10 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     return worker;
   };
 
-  const askReady = (worker: Worker): Promise<string[]> =>
+  const askReady = (worker: Worker, detailed: boolean): Promise<string[]> =>
     new Promise((resolve) => {
       const id = questions++;
-      const timer = setTimeout(() => finish([`worker ${worker.process.pid} did not answer`]), 1000);
+      const timer = setTimeout(() => finish(['did not answer']), 1000);
       const onMessage = (message: unknown) => {
         if (isReadyQuestion(message) && message.id === id) finish((message as ReadyAnswer).reasons);
       };
@@ -97,16 +99,17 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
         resolve(reasons);
       };
       worker.on('message', onMessage);
-      worker.send({ jobgate: 'readyz', id } satisfies ReadyQuestion);
+      worker.send({ jobgate: 'readyz', id, detailed } satisfies ReadyQuestion);
     });
 
   const admin: Server = createAdminServer({
     jwks: Buffer.from(JSON.stringify(jwksDocument(keys))),
-    notReadyReasons: async () => {
+    notReadyReasons: async (detailed) => {
       if (stopping) return ['shutting down'];
       const workers = liveWorkers();
       if (workers.length < count) return [`${workers.length} of ${count} workers running`];
-      const answers = await Promise.all(workers.map(askReady));
+      const answers = await Promise.all(workers.map((worker) => askReady(worker, detailed)));
+      if (!detailed) return [...new Set(answers.flatMap((reasons) => reasons.map((reason) => `a worker: ${reason}`)))];
       return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
     },
     metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
@@ -181,7 +184,7 @@ export async function runWorker(settings: Settings, logger?: Logger): Promise<vo
   AggregatorRegistry.setRegistries([running.metrics.registry]);
   new AggregatorRegistry();
   process.on('message', (message: unknown) => {
-    if (isReadyQuestion(message)) process.send?.({ ...message, reasons: running.notReadyReasons() } satisfies ReadyAnswer);
+    if (isReadyQuestion(message)) process.send?.({ ...message, reasons: running.notReadyReasons(message.detailed) } satisfies ReadyAnswer);
   });
   await new Promise<void>((resolve) => {
     const stop = () => void running.close(settings.drainTimeoutMs).then(resolve);

@@ -6,6 +6,7 @@ import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { mintToken } from '../../src/tokens/format.js';
 import { TokenStore } from '../../src/tokens/store.js';
+import { nonLoopbackAddress } from '../helpers/addresses.js';
 import { JOBGATE_BIN } from '../helpers/cli.js';
 import { bearer, request } from '../helpers/http.js';
 import { waitFor } from '../helpers/jobgate.js';
@@ -152,14 +153,14 @@ interface Primary {
 }
 
 /** `jobgate serve --workers n ...args` on free loopback ports, ready (every worker) before it resolves. */
-async function startPrimary(t: Test, args: readonly string[], env: Record<string, string>): Promise<Primary> {
+async function startPrimary(t: Test, args: readonly string[], env: Record<string, string>, adminHost = '127.0.0.1'): Promise<Primary> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [JOBGATE_BIN, 'serve', ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       JOBGATE_JOB_DOMAIN: 'job.test',
       JOBGATE_LISTEN: `127.0.0.1:${port}`,
-      JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+      JOBGATE_ADMIN_LISTEN: `${adminHost}:${adminPort}`,
       ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
       ...env,
     },
@@ -235,5 +236,36 @@ t.test('serve --workers 4: the failure limit counts one address across every wor
   await waitFor(() => accessLines(primary.log()).length >= 16);
   const limitedBy = new Set(accessLines(primary.log()).filter((line) => line.status === 429).map((line) => line.pid));
   t.ok(limitedBy.size >= 2, `several workers refuse the address (${limitedBy.size})`);
+  t.equal(await primary.stop(), 0);
+});
+
+t.test('serve --workers 2: /readyz names worker pids and the job only to a client on loopback', async (t) => {
+  const external = nonLoopbackAddress();
+  if (!external) throw new Error('this test needs a non-loopback IPv4 address on this machine to ask from');
+  const redis = await RedisServer.start();
+  t.teardown(() => redis.stop());
+  const admin = createRedis({ url: redis.url, commandTimeoutMs: 2000, reconnect: false });
+  await connectRedis(admin, 2000);
+  t.teardown(() => admin.disconnect());
+  const jobs = new JobStore(admin, new KeySpace('jobgate:'));
+  await jobs.put({ id: 'secret-notebook', upstream: 'http://127.0.0.1:1' });
+  const primary = await startPrimary(
+    t,
+    ['--workers', '2'],
+    { JOBGATE_REDIS_URL: redis.url, JOBGATE_SIDECAR_JOB: 'secret-notebook', JOBGATE_SIDECAR_UPSTREAM: 'http://127.0.0.1:1' },
+    '0.0.0.0',
+  );
+  const remote = primary.adminUrl.replace('127.0.0.1', external);
+  t.same((await request(remote, { path: '/readyz', timeoutMs: 30_000 })).json(), { status: 'ready' }, 'ready, from anywhere');
+
+  await jobs.delete('secret-notebook');
+  await waitFor(async () => (await request(primary.adminUrl, { path: '/readyz' })).status === 503);
+  await waitFor(async () => (await request(primary.adminUrl, { path: '/readyz' })).json<{ reasons: string[] }>().reasons.length === 2);
+  const fromLoopback = (await request(primary.adminUrl, { path: '/readyz' })).json<{ reasons: string[] }>();
+  t.match(fromLoopback.reasons, [/^worker \d+: job secret-notebook is not registered$/, /^worker \d+: job secret-notebook is not registered$/], 'loopback: each worker by pid, and the job');
+
+  const fromElsewhere = await request(remote, { path: '/readyz', timeoutMs: 30_000 });
+  t.equal(fromElsewhere.status, 503, `from ${external}: the same status`);
+  t.same(fromElsewhere.json(), { status: 'not ready', reasons: ['a worker: the sidecar job is not registered'] }, 'terse: no pid, no job id');
   t.equal(await primary.stop(), 0);
 });
