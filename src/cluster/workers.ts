@@ -18,6 +18,16 @@ export function workerCount(text: string): number {
   return Number(text);
 }
 
+/** `args` without `--redis-url <url>` and `--redis-url=<url>`. */
+export function withoutRedisUrlFlag(args: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--redis-url') i++;
+    else if (!args[i]!.startsWith('--redis-url=')) kept.push(args[i]!);
+  }
+  return kept;
+}
+
 interface ReadyQuestion {
   readonly jobgate: 'readyz';
   readonly id: number;
@@ -53,6 +63,12 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     shared.JOBGATE_ASSERTION_KEYS = generatePrivateKey(settings.assertionAlg).export({ format: 'pem', type: 'pkcs8' }) as string;
     logger.warn({ event: 'ephemeral_keys' }, 'no cookie secret or assertion key configured: the workers share keys made for this run only');
   }
+  // Workers are forked with the primary's arguments, which every user sees in the process list:
+  // a --redis-url (it may hold a password) reaches them by the environment instead.
+  const args = process.argv.slice(2);
+  const workerArgs = withoutRedisUrlFlag(args);
+  if (workerArgs.length !== args.length) shared.JOBGATE_REDIS_URL = settings.redisUrl;
+  cluster.setupPrimary({ args: workerArgs });
   const keys = await loadAssertionKeys(shared.JOBGATE_ASSERTION_KEYS ?? settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
   const aggregator = new AggregatorRegistry();
   const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());

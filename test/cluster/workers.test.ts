@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import t, { type Test } from 'tap';
 import { JobStore } from '../../src/jobs/store.js';
@@ -148,6 +149,8 @@ interface Primary {
   readonly adminUrl: string;
   /** Its stdout so far (the workers' JSON log lines). */
   log(): string;
+  /** Its stderr so far. */
+  stderr(): string;
   /** SIGTERM, then waits for the exit; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -189,6 +192,7 @@ async function startPrimary(t: Test, args: readonly string[], env: Record<string
     proxyUrl: `http://127.0.0.1:${port}`,
     adminUrl,
     log: () => stdout,
+    stderr: () => stderr,
     async stop() {
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
@@ -267,5 +271,44 @@ t.test('serve --workers 2: /readyz names worker pids and the job only to a clien
   const fromElsewhere = await request(remote, { path: '/readyz', timeoutMs: 30_000 });
   t.equal(fromElsewhere.status, 503, `from ${external}: the same status`);
   t.same(fromElsewhere.json(), { status: 'not ready', reasons: ['a worker: the sidecar job is not registered'] }, 'terse: no pid, no job id');
+  t.equal(await primary.stop(), 0);
+});
+
+/** The command line of a running process, as every user of the machine can read it. */
+const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+
+t.test('serve --workers 2 --redis-url with a password: the workers never show it on their command line, and jobgate warns once', async (t) => {
+  const redis = await RedisServer.start();
+  t.teardown(() => redis.stop());
+  const admin = createRedis({ url: redis.url, commandTimeoutMs: 2000, reconnect: false });
+  await connectRedis(admin, 2000);
+  t.teardown(() => admin.disconnect());
+  const up = await Upstream.start('job');
+  t.teardown(() => up.close());
+  const keys = new KeySpace('jobgate:');
+  await new JobStore(admin, keys).put({ id: 'nb1', upstream: up.url });
+  const { value } = await new TokenStore(admin, keys).create({ name: 'w', role: 'read' });
+  await admin.config('SET', 'requirepass', 'hunter2-secret');
+
+  const url = `redis://:hunter2-secret@127.0.0.1:${redis.port}`;
+  const primary = await startPrimary(t, ['--workers', '2', '--redis-url', url], {});
+  t.equal((await request(primary.proxyUrl, { host: 'nb1.job.test', headers: bearer(value), timeoutMs: 30_000 })).status, 200, 'the workers reach Redis with the password');
+
+  await waitFor(() => [...primary.log().matchAll(/"pid":(\d+)[^\n]*"event":"started"/g)].length >= 2);
+  const workerPids = [...primary.log().matchAll(/"pid":(\d+)[^\n]*"event":"started"/g)].map((match) => Number(match[1]));
+  t.equal(new Set(workerPids).size, 2, 'two workers started');
+  t.match(commandLine(primary.pid), /hunter2-secret/, "the primary's own command line holds what it was given");
+  for (const pid of workerPids) {
+    const line = commandLine(pid);
+    t.match(line, /\bserve\b.*--workers 2/, `worker ${pid} runs serve`);
+    t.notMatch(line, /hunter2-secret/, `worker ${pid}: no password on its command line (${line})`);
+    t.notMatch(line, /--redis-url/, `worker ${pid}: no --redis-url at all`);
+  }
+  const warnings = primary.stderr().split('\n').filter((line) => line.startsWith('jobgate: warning:'));
+  t.same(
+    warnings,
+    ['jobgate: warning: the password in --redis-url is visible to every user of this machine in the process list; set JOBGATE_REDIS_URL instead'],
+    'one warning, from the primary only',
+  );
   t.equal(await primary.stop(), 0);
 });
