@@ -1,6 +1,9 @@
 # jobgate image.
 #   docker build -t jobgate .
-#   docker run --read-only -p 8080:8080 -p 9090:9090 -e JOBGATE_JOB_DOMAIN=job.localhost -e JOBGATE_REDIS_URL=redis://redis:6379 jobgate
+#   docker run --read-only -p 8080:8080 -e JOBGATE_JOB_DOMAIN=job.localhost -e JOBGATE_REDIS_URL=redis://redis:6379 jobgate
+# The admin listener (/healthz, /readyz, /metrics) is on the container's loopback, where the
+# HEALTHCHECK below reaches it. To publish it, add -e JOBGATE_ADMIN_LISTEN=0.0.0.0:9090 and
+# -p 127.0.0.1:9090:9090 (Kubernetes probes need the former: see deploy/kubernetes).
 #
 # The final image holds the compiled dist/, bin/, config/ and the production dependencies only:
 # no TypeScript sources, tests, dev dependencies or npm cache. It runs as an unprivileged user,
@@ -41,11 +44,13 @@ COPY --from=build /app/config/ ./config/
 # image; the numeric form lets Kubernetes check runAsNonRoot without a runAsUser.
 USER 1000:1000
 
-# 8080: job URLs (JOBGATE_LISTEN). 9090: /healthz and /readyz (JOBGATE_ADMIN_LISTEN).
+# 8080: job URLs (JOBGATE_LISTEN). 9090: /healthz and /readyz (JOBGATE_ADMIN_LISTEN, on
+# 127.0.0.1 unless set to 0.0.0.0:9090).
 EXPOSE 8080 9090
 
 # The slim image has no curl: Node's fetch does the check. /healthz means "the process is alive";
 # readiness (/readyz: Redis answers, invalidations subscribed) is for the orchestrator's probes.
+# 127.0.0.1:9090 answers with the default admin listener and with 0.0.0.0:9090 alike.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 

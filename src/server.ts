@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
-import { FailureLimiter } from './auth/failure-limit.js';
+import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
 import type { Settings } from './config/settings.js';
 import { InputError } from './errors.js';
 import { JobStore } from './jobs/store.js';
@@ -40,8 +40,8 @@ export interface RunningJobgate {
   readonly registry: CachedRegistry;
   /** Requests and WebSockets in flight. */
   activeRequests(): number;
-  /** Why this instance is not ready; empty when it is (what /readyz answers). */
-  notReadyReasons(): string[];
+  /** Why this instance is not ready; empty when it is (what /readyz answers). Not `detailed`: without job ids. */
+  notReadyReasons(detailed?: boolean): string[];
   /** This instance's Prometheus metrics. */
   readonly metrics: Metrics;
   /**
@@ -57,6 +57,8 @@ export interface StartOptions {
   readonly logDestination?: DestinationStream;
   /** Serve the admin listener (default); workers leave it to the primary. */
   readonly admin?: boolean;
+  /** The failure limit (default: this process's own); workers share the primary's. */
+  readonly failureLimiter?: FailureCounter;
 }
 
 /** The training-API settings, validated: undefined without JOBGATE_API_HOST; InputError when incomplete. */
@@ -188,7 +190,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     );
   }
   const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
-  const gatekeeper = new Gatekeeper(mode, registry, new FailureLimiter(settings.authFailureLimit), sessions);
+  const gatekeeper = new Gatekeeper(mode, registry, options.failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
 
@@ -220,9 +222,9 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   proxyServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handlers.onUpgrade(req, socket, head));
   proxyServer.on('clientError', handlers.onClientError);
 
-  const notReadyReasons = () => {
+  const notReadyReasons = (detailed = true) => {
     if (draining) return ['shutting down'];
-    const reasons = readiness.reasons();
+    const reasons = readiness.reasons(detailed);
     if (!invalidation.live) reasons.push('invalidation subscription is down');
     return reasons;
   };

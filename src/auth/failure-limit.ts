@@ -7,12 +7,19 @@ interface Window {
 
 const WINDOW_MS = 60_000;
 
+/** What the request pipeline needs from a failure limit: a question per request, a report per failure. */
+export interface FailureCounter {
+  /** Seconds until `address` may try again, or 0 when it is not blocked. */
+  retryAfter(address: string): number;
+  recordFailure(address: string): void;
+}
+
 /**
  * Counts failed authentications (a credential that was malformed, unknown or revoked)
  * per client address in one-minute windows, in memory: no Redis write per request.
  * Past `limit` failures, the address is refused until its window ends.
  */
-export class FailureLimiter {
+export class FailureLimiter implements FailureCounter {
   private readonly windows: Lru<string, Window>;
 
   constructor(
@@ -35,10 +42,12 @@ export class FailureLimiter {
     return Math.ceil(left / 1000);
   }
 
-  recordFailure(address: string): void {
+  /** Counts one failure; returns the time (ms since the epoch) `address` is now blocked until, or 0 when it is not. */
+  recordFailure(address: string): number {
     const now = this.now();
-    const window = this.windows.get(address);
-    if (!window || now - window.start >= WINDOW_MS) this.windows.set(address, { start: now, failures: 1 });
+    let window = this.windows.get(address);
+    if (!window || now - window.start >= WINDOW_MS) this.windows.set(address, (window = { start: now, failures: 1 }));
     else window.failures++;
+    return window.failures >= this.limit ? window.start + WINDOW_MS : 0;
   }
 }

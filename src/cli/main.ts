@@ -59,6 +59,7 @@ export async function buildProgram(io: CliIo, only?: CommandName): Promise<Comma
     .option('--redis-url <url>', 'Redis URL (env JOBGATE_REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(commanderErrorLine(text)) });
+  program.hook('preAction', (_program, action) => warnOfCommandLinePassword(action.optsWithGlobals<{ redisUrl?: string }>().redisUrl, io));
   const names = only === undefined ? (Object.keys(COMMANDS) as CommandName[]) : [only];
   for (const command of await Promise.all(names.map((name) => COMMANDS[name](io)))) program.addCommand(command);
   // Every command reports its own errors through the same exit path below.
@@ -82,6 +83,15 @@ function commanderErrorLine(text: string): string {
   const suggestionAt = message.lastIndexOf(SUGGESTION);
   if (suggestionAt < 0) return `jobgate: ${terminalLine(message)}\n`;
   return `jobgate: ${terminalLine(message.slice(0, suggestionAt))} ${terminalLine(message.slice(suggestionAt + 1))}\n`;
+}
+
+/**
+ * Any user of the machine reads a command line (ps, /proc/<pid>/cmdline): a password in
+ * --redis-url is said so, on one line of stderr; the command runs as it would without it.
+ */
+function warnOfCommandLinePassword(redisUrl: string | undefined, io: CliIo): void {
+  if (redisUrl === undefined || !URL.canParse(redisUrl) || new URL(redisUrl).password === '') return;
+  io.stderr('jobgate: warning: the password in --redis-url is visible to every user of this machine in the process list; set JOBGATE_REDIS_URL instead\n');
 }
 
 /** Runs the CLI and returns the process exit code. */

@@ -18,7 +18,7 @@ export function serveCommand(io: CliIo): Command {
   return new Command('serve')
     .description('run the authenticating reverse proxy (settings: config/jobgate.yaml, JOBGATE_* environment, flags)')
     .option('--listen <host:port>', 'proxy listener (env JOBGATE_LISTEN; default 0.0.0.0:8080)')
-    .option('--admin-listen <host:port>', 'admin listener with /healthz and /readyz (env JOBGATE_ADMIN_LISTEN; default 0.0.0.0:9090)')
+    .option('--admin-listen <host:port>', 'admin listener with /healthz and /readyz (env JOBGATE_ADMIN_LISTEN; default 127.0.0.1:9090)')
     .option('--job-domain <domain>', 'job URLs are <job-id>.<domain> (env JOBGATE_JOB_DOMAIN; required in gateway mode)')
     .option('--workers <n|auto>', 'run n worker processes sharing the port (auto: one per CPU); the primary serves the admin listener')
     .action(async (_options: unknown, command: Command) => {

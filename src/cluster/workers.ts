@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import { createAdminServer } from '../observability/admin.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
+import { PrimaryFailureLimiter, reportToPrimary, WorkerFailureLimiter } from './failure-limit.js';
 
 /** Parses `--workers <n|auto>`: auto is the CPU count. */
 export function workerCount(text: string): number {
@@ -17,9 +18,21 @@ export function workerCount(text: string): number {
   return Number(text);
 }
 
+/** `args` without `--redis-url <url>` and `--redis-url=<url>`. */
+export function withoutRedisUrlFlag(args: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--redis-url') i++;
+    else if (!args[i]!.startsWith('--redis-url=')) kept.push(args[i]!);
+  }
+  return kept;
+}
+
 interface ReadyQuestion {
   readonly jobgate: 'readyz';
   readonly id: number;
+  /** Whether the reasons may name jobs (see createAdminServer). */
+  readonly detailed: boolean;
 }
 interface ReadyAnswer extends ReadyQuestion {
   readonly reasons: string[];
@@ -50,8 +63,17 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     shared.JOBGATE_ASSERTION_KEYS = generatePrivateKey(settings.assertionAlg).export({ format: 'pem', type: 'pkcs8' }) as string;
     logger.warn({ event: 'ephemeral_keys' }, 'no cookie secret or assertion key configured: the workers share keys made for this run only');
   }
+  // Workers are forked with the primary's arguments, which every user sees in the process list:
+  // a --redis-url (it may hold a password) reaches them by the environment instead.
+  const args = process.argv.slice(2);
+  const workerArgs = withoutRedisUrlFlag(args);
+  if (workerArgs.length !== args.length) shared.JOBGATE_REDIS_URL = settings.redisUrl;
+  cluster.setupPrimary({ args: workerArgs });
   const keys = await loadAssertionKeys(shared.JOBGATE_ASSERTION_KEYS ?? settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
   const aggregator = new AggregatorRegistry();
+  const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+  // The failure limit is per address across all workers: the primary holds the counts.
+  const failures = new PrimaryFailureLimiter(settings.authFailureLimit, liveWorkers);
   let stopping = false;
   let questions = 0;
   // A worker that cannot start ends the primary with its message: a replacement would fail the same way.
@@ -62,6 +84,7 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     const worker = cluster.fork(shared);
     let started = false;
     worker.on('message', (message: unknown) => {
+      failures.onMessage(worker, message);
       if (!isStartReport(message)) return;
       if (message.jobgate === 'started') started = true;
       else startFailed(message.usage ? new InputError(message.message) : new Error(message.message));
@@ -79,10 +102,10 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
     return worker;
   };
 
-  const askReady = (worker: Worker): Promise<string[]> =>
+  const askReady = (worker: Worker, detailed: boolean): Promise<string[]> =>
     new Promise((resolve) => {
       const id = questions++;
-      const timer = setTimeout(() => finish([`worker ${worker.process.pid} did not answer`]), 1000);
+      const timer = setTimeout(() => finish(['did not answer']), 1000);
       const onMessage = (message: unknown) => {
         if (isReadyQuestion(message) && message.id === id) finish((message as ReadyAnswer).reasons);
       };
@@ -92,16 +115,17 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
         resolve(reasons);
       };
       worker.on('message', onMessage);
-      worker.send({ jobgate: 'readyz', id } satisfies ReadyQuestion);
+      worker.send({ jobgate: 'readyz', id, detailed } satisfies ReadyQuestion);
     });
 
   const admin: Server = createAdminServer({
     jwks: Buffer.from(JSON.stringify(jwksDocument(keys))),
-    notReadyReasons: async () => {
+    notReadyReasons: async (detailed) => {
       if (stopping) return ['shutting down'];
-      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+      const workers = liveWorkers();
       if (workers.length < count) return [`${workers.length} of ${count} workers running`];
-      const answers = await Promise.all(workers.map(askReady));
+      const answers = await Promise.all(workers.map((worker) => askReady(worker, detailed)));
+      if (!detailed) return [...new Set(answers.flatMap((reasons) => reasons.map((reason) => `a worker: ${reason}`)))];
       return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
     },
     metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
@@ -157,8 +181,10 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
 /** A worker of `jobgate serve --workers n`: the proxy without the admin listener. */
 export async function runWorker(settings: Settings, logger?: Logger): Promise<void> {
   let running: RunningJobgate;
+  const failures = new WorkerFailureLimiter(settings.authFailureLimit, reportToPrimary);
+  process.on('message', (message: unknown) => failures.onMessage(message));
   try {
-    running = await startJobgate(settings, { admin: false });
+    running = await startJobgate(settings, { admin: false, failureLimiter: failures });
   } catch (error) {
     // The primary prints it, once for all workers, and exits with it.
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
@@ -174,7 +200,7 @@ export async function runWorker(settings: Settings, logger?: Logger): Promise<vo
   AggregatorRegistry.setRegistries([running.metrics.registry]);
   new AggregatorRegistry();
   process.on('message', (message: unknown) => {
-    if (isReadyQuestion(message)) process.send?.({ ...message, reasons: running.notReadyReasons() } satisfies ReadyAnswer);
+    if (isReadyQuestion(message)) process.send?.({ ...message, reasons: running.notReadyReasons(message.detailed) } satisfies ReadyAnswer);
   });
   await new Promise<void>((resolve) => {
     const stop = () => void running.close(settings.drainTimeoutMs).then(resolve);

@@ -120,8 +120,9 @@ export const SETTINGS = {
   listen: { env: 'JOBGATE_LISTEN', default: '0.0.0.0:8080', accepts: 'host:port, such as 0.0.0.0:8080 or [::]:8080', schema: listenAddress },
   adminListen: {
     env: 'JOBGATE_ADMIN_LISTEN',
-    default: '0.0.0.0:9090',
-    accepts: 'host:port, such as 0.0.0.0:9090',
+    // Loopback: /metrics and /readyz are for this host's probes; Kubernetes manifests set the pod IP.
+    default: '127.0.0.1:9090',
+    accepts: 'host:port, such as 127.0.0.1:9090 or 0.0.0.0:9090',
     schema: listenAddress,
   },
   jobDomain: {

@@ -1,22 +1,32 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { AddressBlocks } from '../authz/cidr.js';
 import { pathOf } from './access-log.js';
 
 export interface AdminSources {
-  /** Why jobgate is not ready; empty when ready. */
-  readonly notReadyReasons: () => string[] | Promise<string[]>;
+  /** Why jobgate is not ready; empty when ready. `detailed`: may name jobs and processes. */
+  readonly notReadyReasons: (detailed: boolean) => string[] | Promise<string[]>;
   /** The JWKS document of the assertion keys. */
   readonly jwks: Buffer;
   /** The Prometheus exposition and its content type. */
   readonly metrics: () => Promise<{ text: string; contentType: string }>;
 }
 
-/** The admin listener: /healthz (the process is alive), /readyz (it can serve) and /metrics (Prometheus). */
+const LOOPBACK = new AddressBlocks([
+  { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+  { address: '::1', prefix: 128, family: 'ipv6' },
+]);
+
+/**
+ * The admin listener: /healthz (the process is alive), /readyz (it can serve) and /metrics
+ * (Prometheus). /readyz names jobs and worker pids only to a client on loopback; a probe from
+ * elsewhere (the kubelet, on the pod IP) gets the same status with terse reasons.
+ */
 export function createAdminServer(sources: AdminSources): Server {
   return createServer((req, res) => {
     const path = pathOf(req);
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      void Promise.resolve(sources.notReadyReasons()).then((reasons) =>
+      void Promise.resolve(sources.notReadyReasons(LOOPBACK.has(req.socket.remoteAddress))).then((reasons) =>
         reasons.length === 0 ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready', reasons }),
       );
       return;

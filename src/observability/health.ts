@@ -33,11 +33,11 @@ export class ReadinessProbe {
     clearTimeout(this.timer);
   }
 
-  /** Why jobgate is not ready; empty when it is. */
-  reasons(): string[] {
+  /** Why jobgate is not ready; empty when it is. Not `detailed`: without the job's id. */
+  reasons(detailed = true): string[] {
     const reasons: string[] = [];
     if (!this.redisAnswers || this.redis.status !== 'ready') reasons.push('redis is not answering');
-    if (!this.sidecarJobKnown) reasons.push(`job ${this.sidecarJob} is not registered`);
+    if (!this.sidecarJobKnown) reasons.push(detailed ? `job ${this.sidecarJob} is not registered` : 'the sidecar job is not registered');
     return reasons;
   }
 

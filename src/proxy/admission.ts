@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { readCredential, type Credential } from '../auth/credential.js';
 import { decide, type Authentication, type Decision } from '../auth/decide.js';
-import type { FailureLimiter } from '../auth/failure-limit.js';
+import type { FailureCounter } from '../auth/failure-limit.js';
 import { RecordError, StoreUnavailableError } from '../errors.js';
 import { ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
@@ -89,7 +89,7 @@ export class Gatekeeper {
   constructor(
     private readonly mode: Mode,
     private readonly registry: Registry,
-    private readonly failures: FailureLimiter,
+    private readonly failures: FailureCounter,
     private readonly sessions: SessionCookies,
   ) {}
 

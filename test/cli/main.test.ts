@@ -1,6 +1,8 @@
 import t from 'tap';
 import { commandNamed, main } from '../../src/cli/main.js';
-import { hiddenCharacters } from '../helpers/cli.js';
+import { connectRedis, createRedis } from '../../src/redis/index.js';
+import { hiddenCharacters, runCli } from '../helpers/cli.js';
+import { RedisServer } from '../helpers/redis.js';
 
 // The CLI loads only the module of the command it runs; commandNamed picks it from argv.
 t.test('the command is the first argument that is not an option or a global option value', async (t) => {
@@ -48,4 +50,31 @@ t.test("commander's suggestion stays on the error's line", async (t) => {
   const result = await runInProcess(['tokn']);
   t.equal(result.code, 2);
   t.equal(result.stderr, "jobgate: unknown command 'tokn' (Did you mean token?)\n");
+});
+
+t.test('a password in --redis-url gets a one-line warning on stderr; the command works as it would without it', async (t) => {
+  const server = await RedisServer.start();
+  t.teardown(() => server.stop());
+  const admin = createRedis({ url: server.url, commandTimeoutMs: 2000, reconnect: false });
+  await connectRedis(admin, 2000);
+  await admin.config('SET', 'requirepass', 'pw-on-the-command-line');
+  admin.disconnect();
+  const url = `redis://:pw-on-the-command-line@127.0.0.1:${server.port}`;
+
+  const fromEnv = await runCli(['job', 'list', '-o', 'json'], { JOBGATE_REDIS_URL: url });
+  t.equal(fromEnv.code, 0, 'JOBGATE_REDIS_URL: exit 0');
+  t.equal(fromEnv.stderr, '', 'and no warning');
+  const warning = 'jobgate: warning: the password in --redis-url is visible to every user of this machine in the process list; set JOBGATE_REDIS_URL instead\n';
+  for (const args of [
+    ['--redis-url', url, 'job', 'list', '-o', 'json'],
+    [`--redis-url=${url}`, 'job', 'list', '-o', 'json'],
+  ]) {
+    const fromFlag = await runCli(args);
+    t.equal(fromFlag.code, 0, `${args[0]!.slice(0, 12)}: the same exit code`);
+    t.equal(fromFlag.stdout, fromEnv.stdout, 'the same output');
+    t.equal(fromFlag.stderr, warning, 'one warning line');
+  }
+  const withoutPassword = await runCli(['--redis-url', `redis://127.0.0.1:${server.port}`, 'job', 'list']);
+  t.equal(withoutPassword.code, 1, 'no password: refused by Redis');
+  t.notMatch(withoutPassword.stderr, /warning/, 'and no warning');
 });

@@ -38,7 +38,7 @@ const KNOWN_DEFAULTS = {
   // Unset by default: redisTopology() resolves it (jobgate:, or {jobgate}: on Redis Cluster).
   keyPrefix: undefined,
   listen: { host: '0.0.0.0', port: 8080 },
-  adminListen: { host: '0.0.0.0', port: 9090 },
+  adminListen: { host: '127.0.0.1', port: 9090 },
   jobDomain: undefined,
   sidecarJob: undefined,
   sidecarUpstream: undefined,

@@ -49,6 +49,8 @@ function at(value: unknown, path: string): unknown {
   return current;
 }
 
+const isLoopback = (host: string): boolean => /^127\./.test(host) || host === '::1' || host === 'localhost';
+
 interface Resource {
   readonly file: string;
   readonly kind: string;
@@ -120,6 +122,10 @@ t.test('Dockerfile', async (t) => {
   t.match(healthcheck, /\bCMD\b/, 'a HEALTHCHECK command');
   t.match(healthcheck, /\/healthz/, 'HEALTHCHECK hits /healthz');
   t.match(healthcheck, /:9090\//, 'on the admin port');
+  const checked = /https?:\/\/([^/'"]+)\//.exec(healthcheck)?.[1] ?? '';
+  const adminDefault = SETTINGS.adminListen.schema.parse(SETTINGS.adminListen.default) as { host: string; port: number };
+  t.equal(checked, `${adminDefault.host}:${adminDefault.port}`, `HEALTHCHECK calls the default admin listener (${checked})`);
+  t.ok(isLoopback(adminDefault.host), `the default admin listener is loopback (${adminDefault.host})`);
 
   const copies = final.filter((line) => /^(COPY|ADD)\s/i.test(line));
   for (const copy of copies) {
@@ -168,8 +174,84 @@ t.test('every Kubernetes document parses and has a kind and a name', async (t) =
   }
 });
 
-function checkJobgateContainer(t: Test, deployment: Resource): void {
+/** A string value from a ConfigMap in `found`, or undefined. */
+function configMapValue(found: readonly Resource[], name: unknown, key: unknown): unknown {
+  const configMap = found.find((r) => r.kind === 'ConfigMap' && r.name === name);
+  return isObj(configMap?.body.data) ? configMap.body.data[String(key)] : undefined;
+}
+
+/**
+ * The admin listener the jobgate container ends up with: its env (a value, a ConfigMap key or
+ * envFrom), else the --config file from a mounted ConfigMap, else the default.
+ */
+function adminListenOf(found: readonly Resource[], deployment: Resource): string {
   const container = jobgateContainer(deployment);
+  const env = list(container.env ?? [], 'env').map((e) => obj(e, 'env entry'));
+  const entry = env.find((e) => e.name === 'JOBGATE_ADMIN_LISTEN');
+  if (entry) return String(entry.value ?? configMapValue(found, at(entry, 'valueFrom.configMapKeyRef.name'), at(entry, 'valueFrom.configMapKeyRef.key')));
+  for (const source of list(container.envFrom ?? [], 'envFrom')) {
+    const value = configMapValue(found, at(source, 'configMapRef.name'), 'JOBGATE_ADMIN_LISTEN');
+    if (value !== undefined) return String(value);
+  }
+  const args = list(container.args ?? [], 'args').map(String);
+  const configPath = args.includes('--config') ? args[args.indexOf('--config') + 1] : undefined;
+  if (configPath) {
+    const mounts = list(container.volumeMounts ?? [], 'volumeMounts').map((m) => obj(m, 'mount'));
+    const mount = mounts.find((m) => configPath.startsWith(`${String(m.mountPath)}/`));
+    const volume = list(at(deployment.body, 'spec.template.spec.volumes') ?? [], 'volumes')
+      .map((v) => obj(v, 'volume'))
+      .find((v) => v.name === mount?.name);
+    const fileName = configPath.slice(String(mount?.mountPath).length + 1);
+    const item = list(at(volume, 'configMap.items') ?? [{ key: fileName, path: fileName }], 'items')
+      .map((i) => obj(i, 'item'))
+      .find((i) => i.path === fileName);
+    const file = parseYaml(String(configMapValue(found, at(volume, 'configMap.name'), item?.key) ?? '')) as unknown;
+    if (isObj(file) && file.adminListen !== undefined) return String(file.adminListen);
+  }
+  return String(SETTINGS.adminListen.default);
+}
+
+/** Whether a NetworkPolicy ingress rule covers `port` (no ports list covers them all). */
+function coversPort(rule: Obj, port: number, portName: string): boolean {
+  if (rule.ports === undefined) return true;
+  return list(rule.ports, 'rule ports').some((p) => at(p, 'port') === port || at(p, 'port') === portName);
+}
+
+const MONITORING_NAMESPACE = { 'kubernetes.io/metadata.name': 'monitoring' };
+
+/**
+ * The NetworkPolicies that select the jobgate pods: port 8080 open, port 9090 (/metrics,
+ * /readyz) open only to the monitoring namespace, by the label Kubernetes sets on namespaces.
+ */
+function checkAdminPolicy(t: Test, found: readonly Resource[], deployment: Resource): void {
+  const podLabels = obj(at(deployment.body, 'spec.template.metadata.labels'), 'pod labels');
+  const policies = found.filter((r) => {
+    if (r.kind !== 'NetworkPolicy') return false;
+    const selector = at(r.body, 'spec.podSelector.matchLabels');
+    return isObj(selector) && Object.entries(selector).every(([key, value]) => podLabels[key] === value);
+  });
+  t.ok(policies.length > 0, `${deployment.file}: a NetworkPolicy selects the jobgate pods`);
+  const rules = policies.flatMap((policy) => list(at(policy.body, 'spec.ingress') ?? [], 'ingress').map((rule) => obj(rule, 'ingress rule')));
+  t.ok(rules.some((rule) => coversPort(rule, 8080, 'proxy')), 'port 8080 (job URLs) is admitted');
+  const adminRules = rules.filter((rule) => coversPort(rule, 9090, 'admin'));
+  t.ok(adminRules.length > 0, 'port 9090 is admitted to someone (Prometheus)');
+  for (const rule of adminRules) {
+    const from = list(rule.from ?? [], 'from').map((peer) => obj(peer, 'peer'));
+    t.ok(from.length > 0, 'a rule admitting port 9090 names its sources (none means everyone)');
+    for (const peer of from) {
+      t.same(peer, { namespaceSelector: { matchLabels: MONITORING_NAMESPACE } }, 'port 9090 only from the monitoring namespace');
+    }
+  }
+}
+
+function checkJobgateContainer(t: Test, deployment: Resource, found: readonly Resource[]): void {
+  const container = jobgateContainer(deployment);
+  const adminListen = SETTINGS.adminListen.schema.safeParse(adminListenOf(found, deployment));
+  t.ok(adminListen.success, 'the admin listener setting is valid');
+  const admin = adminListen.data as { host: string; port: number } | undefined;
+  t.ok(admin && !isLoopback(admin.host), `the admin listener is set off loopback, for the kubelet's probes on the pod IP (${admin?.host})`);
+  t.equal(admin?.port, 9090, 'on port 9090');
+  checkAdminPolicy(t, found, deployment);
   t.equal(at(container, 'readinessProbe.httpGet.path'), '/readyz', 'readiness on /readyz');
   t.equal(at(container, 'readinessProbe.httpGet.port'), 9090, 'readiness on port 9090');
   t.equal(at(container, 'livenessProbe.httpGet.path'), '/healthz', 'liveness on /healthz');
@@ -196,7 +278,7 @@ t.test('sidecar manifest', async (t) => {
   const deployment = deployments[0];
   if (!deployment) return;
   t.equal(containersOf(deployment).length, 2, 'two containers: jobgate and the job');
-  checkJobgateContainer(t, deployment);
+  checkJobgateContainer(t, deployment, found);
 
   const configMap = found.find((r) => r.kind === 'ConfigMap');
   const data = obj(configMap?.body.data, 'sidecar ConfigMap data');
@@ -230,7 +312,7 @@ t.test('gateway manifest', async (t) => {
   const deployment = found.find((r) => r.kind === 'Deployment');
   if (!deployment) throw new Error('no Deployment');
   t.equal(at(deployment.body, 'spec.replicas'), 2, 'two replicas');
-  checkJobgateContainer(t, deployment);
+  checkJobgateContainer(t, deployment, found);
   t.ok(found.some((r) => r.kind === 'Service'), 'a Service');
   t.ok(found.some((r) => r.kind === 'PodDisruptionBudget'), 'a PodDisruptionBudget');
 
@@ -321,6 +403,11 @@ t.test('compose stack', async (t) => {
   t.ok(services[jobService], `the upstream ${upstream} is a compose service`);
   t.notOk(at(services[jobService], 'ports'), 'the job publishes no port');
   t.equal(at(services.jobgate, 'read_only'), true, 'jobgate runs with a read-only root filesystem');
+  const published = list(at(services.jobgate, 'ports') ?? [], 'jobgate ports').map(String);
+  const adminPublished = published.find((p) => p.endsWith(':9090'));
+  t.ok(adminPublished?.startsWith('127.0.0.1:'), `the admin port is published on the host's loopback only (${adminPublished})`);
+  const adminListen = String(at(services.jobgate, 'environment.JOBGATE_ADMIN_LISTEN') ?? SETTINGS.adminListen.default);
+  t.match(adminListen, /^(0\.0\.0\.0|\[::\]):9090$/, `JOBGATE_ADMIN_LISTEN takes the published port off the container's loopback (${adminListen})`);
 });
 
 // ---- Grafana ----

@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
@@ -25,10 +27,23 @@ const subscriber = createRedis({ url: server.url, commandTimeoutMs: 2000, reconn
 subscriber.on('error', () => {});
 await connectRedis(subscriber, 2000);
 
+// A Redis that wants a password, with an ACL user besides the default one.
+const locked = await RedisServer.start();
+const lockedAdmin = createRedis({ url: locked.url, commandTimeoutMs: 2000, reconnect: false });
+lockedAdmin.on('error', () => {});
+await connectRedis(lockedAdmin, 2000);
+const PASSWORD = 'p@ss:w%rd/1';
+const MINTER_PASSWORD = 'minter-only-pw';
+await lockedAdmin.call('ACL', 'SETUSER', 'minter', 'on', `>${MINTER_PASSWORD}`, '~*', '&*', '+@all');
+await lockedAdmin.config('SET', 'requirepass', PASSWORD);
+await lockedAdmin.auth(PASSWORD);
+
 t.teardown(async () => {
   admin.disconnect();
   subscriber.disconnect();
+  lockedAdmin.disconnect();
   await server.stop();
+  await locked.stop();
 });
 
 interface ScriptResult {
@@ -112,6 +127,21 @@ for (const [language, script] of Object.entries(SCRIPTS)) {
       await store.delete(parsed.id);
     });
 
+    t.test('a password (percent-encoded) or an ACL user and password in REDIS_URL', async (t) => {
+      const store = new TokenStore(lockedAdmin, new KeySpace('jobgate:'));
+      const port = locked.port;
+      for (const url of [`redis://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`, `redis://minter:${MINTER_PASSWORD}@127.0.0.1:${port}/0`]) {
+        const result = await run(script, ['locked', 'read'], { REDIS_URL: url });
+        t.equal(result.code, 0, `exit 0 (${url.replace(/:[^:@]*@/, ':***@')})`);
+        t.equal(result.stderr, '');
+        const parsed = parseToken(result.stdout.trim());
+        t.ok(parsed && (await store.resolve(parsed)), 'the token is in the protected Redis');
+      }
+      const wrong = await run(script, ['locked', 'read'], { REDIS_URL: `redis://:nope@127.0.0.1:${port}` });
+      t.not(wrong.code, 0, 'a wrong password: non-zero exit');
+      t.equal(wrong.stdout, '', 'no value printed');
+    });
+
     t.test('usage errors and an unreachable Redis: non-zero exit, no value printed', async (t) => {
       const tooFew = await run(script, ['only-a-name'], { REDIS_URL: server.url });
       t.not(tooFew.code, 0, 'too few arguments');
@@ -124,3 +154,33 @@ for (const [language, script] of Object.entries(SCRIPTS)) {
     });
   });
 }
+
+t.test('bash: the Redis password goes to redis-cli by environment (REDISCLI_AUTH), never on its command line', async (t) => {
+  const realCli = execFileSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(join(tmpdir(), 'mint-shim-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A redis-cli in front of the real one that writes down what every user of the machine could see.
+  writeFileSync(
+    join(dir, 'redis-cli'),
+    `#!/bin/sh\nprintf '%s\\n' "$0" "$@" >> '${dir}/argv'\nprintf '%s\\n' "\${REDISCLI_AUTH-}" >> '${dir}/auth'\nexec '${realCli}' "$@"\n`,
+  );
+  chmodSync(join(dir, 'redis-cli'), 0o755);
+  const store = new TokenStore(lockedAdmin, new KeySpace('jobgate:'));
+  const cases = [
+    { url: `redis://:${encodeURIComponent(PASSWORD)}@127.0.0.1:${locked.port}`, password: PASSWORD, user: undefined },
+    { url: `redis://minter:${MINTER_PASSWORD}@127.0.0.1:${locked.port}`, password: MINTER_PASSWORD, user: 'minter' },
+  ];
+  for (const { url, password, user } of cases) {
+    rmSync(join(dir, 'argv'), { force: true });
+    rmSync(join(dir, 'auth'), { force: true });
+    const result = await run(SCRIPTS.bash, ['shimmed', 'read'], { REDIS_URL: url, PATH: `${dir}:${process.env.PATH ?? ''}` });
+    t.equal(result.code, 0, `exit 0 (${user ?? 'default user'})`);
+    const parsed = parseToken(result.stdout.trim());
+    t.ok(parsed && (await store.resolve(parsed)), 'the token is in the protected Redis');
+    const argv = readFileSync(join(dir, 'argv'), 'utf8');
+    t.ok(argv.length > 0, 'redis-cli ran through the shim');
+    t.notOk(argv.includes(password) || argv.includes(encodeURIComponent(password)), `no password on the command line: ${JSON.stringify(argv)}`);
+    t.same(readFileSync(join(dir, 'auth'), 'utf8'), `${password}\n`, 'the password, decoded, in REDISCLI_AUTH');
+    if (user) t.match(argv, new RegExp(`\\n--user\\n${user}\\n`), 'the user by --user');
+  }
+});
