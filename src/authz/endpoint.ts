@@ -221,7 +221,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     if ('ok' in target) return refuse(res, outcome, target, subject);
     outcome.jobId = target.job.id;
     const link = original.method === 'GET' || original.method === 'HEAD' ? splitDeepLink(original.uri) : undefined;
-    if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, cookieHost: cookieHost(subject) });
+    if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, subject });
     const authorized = gatekeeper.authorize(subject, target, client, https);
     const admission = isPromise(authorized) ? await authorized : authorized;
     if (!admission.ok) return refuse(res, outcome, admission, subject);
@@ -248,13 +248,13 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     outcome: AccessOutcome,
     target: Target,
     link: { token: string; rest: string },
-    at: { host: string; https: boolean; client: string; cookieHost: string },
+    at: { host: string; https: boolean; client: string; subject: IncomingMessage },
   ): Promise<void> {
     const location = absoluteLocation(at.https, at.host, link.rest);
     if (location === undefined) {
       return refuse(res, outcome, { decision: 'bad_request', answer: answer(400, 'bad_request', 'The original host is not a plain host name and port.') });
     }
-    const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
+    const exchange = await gatekeeper.exchange(link.token, target, at.client, at.subject, at.https);
     if (exchange.kind === 'denied') return refuse(res, outcome, exchange.denial);
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;

@@ -236,7 +236,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       return sendAnswer(res, form);
     }
     const next = safeNext(form.get('next'));
-    const exchange = await gatekeeper.exchange(form.get('token') ?? '', target.job, clientAddress(forwarded), cookieHost(req), https);
+    const exchange = await gatekeeper.exchange(form.get('token') ?? '', target, clientAddress(forwarded), req, https);
     switch (exchange.kind) {
       case 'session':
         outcome.decision = 'login';
@@ -264,7 +264,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   /** `?jobgate_token=` on a job URL: exchanged for a session, then 303 to the URL without it. */
   async function deepLink(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, link: { token: string; rest: string }, outcome: AccessOutcome) {
     const https = forwarded.proto === 'https';
-    const exchange = await gatekeeper.exchange(link.token, target.job, clientAddress(forwarded), cookieHost(req), https);
+    const exchange = await gatekeeper.exchange(link.token, target, clientAddress(forwarded), req, https);
     if (exchange.kind === 'denied') {
       recordOutcome(outcome, exchange.denial);
       return refuse(req, res, exchange.denial, https);
