@@ -36,6 +36,12 @@ async function writeByHand(id: string, upstream: string, ports: Record<string, s
 
 const get = (headers: Record<string, string>): Promise<Reply> => request(h.url, { host: HOST, path: '/lab', headers, timeoutMs: 30_000 });
 
+/** True once the answer to `headers` no longer comes from the notebook upstream (the change reached the proxy). */
+const notNotebook = async (headers: Record<string, string>): Promise<boolean> => {
+  const reply = await get(headers);
+  return reply.status !== 200 || !reply.body.includes('"name":"notebook"');
+};
+
 t.test('a cookie for port 8888 of job nb: refused once an admin script makes nb-8888 a job, whichever way the host then resolves', async (t) => {
   const session = await loginCookie(h.url, HOST, value);
   const before = await get({ cookie: session });
@@ -44,7 +50,7 @@ t.test('a cookie for port 8888 of job nb: refused once an admin script makes nb-
 
   // Both readings exist: job nb-8888, and port 8888 of job nb.
   await writeByHand('nb-8888', intruder.url);
-  await waitFor(async () => (await get({ cookie: session })).status !== 200);
+  await waitFor(() => notNotebook({ cookie: session }));
   const ambiguous = await get({ cookie: session, ...BROWSER });
   t.equal(ambiguous.status, 409, 'the ambiguous host is refused');
   t.equal(ambiguous.json().error, 'ambiguous_host');
