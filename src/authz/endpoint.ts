@@ -12,7 +12,8 @@ import type { ApiRoute } from '../proxy/handler.js';
 import { identityHeaders } from '../proxy/headers.js';
 import { sameRoutedHost, splitAbsoluteForm } from '../routing/target.js';
 import { absoluteLocation, expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, splitDeepLink } from '../session/browser.js';
-import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
+import { loginPage, noAccessPage, PAGE_HEADERS, SWITCH_SESSION_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
+import { askBeforeSwitching } from '../session/switch.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AddressBlocks } from './cidr.js';
 
@@ -221,7 +222,7 @@ export function createAuthzServer(deps: AuthzDeps): Server {
     if ('ok' in target) return refuse(res, outcome, target, subject);
     outcome.jobId = target.job.id;
     const link = original.method === 'GET' || original.method === 'HEAD' ? splitDeepLink(original.uri) : undefined;
-    if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, cookieHost: cookieHost(subject) });
+    if (link) return deepLink(res, outcome, target, link, { host: original.host, https, client, subject, fetchHeaders: req.headers });
     const authorized = gatekeeper.authorize(subject, target, client, https);
     const admission = isPromise(authorized) ? await authorized : authorized;
     if (!admission.ok) return refuse(res, outcome, admission, subject);
@@ -242,19 +243,28 @@ export function createAuthzServer(deps: AuthzDeps): Server {
    * `?jobgate_token=` on a job URL: exchanged for a session cookie, then 303 to the URL without
    * it, as inline. The Location is absolute: Traefik resolves a relative one against this endpoint.
    * It names the original host and a same-host path, or there is no redirect at all (400).
+   * Followed from elsewhere while a valid session for another token exists: the page that asks
+   * first (409, so that the edge answers it instead of forwarding; Traefik shows it as it is).
    */
   async function deepLink(
     res: ServerResponse,
     outcome: AccessOutcome,
     target: Target,
     link: { token: string; rest: string },
-    at: { host: string; https: boolean; client: string; cookieHost: string },
+    at: { host: string; https: boolean; client: string; subject: IncomingMessage; fetchHeaders: IncomingHttpHeaders },
   ): Promise<void> {
     const location = absoluteLocation(at.https, at.host, link.rest);
     if (location === undefined) {
       return refuse(res, outcome, { decision: 'bad_request', answer: answer(400, 'bad_request', 'The original host is not a plain host name and port.') });
     }
-    const exchange = await gatekeeper.exchange(link.token, target.job, at.client, at.cookieHost, at.https);
+    const asked = await askBeforeSwitching(gatekeeper, at.subject, at.fetchHeaders, target, link, at.https);
+    if (asked && 'ok' in asked) return refuse(res, outcome, asked);
+    if (asked) {
+      outcome.decision = 'deep_link_confirm';
+      outcome.tokenId = asked.currentTokenId;
+      return sendPage(res, 409, asked.page, at.subject.method ?? 'GET', SWITCH_SESSION_HEADERS);
+    }
+    const exchange = await gatekeeper.exchange(link.token, target, at.client, at.subject, at.https);
     if (exchange.kind === 'denied') return refuse(res, outcome, exchange.denial);
     outcome.decision = exchange.kind === 'session' ? 'deep_link' : `deep_link_${exchange.kind}`;
     if (exchange.kind === 'session' || exchange.kind === 'out_of_scope') outcome.tokenId = exchange.token.id;

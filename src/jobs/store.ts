@@ -2,6 +2,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
 import { LuaScript, pairsToObject, redisCall, readHash, readHashes } from '../redis/index.js';
+import { portReading } from '../routing/host.js';
 import { jobFromHash, jobIdProblem, MAX_LABELS, portProblem, upstreamProblem, userLabelProblem, type JobRecord } from './record.js';
 
 /** What `job put` writes: the whole job, replacing any previous one with this id. */
@@ -13,12 +14,31 @@ export interface JobSpec {
   readonly unsecureHttp?: boolean;
 }
 
-// KEYS: job hash, job index. ARGV: id, now, channel, message, then field/value pairs.
-// Replaces the hash whole, keeps the first createdAt, indexes and announces the job.
+// KEYS: job hash, job index, then the hashes whose existence would make a host name mean two
+// things: the job that `id` reads as `<job>-<port>` of (when it has that shape), then job
+// `<id>-<port>` for every port of the new job. ARGV: id, now, channel, message, the port of
+// id's reading ('' for none), the number of ports n, the n ports, then field/value pairs.
+// Refuses (returning "port:<port>" or "job:<port>", writing nothing) when a host name would
+// mean two things; otherwise replaces the hash whole, keeps the first createdAt, indexes and
+// announces the job. A record that cannot be read counts as a collision: fail closed.
 const PUT = new LuaScript(`
+local portCount = tonumber(ARGV[6])
+local nextKey = 3
+if ARGV[5] ~= '' then
+  local found = redis.pcall('HGET', KEYS[3], 'ports')
+  nextKey = 4
+  if type(found) == 'table' and found.err then return 'port:' .. ARGV[5] end
+  if found then
+    local ok, ports = pcall(cjson.decode, found)
+    if not ok or type(ports) ~= 'table' or ports[ARGV[5]] ~= nil then return 'port:' .. ARGV[5] end
+  end
+end
+for i = 1, portCount do
+  if redis.call('EXISTS', KEYS[nextKey + i - 1]) == 1 then return 'job:' .. ARGV[6 + i] end
+end
 local createdAt = redis.call('HGET', KEYS[1], 'createdAt') or ARGV[2]
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'createdAt', createdAt, 'updatedAt', ARGV[2], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], 'createdAt', createdAt, 'updatedAt', ARGV[2], unpack(ARGV, 7 + portCount))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return redis.call('HGETALL', KEYS[1])
@@ -31,6 +51,19 @@ redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return existed
 `);
+
+/** The refusal for a put whose host names would mean two things (see PUT). */
+function collision(id: string, reply: string, owner: string | undefined): InputError {
+  const port = reply.slice(reply.indexOf(':') + 1);
+  if (reply.startsWith('port:')) {
+    return new InputError(
+      `job id "${id}" is the host name of port ${port} of job ${owner} (${id}.<jobDomain>): choose another id, or remove port ${port} from job ${owner} first`,
+    );
+  }
+  return new InputError(
+    `port ${port} of job ${id} would be served at ${id}-${port}.<jobDomain>, the host name of job ${id}-${port}: choose another port, or delete job ${id}-${port} first`,
+  );
+}
 
 export function assertJobId(id: string): void {
   const problem = jobIdProblem(id);
@@ -60,7 +93,11 @@ export class JobStore {
     private readonly keys: KeySpace,
   ) {}
 
-  /** Creates or replaces a job. */
+  /**
+   * Creates or replaces a job. Refused (InputError, nothing written) when the job's id is
+   * another job's `<id>-<port>` host name, or one of its ports makes `<id>-<port>` another
+   * job's id: the host name would then mean two things. Checked inside the script that writes.
+   */
   async put(spec: JobSpec, now = new Date()): Promise<JobRecord> {
     validateJobSpec(spec);
     const key = this.keys.job(spec.id);
@@ -76,9 +113,12 @@ export class JobStore {
       'unsecureHttp',
       String(spec.unsecureHttp ?? false),
     ];
-    const reply = await redisCall(() =>
-      PUT.run(this.redis, [key, this.keys.jobs], [spec.id, now.toISOString(), this.keys.channel, invalidation.job(spec.id), ...fields]),
-    );
+    const owner = portReading(spec.id);
+    const ports = Object.keys(spec.ports ?? {});
+    const keys = [key, this.keys.jobs, ...(owner ? [this.keys.job(owner.jobId)] : []), ...ports.map((port) => this.keys.job(`${spec.id}-${port}`))];
+    const args = [spec.id, now.toISOString(), this.keys.channel, invalidation.job(spec.id), owner ? String(owner.port) : '', String(ports.length), ...ports, ...fields];
+    const reply = await redisCall(() => PUT.run(this.redis, keys, args));
+    if (typeof reply === 'string') throw collision(spec.id, reply, owner?.jobId);
     return jobFromHash(key, spec.id, pairsToObject(reply));
   }
 

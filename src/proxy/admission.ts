@@ -3,11 +3,11 @@ import { readCredential, type Credential } from '../auth/credential.js';
 import { decide, type Authentication, type Decision } from '../auth/decide.js';
 import type { FailureCounter } from '../auth/failure-limit.js';
 import { RecordError, StoreUnavailableError } from '../errors.js';
-import { ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
+import { answer, ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { HostRoute, HostRouter } from '../routing/host.js';
-import { cookieName, readCookie, type SessionCookies } from '../session/cookie.js';
+import { cookieName, readCookie, type SessionCookies, type SessionScope } from '../session/cookie.js';
 import { checkToken, parseToken, type PresentedToken, sameDigest } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
 
@@ -16,7 +16,7 @@ export type Mode =
   | { readonly kind: 'gateway'; readonly router: HostRouter }
   | { readonly kind: 'sidecar'; readonly jobId: string; readonly upstream: URL };
 
-/** The job a request is for, and where its traffic goes. */
+/** The job a request is for, which of its ports, and where its traffic goes. */
 export interface Target {
   readonly job: JobRecord;
   readonly upstream: URL;
@@ -63,6 +63,13 @@ const deny = (decision: string, answer: Answer, extra: Partial<Denial> = {}): De
 
 const NO_ROUTE = deny('no_route', ANSWERS.noRoute);
 
+/** A host name that is both a job's id and another job's `<id>-<port>` (written around `jobgate job put`). */
+const AMBIGUOUS_HOST = answer(
+  409,
+  'ambiguous_host',
+  'This host name is both a job id and another job\'s <job-id>-<port> host name, so jobgate serves neither. An administrator must rename the job or remove the port (see docs/redis-schema.md).',
+);
+
 /**
  * A value, or the promise of one when Redis had to be asked. The hot path (records in the
  * cache) thus decides without a promise or an await; callers check with isPromise.
@@ -78,6 +85,11 @@ export function cookieHost(req: IncomingMessage): string {
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');
   return (colon === -1 || host.endsWith(']') ? host : host.slice(0, colon)).toLowerCase();
+}
+
+/** What a session cookie is bound to: the host name, and the job and port the request is routed to. */
+export function sessionScope(req: IncomingMessage, target: Target): SessionScope {
+  return { host: cookieHost(req), jobId: target.job.id, port: target.port };
 }
 
 /**
@@ -104,7 +116,18 @@ export class Gatekeeper {
     }
     const route = this.mode.router.route(req.headers.host);
     if (!route) return NO_ROUTE;
-    return this.withJob(route.label, (job) => (job ? { job, upstream: job.upstream } : this.portTarget(route)));
+    return this.withJob(route.label, (job) => (job ? this.jobTarget(job, route) : this.portTarget(route)));
+  }
+
+  /**
+   * The job whose id is the whole label, unless the label also names a registered port of
+   * another job (records written around `job put`): then neither, never a guess (409).
+   */
+  private jobTarget(job: JobRecord, route: HostRoute): MaybePromise<Target | Denial> {
+    const reading = route.portReading;
+    const target: Target = { job, upstream: job.upstream };
+    if (!reading) return target;
+    return this.withJob(reading.jobId, (owner) => (owner?.ports.has(reading.port) ? deny('ambiguous_host', AMBIGUOUS_HOST, { jobId: job.id }) : target));
   }
 
   /** `<job-id>-<port>`: the job's other port, when no job has the whole label as its id. */
@@ -159,19 +182,31 @@ export class Gatekeeper {
   }
 
   private async authorizeSession(req: IncomingMessage, cookie: string, target: Target): Promise<Admission> {
-    const job = target.job;
-    const session = await this.sessions.verify(cookie, cookieHost(req));
+    const token = await this.sessionToken(req, cookie, target);
+    if (token === undefined) return this.admit({ kind: 'anonymous' }, target, undefined, true);
+    return 'ok' in token ? token : this.admit({ kind: 'token', token }, target, 'session');
+  }
+
+  /**
+   * The token of the valid session the request's cookie opens for its host, job and port, or
+   * undefined (no cookie, or a stale one); the denial (503...) when the token cannot be read.
+   */
+  async currentSession(req: IncomingMessage, target: Target, https: boolean): Promise<TokenRecord | Denial | undefined> {
+    const cookie = readCookie(req.headers.cookie, cookieName(https));
+    return cookie === undefined ? undefined : this.sessionToken(req, cookie, target);
+  }
+
+  private async sessionToken(req: IncomingMessage, cookie: string, target: Target): Promise<TokenRecord | Denial | undefined> {
+    const session = await this.sessions.verify(cookie, sessionScope(req, target));
+    if (!session) return undefined;
     let token: TokenRecord | undefined;
-    if (session) {
-      try {
-        token = await this.registry.token(session.tokenId);
-      } catch (error) {
-        return this.failure(error, job.id, session.tokenId);
-      }
+    try {
+      token = await this.registry.token(session.tokenId);
+    } catch (error) {
+      return this.failure(error, target.job.id, session.tokenId);
     }
     // A deleted or renewed token ends its sessions: the version is in the cookie.
-    if (!session || !token || token.version !== session.version) return this.admit({ kind: 'anonymous' }, target, undefined, true);
-    return this.admit({ kind: 'token', token }, target, 'session');
+    return token && token.version === session.version ? token : undefined;
   }
 
   /** The decision for an authenticated (or anonymous) request, as an admission or a denial. */
@@ -254,10 +289,12 @@ export class Gatekeeper {
   }
 
   /**
-   * Exchanges a token value (login form, deep link) for a session cookie on `host`, when
-   * the token is valid and its selector matches the job. Failures count toward the limit.
+   * Exchanges a token value (login form, deep link) for a session cookie for the request's
+   * host, job and port, when the token is valid and its selector matches the job. Failures
+   * count toward the limit.
    */
-  async exchange(value: string, job: JobRecord, client: string, host: string, https: boolean): Promise<Exchange> {
+  async exchange(value: string, target: Target, client: string, req: IncomingMessage, https: boolean): Promise<Exchange> {
+    const job = target.job;
     const parsed = value.length < 512 ? parseToken(value.trim()) : undefined;
     const retryAfter = this.failures.retryAfter(client);
     if (retryAfter > 0 && (!parsed || !this.knownValid(parsed.id, parsed.digest))) return { kind: 'limited', retryAfter };
@@ -275,7 +312,7 @@ export class Gatekeeper {
       return { kind: 'invalid' };
     }
     if (!decide({ kind: 'token', token }, job, 'job').allow) return { kind: 'out_of_scope', token };
-    return { kind: 'session', token, setCookie: await this.sessions.issue({ tokenId: token.id, version: token.version }, host, https) };
+    return { kind: 'session', token, setCookie: await this.sessions.issue({ tokenId: token.id, version: token.version }, sessionScope(req, target), https) };
   }
 
   private knownValid(id: string, digest: string): boolean {

@@ -9,7 +9,8 @@ import { newRequestId } from '../observability/request-id.js';
 import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 import { expectedOrigin, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink, withoutTokenParameters } from '../session/browser.js';
 import type { SessionCookies } from '../session/cookie.js';
-import { loginPage, noAccessPage, PAGE_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
+import { loginPage, noAccessPage, PAGE_HEADERS, SWITCH_SESSION_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
+import { askBeforeSwitching } from '../session/switch.js';
 import { cookieHost, isPromise, type Admission, type Denial, type Gatekeeper, type MaybePromise, type Target } from './admission.js';
 import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
@@ -236,7 +237,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       return sendAnswer(res, form);
     }
     const next = safeNext(form.get('next'));
-    const exchange = await gatekeeper.exchange(form.get('token') ?? '', target.job, clientAddress(forwarded), cookieHost(req), https);
+    const exchange = await gatekeeper.exchange(form.get('token') ?? '', target, clientAddress(forwarded), req, https);
     switch (exchange.kind) {
       case 'session':
         outcome.decision = 'login';
@@ -261,10 +262,23 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     }
   }
 
-  /** `?jobgate_token=` on a job URL: exchanged for a session, then 303 to the URL without it. */
+  /**
+   * `?jobgate_token=` on a job URL: exchanged for a session, then 303 to the URL without it.
+   * Followed from elsewhere while a valid session for another token exists: a page that asks first.
+   */
   async function deepLink(req: IncomingMessage, res: ServerResponse, target: Target, forwarded: ForwardedInfo, link: { token: string; rest: string }, outcome: AccessOutcome) {
     const https = forwarded.proto === 'https';
-    const exchange = await gatekeeper.exchange(link.token, target.job, clientAddress(forwarded), cookieHost(req), https);
+    const asked = await askBeforeSwitching(gatekeeper, req, req.headers, target, link, https);
+    if (asked && 'ok' in asked) {
+      recordOutcome(outcome, asked);
+      return refuse(req, res, asked, https);
+    }
+    if (asked) {
+      outcome.decision = 'deep_link_confirm';
+      outcome.tokenId = asked.currentTokenId;
+      return sendPage(res, 409, asked.page, SWITCH_SESSION_HEADERS);
+    }
+    const exchange = await gatekeeper.exchange(link.token, target, clientAddress(forwarded), req, https);
     if (exchange.kind === 'denied') {
       recordOutcome(outcome, exchange.denial);
       return refuse(req, res, exchange.denial, https);

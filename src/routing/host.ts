@@ -2,8 +2,9 @@ import { jobIdProblem } from '../jobs/record.js';
 
 /**
  * What a Host header names under the job domain: `<label>.<jobDomain>`. The label is
- * either a job id, or `<job-id>-<port>`; which one is decided by the registry (an exact
- * job id wins), so both readings are returned.
+ * either a job id, or `<job-id>-<port>`; which one is decided by the registry, so both
+ * readings are returned. `jobgate job put` never lets both exist; when an admin script
+ * made them both exist anyway, the host is refused (409), never one of them picked.
  */
 export interface HostRoute {
   /** The whole first label: a job id when such a job exists. */
@@ -36,7 +37,12 @@ export class HostRouter {
   }
 }
 
-function portReading(label: string): HostRoute['portReading'] {
+/**
+ * The `<job-id>-<port>` reading of a host label, or undefined: the digits after the last '-'
+ * (a port, 1 to 65535, no leading zero) and a valid job id before it. Ports are numbers, so
+ * a label has at most one such reading (`a-b-80` is port 80 of job `a-b`).
+ */
+export function portReading(label: string): HostRoute['portReading'] {
   const dash = label.lastIndexOf('-');
   if (dash < 1 || label.length - dash - 1 > 5) return undefined;
   let port = 0;

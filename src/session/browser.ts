@@ -145,14 +145,28 @@ export function expectedOrigin(host: string, https: boolean): string {
 }
 
 /**
- * CSRF check for a state-changing request from a browser: a foreign Origin or `Origin:
- * null` is refused; without Origin, Sec-Fetch-Site must not say cross-site.
+ * CSRF check for a state-changing request from a browser: a foreign Origin is refused, and so
+ * is `Origin: null` unless Sec-Fetch-Site says same-origin (a form on a no-referrer page of
+ * the job, such as the one that asks before switching tokens); without Origin, Sec-Fetch-Site
+ * must say same-origin or none, or be absent (not a browser).
  */
 export function sameOriginRequest(req: IncomingMessage, expected: string): boolean {
   const origin = req.headers.origin;
-  if (origin !== undefined) return origin.toLowerCase() === expected;
   const site = req.headers['sec-fetch-site'];
+  if (origin === 'null') return site === 'same-origin';
+  if (origin !== undefined) return origin.toLowerCase() === expected;
   return site === undefined || site === 'same-origin' || site === 'none';
+}
+
+/**
+ * True unless the browser says the navigation started on this very origin or from the user
+ * (address bar, bookmark): `Sec-Fetch-Site: same-origin` or `none`. Another job's page is
+ * "same-site" (all jobs share one registrable domain), so it counts as elsewhere, and so does
+ * a request without the header.
+ */
+export function followedFromElsewhere(headers: IncomingHttpHeaders): boolean {
+  const site = headers['sec-fetch-site'];
+  return site !== 'same-origin' && site !== 'none';
 }
 
 /** Methods that change nothing (RFC 9110 9.2.1): a session cookie may carry them from any page. */

@@ -12,6 +12,21 @@ export interface Session {
   readonly version: number;
 }
 
+/**
+ * What a session is good for: the host name it was issued on, and the job and port that host
+ * was routed to then. A host name can come to mean another job or port (a job written around
+ * `jobgate job put`), so the host alone is not enough.
+ */
+export interface SessionScope {
+  readonly host: string;
+  readonly jobId: string;
+  /** The port of a `<job-id>-<port>` host, undefined for the job's default upstream. */
+  readonly port: number | undefined;
+}
+
+/** The `port` claim: the port, or 0 for the job's default upstream (no port in the host name). */
+const portClaim = (scope: SessionScope): number => scope.port ?? 0;
+
 export function cookieName(https: boolean): string {
   return https ? SECURE_COOKIE_NAME : PLAIN_COOKIE_NAME;
 }
@@ -43,19 +58,22 @@ export function cookiesForUpstream(header: string): string | undefined {
   return kept.length > 0 ? kept.join('; ') : undefined;
 }
 
-/** Issues and checks session cookies: a JWS (HS256, jose) naming the token id, its version, the host and an expiry. */
+/**
+ * Issues and checks session cookies: a JWS (HS256, jose) naming the token id, its version, the
+ * host (`aud`), the job (`job`) and port (`port`) it was issued for, and an expiry.
+ */
 export class SessionCookies {
   constructor(
     private readonly keys: SessionKeys,
     private readonly ttlSeconds: number,
   ) {}
 
-  /** A Set-Cookie header value that opens a session for `session` on `host`. */
-  async issue(session: Session, host: string, https: boolean): Promise<string> {
-    const jwt = await new SignJWT({ ver: session.version })
+  /** A Set-Cookie header value that opens a session for `session` on `scope`. */
+  async issue(session: Session, scope: SessionScope, https: boolean): Promise<string> {
+    const jwt = await new SignJWT({ ver: session.version, job: scope.jobId, port: portClaim(scope) })
       .setProtectedHeader({ alg: 'HS256', kid: this.keys.signing.kid })
       .setSubject(session.tokenId)
-      .setAudience(host)
+      .setAudience(scope.host)
       .setIssuedAt()
       .setExpirationTime(`${this.ttlSeconds}s`)
       .sign(this.keys.signing.key);
@@ -70,15 +88,19 @@ export class SessionCookies {
     ];
   }
 
-  /** The session in a cookie value, or undefined when it is forged, expired, for another host, or malformed. */
-  async verify(value: string, host: string): Promise<Session | undefined> {
+  /**
+   * The session in a cookie value, or undefined when it is forged, expired, malformed, or for
+   * another host, job or port (a cookie without the job and port claims included).
+   */
+  async verify(value: string, scope: SessionScope): Promise<Session | undefined> {
     if (value.length > 1024) return undefined;
     try {
       const { payload } = await jwtVerify(value, (header: JWTHeaderParameters) => this.keyFor(header.kid), {
         algorithms: ['HS256'],
-        audience: host,
+        audience: scope.host,
       });
       if (typeof payload.sub !== 'string' || typeof payload.ver !== 'number' || !Number.isSafeInteger(payload.ver)) return undefined;
+      if (payload.job !== scope.jobId || payload.port !== portClaim(scope)) return undefined;
       return { tokenId: payload.sub, version: payload.ver };
     } catch (error) {
       if (error instanceof errors.JOSEError || error instanceof TypeError) return undefined;

@@ -33,6 +33,7 @@ button:focus-visible{outline:3px solid var(--text);outline-offset:2px}
 .error{background:var(--error-bg);color:var(--error);border-radius:8px;padding:.6rem .8rem;margin:1rem 0 0}
 .notice{margin:1rem 0 0}
 .hint{font-size:.875rem;margin:1.25rem 0 0}
+a{color:var(--accent)}
 `;
 
 function layout(title: string, body: string): string {
@@ -76,6 +77,38 @@ ${message}
   );
 }
 
+/** What the page that asks before a deep link from elsewhere replaces a session shows. */
+export interface SwitchSessionPage {
+  readonly jobId: string;
+  /** The name of the token the browser is logged in with now. */
+  readonly currentTokenName: string;
+  /** The deep link's token value: posted back in a hidden field, never in a URL. */
+  readonly token: string;
+  /** The path and query of the deep link without its token. */
+  readonly next: string;
+}
+
+/**
+ * Asked when a deep link followed from another site would replace a valid session with another
+ * token's (login CSRF): log in with the link's token (a same-origin POST to /__jobgate/login) or
+ * stay. The new token's name is not shown: whoever made the link chose it. Served with
+ * SWITCH_SESSION_HEADERS, since the page's own URL holds the token.
+ */
+export function switchSessionPage(page: SwitchSessionPage): string {
+  return layout(
+    `Switch token? · ${page.jobId}`,
+    `<h1>Log in with another token?</h1>
+<p>You are logged in to job <code>${escapeHtml(page.jobId)}</code> with the token <code>${escapeHtml(page.currentTokenName)}</code>. The link you followed from another site holds a different token.</p>
+<p>Continue only if you asked for this link: with another token you may see someone else's job, and what you do there is done as them.</p>
+<form method="post" action="/__jobgate/login">
+<input type="hidden" name="next" value="${escapeHtml(page.next)}">
+<input type="hidden" name="token" value="${escapeHtml(page.token)}">
+<button type="submit">Log in with the link's token</button>
+</form>
+<p class="hint"><a href="${escapeHtml(page.next)}">Stay logged in as <code>${escapeHtml(page.currentTokenName)}</code></a></p>`,
+  );
+}
+
 /** A page for a refusal that a new token would not fix by itself (403). */
 export function messagePage(title: string, message: string, jobId: string): string {
   return layout(
@@ -103,3 +136,10 @@ export const PAGE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 } as const;
+
+/**
+ * Headers of the page that asks before switching tokens: its URL is the deep link, token
+ * included, so no Referer at all (the form's POST then carries `Origin: null` and
+ * `Sec-Fetch-Site: same-origin`, which the login form accepts).
+ */
+export const SWITCH_SESSION_HEADERS = { ...PAGE_HEADERS, 'referrer-policy': 'no-referrer' } as const;

@@ -133,6 +133,37 @@ t.test('deep link: the token leaves the address bar and history', async (t) => {
   t.same(await bad.context().cookies(), []);
 });
 
+t.test('a deep link from another site asks before replacing the session; confirming on the page switches it', async (t) => {
+  const alice = await h.tokens.create({ name: 'alice-csrf', role: 'read' });
+  const mallory = await h.tokens.create({ name: 'mallory', role: 'read' });
+  // Another site (127.0.0.1 is not job.localhost) links to the job with mallory's token.
+  const elsewhere = await Upstream.start('elsewhere', () => ({
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+    body: `<!doctype html><title>elsewhere</title><a id="go" href="${base}/api/who?jobgate_token=${mallory.value}">open</a>`,
+  }));
+  t.teardown(() => elsewhere.close());
+  const page = await freshPage();
+  const who = async (): Promise<string> => {
+    const reply = await page.goto(`${base}/api/who`);
+    return String(((await reply?.json()) as { headers: Record<string, string> }).headers['x-jobgate-token-name']);
+  };
+  await page.goto(`${base}/?jobgate_token=${alice.value}`);
+  t.equal(await who(), 'alice-csrf', 'logged in as alice by a pasted deep link');
+  const aliceCookies = await page.context().cookies();
+
+  await page.goto(elsewhere.url);
+  const [asked] = await Promise.all([page.waitForResponse((response) => response.url().startsWith(`${base}/api/who`)), page.click('#go')]);
+  t.equal(asked.status(), 409, 'the link from another site gets the page that asks');
+  t.equal(await page.title(), 'Switch token? · nb1');
+  t.same(await page.context().cookies(), aliceCookies, 'the session cookie is unchanged');
+  t.equal(await who(), 'alice-csrf', 'still alice');
+
+  await page.goto(elsewhere.url);
+  await Promise.all([page.waitForURL(/jobgate_token/), page.click('#go')]);
+  await Promise.all([page.waitForURL(`${base}/api/who`), page.getByRole('button', { name: "Log in with the link's token" }).click()]);
+  t.equal(await who(), 'mallory', 'confirmed on the page (its POST carries Origin: null, Sec-Fetch-Site: same-origin): switched');
+});
+
 t.test('logout, then renew: each ends the session', async (t) => {
   const { record, value } = await h.tokens.create({ name: 'dave', role: 'read' });
   const page = await freshPage();

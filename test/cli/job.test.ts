@@ -195,6 +195,22 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
   t.equal(await admin.dbsize(), sizeBefore, 'nothing anywhere in Redis');
 });
 
+t.test('a job id or port that would give one host name two meanings: exit 2, one line naming the job and port, nothing written', async (t) => {
+  const { env, keys, store } = fresh();
+  await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
+  await store.put({ id: 'train-2024', upstream: 'http://u' });
+  const before = await Promise.all([keysUnder(keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]);
+  const [takeover, shadow] = await Promise.all([
+    runCli(['job', 'put', 'nb-8888', '--upstream', 'http://evil'], env),
+    runCli(['job', 'put', 'train', '--upstream', 'http://u', '--port', '2024=http://evil:2024'], env),
+  ]);
+  failed(t, takeover, 2, 'job nb-8888 while job nb has port 8888');
+  t.match(takeover.stderr, /^jobgate: job id "nb-8888" is the host name of port 8888 of job nb\b/);
+  failed(t, shadow, 2, 'port 2024 of job train while job train-2024 exists');
+  t.match(shadow.stderr, /^jobgate: port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024\b/);
+  t.same(await Promise.all([keysUnder(keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]), before, 'nothing written');
+});
+
 t.test('a malformed record in list: a warning line, the others still printed', async (t) => {
   const { env, keys } = fresh();
   succeeded(t, await runCli(['job', 'put', 'good', '--upstream', 'http://u'], env), 'put');

@@ -385,3 +385,69 @@ t.test('JobSpec fields are what the CLI writes', async (t) => {
   const spec: JobSpec = { id: 'spec', upstream: 'http://u', ports: {}, labels: {}, unsecureHttp: false };
   t.same(jobView(await store.put(spec)).spec, { labels: { [JOB_ID_LABEL]: 'spec' }, upstream: 'http://u/', ports: {}, unsecureHttp: false });
 });
+
+/** A snapshot of every key under the prefix and its content, to show that a refused put wrote nothing. */
+async function dump(keys: KeySpace): Promise<Record<string, unknown>> {
+  const result: Record<string, unknown> = {};
+  for (const key of await keysUnder(keys)) {
+    result[key] = (await admin.type(key)) === 'set' ? (await admin.smembers(key)).sort() : await admin.hgetall(key);
+  }
+  return result;
+}
+
+t.test('a job id that is another job\'s <id>-<port> host name is refused, and so is the port that would make one', async (t) => {
+  const { keys, store } = freshStore();
+  const events = await subscribe(keys);
+  await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
+  await store.put({ id: 'a-b', upstream: 'http://u', ports: { '80': 'http://u:80' } });
+  await store.put({ id: 'train-2024', upstream: 'http://u' });
+  await events.count(3);
+  const before = await dump(keys);
+
+  const taken = await errorOf(store.put({ id: 'nb-8888', upstream: 'http://evil' }));
+  t.type(taken, InputError, 'job nb-8888 while job nb has port 8888');
+  t.match(taken, { message: /^job id "nb-8888" is the host name of port 8888 of job nb \(nb-8888\.<jobDomain>\): choose another id, or remove port 8888 from job nb first$/ });
+  // Ports are numbers: `a-b-80` reads only as port 80 of job `a-b`.
+  t.match(await errorOf(store.put({ id: 'a-b-80', upstream: 'http://evil' })), { name: 'InputError', message: /port 80 of job a-b\b/ }, 'a-b-80 is port 80 of a-b');
+
+  const shadowing = await errorOf(store.put({ id: 'train', upstream: 'http://u', ports: { '2024': 'http://evil:2024' } }));
+  t.type(shadowing, InputError, 'port 2024 of job train while job train-2024 exists');
+  t.match(shadowing, { message: /^port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024: choose another port, or delete job train-2024 first$/ });
+
+  t.same(await dump(keys), before, 'the refused puts wrote nothing');
+  await store.put({ id: 'marker', upstream: 'http://u' });
+  await events.count(4);
+  t.same(events.seen.slice(3), ['job:marker'], 'and announced nothing');
+});
+
+t.test('what does not collide: another port of the owner, a job without that port, a leading zero, a long id', async (t) => {
+  const { store } = freshStore();
+  await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
+  for (const id of ['nb-8080', 'nb-x8888', 'nb-08888', 'xnb-8888', 'other-8888']) t.equal((await store.put({ id, upstream: 'http://u' })).id, id, id);
+  t.equal((await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8889' } })).ports.get(8888)?.port, '8889', 'the owner replaces its own port');
+  t.equal((await store.put({ id: 'nb-8888-1', upstream: 'http://u' })).id, 'nb-8888-1', 'port 1 of a job nb-8888 that does not exist');
+});
+
+t.test('a hand-written record that cannot be read counts as a collision (fail closed)', async (t) => {
+  const { keys, store } = freshStore();
+  await writeRecord(keys, 'odd', { ...VALID_HASH('odd'), ports: '[' });
+  t.match(await errorOf(store.put({ id: 'odd-8888', upstream: 'http://u' })), { name: 'InputError', message: /port 8888 of job odd/ });
+  await admin.set(keys.job('wrong'), 'x');
+  t.match(await errorOf(store.put({ id: 'wrong-1', upstream: 'http://u' })), { name: 'InputError' }, 'a key of the wrong type');
+  await writeRecord(keys, 'hand-9', { ...VALID_HASH('hand-9'), labels: '[' });
+  t.match(await errorOf(store.put({ id: 'hand', upstream: 'http://u', ports: { '9': 'http://u:9' } })), { name: 'InputError', message: /job hand-9/ }, 'a malformed job at <id>-<port>');
+});
+
+t.test('concurrent puts of the two readings of one host name: exactly one is written', async (t) => {
+  for (let round = 0; round < 20; round++) {
+    const { store } = freshStore();
+    const results = await Promise.allSettled([
+      store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } }),
+      store.put({ id: 'nb-8888', upstream: 'http://evil' }),
+    ]);
+    const written = results.filter((result) => result.status === 'fulfilled');
+    t.equal(written.length, 1, `round ${round}: one written`);
+    const refused = results.find((result) => result.status === 'rejected');
+    t.type(refused?.reason, InputError, `round ${round}: the other refused`);
+  }
+});

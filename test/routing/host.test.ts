@@ -1,5 +1,5 @@
 import t from 'tap';
-import { HostRouter } from '../../src/routing/host.js';
+import { HostRouter, portReading } from '../../src/routing/host.js';
 
 const router = new HostRouter('job.example.com');
 
@@ -40,4 +40,11 @@ t.test('hosts outside the job domain', async (t) => {
   ]) {
     t.equal(router.route(host), undefined, String(host));
   }
+});
+
+t.test('a label has at most one port reading: the digits after the last "-" (what job put checks for collisions)', async (t) => {
+  t.same(portReading('a-b-80'), { jobId: 'a-b', port: 80 });
+  t.same(portReading('nb-8888'), { jobId: 'nb', port: 8888 });
+  t.equal(portReading('nb-8888-x'), undefined);
+  t.equal(portReading('nb'), undefined);
 });

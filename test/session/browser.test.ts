@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
-import { absoluteLocation, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
+import { absoluteLocation, followedFromElsewhere, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ method, headers }) as unknown as IncomingMessage;
 
@@ -103,6 +103,18 @@ t.test('same-origin check for the login POST', async (t) => {
   t.ok(sameOriginRequest(req({ 'sec-fetch-site': 'same-origin' }, 'POST'), expected));
   t.notOk(sameOriginRequest(req({ 'sec-fetch-site': 'same-site' }, 'POST'), expected));
   t.ok(sameOriginRequest(req({}, 'POST'), expected), 'neither header: not a browser');
+  t.ok(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-origin' }, 'POST'), expected), "Origin: null from a no-referrer page of the job (the page that asks before switching tokens)");
+  t.notOk(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-site' }, 'POST'), expected));
+  t.notOk(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'cross-site' }, 'POST'), expected));
+});
+
+t.test('a deep link counts as followed from elsewhere unless the browser says same-origin or none', async (t) => {
+  t.notOk(followedFromElsewhere({ 'sec-fetch-site': 'same-origin' }), "the job's own page");
+  t.notOk(followedFromElsewhere({ 'sec-fetch-site': 'none' }), 'pasted, typed or a bookmark');
+  t.ok(followedFromElsewhere({ 'sec-fetch-site': 'cross-site' }));
+  t.ok(followedFromElsewhere({ 'sec-fetch-site': 'same-site' }), "another job's page: all jobs share one site");
+  t.ok(followedFromElsewhere({}), 'no header: fails closed');
+  t.ok(followedFromElsewhere({ 'sec-fetch-site': 'Same-Origin' }), 'browsers send it lowercase');
 });
 
 t.test('own-origin check for unsafe requests on the session cookie: fails closed', async (t) => {

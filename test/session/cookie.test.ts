@@ -6,29 +6,56 @@ import { sessionKeys } from '../../src/session/keys.js';
 const SECRET_A = 'first-secret-that-is-long-enough-0123456789';
 const SECRET_B = 'second-secret-that-is-long-enough-987654321';
 
+/** A session scope: host `host`, the job's default upstream (job `job` unless given). */
+const at = (host: string, jobId = 'job', port?: number) => ({ host, jobId, port });
+
+/** The job and port claims of a cookie for at('h'). */
+const SCOPE_CLAIMS = { job: 'job', port: 0 };
+
 const valueOf = (setCookie: string) => setCookie.slice(setCookie.indexOf('=') + 1, setCookie.indexOf(';'));
 
 t.test('a cookie names the token and version, for one host, and verifies', async (t) => {
   const cookies = new SessionCookies(sessionKeys([SECRET_A]), 3600);
-  const set = await cookies.issue({ tokenId: 'tok', version: 3 }, 'nb1.job.test', false);
+  const set = await cookies.issue({ tokenId: 'tok', version: 3 }, at('nb1.job.test'), false);
   t.match(set, /^jobgate=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; Max-Age=3600; HttpOnly; SameSite=Lax$/);
-  t.same(await cookies.verify(valueOf(set), 'nb1.job.test'), { tokenId: 'tok', version: 3 });
-  t.equal(await cookies.verify(valueOf(set), 'nb2.job.test'), undefined, 'another host');
-  t.equal(await cookies.verify(`${valueOf(set)}x`, 'nb1.job.test'), undefined, 'tampered');
-  t.equal(await cookies.verify('garbage', 'nb1.job.test'), undefined);
-  t.equal(await cookies.verify('a'.repeat(2000), 'nb1.job.test'), undefined, 'over-long');
+  t.same(await cookies.verify(valueOf(set), at('nb1.job.test')), { tokenId: 'tok', version: 3 });
+  t.equal(await cookies.verify(valueOf(set), at('nb2.job.test')), undefined, 'another host');
+  t.equal(await cookies.verify(`${valueOf(set)}x`, at('nb1.job.test')), undefined, 'tampered');
+  t.equal(await cookies.verify('garbage', at('nb1.job.test')), undefined);
+  t.equal(await cookies.verify('a'.repeat(2000), at('nb1.job.test')), undefined, 'over-long');
+});
+
+t.test('a cookie holds for the job and port it was issued for, not only for the host name', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 3600);
+  const portCookie = valueOf(await cookies.issue({ tokenId: 'tok', version: 1 }, at('nb-8888.job.test', 'nb', 8888), false));
+  t.same(await cookies.verify(portCookie, at('nb-8888.job.test', 'nb', 8888)), { tokenId: 'tok', version: 1 }, 'job nb, port 8888');
+  t.equal(await cookies.verify(portCookie, at('nb-8888.job.test', 'nb-8888')), undefined, 'the same host name, now job nb-8888');
+  t.equal(await cookies.verify(portCookie, at('nb-8888.job.test', 'nb', 8889)), undefined, 'another port');
+  t.equal(await cookies.verify(portCookie, at('nb-8888.job.test', 'nb')), undefined, "the job's default upstream");
+  const defaultCookie = valueOf(await cookies.issue({ tokenId: 'tok', version: 1 }, at('nb.job.test', 'nb'), false));
+  t.ok(await cookies.verify(defaultCookie, at('nb.job.test', 'nb')));
+  t.equal(await cookies.verify(defaultCookie, at('nb.job.test', 'nb', 80)), undefined, 'the default upstream is not any numbered port');
+});
+
+t.test('a cookie from before the job and port claims is refused (the user logs in again)', async (t) => {
+  const keys = sessionKeys([SECRET_A]);
+  const cookies = new SessionCookies(keys, 3600);
+  const old = await new SignJWT({ ver: 1 }).setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid }).setSubject('tok').setAudience('h').setIssuedAt().setExpirationTime('1h').sign(keys.signing.key);
+  t.equal(await cookies.verify(old, at('h')), undefined);
+  const stringPort = await new SignJWT({ ver: 1, job: 'job', port: '0' }).setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid }).setSubject('tok').setAudience('h').setExpirationTime('1h').sign(keys.signing.key);
+  t.equal(await cookies.verify(stringPort, at('h')), undefined, 'a port claim that is not a number');
 });
 
 t.test('rotation: the first secret signs, every secret verifies', async (t) => {
   const old = new SessionCookies(sessionKeys([SECRET_A]), 3600);
   const rotated = new SessionCookies(sessionKeys([SECRET_B, SECRET_A]), 3600);
   const retired = new SessionCookies(sessionKeys([SECRET_B]), 3600);
-  const fromOld = valueOf(await old.issue({ tokenId: 'tok', version: 1 }, 'h', false));
-  t.ok(await rotated.verify(fromOld, 'h'), 'a cookie signed with the old secret still verifies during rotation');
-  t.equal(await retired.verify(fromOld, 'h'), undefined, 'not once the old secret is removed');
+  const fromOld = valueOf(await old.issue({ tokenId: 'tok', version: 1 }, at('h'), false));
+  t.ok(await rotated.verify(fromOld, at('h')), 'a cookie signed with the old secret still verifies during rotation');
+  t.equal(await retired.verify(fromOld, at('h')), undefined, 'not once the old secret is removed');
   const ephemeral = new SessionCookies(sessionKeys([]), 3600);
   t.ok(sessionKeys([]).ephemeral);
-  t.equal(await ephemeral.verify(fromOld, 'h'), undefined);
+  t.equal(await ephemeral.verify(fromOld, at('h')), undefined);
 });
 
 t.test('expired, unsigned and wrongly shaped cookies are refused', async (t) => {
@@ -36,17 +63,17 @@ t.test('expired, unsigned and wrongly shaped cookies are refused', async (t) => 
   const cookies = new SessionCookies(keys, 3600);
   const sign = (claims: Record<string, unknown>, exp: number | string = '1h', alg = 'HS256') =>
     new SignJWT(claims).setProtectedHeader({ alg, kid: keys.signing.kid }).setSubject('tok').setAudience('h').setExpirationTime(exp).sign(keys.signing.key);
-  t.equal(await cookies.verify(await sign({ ver: 1 }, Math.floor(Date.now() / 1000) - 10), 'h'), undefined, 'expired');
-  t.equal(await cookies.verify(await sign({ ver: 'one' }), 'h'), undefined, 'version not a number');
-  t.equal(await cookies.verify(await sign({ ver: 1 }, '1h', 'HS512'), 'h'), undefined, 'another algorithm');
+  t.equal(await cookies.verify(await sign({ ver: 1, ...SCOPE_CLAIMS }, Math.floor(Date.now() / 1000) - 10), at('h')), undefined, 'expired');
+  t.equal(await cookies.verify(await sign({ ver: 'one', ...SCOPE_CLAIMS }), at('h')), undefined, 'version not a number');
+  t.equal(await cookies.verify(await sign({ ver: 1, ...SCOPE_CLAIMS }, '1h', 'HS512'), at('h')), undefined, 'another algorithm');
   const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"tok","ver":1,"aud":"h"}').toString('base64url')}.`;
-  t.equal(await cookies.verify(unsigned, 'h'), undefined, 'alg none');
-  t.same(await cookies.verify(await sign({ ver: 1 }), 'h'), { tokenId: 'tok', version: 1 });
+  t.equal(await cookies.verify(unsigned, at('h')), undefined, 'alg none');
+  t.same(await cookies.verify(await sign({ ver: 1, ...SCOPE_CLAIMS }), at('h')), { tokenId: 'tok', version: 1 });
 });
 
 t.test('over HTTPS: __Host- name and Secure; clearing covers both names', async (t) => {
   const cookies = new SessionCookies(sessionKeys([SECRET_A]), 60);
-  t.match(await cookies.issue({ tokenId: 'tok', version: 1 }, 'h', true), /^__Host-jobgate=.*; Secure$/);
+  t.match(await cookies.issue({ tokenId: 'tok', version: 1 }, at('h'), true), /^__Host-jobgate=.*; Secure$/);
   t.same(cookies.clear(false), ['jobgate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax']);
   t.equal(cookies.clear(true).length, 2);
 });
