@@ -110,11 +110,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
   const ownScheme = options.publicScheme ?? 'http';
   const apiAssertionAudience = api ? apiAudience(ownScheme, api.hosts) : '';
 
-  /** Checks that need nothing but the request, then the route. */
-  const route = (req: IncomingMessage): MaybePromise<Target | Denial> => {
+  /** Checks that need nothing but the request, run once before the API or job route is chosen. */
+  const requestDenial = (req: IncomingMessage): Denial | undefined => {
     if (req.headers.host === undefined && req.httpVersion !== '1.0') return { ok: false, decision: 'missing_host', answer: MISSING_HOST };
     if (req.rawHeaders.length > options.maxHeaders * 2) return { ok: false, decision: 'too_many_headers', answer: ANSWERS.tooManyHeaders };
-    return targetDenial(req) ?? gatekeeper.route(req);
+    return targetDenial(req);
   };
 
   /**
@@ -345,11 +345,8 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     return { ok: true, token, admission };
   }
 
-  /** The API route when the request's Host is an API host (and its target agrees: route() refuses it otherwise). */
-  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => {
-    if (!api || targetDenial(req) !== undefined) return undefined;
-    return api.hosts.has(cookieHost(req)) ? api : undefined;
-  };
+  /** The API route when the request's Host is an API host (after requestDenial, so Host is the host decided on). */
+  const apiRouteFor = (req: IncomingMessage): ApiRoute | undefined => (api && api.hosts.has(cookieHost(req)) ? api : undefined);
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -363,9 +360,14 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
     try {
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
+      const refused = requestDenial(req);
+      if (refused) {
+        recordOutcome(outcome, refused);
+        return refuse(req, res, refused, https);
+      }
       const apiRoute = apiRouteFor(req);
       if (apiRoute) return await apiRequest(apiRoute, req, res, forwarded, requestId, outcome, since);
-      const routed = route(req);
+      const routed = gatekeeper.route(req);
       const target = isPromise(routed) ? await routed : routed;
       if ('ok' in target) {
         recordOutcome(outcome, target);
@@ -430,6 +432,11 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
       }
       const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
       const https = forwarded.proto === 'https';
+      const refused = requestDenial(req);
+      if (refused) {
+        recordOutcome(outcome, refused);
+        return refuseUpgrade(refused.answer);
+      }
       const apiRoute = apiRouteFor(req);
       if (apiRoute) {
         const admitted = await admitApi(apiRoute, req, forwarded, outcome, true);
@@ -444,7 +451,7 @@ export function createProxyHandlers(options: HandlerOptions, deps: HandlerDeps) 
         relay.connect(req, head, apiRoute.upstream, headers, options.upstreamTimeoutMs, onRelayFailure, options.upstreamCookieDomain === 'keep');
         return;
       }
-      const target = await route(req);
+      const target = await gatekeeper.route(req);
       if ('ok' in target) {
         recordOutcome(outcome, target);
         logRecordError(target);
