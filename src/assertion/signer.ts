@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { ScanResistantLru } from '../registry/scan-resistant-lru.js';
+import { ScanResistantLru } from '../util/scan-resistant-lru.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { AssertionKeys } from './keys.js';
 

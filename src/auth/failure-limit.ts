@@ -1,4 +1,4 @@
-import { Lru } from '../registry/lru.js';
+import { Lru } from '../util/lru.js';
 
 interface Window {
   start: number;

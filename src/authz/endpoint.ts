@@ -15,7 +15,7 @@ import { absoluteLocation, expectedOrigin, fromOwnOrigin, isSafeMethod, prefersH
 import { loginPage, noAccessPage, PAGE_HEADERS, SWITCH_SESSION_HEADERS, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { askBeforeSwitching } from '../session/switch.js';
 import type { TokenRecord } from '../tokens/record.js';
-import type { AddressBlocks } from './cidr.js';
+import type { AddressBlocks } from '../util/address-blocks.js';
 
 export interface AuthzDeps {
   readonly gatekeeper: Gatekeeper;

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:cluster';
 import { FailureLimiter, type FailureCounter } from '../auth/failure-limit.js';
-import { Lru } from '../registry/lru.js';
+import { Lru } from '../util/lru.js';
 
 /** A worker's report to the primary: one failed authentication from `address`. */
 interface FailureReport {

@@ -1,27 +1,9 @@
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
 import { parseHostPort, type HostPort } from '../redis/topology.js';
-
-/** An address block: `10.0.0.0/8`, `::1/128`. */
-export interface Cidr {
-  readonly address: string;
-  readonly prefix: number;
-  readonly family: 'ipv4' | 'ipv6';
-}
-
-function parseCidr(text: string): Cidr | undefined {
-  const slash = text.indexOf('/');
-  const address = slash === -1 ? text : text.slice(0, slash);
-  const family = isIP(address) === 4 ? 'ipv4' : isIP(address) === 6 ? 'ipv6' : undefined;
-  if (!family) return undefined;
-  const max = family === 'ipv4' ? 32 : 128;
-  const prefix = slash === -1 ? max : Number(text.slice(slash + 1));
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || !/^\d+$/.test(slash === -1 ? String(max) : text.slice(slash + 1))) return undefined;
-  return { address, prefix, family };
-}
+import { parseCidr, type Cidr } from '../util/address-blocks.js';
 
 /** A listening address. */
 export interface ListenAddress {

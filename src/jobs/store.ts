@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
 import { LuaScript, pairsToObject, redisCall, readHash, readHashes } from '../redis/index.js';
-import { portReading } from '../routing/host.js';
+import { portReading } from './port-label.js';
 import { jobFromHash, jobIdProblem, MAX_LABELS, portProblem, upstreamProblem, userLabelProblem, type JobRecord } from './record.js';
 
 /** What `job put` writes: the whole job, replacing any previous one with this id. */

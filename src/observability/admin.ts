@@ -1,5 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { AddressBlocks } from '../authz/cidr.js';
+import { AddressBlocks } from '../util/address-blocks.js';
 import { pathOf } from './access-log.js';
 
 export interface AdminSources {

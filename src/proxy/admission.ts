@@ -6,15 +6,11 @@ import { RecordError, StoreUnavailableError } from '../errors.js';
 import { answer, ANSWERS, missingSidecarJob, tooManyFailures, type Answer } from '../http/answers.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { Registry } from '../registry/registry.js';
-import type { HostRoute, HostRouter } from '../routing/host.js';
+import type { HostRoute } from '../routing/host.js';
+import type { Mode } from '../routing/mode.js';
 import { cookieName, readCookie, type SessionCookies, type SessionScope } from '../session/cookie.js';
 import { checkToken, parseToken, type PresentedToken, sameDigest } from '../tokens/format.js';
 import type { TokenRecord } from '../tokens/record.js';
-
-/** Which job a listener serves: many by Host header (gateway), or one (sidecar). */
-export type Mode =
-  | { readonly kind: 'gateway'; readonly router: HostRouter }
-  | { readonly kind: 'sidecar'; readonly jobId: string; readonly upstream: URL };
 
 /** The job a request is for, which of its ports, and where its traffic goes. */
 export interface Target {

@@ -2,7 +2,7 @@ import { StoreUnavailableError } from '../errors.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { CacheEntry, Registry } from './registry.js';
-import { ScanResistantLru } from './scan-resistant-lru.js';
+import { ScanResistantLru } from '../util/scan-resistant-lru.js';
 
 export interface CacheOptions {
   /** Entries per cache (tokens, jobs). */

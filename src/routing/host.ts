@@ -1,4 +1,5 @@
 import { jobIdProblem } from '../jobs/record.js';
+import { portReading, type PortReading } from '../jobs/port-label.js';
 
 /**
  * What a Host header names under the job domain: `<label>.<jobDomain>`. The label is
@@ -10,7 +11,7 @@ export interface HostRoute {
   /** The whole first label: a job id when such a job exists. */
   readonly label: string;
   /** The `<job-id>-<port>` reading of the label, when it has that shape. */
-  readonly portReading: { readonly jobId: string; readonly port: number } | undefined;
+  readonly portReading: PortReading | undefined;
 }
 
 /** Parses Host headers against one job domain; built once at start-up. */
@@ -35,23 +36,4 @@ export class HostRouter {
     if (jobIdProblem(label) !== undefined) return undefined;
     return { label, portReading: portReading(label) };
   }
-}
-
-/**
- * The `<job-id>-<port>` reading of a host label, or undefined: the digits after the last '-'
- * (a port, 1 to 65535, no leading zero) and a valid job id before it. Ports are numbers, so
- * a label has at most one such reading (`a-b-80` is port 80 of job `a-b`).
- */
-export function portReading(label: string): HostRoute['portReading'] {
-  const dash = label.lastIndexOf('-');
-  if (dash < 1 || label.length - dash - 1 > 5) return undefined;
-  let port = 0;
-  for (let i = dash + 1; i < label.length; i++) {
-    const code = label.charCodeAt(i);
-    if (code < 48 || code > 57) return undefined;
-    port = port * 10 + (code - 48);
-  }
-  if (port < 1 || port > 65535 || label.charCodeAt(dash + 1) === 48) return undefined;
-  const jobId = label.slice(0, dash);
-  return jobIdProblem(jobId) === undefined ? { jobId, port } : undefined;
 }

@@ -1,4 +1,4 @@
-import { Lru } from '../registry/lru.js';
+import { Lru } from '../util/lru.js';
 import { parseSelector, type Selector } from './parse.js';
 
 /** Distinct selector texts remembered; tokens usually share a handful. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AddressBlocks } from '../../src/authz/cidr.js';
+import { AddressBlocks } from '../../src/util/address-blocks.js';
 import { loadSettings } from '../../src/config/load.js';
 
 /** JOBGATE_AUTHZ_TRUSTED: which peers the decision endpoint believes. */

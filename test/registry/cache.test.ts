@@ -2,7 +2,7 @@ import t from 'tap';
 import { StoreUnavailableError } from '../../src/errors.js';
 import type { JobRecord } from '../../src/jobs/record.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
-import { Lru } from '../../src/registry/lru.js';
+import { Lru } from '../../src/util/lru.js';
 import type { Registry } from '../../src/registry/registry.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { HostRouter, portReading } from '../../src/routing/host.js';
+import { portReading } from '../../src/jobs/port-label.js';
+import { HostRouter } from '../../src/routing/host.js';
 
 const router = new HostRouter('job.example.com');
 

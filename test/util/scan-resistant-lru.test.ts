@@ -1,6 +1,6 @@
 import t from 'tap';
-import { Doorkeeper } from '../../src/registry/doorkeeper.js';
-import { ScanResistantLru } from '../../src/registry/scan-resistant-lru.js';
+import { Doorkeeper } from '../../src/util/doorkeeper.js';
+import { ScanResistantLru } from '../../src/util/scan-resistant-lru.js';
 
 const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
