@@ -23,7 +23,7 @@ import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedisClient, KeySpace, redisTopology } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
-import { RedisRegistry, type Registry } from './registry/registry.js';
+import { RedisRegistry, type RecordSource } from './registry/registry.js';
 import { StoreUnavailableError } from './errors.js';
 import { performance } from 'node:perf_hooks';
 import { HostRouter } from './routing/host.js';
@@ -316,7 +316,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
 }
 
 /** The registry's Redis lookups, timed and counted for the metrics. */
-function timedRegistry(source: Registry, metrics: Metrics): Registry {
+function timedRegistry(source: RecordSource, metrics: Metrics): RecordSource {
   const timed =
     <T>(lookup: (id: string) => Promise<T>) =>
     async (id: string): Promise<T> => {
@@ -333,8 +333,5 @@ function timedRegistry(source: Registry, metrics: Metrics): Registry {
   return {
     token: timed((id) => source.token(id)),
     job: timed((id) => source.job(id)),
-    rememberedToken: () => undefined,
-    peekToken: () => undefined,
-    peekJob: () => undefined,
   };
 }

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../redis/connect.js';
-import type { Registry } from '../registry/registry.js';
+import type { RecordSource } from '../registry/registry.js';
 
 /**
  * Readiness: Redis answers a PING (checked every second, and at once when the
@@ -13,7 +13,7 @@ export class ReadinessProbe {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly registry: Registry,
+    private readonly registry: RecordSource,
     private readonly sidecarJob: string | undefined,
     private readonly intervalMs = 1000,
   ) {

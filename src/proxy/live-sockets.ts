@@ -1,6 +1,6 @@
 import { decide, type Authentication } from '../auth/decide.js';
 import { answer, ANSWERS, type Answer } from '../http/answers.js';
-import type { Registry } from '../registry/registry.js';
+import type { RecordSource } from '../registry/registry.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, type RelayedSocket } from './websocket.js';
 
@@ -77,7 +77,7 @@ export class LiveSockets implements ResponseTracker {
   private changes = 0;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RecordSource,
     private readonly onRevoked: RevocationListener,
     private readonly apiRecheck?: ApiRecheck,
   ) {}

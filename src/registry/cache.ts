@@ -1,7 +1,7 @@
 import { StoreUnavailableError } from '../errors.js';
 import type { JobRecord } from '../jobs/record.js';
 import type { TokenRecord } from '../tokens/record.js';
-import type { CacheEntry, Registry } from './registry.js';
+import type { CacheEntry, RecordSource, Registry } from './registry.js';
 import { ScanResistantLru } from '../util/scan-resistant-lru.js';
 
 export interface CacheOptions {
@@ -125,7 +125,7 @@ export class CachedRegistry implements Registry {
   private readonly tokens: RecordCache<TokenRecord>;
   private readonly jobs: RecordCache<JobRecord>;
 
-  constructor(source: Registry, options: CacheOptions) {
+  constructor(source: RecordSource, options: CacheOptions) {
     const now = options.now ?? Date.now;
     this.tokens = new RecordCache((id) => source.token(id), options, now);
     this.jobs = new RecordCache((id) => source.job(id), options, now);

@@ -4,13 +4,17 @@ import type { TokenRecord } from '../tokens/record.js';
 import type { TokenStore } from '../tokens/store.js';
 
 /**
- * Where the proxy looks up tokens and jobs. Each lookup is one Redis command at most;
- * it throws RecordError for a malformed record and StoreUnavailableError when Redis
- * does not answer, and callers deny in both cases.
+ * Where tokens and jobs are read from. Each lookup is one Redis command at most; it throws
+ * RecordError for a malformed record and StoreUnavailableError when Redis does not answer,
+ * and callers deny in both cases.
  */
-export interface Registry {
+export interface RecordSource {
   token(id: string): Promise<TokenRecord | undefined>;
   job(id: string): Promise<JobRecord | undefined>;
+}
+
+/** What a cache in front of a {@link RecordSource} knows without asking Redis. */
+export interface CachedRecords {
   /**
    * The token record the cache last loaded for `id`, fresh or past its TTL, unless it was
    * invalidated or found deleted since: no Redis. It proves that a presented secret was
@@ -27,13 +31,16 @@ export interface Registry {
   peekJob(id: string): CacheEntry<JobRecord> | undefined;
 }
 
+/** The registry the gate reads: lookups, and what the cache already knows. */
+export type Registry = RecordSource & CachedRecords;
+
 /** A cached answer: the record, or undefined for an id known not to exist. */
 export interface CacheEntry<T> {
   readonly value: T | undefined;
 }
 
-/** The registry read straight from Redis. */
-export class RedisRegistry implements Registry {
+/** The records read straight from Redis. */
+export class RedisRegistry implements RecordSource {
   constructor(
     private readonly tokens: TokenStore,
     private readonly jobs: JobStore,
@@ -45,17 +52,5 @@ export class RedisRegistry implements Registry {
 
   job(id: string): Promise<JobRecord | undefined> {
     return this.jobs.find(id);
-  }
-
-  rememberedToken(): TokenRecord | undefined {
-    return undefined;
-  }
-
-  peekToken(): undefined {
-    return undefined;
-  }
-
-  peekJob(): undefined {
-    return undefined;
   }
 }
