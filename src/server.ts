@@ -9,7 +9,6 @@ import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { Gatekeeper } from './proxy/admission.js';
 import type { Mode } from './routing/mode.js';
 import { Forwarder } from './proxy/forward.js';
 import { buildApiPolicy, type CompiledApiPolicy } from './api/policy.js';
@@ -17,8 +16,8 @@ import { jwksDocument, loadAssertionKeys } from './assertion/keys.js';
 import { AssertionSigner } from './assertion/signer.js';
 import { AddressBlocks } from './util/address-blocks.js';
 import { createAuthzServer } from './authz/endpoint.js';
-import { ApiGate } from './proxy/api-gate.js';
-import { createProxyHandlers, upstreamFailureLogger, type ApiRoute } from './proxy/handler.js';
+import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
+import { ApiAccess, Authenticator, Gate, JobRouter } from './gate/index.js';
 import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedisClient, KeySpace, redisTopology } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
@@ -150,7 +149,17 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     negativeTtlMs: settings.negativeCacheTtlMs,
     outageGraceMs: settings.outageGraceMs,
   });
-  const api: ApiRoute | undefined = apiConfig && { ...apiConfig, gate: new ApiGate(apiConfig.policy, registry, settings.apiMaxBodyBytes) };
+  const cookieKeys = sessionKeys(settings.cookieSecret ?? []);
+  if (cookieKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_cookie_key' },
+      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
+    );
+  }
+  const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
+  const authenticator = new Authenticator(registry, options.failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
+  const api = apiConfig && new ApiAccess({ ...apiConfig, maxBodyBytes: settings.apiMaxBodyBytes }, authenticator, registry);
+  const gate = new Gate(new JobRouter(mode, registry), authenticator, api);
   const liveSockets = new LiveSockets(
     registry,
     (kind, jobId, tokenId, reason) => {
@@ -162,7 +171,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
         logger.info({ event: 'response_revoked', jobId, tokenId, reason }, 'http response ended: access revoked');
       }
     },
-    api ? (token, jobId) => api.gate.recheck(token, jobId) : undefined,
+    api ? (token, jobId) => api.recheck(token, jobId) : undefined,
   );
   const invalidation = new InvalidationSubscriber(subscriber, keys.channel, {
     token: (id) => {
@@ -183,15 +192,6 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
   sweep.unref();
 
-  const cookieKeys = sessionKeys(settings.cookieSecret ?? []);
-  if (cookieKeys.ephemeral) {
-    logger.warn(
-      { event: 'ephemeral_cookie_key' },
-      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
-    );
-  }
-  const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
-  const gatekeeper = new Gatekeeper(mode, registry, options.failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
 
@@ -205,7 +205,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   }
   const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
   const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
-  const handlers = createProxyHandlers(settings, { signer, jwks, api, gatekeeper, forwarder, liveSockets, sessions, logger, metrics, draining: () => draining });
+  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining: () => draining });
 
   const proxyServer = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
@@ -232,7 +232,7 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   const authzServer =
     settings.authzListen === undefined
       ? undefined
-      : createAuthzServer({ gatekeeper, api, signer, trusted: new AddressBlocks(settings.authzTrusted), logger, metrics, publicScheme: settings.publicScheme });
+      : createAuthzServer({ gate, signer, trusted: new AddressBlocks(settings.authzTrusted), logger, metrics, publicScheme: settings.publicScheme });
   const adminServer = createAdminServer({
     notReadyReasons,
     jwks,

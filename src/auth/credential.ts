@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { TOKEN_LENGTH, tokenShape, type PresentedToken } from '../tokens/format.js';
 
 /** What the request presents, before Redis is asked anything. */
@@ -29,7 +29,7 @@ function authorizationHeaderCount(rawHeaders: readonly string[]): number {
 }
 
 /** Reads `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is case-insensitive). */
-export function readCredential(req: IncomingMessage): Credential {
+export function readCredential(req: { readonly headers: IncomingHttpHeaders; readonly rawHeaders: readonly string[] }): Credential {
   const header = req.headers.authorization;
   if (header === undefined) return NONE;
   if (authorizationHeaderCount(req.rawHeaders) > 1) return DUPLICATE;

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { cookiesForUpstream } from '../session/cookie.js';
 import { carriesToken } from '../tokens/format.js';
-import type { TokenRecord } from '../tokens/record.js';
+import type { IdentityHeaders } from '../gate/identity.js';
 
 /**
  * Headers that describe one connection, never forwarded (RFC 9110 7.6.1), and two that
@@ -58,33 +58,6 @@ export interface ForwardedInfo {
   readonly chain: readonly string[];
   readonly proto: string;
   readonly host: string;
-}
-
-/** The identity headers for one token, computed once per token record. */
-export interface IdentityHeaders {
-  readonly tokenId: string;
-  readonly tokenName: string;
-  readonly role: string;
-}
-
-const identityCache = new WeakMap<TokenRecord, IdentityHeaders>();
-
-/** Header values are latin1 without controls; a name with other characters is percent-encoded. */
-function headerSafe(text: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x25) return encodeURIComponent(text);
-  }
-  return text;
-}
-
-export function identityHeaders(token: TokenRecord): IdentityHeaders {
-  let headers = identityCache.get(token);
-  if (!headers) {
-    headers = { tokenId: token.id, tokenName: headerSafe(token.name), role: token.role };
-    identityCache.set(token, headers);
-  }
-  return headers;
 }
 
 /**

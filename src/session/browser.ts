@@ -1,4 +1,10 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** What the browser rules read of a request: its method and headers. */
+export interface RequestHead {
+  readonly method?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
 import { carriesToken } from '../tokens/format.js';
 
 /** The query parameter that carries a token in a deep link. */
@@ -18,7 +24,7 @@ function acceptWeight(accept: string, matches: (type: string) => boolean): numbe
 }
 
 /** True for a browser navigation: a GET or HEAD whose Accept prefers text/html over JSON. */
-export function prefersHtml(req: IncomingMessage): boolean {
+export function prefersHtml(req: RequestHead): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const accept = req.headers.accept;
   if (!accept || !accept.includes('html')) return false;
@@ -150,7 +156,7 @@ export function expectedOrigin(host: string, https: boolean): string {
  * the job, such as the one that asks before switching tokens); without Origin, Sec-Fetch-Site
  * must say same-origin or none, or be absent (not a browser).
  */
-export function sameOriginRequest(req: IncomingMessage, expected: string): boolean {
+export function sameOriginRequest(req: RequestHead, expected: string): boolean {
   const origin = req.headers.origin;
   const site = req.headers['sec-fetch-site'];
   if (origin === 'null') return site === 'same-origin';
