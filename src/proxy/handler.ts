@@ -22,100 +22,100 @@ const CLIENT_ERROR = answer(400, 'bad_request', 'The request is malformed.');
 const HEADERS_TOO_LARGE = answer(431, 'request_header_fields_too_large', 'The request headers are too large.');
 const REQUEST_TIMEOUT = answer(408, 'request_timeout', 'The request was not received in time.');
 
+/** Counts the requests and WebSockets in flight, and writes the access line and metrics of each as it ends. */
+class RequestLedger {
+  private readonly accessLog: AccessLog;
+  inFlight = 0;
+
+  constructor(private readonly metrics: ProxyDeps['metrics'], logger: Logger) {
+    this.accessLog = new AccessLog(logger);
+  }
+
+  finished(req: IncomingMessage, requestId: string, started: number, status: number, outcome: Outcome, kind: 'http' | 'websocket'): void {
+    this.inFlight--;
+    const durationMs = this.accessLog.write(req, requestId, started, status, outcome, kind);
+    this.metrics.request(outcome.decision, status, durationMs / 1000);
+  }
+}
+
 /**
  * The proxy listener's handlers. Every request walks one way: the request checks, then the
  * route (training API, jobgate's own pages, deep link, job traffic), each asking the gate
  * (src/gate/) and forwarding or answering, then one access log line.
  */
 export function createProxyHandlers(options: ProxyOptions, deps: ProxyDeps) {
-  const ownScheme = options.publicScheme ?? 'http';
-  const ctx: ProxyContext = { ...deps, options, apiAudience: deps.gate.api ? apiAudience(ownScheme, deps.gate.api.hosts) : '' };
-  const { logger, metrics, liveSockets, draining } = deps;
-  const accessLog = new AccessLog(logger);
-  let inFlight = 0;
-  const finished = (req: IncomingMessage, requestId: string, started: number, status: number, outcome: Outcome, kind: 'http' | 'websocket') => {
-    inFlight--;
-    const durationMs = accessLog.write(req, requestId, started, status, outcome, kind);
-    metrics.request(outcome.decision, status, durationMs / 1000);
+  const ctx: ProxyContext = { ...deps, options, apiAudience: deps.gate.api ? apiAudience(options.publicScheme ?? 'http', deps.gate.api.hosts) : '' };
+  const ledger = new RequestLedger(deps.metrics, deps.logger);
+  return {
+    onRequest: (req: IncomingMessage, res: ServerResponse) => onRequest(ctx, ledger, req, res),
+    onUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => onUpgrade(ctx, ledger, req, socket, head),
+    onClientError: (error: NodeJS.ErrnoException, socket: Socket) => onClientError(deps.logger, error, socket),
+    /** Requests and WebSockets not yet finished. */
+    active: () => ledger.inFlight,
   };
+}
 
-  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const outcome: Outcome = { decision: 'pending' };
-    const since = liveSockets.epoch;
-    inFlight++;
-    res.once('close', () => finished(req, requestId, started, res.statusCode, outcome, 'http'));
-    if (draining()) res.shouldKeepAlive = false;
-    try {
-      const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
-      const refused = requestDenial(req, options.maxHeaders);
-      const call: HttpCall = { req, res, view: gateRequest(req, forwarded), forwarded, outcome, requestId, since };
-      const done = refused ? refuse(ctx, call, refused) : routeHttp(ctx, call);
-      if (isPromise(done)) await done;
-    } catch (error) {
-      outcome.decision = 'internal_error';
-      logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
-      sendAnswer(res, INTERNAL_ERROR);
-    }
+async function onRequest(ctx: ProxyContext, ledger: RequestLedger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const requestId = newRequestId();
+  const outcome: Outcome = { decision: 'pending' };
+  const since = ctx.liveSockets.epoch;
+  ledger.inFlight++;
+  res.once('close', () => ledger.finished(req, requestId, started, res.statusCode, outcome, 'http'));
+  if (ctx.draining()) res.shouldKeepAlive = false;
+  try {
+    const forwarded = forwardedInfo(req, ctx.options.trustedHops, ctx.options.publicScheme ?? 'http');
+    const refused = requestDenial(req, ctx.options.maxHeaders);
+    const call: HttpCall = { req, res, view: gateRequest(req, forwarded), forwarded, outcome, requestId, since };
+    const done = refused ? refuse(ctx, call, refused) : routeHttp(ctx, call);
+    if (isPromise(done)) await done;
+  } catch (error) {
+    outcome.decision = 'internal_error';
+    ctx.logger.error({ event: 'internal_error', err: error, requestId }, 'request failed');
+    sendAnswer(res, INTERNAL_ERROR);
   }
+}
 
-  async function onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const started = performance.now();
-    const requestId = newRequestId();
-    const outcome: Outcome = { decision: 'pending' };
-    let status = 101;
-    let relay: RelayedSocket | undefined;
-    inFlight++;
-    socket.on('error', () => socket.destroy());
-    socket.once('close', () => finished(req, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
-    const refuseWith = (reply: Answer) => {
-      status = reply.status;
-      writeAnswer(socket, reply);
-    };
-    try {
-      if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
-        outcome.decision = 'not_websocket';
-        return refuseWith(ANSWERS.notWebSocket);
-      }
-      const forwarded = forwardedInfo(req, options.trustedHops, ownScheme);
-      const refused = requestDenial(req, options.maxHeaders);
-      const call: UpgradeCall = {
-        req,
-        socket,
-        head,
-        view: gateRequest(req, forwarded),
-        forwarded,
-        outcome,
-        requestId,
-        since: liveSockets.epoch,
-        refuse: refuseWith,
-        relay: () => (relay = new RelayedSocket(socket)),
-        onRelayFailure: (failed, reply, error) => {
-          status = reply.status;
-          logUpstreamFailure(logger, failed, reply, error);
-        },
-      };
-      if (refused) return refuseUpgrade(ctx, call, refused);
-      await routeUpgrade(ctx, call);
-    } catch (error) {
-      outcome.decision = 'internal_error';
-      logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
-      refuseWith(INTERNAL_ERROR);
-    }
-  }
-
-  function onClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const reply = error.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? REQUEST_TIMEOUT : CLIENT_ERROR;
-    logger.info({ event: 'client_error', code: error.code, status: reply.status, remoteAddress: socket.remoteAddress }, 'malformed or slow request refused');
+async function onUpgrade(ctx: ProxyContext, ledger: RequestLedger, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  const started = performance.now();
+  const requestId = newRequestId();
+  const outcome: Outcome = { decision: 'pending' };
+  let status = 101;
+  let relay: RelayedSocket | undefined;
+  ledger.inFlight++;
+  socket.on('error', () => socket.destroy());
+  socket.once('close', () => ledger.finished(req, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
+  const refuseWith = (reply: Answer) => {
+    status = reply.status;
     writeAnswer(socket, reply);
+  };
+  try {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      outcome.decision = 'not_websocket';
+      return refuseWith(ANSWERS.notWebSocket);
+    }
+    const forwarded = forwardedInfo(req, ctx.options.trustedHops, ctx.options.publicScheme ?? 'http');
+    const refused = requestDenial(req, ctx.options.maxHeaders);
+    const view = gateRequest(req, forwarded);
+    const since = ctx.liveSockets.epoch;
+    const onRelayFailure = (failed: IncomingMessage, reply: Answer, error: Error): void => {
+      status = reply.status;
+      logUpstreamFailure(ctx.logger, failed, reply, error);
+    };
+    const call: UpgradeCall = { req, socket, head, view, forwarded, outcome, requestId, since, refuse: refuseWith, relay: () => (relay = new RelayedSocket(socket)), onRelayFailure };
+    await (refused ? refuseUpgrade(ctx, call, refused) : routeUpgrade(ctx, call));
+  } catch (error) {
+    outcome.decision = 'internal_error';
+    ctx.logger.error({ event: 'internal_error', err: error, requestId }, 'upgrade failed');
+    refuseWith(INTERNAL_ERROR);
   }
+}
 
-  /** Requests and WebSockets not yet finished. */
-  const active = () => inFlight;
-
-  return { onRequest, onUpgrade, onClientError, active };
+function onClientError(logger: Logger, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const reply = error.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? REQUEST_TIMEOUT : CLIENT_ERROR;
+  logger.info({ event: 'client_error', code: error.code, status: reply.status, remoteAddress: socket.remoteAddress }, 'malformed or slow request refused');
+  writeAnswer(socket, reply);
 }
 
 /** Which route an HTTP request takes: the training API, jobgate's pages, a deep link, or the job. */
