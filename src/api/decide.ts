@@ -7,7 +7,7 @@ import { jobIdProblem } from '../jobs/record.js';
 import { matches, type Labels } from '../selector/index.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { BodyCheck } from './body.js';
-import { UNKNOWN_API_ROUTE, type ApiMatch } from './policy.js';
+import { UNKNOWN_PATH_RULE, type ApiMatch } from './policy.js';
 import { scopeListQuery } from './query.js';
 import { INSUFFICIENT_SCOPE, refusal, type ApiRefusal } from './refusal.js';
 
@@ -95,7 +95,7 @@ const UPGRADE_NOT_ALLOWED = deny(
 
 /**
  * The first step, after the path was accepted (`apiPathProblem`) and the route matched
- * (`policy.match`; undefined means {@link UNKNOWN_API_ROUTE}). In order:
+ * (`policy.match`; undefined means {@link UNKNOWN_PATH_RULE}). In order:
  * 1. the rule's role: a read token on an operator rule is denied (403 `role_denied`);
  * 2. an unscoped token is forwarded, whatever the scope rule: no lookup, no inspection;
  * 3. a scoped token, by the rule's scope: `any` forwards; `unscoped-only` and `deny-scoped` deny
@@ -105,7 +105,7 @@ const UPGRADE_NOT_ALLOWED = deny(
  *    needs a body is a 400.
  */
 export function decideApi(token: ApiIdentity, match: ApiMatch | undefined, ctx: ApiRequestContext): ApiDecision {
-  const rule = match?.rule ?? UNKNOWN_API_ROUTE;
+  const rule = match?.rule ?? UNKNOWN_PATH_RULE;
   // Anything but an explicit 'read' rule needs an operator token (fail closed on a hand-built rule).
   if (rule.role !== 'read' && token.role !== 'operator') return ROLE_DENIED;
   const selector = token.selector;

@@ -49,7 +49,7 @@ export interface CompiledApiPolicy {
   /** The rules in the order they are tried, methods upper-cased. */
   readonly rules: readonly ApiRule[];
   /**
-   * The rule deciding `method` on `path`, or undefined (then {@link UNKNOWN_API_ROUTE}
+   * The rule deciding `method` on `path`, or undefined (then {@link UNKNOWN_PATH_RULE}
    * applies). `path` is the raw request path without its query, already accepted by
    * `apiPathProblem`; a path with undecodable segments matches nothing.
    *
@@ -97,7 +97,7 @@ export const DEFAULT_API_RULES: readonly ApiRule[] = Object.freeze(
 );
 
 /** The rule for API paths no row matches: operator tokens only, and unscoped ones only. */
-export const UNKNOWN_API_ROUTE: ApiRule = Object.freeze({ method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
+export const UNKNOWN_PATH_RULE: ApiRule = Object.freeze({ method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
 
 type Segment = { readonly kind: 'literal'; readonly text: string; readonly key: string } | { readonly kind: 'id' } | { readonly kind: 'one' };
 
@@ -270,15 +270,15 @@ function toMatch(compiled: CompiledRule, id: string): ApiMatch {
 const DENYING_SCOPES: readonly ScopeRule[] = ['unscoped-only', 'deny-scoped'];
 
 /**
- * A decision at least as strict as both `a` and `b` (undefined: {@link UNKNOWN_API_ROUTE}), for
+ * A decision at least as strict as both `a` and `b` (undefined: {@link UNKNOWN_PATH_RULE}), for
  * a request that an upstream could route either way. The role is `read` only if both are;
  * for a scoped token: a denying scope wins, `any` yields to the other, equal scopes about the
  * same job stay, `relabel-job` wins over `job` on the same job (it checks the job, then the
  * body), and anything else cannot be checked both ways at once: denied (`deny-scoped`).
  */
 export function stricterMatch(a: ApiMatch | undefined, b: ApiMatch | undefined): ApiMatch | undefined {
-  const ruleA = a?.rule ?? UNKNOWN_API_ROUTE;
-  const ruleB = b?.rule ?? UNKNOWN_API_ROUTE;
+  const ruleA = a?.rule ?? UNKNOWN_PATH_RULE;
+  const ruleB = b?.rule ?? UNKNOWN_PATH_RULE;
   if (a === b || (ruleA === ruleB && a?.jobId === b?.jobId)) return a;
   let from: ApiMatch | undefined;
   const denying = DENYING_SCOPES.find((scope) => ruleA.scope === scope || ruleB.scope === scope);
@@ -291,7 +291,7 @@ export function stricterMatch(a: ApiMatch | undefined, b: ApiMatch | undefined):
   else if (ruleB.scope === 'relabel-job' && ruleA.scope === 'job') from = b;
   else from = undefined;
   const role: Role = ruleA.role === 'read' && ruleB.role === 'read' ? 'read' : 'operator';
-  const rule = from?.rule ?? UNKNOWN_API_ROUTE;
+  const rule = from?.rule ?? UNKNOWN_PATH_RULE;
   if (rule.role === role) return from;
   const stricter: ApiRule = Object.freeze({ method: rule.method, path: rule.path, role, scope: rule.scope });
   return from?.jobId === undefined ? { rule: stricter } : { rule: stricter, jobId: from.jobId };
@@ -348,7 +348,7 @@ export function compileApiRules(rules: readonly ApiRule[]): CompiledApiPolicy {
 /**
  * The table a server enforces: {@link TOKEN_MANAGEMENT_RULE} first (it cannot be overridden),
  * then the configured rules (which can add paths or tighten defaults, first match wins), then
- * the rest of {@link DEFAULT_API_RULES}. Paths matching none follow {@link UNKNOWN_API_ROUTE}.
+ * the rest of {@link DEFAULT_API_RULES}. Paths matching none follow {@link UNKNOWN_PATH_RULE}.
  * Throws like {@link compileApiRules}, numbering the configured rules from 1.
  */
 export function buildApiPolicy(configured: readonly ApiRule[] = []): CompiledApiPolicy {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { headerCount } from '../http/raw-headers.js';
 import { TOKEN_LENGTH, tokenShape, type PresentedToken } from '../tokens/format.js';
 
 /** What the request presents, before Redis is asked anything. */
@@ -18,21 +19,11 @@ const OTHER_SCHEME: Credential = { kind: 'other-scheme' };
 const DUPLICATE: Credential = { kind: 'duplicate' };
 const MALFORMED: Credential = { kind: 'malformed' };
 
-/** Node keeps only the first of duplicate Authorization headers, so the raw list is counted. */
-function authorizationHeaderCount(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
-  }
-  return count;
-}
-
 /** Reads `Authorization: Bearer <token>` (RFC 6750 2.1; the scheme is case-insensitive). */
 export function readCredential(req: { readonly headers: IncomingHttpHeaders; readonly rawHeaders: readonly string[] }): Credential {
   const header = req.headers.authorization;
   if (header === undefined) return NONE;
-  if (authorizationHeaderCount(req.rawHeaders) > 1) return DUPLICATE;
+  if (headerCount(req.rawHeaders, 'authorization') > 1) return DUPLICATE;
   if (header.length < 6 || header.slice(0, 6).toLowerCase() !== 'bearer') return OTHER_SCHEME;
   if (header.length === 6) return MALFORMED; // "Bearer" and nothing else
   if (header.charCodeAt(6) !== 32) return OTHER_SCHEME; // "Bearerx ..." is another scheme

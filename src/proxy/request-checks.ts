@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { answer, ANSWERS } from '../http/answers.js';
+import { headerCount } from '../http/raw-headers.js';
 import { Denial } from '../gate/index.js';
 import { originFormOf, pathEscapesRoot, splitAbsoluteForm } from '../routing/target.js';
 
@@ -24,7 +25,7 @@ const PATH_ESCAPES_ROOT = new Denial('bad_path', answer(400, 'bad_request', 'The
 export function requestDenial(req: IncomingMessage, maxHeaders: number): Denial | undefined {
   if (req.headers.host === undefined && req.httpVersion !== '1.0') return MISSING_HOST;
   if (req.rawHeaders.length > maxHeaders * 2) return TOO_MANY_HEADERS;
-  if (hostHeaderCount(req.rawHeaders) > 1) return TWO_HOSTS;
+  if (headerCount(req.rawHeaders, 'host') > 1) return TWO_HOSTS;
   if (req.httpVersionMajor !== 1) return HTTP_VERSION;
   // RFC 9112 6.1: the framing of an HTTP/1.0 message with Transfer-Encoding is faulty.
   if (req.httpVersion === '1.0' && req.headers['transfer-encoding'] !== undefined) return BAD_FRAMING;
@@ -37,13 +38,4 @@ export function requestDenial(req: IncomingMessage, maxHeaders: number): Denial 
     req.url = path;
   }
   return pathEscapesRoot(req.url!) ? PATH_ESCAPES_ROOT : undefined;
-}
-
-function hostHeaderCount(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') count++;
-  }
-  return count;
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { decideApi, decideApiForJob, type ApiDecision } from '../../src/api/decide.js';
-import { UNKNOWN_API_ROUTE, buildApiPolicy, type ApiMatch, type ApiRule } from '../../src/api/policy.js';
+import { UNKNOWN_PATH_RULE, buildApiPolicy, type ApiMatch, type ApiRule } from '../../src/api/policy.js';
 import { parseSelector, type Labels } from '../../src/selector/index.js';
 import { tokenRecord } from '../helpers/fixtures.js';
 
@@ -67,8 +67,8 @@ for (const [name, tok, method, path, query, expected] of table) {
   });
 }
 
-t.test('no match means UNKNOWN_API_ROUTE', async (t) => {
-  t.same(decideApi(scoped, undefined, { rawQuery: '' }), decideApi(scoped, { rule: UNKNOWN_API_ROUTE }, { rawQuery: '' }));
+t.test('no match means UNKNOWN_PATH_RULE', async (t) => {
+  t.same(decideApi(scoped, undefined, { rawQuery: '' }), decideApi(scoped, { rule: UNKNOWN_PATH_RULE }, { rawQuery: '' }));
   t.match(decideApi(read, undefined, { rawQuery: '' }), { reason: 'role_denied' });
   t.same(decideApi(operator, undefined, { rawQuery: '' }), { kind: 'forward' });
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   DEFAULT_API_RULES,
   TOKEN_MANAGEMENT_RULE,
-  UNKNOWN_API_ROUTE,
+  UNKNOWN_PATH_RULE,
   apiRuleProblem,
   apiRulesSchema,
   buildApiPolicy,
@@ -14,7 +14,7 @@ import {
 
 const policy = buildApiPolicy();
 
-// [method, path, expected scope (undefined: no rule, UNKNOWN_API_ROUTE), expected jobId]
+// [method, path, expected scope (undefined: no rule, UNKNOWN_PATH_RULE), expected jobId]
 const defaults: Array<[string, string, string | undefined, string | undefined]> = [
   ['GET', '/v1/token', 'unscoped-only', undefined],
   ['POST', '/v1/token', 'unscoped-only', undefined],
@@ -68,7 +68,7 @@ for (const [method, path, scope, jobId] of defaults) {
 // Spellings a lenient upstream reads as a literal of the table (Express and ASP.NET Core ignore
 // case, Spring and Rails a ".json" suffix, Java's trim() whitespace...): decided as the literal,
 // never by the generic rule behind it, or denied when the path as sent matches no rule.
-// [method, path, expected scope (undefined: UNKNOWN_API_ROUTE), expected jobId]
+// [method, path, expected scope (undefined: UNKNOWN_PATH_RULE), expected jobId]
 const variants: Array<[string, string, string | undefined, string | undefined]> = [
   ['PUT', '/v1/job/nb/LABEL', 'relabel-job', 'nb'],
   ['PUT', '/v1/job/nb/Label', 'relabel-job', 'nb'],
@@ -195,7 +195,7 @@ t.test('matchAnyMethod: the strictest rule over every method', async (t) => {
 t.test('the defaults: token management first, then the job routes', async (t) => {
   t.equal(DEFAULT_API_RULES[0], TOKEN_MANAGEMENT_RULE);
   t.ok(DEFAULT_API_RULES.every((rule) => rule.role === 'operator'));
-  t.same(UNKNOWN_API_ROUTE, { method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
+  t.same(UNKNOWN_PATH_RULE, { method: '*', path: '/**', role: 'operator', scope: 'deny-scoped' });
   t.same(buildApiPolicy().rules, DEFAULT_API_RULES, 'buildApiPolicy() with no configured rules is the defaults');
   t.ok(Object.isFrozen(DEFAULT_API_RULES) && Object.isFrozen(DEFAULT_API_RULES[1]));
 });
