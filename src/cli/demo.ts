@@ -10,8 +10,8 @@ import { JobStore } from '../jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../redis/index.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
 import { TokenStore } from '../tokens/store.js';
-import { CLI_REDIS_TIMEOUT_MS, type GlobalOptions } from './context.js';
-import type { CliIo } from './main.js';
+import type { CliIo, GlobalOptions } from './context.js';
+import { CLI_REDIS_TIMEOUT_MS } from './stores.js';
 import { terminalLine } from './terminal.js';
 
 /** Every key the demo writes starts with this, so that it never touches a real installation's data. */

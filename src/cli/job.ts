@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { jobView } from '../jobs/record.js';
 import { assertJobId, validateJobSpec, type JobSpec } from '../jobs/store.js';
-import type { CliIo } from './main.js';
-import { settingsFor, withStores } from './context.js';
+import type { CliIo } from './context.js';
+import { settingsFor, withStores } from './stores.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
 import { terminalLine } from './terminal.js';
 

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { ROLES, tokenView } from '../tokens/record.js';
 import { assertTokenId, validateNewToken } from '../tokens/store.js';
-import type { CliIo } from './main.js';
-import { settingsFor, withStores } from './context.js';
+import type { CliIo } from './context.js';
+import { settingsFor, withStores } from './stores.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
 import { terminalLine } from './terminal.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import type { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
-import { withStores } from '../../src/cli/context.js';
+import { withStores } from '../../src/cli/stores.js';
 import { loadSettings } from '../../src/config/load.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { mintToken, parseToken, TOKEN_LENGTH, type ParsedToken } from '../../src/tokens/format.js';
