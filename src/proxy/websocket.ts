@@ -3,8 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { answer, ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
-import { bareHostname, upstreamPath } from './forward.js';
 import { closeFrame, FrameBoundaryTracker } from './frames.js';
+import { bareHostname, upstreamPath } from './upstream-path.js';
 
 /** WebSocket close codes jobgate sends. */
 export const CLOSE_POLICY_VIOLATION = 1008;
