@@ -167,90 +167,115 @@ function scanLiteral(text: string, start: number, literal: string): number {
  * objects are not compared (jobgate does not read them). Never throws.
  */
 export function scanJsonKeys(text: string, start: number, root: WatchedObject): JsonKeyScan {
-  const spans = new Map<string, ObjectSpan>();
-  const stack: Frame[] = [];
-  let i = start;
-  let pending: { watched: WatchedObject; where: string } | undefined = { watched: root, where: '' };
+  return new KeyScanner(text, start, root).scan();
+}
 
-  const skip = () => {
-    while (i < text.length && isWhitespace(text.charCodeAt(i))) i++;
-  };
+type Refusal = { readonly ok: false } & JsonKeyProblem;
 
-  for (;;) {
-    // A value is expected at i.
-    skip();
-    const c = text.charCodeAt(i);
-    const watched = pending;
-    pending = undefined;
-    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (stack.length >= MAX_JSON_DEPTH) return { ok: false, kind: 'too-deep' };
-      const array = c === 0x5b;
-      const object = !array && watched !== undefined ? watched : undefined;
-      stack.push({
-        array,
-        watched: object?.watched,
-        where: object?.where ?? '',
-        seen: object ? new Map() : undefined,
-        names: object ? foldedNames(object.watched) : undefined,
-        members: 0,
-      });
-      i++;
-      skip();
-      const close = text.charCodeAt(i);
-      if (close === (array ? 0x5d : 0x7d)) {
-        // An empty container: closed below, as after any value.
-        i--;
-      } else if (array) {
-        continue;
-      } else {
-        const key = readKey();
-        if (key !== undefined) return key;
-        continue;
-      }
-    } else {
-      let end: number;
-      if (c === 0x22) end = scanString(text, i, false).end;
-      else if (c === 0x74) end = scanLiteral(text, i, 'true');
-      else if (c === 0x66) end = scanLiteral(text, i, 'false');
-      else if (c === 0x6e) end = scanLiteral(text, i, 'null');
-      else if (c === 0x2d || isDigit(c)) end = scanNumber(text, i);
-      else return SYNTAX;
-      if (end === -1) return SYNTAX;
-      i = end - 1;
-    }
-    // After a value (i at its last character): close containers, or go on with the next member.
-    i++;
+/** After a step: a value follows at `i`. */
+const VALUE_NEXT = 'value-next';
+/** After opening a container: it was empty, and `i` is at its closing bracket. */
+const OPENED_EMPTY = 'opened-empty';
+
+/** One scan's position and state: the steps of {@link scanJsonKeys}. */
+class KeyScanner {
+  private readonly spans = new Map<string, ObjectSpan>();
+  private readonly stack: Frame[] = [];
+  private i: number;
+  /** The watched object that the value at `i` is, should it be an object. */
+  private pending: { watched: WatchedObject; where: string } | undefined;
+
+  constructor(
+    private readonly text: string,
+    start: number,
+    root: WatchedObject,
+  ) {
+    this.i = start;
+    this.pending = { watched: root, where: '' };
+  }
+
+  scan(): JsonKeyScan {
     for (;;) {
-      skip();
+      // A value is expected at i.
+      this.skipWhitespace();
+      const c = this.text.charCodeAt(this.i);
+      const watched = this.pending;
+      this.pending = undefined;
+      if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+        const opened = this.open(c === 0x5b, watched);
+        if (opened === VALUE_NEXT) continue;
+        if (opened !== OPENED_EMPTY) return opened;
+      } else {
+        const end = scalarEnd(this.text, this.i, c);
+        if (end === -1) return SYNTAX;
+        this.i = end;
+      }
+      const after = this.afterValue();
+      if (after !== VALUE_NEXT) return after;
+    }
+  }
+
+  private skipWhitespace(): void {
+    const text = this.text;
+    let i = this.i;
+    while (i < text.length && isWhitespace(text.charCodeAt(i))) i++;
+    this.i = i;
+  }
+
+  /** Opens the object or array at `i` (its frame watches `watched`, for an object) and reads its first key. */
+  private open(array: boolean, watched: { watched: WatchedObject; where: string } | undefined): Refusal | typeof VALUE_NEXT | typeof OPENED_EMPTY {
+    if (this.stack.length >= MAX_JSON_DEPTH) return { ok: false, kind: 'too-deep' };
+    const object = !array && watched !== undefined ? watched : undefined;
+    this.stack.push({
+      array,
+      watched: object?.watched,
+      where: object?.where ?? '',
+      seen: object ? new Map() : undefined,
+      names: object ? foldedNames(object.watched) : undefined,
+      members: 0,
+    });
+    this.i++;
+    this.skipWhitespace();
+    const close = this.text.charCodeAt(this.i);
+    // An empty container: closed by afterValue, as after any value.
+    if (close === (array ? 0x5d : 0x7d)) return OPENED_EMPTY;
+    if (array) return VALUE_NEXT;
+    return this.readKey() ?? VALUE_NEXT;
+  }
+
+  /** After a value (`i` just past it): closes containers, or goes on with the next member; the scan's end when the top value closed. */
+  private afterValue(): JsonKeyScan | typeof VALUE_NEXT {
+    const { text, stack } = this;
+    for (;;) {
+      this.skipWhitespace();
       const top = stack[stack.length - 1];
-      if (top === undefined) return i === text.length ? { ok: true, spans } : SYNTAX;
-      const d = text.charCodeAt(i);
+      if (top === undefined) return this.i === text.length ? { ok: true, spans: this.spans } : SYNTAX;
+      const d = text.charCodeAt(this.i);
       if (d === 0x2c /* , */) {
-        i++;
-        if (top.array) break;
-        const key = readKey();
-        if (key !== undefined) return key;
-        break;
+        this.i++;
+        if (top.array) return VALUE_NEXT;
+        return this.readKey() ?? VALUE_NEXT;
       }
       if (d !== (top.array ? 0x5d : 0x7d)) return SYNTAX;
       stack.pop();
-      if (top.watched !== undefined) spans.set(top.where, { close: i, members: top.members });
-      i++;
+      if (top.watched !== undefined) this.spans.set(top.where, { close: this.i, members: top.members });
+      this.i++;
     }
   }
 
   /** Reads `"key":` in the object on top of the stack, checks it, and sets `pending` for its value; a refusal, or undefined. */
-  function readKey(): ({ ok: false } & JsonKeyProblem) | undefined {
-    skip();
-    if (text.charCodeAt(i) !== 0x22) return SYNTAX;
-    const frame = stack[stack.length - 1]!;
+  private readKey(): Refusal | undefined {
+    this.skipWhitespace();
+    const text = this.text;
+    if (text.charCodeAt(this.i) !== 0x22) return SYNTAX;
+    const frame = this.stack[this.stack.length - 1]!;
     const watched = frame.watched;
-    const { end, value: key } = scanString(text, i, watched !== undefined);
+    const { end, value: key } = scanString(text, this.i, watched !== undefined);
     if (end === -1) return SYNTAX;
-    i = end;
-    skip();
-    if (text.charCodeAt(i) !== 0x3a /* : */) return SYNTAX;
-    i++;
+    this.i = end;
+    this.skipWhitespace();
+    if (text.charCodeAt(this.i) !== 0x3a /* : */) return SYNTAX;
+    this.i++;
     frame.members++;
     if (watched === undefined) return undefined;
     const fold = foldKey(key);
@@ -265,7 +290,17 @@ export function scanJsonKeys(text: string, start: number, root: WatchedObject): 
     }
     frame.seen!.set(fold, key);
     const child = watched.children?.[key];
-    if (child !== undefined && Object.hasOwn(watched.children!, key)) pending = { watched: child, where: frame.where === '' ? key : `${frame.where}.${key}` };
+    if (child !== undefined && Object.hasOwn(watched.children!, key)) this.pending = { watched: child, where: frame.where === '' ? key : `${frame.where}.${key}` };
     return undefined;
   }
+}
+
+/** The index after the string, literal or number starting with `c` at `start`, or -1. */
+function scalarEnd(text: string, start: number, c: number): number {
+  if (c === 0x22) return scanString(text, start, false).end;
+  if (c === 0x74) return scanLiteral(text, start, 'true');
+  if (c === 0x66) return scanLiteral(text, start, 'false');
+  if (c === 0x6e) return scanLiteral(text, start, 'null');
+  if (c === 0x2d || isDigit(c)) return scanNumber(text, start);
+  return -1;
 }

@@ -3,15 +3,15 @@ import { request } from 'node:http';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/settings.js';
-import { startSampleJobs } from '../demo/jobs.js';
+import { startSampleJobs, type SampleJobs } from '../demo/jobs.js';
 import { portIsFree, startPrivateRedis } from '../demo/redis.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { JobStore } from '../jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../redis/index.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
 import { TokenStore } from '../tokens/store.js';
-import { CLI_REDIS_TIMEOUT_MS, type GlobalOptions } from './context.js';
-import type { CliIo } from './main.js';
+import type { CliIo, GlobalOptions } from './context.js';
+import { CLI_REDIS_TIMEOUT_MS } from './stores.js';
 import { terminalLine } from './terminal.js';
 
 /** Every key the demo writes starts with this, so that it never touches a real installation's data. */
@@ -134,8 +134,27 @@ function demoSettings(env: NodeJS.ProcessEnv, redisUrl: string, port: number, ad
 async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cancelled: () => boolean): Promise<RunningDemo | undefined> {
   const externalUrl = options.redisUrl || io.env.JOBGATE_REDIS_URL || undefined;
   const cookieSecret = randomBytes(32).toString('hex');
-  // A bad setting (JOBGATE_LOG_LEVEL, --redis-url) or a busy forced port is reported before anything starts.
-  demoSettings(io.env, externalUrl ?? 'redis://127.0.0.1:6379', 0, 0, cookieSecret);
+  await checkBeforeStarting(options, io.env, externalUrl, cookieSecret);
+  const redis = externalUrl === undefined ? await startOwnRedis(cleanups, cancelled) : { url: externalUrl };
+  if (cancelled()) return undefined;
+
+  const jobs = await startSampleJobs();
+  cleanups.push(() => jobs.close());
+  const tokens = await seed(redis.url, jobs, externalUrl !== undefined, cleanups);
+  if (cancelled()) return undefined;
+
+  const log = new DemoLog(io);
+  const jobgate = await startDemoJobgate(options, io.env, redis.url, cookieSecret, log);
+  cleanups.push(() => jobgate.close(500));
+  await waitUntilReady(jobgate, cancelled);
+  if (cancelled()) return undefined;
+  log.release();
+  return { jobgate, redis, ...tokens };
+}
+
+/** A bad setting (JOBGATE_LOG_LEVEL, --redis-url) or a busy forced port is reported before anything starts. */
+async function checkBeforeStarting(options: DemoOptions, env: NodeJS.ProcessEnv, externalUrl: string | undefined, cookieSecret: string): Promise<void> {
+  demoSettings(env, externalUrl ?? 'redis://127.0.0.1:6379', 0, 0, cookieSecret);
   for (const [flag, port] of [
     ['--port', options.port],
     ['--admin-port', options.adminPort],
@@ -144,21 +163,20 @@ async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cance
       throw new InputError(`cannot listen on 127.0.0.1:${port} (${flag}): the port is in use; leave out ${flag} to take a free one`);
     }
   }
+}
 
-  let redisUrl: string;
-  let privatePid: number | undefined;
-  if (externalUrl === undefined) {
-    const redis = await startPrivateRedis(cancelled);
-    cleanups.push(() => redis.stop());
-    redisUrl = redis.url;
-    privatePid = redis.pid;
-  } else redisUrl = externalUrl;
-  if (cancelled()) return undefined;
+/** A private redis-server for the demo, stopped with it. */
+async function startOwnRedis(cleanups: Cleanup[], cancelled: () => boolean): Promise<RunningDemo['redis']> {
+  const redis = await startPrivateRedis(cancelled);
+  cleanups.push(() => redis.stop());
+  return { url: redis.url, privatePid: redis.pid };
+}
 
-  const jobs = await startSampleJobs();
-  cleanups.push(() => jobs.close());
-
-  // Seeding: two jobs, a read token scoped to one of them, an unscoped operator token.
+/**
+ * Seeds two jobs, a read token scoped to one of them and an unscoped operator token. A private
+ * Redis disappears with the demo; a `shared` one gets back what the demo wrote.
+ */
+async function seed(redisUrl: string, jobs: SampleJobs, shared: boolean, cleanups: Cleanup[]): Promise<Pick<RunningDemo, 'readerId' | 'reader' | 'operator'>> {
   const admin = createRedis({ url: redisUrl, commandTimeoutMs: CLI_REDIS_TIMEOUT_MS, reconnect: true });
   admin.on('error', () => {
     // Reported by the command that fails.
@@ -171,8 +189,7 @@ async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cance
   const jobStore = new JobStore(admin, keys);
   const tokenStore = new TokenStore(admin, keys);
   const seeded: { jobs: string[]; tokens: string[] } = { jobs: [], tokens: [] };
-  if (externalUrl !== undefined) {
-    // A private Redis disappears with the demo; a shared one gets back what the demo wrote.
+  if (shared) {
     cleanups.push(async () => {
       // What the user deleted meanwhile (the printed `token delete`) is already gone.
       const gone = (error: unknown) => {
@@ -193,11 +210,11 @@ async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cance
   seeded.tokens.push(reader.record.id);
   const operator = await tokenStore.create({ name: 'demo-operator', role: 'operator', labelSelector: '' });
   seeded.tokens.push(operator.record.id);
-  if (cancelled()) return undefined;
+  return { readerId: reader.record.id, reader: reader.value, operator: operator.value };
+}
 
-  const log = new DemoLog(io);
-  const jobgate = await startDemoJobgate(options, io.env, redisUrl, cookieSecret, log);
-  cleanups.push(() => jobgate.close(500));
+/** Polls jobgate's /readyz until it answers 200 (or a signal arrives); fails after READY_TIMEOUT_MS. */
+async function waitUntilReady(jobgate: RunningJobgate, cancelled: () => boolean): Promise<void> {
   const adminUrl = `http://127.0.0.1:${jobgate.adminAddress.port}/readyz`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = '';
@@ -208,9 +225,6 @@ async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cance
     if (Date.now() > deadline) throw new Error(`jobgate was not ready within ${READY_TIMEOUT_MS / 1000} s: ${last.trim() || 'no answer'}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (cancelled()) return undefined;
-  log.release();
-  return { jobgate, redis: { url: redisUrl, privatePid }, readerId: reader.record.id, reader: reader.value, operator: operator.value };
 }
 
 /** jobgate's log lines: held back until it is up, so that a failed start says one line only. */

@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { jobView } from '../jobs/record.js';
 import { assertJobId, validateJobSpec, type JobSpec } from '../jobs/store.js';
-import type { CliIo } from './main.js';
-import { settingsFor, withStores } from './context.js';
+import type { CliIo } from './context.js';
+import { settingsFor, withStores } from './stores.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
 import { terminalLine } from './terminal.js';
 
@@ -31,9 +31,16 @@ interface PutOptions {
 /** `jobgate job ...`: the job registry that the proxy routes and authorizes with. */
 export function jobCommand(io: CliIo): Command {
   const job = new Command('job').description('register, list and remove the jobs that jobgate fronts');
+  definePut(job.command('put'), io);
+  defineGet(job.command('get'), io);
+  defineList(job.command('list'), io);
+  defineDelete(job.command('delete'), io);
+  return job;
+}
 
-  job
-    .command('put')
+/** `jobgate job put`. */
+function definePut(putCommand: Command, io: CliIo): void {
+  putCommand
     .description('create or replace a job')
     .argument('<id>', 'job id (a DNS label): the job URL is <id>.<jobDomain>')
     .requiredOption('--upstream <url>', "upstream URL of the job's default HTTP port")
@@ -53,9 +60,11 @@ export function jobCommand(io: CliIo): Command {
       const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.put(spec));
       io.stdout(render(jobView(record), options.output));
     });
+}
 
-  job
-    .command('get')
+/** `jobgate job get`. */
+function defineGet(getCommand: Command, io: CliIo): void {
+  getCommand
     .description('show one job')
     .argument('<id>', 'job id')
     .addOption(outputOption())
@@ -64,9 +73,11 @@ export function jobCommand(io: CliIo): Command {
       const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.get(id));
       io.stdout(render(jobView(record), options.output));
     });
+}
 
-  job
-    .command('list')
+/** `jobgate job list`. */
+function defineList(listCommand: Command, io: CliIo): void {
+  listCommand
     .description('list every job')
     .addOption(outputOption())
     .action(async (options: { output: OutputFormat }, command: Command) => {
@@ -78,9 +89,11 @@ export function jobCommand(io: CliIo): Command {
       }
       io.stdout(render(views, options.output));
     });
+}
 
-  job
-    .command('delete')
+/** `jobgate job delete`. */
+function defineDelete(deleteCommand: Command, io: CliIo): void {
+  deleteCommand
     .description('remove a job: its URLs answer 404 at once')
     .argument('<id>', 'job id')
     .action(async (id: string, _options: unknown, command: Command) => {
@@ -88,6 +101,4 @@ export function jobCommand(io: CliIo): Command {
       await withStores(settingsFor(command, io.env), (stores) => stores.jobs.delete(id));
       io.stderr(`job ${id} deleted\n`);
     });
-
-  return job;
 }

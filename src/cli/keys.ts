@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { ASSERTION_ALGORITHMS, generatePrivateKey, loadAssertionKeys, type AssertionAlgorithm } from '../assertion/keys.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './context.js';
 import { terminalLine } from './terminal.js';
 
 interface GenerateOptions {

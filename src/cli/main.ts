@@ -1,19 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './context.js';
 import { terminalLine, terminalLines } from './terminal.js';
-
-/** Where the CLI writes and what it reads: the process by default, captured in tests. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-}
-
-export const EXIT_OK = 0;
-/** A runtime failure: not found, Redis unreachable, malformed record. */
-export const EXIT_FAILURE = 1;
-/** Bad input: unknown role, bad selector, bad URL, bad id, missing argument, bad setting. */
-export const EXIT_USAGE = 2;
 
 const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { runPrimary, runWorker, workerCount } from '../cluster/workers.js';
 import { checkSettings, startJobgate } from '../server.js';
 import type { GlobalOptions } from './context.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './context.js';
 
 interface ServeOptions extends GlobalOptions {
   workers?: string;

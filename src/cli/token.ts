@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { ROLES, tokenView } from '../tokens/record.js';
 import { assertTokenId, validateNewToken } from '../tokens/store.js';
-import type { CliIo } from './main.js';
-import { settingsFor, withStores } from './context.js';
+import type { CliIo } from './context.js';
+import { settingsFor, withStores } from './stores.js';
 import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
 import { terminalLine } from './terminal.js';
 
@@ -11,9 +11,17 @@ const outputOption = () => new Option('-o, --output <format>', 'output format').
 /** `jobgate token ...`: app tokens, as `ovhai token` manages them. */
 export function tokenCommand(io: CliIo): Command {
   const token = new Command('token').description('create, list, renew and delete app tokens');
+  defineCreate(token.command('create'), io);
+  defineList(token.command('list'), io);
+  defineGet(token.command('get'), io);
+  defineRenew(token.command('renew'), io);
+  defineDelete(token.command('delete'), io);
+  return token;
+}
 
-  token
-    .command('create')
+/** `jobgate token create`. */
+function defineCreate(createCommand: Command, io: CliIo): void {
+  createCommand
     .description('create a token; its value is printed once, here, and cannot be read back')
     .argument('<name>', "token's name")
     .addOption(new Option('-r, --role <role>', 'read reaches job URLs; operator also reaches the training API').choices(ROLES).makeOptionMandatory())
@@ -25,9 +33,11 @@ export function tokenCommand(io: CliIo): Command {
       const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.create(input));
       io.stdout(render(tokenView(issued.record, issued.value), options.output));
     });
+}
 
-  token
-    .command('list')
+/** `jobgate token list`. */
+function defineList(listCommand: Command, io: CliIo): void {
+  listCommand
     .description('list every token (without values)')
     .addOption(outputOption())
     .action(async (options: { output: OutputFormat }, command: Command) => {
@@ -39,9 +49,11 @@ export function tokenCommand(io: CliIo): Command {
       }
       io.stdout(render(views, options.output));
     });
+}
 
-  token
-    .command('get')
+/** `jobgate token get`. */
+function defineGet(getCommand: Command, io: CliIo): void {
+  getCommand
     .description('show one token (without its value)')
     .argument('<id>', "token's id")
     .addOption(outputOption())
@@ -50,9 +62,11 @@ export function tokenCommand(io: CliIo): Command {
       const record = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.get(id));
       io.stdout(render(tokenView(record), options.output));
     });
+}
 
-  token
-    .command('renew')
+/** `jobgate token renew`. */
+function defineRenew(renewCommand: Command, io: CliIo): void {
+  renewCommand
     .description('issue a new value: same id, name and selector; the old value stops working at once')
     .argument('<id>', "token's id")
     .addOption(outputOption())
@@ -61,9 +75,11 @@ export function tokenCommand(io: CliIo): Command {
       const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.renew(id));
       io.stdout(render(tokenView(issued.record, issued.value), options.output));
     });
+}
 
-  token
-    .command('delete')
+/** `jobgate token delete`. */
+function defineDelete(deleteCommand: Command, io: CliIo): void {
+  deleteCommand
     .description('delete a token; its value stops working at once')
     .argument('<id>', "token's id")
     .action(async (id: string, _options: unknown, command: Command) => {
@@ -71,6 +87,4 @@ export function tokenCommand(io: CliIo): Command {
       await withStores(settingsFor(command, io.env), (stores) => stores.tokens.delete(id));
       io.stderr(`token ${id} deleted\n`);
     });
-
-  return token;
 }

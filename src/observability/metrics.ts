@@ -66,6 +66,61 @@ class BucketHistogram {
   }
 }
 
+type Registers = MetricsRegistry[];
+
+/** Requests by decision and status class, read from the hot path's counts on scrape. */
+function registerRequestCounter(registers: Registers, requestCounts: ReadonlyMap<string, RequestCount>): void {
+  new Counter({
+    name: 'jobgate_requests_total',
+    help: 'Requests by decision and status class.',
+    labelNames: ['decision', 'status_class'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { decision, statusClass, count } of requestCounts.values()) this.inc({ decision, status_class: statusClass }, count);
+    },
+  });
+}
+
+/** One of the cache counters, by cache (tokens, jobs), read from the caches' statistics on scrape. */
+function registerCacheCounter(
+  registers: Registers,
+  sources: MetricSources,
+  name: string,
+  help: string,
+  pick: (stats: { hits: number; misses: number }) => number,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      const stats = sources.cacheStats();
+      this.reset();
+      this.inc({ cache: 'tokens' }, pick(stats.tokens));
+      this.inc({ cache: 'jobs' }, pick(stats.jobs));
+    },
+  });
+}
+
+/** Invalidation messages by kind, read from the subscriber's counts on scrape. */
+function registerInvalidationCounter(registers: Registers, sources: MetricSources): void {
+  new Counter({
+    name: 'jobgate_invalidation_messages_total',
+    help: 'Messages received on the invalidation channel, by kind.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const received = sources.invalidationMessages();
+      this.reset();
+      this.inc({ kind: 'token' }, received.token);
+      this.inc({ kind: 'job' }, received.job);
+      this.inc({ kind: 'other' }, received.other);
+    },
+  });
+}
+
 /**
  * jobgate's Prometheus metrics. The per-request ones (requests by decision and status
  * class, request duration) are plain counters in memory, turned into prom-client's
@@ -83,37 +138,14 @@ export class Metrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobgate_process_' });
-    const requestCounts = this.requestCounts;
-    new Counter({
-      name: 'jobgate_requests_total',
-      help: 'Requests by decision and status class.',
-      labelNames: ['decision', 'status_class'],
-      registers,
-      collect() {
-        this.reset();
-        for (const { decision, statusClass, count } of requestCounts.values()) this.inc({ decision, status_class: statusClass }, count);
-      },
-    });
+    registerRequestCounter(registers, this.requestCounts);
     this.duration = new BucketHistogram('jobgate_request_duration_seconds', 'Time from request to response end (or WebSocket close).', [
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
     ]);
     // prom-client reads a registered metric through get() and reset(): the shape BucketHistogram has.
     this.registry.registerMetric(this.duration as unknown as Parameters<MetricsRegistry['registerMetric']>[0]);
-    const cacheCounter = (name: string, help: string, pick: (stats: { hits: number; misses: number }) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['cache'],
-        registers,
-        collect() {
-          const stats = sources.cacheStats();
-          this.reset();
-          this.inc({ cache: 'tokens' }, pick(stats.tokens));
-          this.inc({ cache: 'jobs' }, pick(stats.jobs));
-        },
-      });
-    cacheCounter('jobgate_cache_hits_total', 'Lookups answered from the in-process cache.', (stats) => stats.hits);
-    cacheCounter('jobgate_cache_misses_total', 'Lookups that went to Redis.', (stats) => stats.misses);
+    registerCacheCounter(registers, sources, 'jobgate_cache_hits_total', 'Lookups answered from the in-process cache.', (stats) => stats.hits);
+    registerCacheCounter(registers, sources, 'jobgate_cache_misses_total', 'Lookups that went to Redis.', (stats) => stats.misses);
     this.redisErrors = new Counter({ name: 'jobgate_redis_errors_total', help: 'Redis connection errors and failed commands.', registers });
     this.redisDuration = new Histogram({
       name: 'jobgate_redis_command_duration_seconds',
@@ -135,19 +167,7 @@ export class Metrics {
       help: 'HTTP responses (event streams, followed logs) ended because their access was revoked.',
       registers,
     });
-    new Counter({
-      name: 'jobgate_invalidation_messages_total',
-      help: 'Messages received on the invalidation channel, by kind.',
-      labelNames: ['kind'],
-      registers,
-      collect() {
-        const received = sources.invalidationMessages();
-        this.reset();
-        this.inc({ kind: 'token' }, received.token);
-        this.inc({ kind: 'job' }, received.job);
-        this.inc({ kind: 'other' }, received.other);
-      },
-    });
+    registerInvalidationCounter(registers, sources);
   }
 
   /** Counts one finished request. */

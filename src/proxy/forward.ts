@@ -4,6 +4,7 @@ import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { ResponseTracker, TrackedResponse, Traffic } from './live-sockets.js';
+import { upstreamPath } from './upstream-path.js';
 
 /** Called once when forwarding fails, with the answer that was (or could not be) sent. */
 export type ForwardFailure = (req: IncomingMessage, answer: Answer, error: Error) => void;
@@ -154,28 +155,6 @@ class ResponseRelay implements Dispatcher.DispatchHandler, TrackedResponse {
     this.onFailure(this.req, answer, error);
     sendAnswer(this.res, answer);
   }
-}
-
-/** The path on the upstream: the target's base path, then the request's path and query. */
-export function upstreamPath(target: URL, url: string): string {
-  // An absolute-form request target (RFC 9112 3.2.2) keeps only its path and query.
-  const path = url.charCodeAt(0) === 47 /* / */ ? url : pathOfAbsoluteForm(url);
-  const base = target.pathname;
-  const joined = base === '/' ? path : base.endsWith('/') ? base.slice(0, -1) + path : base + path;
-  if (!target.search) return joined;
-  const query = joined.indexOf('?');
-  return query === -1 ? joined + target.search : `${joined.slice(0, query)}${target.search}&${joined.slice(query + 1)}`;
-}
-
-function pathOfAbsoluteForm(url: string): string {
-  const parsed = URL.parse(url);
-  return parsed ? `${parsed.pathname}${parsed.search}` : '/';
-}
-
-/** The host to connect to: an IPv6 literal without its brackets. */
-export function bareHostname(target: URL): string {
-  const hostname = target.hostname;
-  return hostname.charCodeAt(0) === 91 /* [ */ ? hostname.slice(1, -1) : hostname;
 }
 
 /** True when the request announces a body (RFC 9112 6.3): a Transfer-Encoding, or a Content-Length above 0. */

@@ -160,7 +160,15 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
 
   if (headers.host === undefined) out.push('host', options.defaultHost);
   if (replacedBody) out.push('content-length', String(options.bodyLength));
-  const { chain, proto, host } = options.forwarded;
+  pushForwardingHeaders(out, options.forwarded);
+  out.push('x-request-id', options.requestId);
+  if (clientRequestId !== undefined) out.push('x-client-request-id', clientRequestId);
+  pushIdentityHeaders(out, options);
+  return out;
+}
+
+/** X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239), from what jobgate saw. */
+function pushForwardingHeaders(out: string[], { chain, proto, host }: ForwardedInfo): void {
   let forwarded = '';
   for (let i = 0; i < chain.length; i++) {
     forwarded += `${i === 0 ? '' : ', '}for=${forwardedNode(chain[i]!)}`;
@@ -175,13 +183,13 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, options: UpstreamH
     'forwarded',
     `${forwarded};host="${quotedSafe(host)}";proto=${proto}`,
   );
-  out.push('x-request-id', options.requestId);
-  if (clientRequestId !== undefined) out.push('x-client-request-id', clientRequestId);
+}
 
+/** jobgate's identity headers and the signed assertion, for a request with a verified identity. */
+function pushIdentityHeaders(out: string[], options: UpstreamHeaderOptions): void {
   const identity = options.identity;
   if (identity) out.push('x-jobgate-token-id', identity.tokenId, 'x-jobgate-token-name', identity.tokenName, 'x-jobgate-role', identity.role);
   if (options.assertion !== undefined) out.push('x-jobgate-assertion', options.assertion);
-  return out;
 }
 
 /** True when an Authorization value of any scheme holds a token value, also inside Basic's base64. */

@@ -3,8 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { answer, ANSWERS, writeAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
-import { bareHostname, upstreamPath } from './forward.js';
 import { closeFrame, FrameBoundaryTracker } from './frames.js';
+import { bareHostname, upstreamPath } from './upstream-path.js';
 
 /** WebSocket close codes jobgate sends. */
 export const CLOSE_POLICY_VIOLATION = 1008;
@@ -162,31 +162,14 @@ export class RelayedSocket {
       this.closing = true;
       return this.refuse(EARLY_DATA);
     }
-    const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const upstreamReq = request({
-      protocol: target.protocol,
-      hostname: bareHostname(target),
-      port: target.port,
-      method: 'GET',
-      path: upstreamPath(target, req.url ?? '/'),
-      headers,
-      agent: false,
-      timeout: timeoutMs,
-    });
+    const upstreamReq = handshakeRequest(req, target, headers, timeoutMs);
     this.handshake = upstreamReq;
     let timedOut = false;
     upstreamReq.on('timeout', () => {
       timedOut = true;
       upstreamReq.destroy();
     });
-    upstreamReq.on('error', (error) => {
-      // jobgate itself dropped the handshake (revoked, refused, client gone): answered already.
-      if (this.handshake !== upstreamReq) return;
-      this.handshake = undefined;
-      const reply = timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
-      onFailure(req, reply, error);
-      writeAnswer(client, reply);
-    });
+    upstreamReq.on('error', (error) => this.handshakeFailed(upstreamReq, req, timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable, error, onFailure));
     // Until the upstream answers, read the client so that a departure is noticed, and keep
     // what it sent early up to a small bound.
     const early: Buffer[] = [];
@@ -209,43 +192,86 @@ export class RelayedSocket {
     client.once('end', leave);
 
     upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
-      if (this.handshake !== upstreamReq) return void upstream.destroy();
-      this.handshake = undefined;
+      if (!this.settleHandshake(upstreamReq)) return void upstream.destroy();
       upstreamReq.setTimeout(0);
       stopReading();
-      if (client.destroyed) return void upstream.destroy();
-      let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
-      for (let i = 0; i < res.rawHeaders.length; i += 2) {
-        const value = clientHeaderValue(res.rawHeaders[i]!, res.rawHeaders[i + 1]!, keepCookieDomain);
-        if (value !== undefined) head101 += `${res.rawHeaders[i]}: ${value}\r\n`;
-      }
-      client.write(`${head101}\r\n`);
-      if (head.length > 0) upstream.write(head);
-      for (const chunk of early) upstream.write(chunk);
-      this.attach(upstream, upstreamHead);
+      this.relayUpgrade(res, upstream, upstreamHead, head, early, keepCookieDomain);
     });
 
     upstreamReq.on('response', (res: IncomingMessage) => {
-      if (this.handshake !== upstreamReq) return void res.destroy();
-      this.handshake = undefined;
-      this.answeredPlainly = true;
-      // The upstream answered the handshake with plain HTTP: pass it on, then close. What the
-      // client still sends is read and dropped, so that its departure is noticed.
-      client.off('data', keepEarly);
-      early.length = 0;
-      client.resume();
-      let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
-      for (let i = 0; i < res.rawHeaders.length; i += 2) {
-        const name = res.rawHeaders[i]!.toLowerCase();
-        const value = clientHeaderValue(name, res.rawHeaders[i + 1]!, keepCookieDomain);
-        if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding' && value !== undefined) text += `${res.rawHeaders[i]}: ${value}\r\n`;
-      }
-      client.write(`${text}\r\n`);
-      res.pipe(client);
+      if (!this.settleHandshake(upstreamReq)) return void res.destroy();
+      this.relayPlainAnswer(res, keepEarly, early, keepCookieDomain);
     });
 
     upstreamReq.end();
   }
+
+  /**
+   * The upstream answered or failed `upstreamReq`: true when that handshake is still pending and
+   * now settled, false when jobgate itself dropped it (revoked, refused, client gone: answered already).
+   */
+  private settleHandshake(upstreamReq: ClientRequest): boolean {
+    if (this.handshake !== upstreamReq) return false;
+    this.handshake = undefined;
+    return true;
+  }
+
+  /** The upstream handshake failed before any answer: `reply` (502 or 504) on the client socket, unless jobgate dropped it. */
+  private handshakeFailed(upstreamReq: ClientRequest, req: IncomingMessage, reply: Answer, error: Error, onFailure: RelayFailure): void {
+    if (!this.settleHandshake(upstreamReq)) return;
+    onFailure(req, reply, error);
+    writeAnswer(this.client, reply);
+  }
+
+  /** The upstream accepted the handshake: its 101 to the client, what the client sent early to the upstream, then the relay. */
+  private relayUpgrade(res: IncomingMessage, upstream: Socket, upstreamHead: Buffer, head: Buffer, early: readonly Buffer[], keepCookieDomain: boolean): void {
+    const client = this.client;
+    if (client.destroyed) return void upstream.destroy();
+    let head101 = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const value = clientHeaderValue(res.rawHeaders[i]!, res.rawHeaders[i + 1]!, keepCookieDomain);
+      if (value !== undefined) head101 += `${res.rawHeaders[i]}: ${value}\r\n`;
+    }
+    client.write(`${head101}\r\n`);
+    if (head.length > 0) upstream.write(head);
+    for (const chunk of early) upstream.write(chunk);
+    this.attach(upstream, upstreamHead);
+  }
+
+  /**
+   * The upstream answered the handshake with plain HTTP: pass it on, with `connection: close`,
+   * then close. What the client still sends is read and dropped, so that its departure is noticed.
+   */
+  private relayPlainAnswer(res: IncomingMessage, keepEarly: (chunk: Buffer) => void, early: Buffer[], keepCookieDomain: boolean): void {
+    this.answeredPlainly = true;
+    const client = this.client;
+    client.off('data', keepEarly);
+    early.length = 0;
+    client.resume();
+    let text = `HTTP/1.1 ${res.statusCode} ${res.statusMessage}\r\nconnection: close\r\n`;
+    for (let i = 0; i < res.rawHeaders.length; i += 2) {
+      const name = res.rawHeaders[i]!.toLowerCase();
+      const value = clientHeaderValue(name, res.rawHeaders[i + 1]!, keepCookieDomain);
+      if (name !== 'connection' && name !== 'keep-alive' && name !== 'transfer-encoding' && value !== undefined) text += `${res.rawHeaders[i]}: ${value}\r\n`;
+    }
+    client.write(`${text}\r\n`);
+    res.pipe(client);
+  }
+}
+
+/** The upstream side of a client's WebSocket handshake, not sent yet. */
+function handshakeRequest(req: IncomingMessage, target: URL, headers: readonly string[], timeoutMs: number): ClientRequest {
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return request({
+    protocol: target.protocol,
+    hostname: bareHostname(target),
+    port: target.port,
+    method: 'GET',
+    path: upstreamPath(target, req.url ?? '/'),
+    headers,
+    agent: false,
+    timeout: timeoutMs,
+  });
 }
 
 /** A handshake answer's header value as the client may get it: a Set-Cookie goes through upstreamSetCookie. */

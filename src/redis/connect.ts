@@ -28,9 +28,30 @@ const reconnectDelay = (attempt: number) => Math.min(50 * attempt, 500);
  * command. The client is lazy: call connect() (or connectRedis()).
  */
 export function createRedisClient(options: RedisClientOptions, role: RedisRole): RedisClient {
-  const { topology, commandTimeoutMs } = options;
+  const { topology } = options;
+  const node = nodeOptions(options, role);
   const reconnect = role !== 'cli';
-  const node: RedisOptions = {
+  let client: RedisClient;
+  switch (topology.kind) {
+    case 'standalone':
+      client = standaloneClient(topology, node, reconnect);
+      break;
+    case 'sentinel':
+      client = sentinelClient(topology, node, reconnect, options.commandTimeoutMs);
+      break;
+    case 'cluster':
+      client = clusterClient(topology, node, reconnect, options.commandTimeoutMs);
+      break;
+  }
+  descriptions.set(client, describeTopology(topology));
+  return client;
+}
+
+type Topology<K extends RedisTopology['kind']> = Extract<RedisTopology, { readonly kind: K }>;
+
+/** What every connection to a Redis node is given, whatever the topology. */
+function nodeOptions({ topology, commandTimeoutMs }: RedisClientOptions, role: RedisRole): RedisOptions {
+  return {
     enableOfflineQueue: false,
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(commandTimeoutMs, 1000),
@@ -43,63 +64,60 @@ export function createRedisClient(options: RedisClientOptions, role: RedisRole):
     ...(topology.password === undefined ? {} : { password: topology.password }),
     ...(topology.tls ? { tls: {} } : {}),
   };
-  let client: RedisClient;
-  switch (topology.kind) {
-    case 'standalone':
-      client = new Redis({
-        ...node,
-        host: topology.host,
-        port: topology.port,
-        db: topology.db,
-        lazyConnect: true,
-        retryStrategy: reconnect ? reconnectDelay : () => null,
-      });
-      break;
-    case 'sentinel':
-      client = new Redis({
-        ...node,
-        sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
-        name: topology.name,
-        role: 'master',
-        db: topology.db,
-        ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
-        ...(topology.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-        sentinelCommandTimeout: Math.max(commandTimeoutMs, 500),
-        // Ask the Sentinels again soon, so that a new master is found within seconds of a failover.
-        sentinelRetryStrategy: reconnect ? (attempt: number) => Math.min(100 * attempt, 1000) : () => null,
-        // Sentinel's +switch-master closes the connection to the old master at once (it may live on as a replica).
-        failoverDetector: reconnect,
-        lazyConnect: true,
-        retryStrategy: reconnect ? reconnectDelay : () => null,
-      });
-      break;
-    case 'cluster': {
-      const { enableOfflineQueue: _queue, ...redisOptions } = node;
-      client = new Cluster(
-        topology.nodes.map(({ host, port }) => ({ host, port })),
-        {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          enableReadyCheck: true,
-          redisOptions,
-          clusterRetryStrategy: reconnect ? (attempt: number) => Math.min(100 * attempt, 1000) : () => null,
-          // A node that drops is dialled again (a restarted master comes back without a MOVED to tell us).
-          clusterNodeRetryStrategy: reconnect ? reconnectDelay : null,
-          // Retries after a lost node or CLUSTERDOWN stay within about half a second, so a request
-          // that cannot be answered gets its 503 in time.
-          maxRedirections: 6,
-          retryDelayOnFailover: 100,
-          retryDelayOnClusterDown: 100,
-          retryDelayOnTryAgain: 100,
-          slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
-          slotsRefreshInterval: 2000,
-        },
-      );
-      break;
-    }
-  }
-  descriptions.set(client, describeTopology(topology));
-  return client;
+}
+
+function standaloneClient(topology: Topology<'standalone'>, node: RedisOptions, reconnect: boolean): Redis {
+  return new Redis({
+    ...node,
+    host: topology.host,
+    port: topology.port,
+    db: topology.db,
+    lazyConnect: true,
+    retryStrategy: reconnect ? reconnectDelay : () => null,
+  });
+}
+
+function sentinelClient(topology: Topology<'sentinel'>, node: RedisOptions, reconnect: boolean, commandTimeoutMs: number): Redis {
+  return new Redis({
+    ...node,
+    sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+    name: topology.name,
+    role: 'master',
+    db: topology.db,
+    ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
+    ...(topology.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    sentinelCommandTimeout: Math.max(commandTimeoutMs, 500),
+    // Ask the Sentinels again soon, so that a new master is found within seconds of a failover.
+    sentinelRetryStrategy: reconnect ? (attempt: number) => Math.min(100 * attempt, 1000) : () => null,
+    // Sentinel's +switch-master closes the connection to the old master at once (it may live on as a replica).
+    failoverDetector: reconnect,
+    lazyConnect: true,
+    retryStrategy: reconnect ? reconnectDelay : () => null,
+  });
+}
+
+function clusterClient(topology: Topology<'cluster'>, node: RedisOptions, reconnect: boolean, commandTimeoutMs: number): Cluster {
+  const { enableOfflineQueue: _queue, ...redisOptions } = node;
+  return new Cluster(
+    topology.nodes.map(({ host, port }) => ({ host, port })),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      redisOptions,
+      clusterRetryStrategy: reconnect ? (attempt: number) => Math.min(100 * attempt, 1000) : () => null,
+      // A node that drops is dialled again (a restarted master comes back without a MOVED to tell us).
+      clusterNodeRetryStrategy: reconnect ? reconnectDelay : null,
+      // Retries after a lost node or CLUSTERDOWN stay within about half a second, so a request
+      // that cannot be answered gets its 503 in time.
+      maxRedirections: 6,
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      slotsRefreshTimeout: Math.max(commandTimeoutMs, 1000),
+      slotsRefreshInterval: 2000,
+    },
+  );
 }
 
 /** Where a client points: addresses only, never its password. */

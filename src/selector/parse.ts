@@ -121,90 +121,106 @@ export function parseSelector(text: string): Selector {
   }
   const tokens = tokenizeSelector(text);
   if (tokens.length === 1) return EMPTY_SELECTOR;
-  let index = 0;
-  const peek = (): SelectorToken => tokens[index]!;
-  const take = (): SelectorToken => {
-    const token = tokens[index]!;
-    if (token.kind !== 'end') index++;
-    return token;
-  };
-
-  const key = (token: SelectorToken, expected: string): string => {
-    if (token.kind !== 'word') unexpected(token, expected);
-    const problem = labelKeyProblem(token.text);
-    if (problem !== undefined) {
-      throw new SelectorError(`invalid label key ${JSON.stringify(token.text)} at ${token.start}: ${problem}`, token.start);
-    }
-    return token.text;
-  };
-  const value = (token: SelectorToken): string => {
-    const problem = labelValueProblem(token.text);
-    if (problem !== undefined) {
-      throw new SelectorError(`invalid label value ${JSON.stringify(token.text)} at ${token.start}: ${problem}`, token.start);
-    }
-    return token.text;
-  };
-  /** The value after '=', '==' or '!='; absent means the empty value. */
-  const exactValue = (): string => {
-    const token = peek();
-    if (token.kind === 'end' || isSymbol(token, ',')) return '';
-    if (token.kind !== 'word') unexpected(token, 'a value');
-    return value(take());
-  };
-  /** The value after '>' or '<': a label value that is a 64-bit integer. */
-  const integerValue = (operator: SelectorToken): string => {
-    const token = peek();
-    const v = exactValue();
-    if (!isInt64(v)) {
-      const at = token.kind === 'word' ? token.start : operator.start + operator.text.length;
-      throw new SelectorError(
-        `invalid value ${JSON.stringify(v)} at ${at}: '${operator.text}' compares integers, so the value must be a whole number (digits, at most ${INT64_MAX})`,
-        at,
-      );
-    }
-    return v;
-  };
-  /** `( v1, v2, ... )`; an empty entry, or no entry at all, is the empty value. */
-  const valueList = (): string[] => {
-    const open = take();
-    if (!isSymbol(open, '(')) unexpected(open, "'('");
-    const values: string[] = [];
-    for (;;) {
-      const token = peek();
-      let v = '';
-      if (token.kind === 'word') v = value(take());
-      else if (!isSymbol(token, ',') && !isSymbol(token, ')')) unexpected(token, "a value, ',' or ')'");
-      if (!values.includes(v)) values.push(v);
-      const separator = take();
-      if (isSymbol(separator, ')')) return values;
-      if (!isSymbol(separator, ',')) unexpected(separator, "',' or ')'");
-    }
-  };
-  const requirement = (): Requirement => {
-    const first = take();
-    if (isSymbol(first, '!')) return { op: 'notexists', key: key(take(), 'a key') };
-    const k = key(first, "a key or '!'");
-    const op = peek();
-    if (op.kind === 'end' || isSymbol(op, ',')) return { op: 'exists', key: k };
-    take();
-    if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
-      return { op: op.text, key: k, values: valueList() };
-    }
-    if (isSymbol(op, '=') || isSymbol(op, '==')) return { op: 'eq', key: k, value: exactValue() };
-    if (isSymbol(op, '!=')) return { op: 'neq', key: k, value: exactValue() };
-    if (isSymbol(op, '>')) return { op: 'gt', key: k, value: integerValue(op) };
-    if (isSymbol(op, '<')) return { op: 'lt', key: k, value: integerValue(op) };
-    return unexpected(op, "'=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector");
-  };
-
+  const cursor = new TokenCursor(tokens);
   const requirements: Requirement[] = [];
   for (;;) {
-    requirements.push(requirement());
-    const token = take();
+    requirements.push(requirement(cursor));
+    const token = cursor.take();
     if (token.kind === 'end') break;
     if (!isSymbol(token, ',')) unexpected(token, "',' or end of selector");
   }
   return { source: text.slice(tokens[0]!.start, text.length - trailingSpaces(text)), requirements, empty: false };
+}
+
+/** Reads tokens in order; the end token, once reached, stays. */
+class TokenCursor {
+  private index = 0;
+
+  constructor(private readonly tokens: readonly SelectorToken[]) {}
+
+  peek(): SelectorToken {
+    return this.tokens[this.index]!;
+  }
+
+  take(): SelectorToken {
+    const token = this.tokens[this.index]!;
+    if (token.kind !== 'end') this.index++;
+    return token;
+  }
+}
+
+/** One requirement: `!k`, `k`, or a key, an operator and its value or values. */
+function requirement(cursor: TokenCursor): Requirement {
+  const first = cursor.take();
+  if (isSymbol(first, '!')) return { op: 'notexists', key: labelKey(cursor.take(), 'a key') };
+  const k = labelKey(first, "a key or '!'");
+  const op = cursor.peek();
+  if (op.kind === 'end' || isSymbol(op, ',')) return { op: 'exists', key: k };
+  cursor.take();
+  if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
+    return { op: op.text, key: k, values: valueList(cursor) };
+  }
+  if (isSymbol(op, '=') || isSymbol(op, '==')) return { op: 'eq', key: k, value: exactValue(cursor) };
+  if (isSymbol(op, '!=')) return { op: 'neq', key: k, value: exactValue(cursor) };
+  if (isSymbol(op, '>')) return { op: 'gt', key: k, value: integerValue(cursor, op) };
+  if (isSymbol(op, '<')) return { op: 'lt', key: k, value: integerValue(cursor, op) };
+  return unexpected(op, "'=', '==', '!=', '>', '<', 'in', 'notin', ',' or end of selector");
+}
+
+function labelKey(token: SelectorToken, expected: string): string {
+  if (token.kind !== 'word') unexpected(token, expected);
+  const problem = labelKeyProblem(token.text);
+  if (problem !== undefined) {
+    throw new SelectorError(`invalid label key ${JSON.stringify(token.text)} at ${token.start}: ${problem}`, token.start);
+  }
+  return token.text;
+}
+
+function labelValue(token: SelectorToken): string {
+  const problem = labelValueProblem(token.text);
+  if (problem !== undefined) {
+    throw new SelectorError(`invalid label value ${JSON.stringify(token.text)} at ${token.start}: ${problem}`, token.start);
+  }
+  return token.text;
+}
+
+/** The value after '=', '==' or '!='; absent means the empty value. */
+function exactValue(cursor: TokenCursor): string {
+  const token = cursor.peek();
+  if (token.kind === 'end' || isSymbol(token, ',')) return '';
+  if (token.kind !== 'word') unexpected(token, 'a value');
+  return labelValue(cursor.take());
+}
+
+/** The value after '>' or '<': a label value that is a 64-bit integer. */
+function integerValue(cursor: TokenCursor, operator: SelectorToken): string {
+  const token = cursor.peek();
+  const v = exactValue(cursor);
+  if (!isInt64(v)) {
+    const at = token.kind === 'word' ? token.start : operator.start + operator.text.length;
+    throw new SelectorError(
+      `invalid value ${JSON.stringify(v)} at ${at}: '${operator.text}' compares integers, so the value must be a whole number (digits, at most ${INT64_MAX})`,
+      at,
+    );
+  }
+  return v;
+}
+
+/** `( v1, v2, ... )`; an empty entry, or no entry at all, is the empty value. */
+function valueList(cursor: TokenCursor): string[] {
+  const open = cursor.take();
+  if (!isSymbol(open, '(')) unexpected(open, "'('");
+  const values: string[] = [];
+  for (;;) {
+    const token = cursor.peek();
+    let v = '';
+    if (token.kind === 'word') v = labelValue(cursor.take());
+    else if (!isSymbol(token, ',') && !isSymbol(token, ')')) unexpected(token, "a value, ',' or ')'");
+    if (!values.includes(v)) values.push(v);
+    const separator = cursor.take();
+    if (isSymbol(separator, ')')) return values;
+    if (!isSymbol(separator, ',')) unexpected(separator, "',' or ')'");
+  }
 }
 
 function trailingSpaces(text: string): number {

@@ -18,11 +18,9 @@ import {
 } from '../../src/api/index.js';
 import type { Labels } from '../../src/selector/index.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
-import { tokenRecord } from '../helpers/fixtures.js';
+import { labels, tokenRecord } from '../helpers/fixtures.js';
 
 const token = tokenRecord;
-
-const labels = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
 
 /** jobgate's job registry, as the caller would consult it. */
 const JOBS: ReadonlyMap<string, { labels: Labels }> = new Map([

@@ -2,11 +2,9 @@ import t from 'tap';
 import { decideApi, decideApiForJob, type ApiDecision } from '../../src/api/decide.js';
 import { UNKNOWN_PATH_RULE, buildApiPolicy, type ApiMatch, type ApiRule } from '../../src/api/policy.js';
 import { parseSelector, type Labels } from '../../src/selector/index.js';
-import { tokenRecord } from '../helpers/fixtures.js';
+import { labels, tokenRecord } from '../helpers/fixtures.js';
 
 const token = tokenRecord;
-
-const labels = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
 
 /** jobgate's job registry, as the caller would consult it. */
 const JOBS: ReadonlyMap<string, { labels: Labels }> = new Map([

@@ -1,33 +1,18 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { SETTINGS } from '../../src/config/settings.js';
+import { at, obj, readRepoFile } from '../helpers/documents.js';
 
 /**
  * The forward-auth examples. nginx's is run for real (nginx.test.ts); Traefik is not installed
  * here, so its files are parsed and their key fields checked.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const read = (path: string): string => readFileSync(ROOT + path, 'utf8');
-
-type Obj = Record<string, unknown>;
-function at(value: unknown, path: string): unknown {
-  let current = value;
-  for (const key of path.split('.')) current = typeof current === 'object' && current !== null && !Array.isArray(current) ? (current as Obj)[key] : undefined;
-  return current;
-}
-function obj(value: unknown, what: string): Obj {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${what} is not a mapping`);
-  return value as Obj;
-}
-
 const IDENTITY_HEADERS = ['X-Jobgate-Token-Id', 'X-Jobgate-Token-Name', 'X-Jobgate-Role', 'X-Jobgate-Assertion'];
 const KNOWN_ENV = new Set<string>(Object.values(SETTINGS).map((setting) => setting.env));
 
 t.test('deploy/traefik/dynamic.yml', async (t) => {
-  const dynamic = obj(parseYaml(read('deploy/traefik/dynamic.yml')), 'dynamic.yml');
+  const dynamic = obj(parseYaml(readRepoFile('deploy/traefik/dynamic.yml')), 'dynamic.yml');
   const middlewares = obj(at(dynamic, 'http.middlewares'), 'http.middlewares');
   const routers = obj(at(dynamic, 'http.routers'), 'http.routers');
   const services = obj(at(dynamic, 'http.services'), 'http.services');
@@ -77,7 +62,7 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
   t.ok((at(catchAll?.[1], 'priority') as number) < lowestGuardedPriority, 'below the job routers');
   t.match(at(services, 'jobgate.loadBalancer.servers'), [{ url: 'http://127.0.0.1:8080' }], 'jobgate: JOBGATE_LISTEN');
 
-  const text = read('deploy/traefik/dynamic.yml');
+  const text = readRepoFile('deploy/traefik/dynamic.yml');
   t.match(text, /The host decided is the host routed on/, 'says which host jobgate decides on');
   t.match(text, /Never set trustForwardHeader: true/, 'and what would break it');
   t.match(text, /cannot remove one cookie/, 'says that Traefik cannot strip the session cookie');
@@ -85,7 +70,7 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
 });
 
 t.test('deploy/traefik/traefik.yml', async (t) => {
-  const config = obj(parseYaml(read('deploy/traefik/traefik.yml')), 'traefik.yml');
+  const config = obj(parseYaml(readRepoFile('deploy/traefik/traefik.yml')), 'traefik.yml');
   t.equal(at(config, 'providers.file.filename'), '/etc/traefik/dynamic.yml');
   t.ok(at(config, 'entryPoints.websecure.address'), 'the entry point of the routers');
   t.equal(at(config, 'entryPoints.websecure.forwardedHeaders'), undefined, "clients' X-Forwarded-* are not trusted");
@@ -94,14 +79,14 @@ t.test('deploy/traefik/traefik.yml', async (t) => {
 
 t.test('the examples and docs name real settings only', async (t) => {
   for (const file of ['deploy/nginx/jobgate.conf', 'deploy/traefik/dynamic.yml', 'deploy/traefik/traefik.yml', 'docs/forward-auth.md']) {
-    const names = new Set(read(file).match(/\bJOBGATE_[A-Z0-9_]+/g) ?? []);
+    const names = new Set(readRepoFile(file).match(/\bJOBGATE_[A-Z0-9_]+/g) ?? []);
     t.ok(names.has('JOBGATE_AUTHZ_LISTEN') || file.endsWith('traefik.yml'), `${file} names JOBGATE_AUTHZ_LISTEN`);
     for (const name of names) t.ok(KNOWN_ENV.has(name), `${file}: ${name} is a setting`);
   }
 });
 
 t.test('deploy/nginx/jobgate.conf passes the identity headers and strips the credential', async (t) => {
-  const conf = read('deploy/nginx/jobgate.conf');
+  const conf = readRepoFile('deploy/nginx/jobgate.conf');
   for (const header of IDENTITY_HEADERS) {
     const variable = header.toLowerCase().replaceAll('-', '_');
     t.match(conf, new RegExp(`auth_request_set \\$\\w+ \\$upstream_http_${variable};`), `${header}: read from the decision`);
@@ -115,7 +100,7 @@ t.test('deploy/nginx/jobgate.conf passes the identity headers and strips the cre
 });
 
 t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on the client\'s Host header', async (t) => {
-  const conf = read('deploy/nginx/jobgate.conf');
+  const conf = readRepoFile('deploy/nginx/jobgate.conf');
   const code = conf.replace(/#.*$/gm, '');
   const hostHeaders = [...code.matchAll(/proxy_set_header (Host|X-Forwarded-Host) (\S+);/g)];
   t.ok(hostHeaders.length >= 8, 'Host and X-Forwarded-Host are set for jobgate, its decision endpoint and the jobs');

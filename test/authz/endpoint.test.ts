@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import { KeySpace } from '../../src/redis/index.js';
-import { bearer, request, type Reply } from '../helpers/http.js';
+import { bearer, flatHeaders, request, type Reply } from '../helpers/http.js';
 import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 
@@ -47,19 +47,14 @@ function ask(original: Original, harness = h): Promise<Reply> {
     'X-Forwarded-For', original.forwardedFor ?? '203.0.113.7',
     ...(original.host !== undefined ? ['X-Forwarded-Host', original.host] : []),
     ...(original.uri !== undefined ? ['X-Forwarded-Uri', original.uri] : []),
-    ...flat(original.headers),
+    ...flatHeaders(original.headers),
   ];
   return request(authzUrl(harness), { path: '/__jobgate_authz', host: '127.0.0.1', headers });
 }
 
-function flat(headers: Original['headers']): string[] {
-  if (headers === undefined) return [];
-  return Array.isArray(headers) ? [...(headers as readonly string[])] : Object.entries(headers).flat();
-}
-
 /** The same request sent to the inline proxy. */
 function inline(original: Original): Promise<Reply> {
-  return request(h.url, { method: original.method ?? 'GET', host: original.host, path: original.uri ?? '/', headers: flat(original.headers) });
+  return request(h.url, { method: original.method ?? 'GET', host: original.host, path: original.uri ?? '/', headers: flatHeaders(original.headers) });
 }
 
 /** Status, challenge, content type and body of the endpoint's answer equal the inline proxy's. */

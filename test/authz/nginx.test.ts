@@ -4,7 +4,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import type { Role } from '../../src/tokens/record.js';
-import { bearer, request, type Reply } from '../helpers/http.js';
+import { bearer, flatHeaders, request, type Reply } from '../helpers/http.js';
 import { JOB_DOMAIN, startHarness, type Harness } from '../helpers/jobgate.js';
 import { Nginx, renderExample, sendRaw } from '../helpers/nginx.js';
 import { Upstream, type Received } from '../helpers/upstream.js';
@@ -76,16 +76,11 @@ interface Sent {
   readonly body?: string;
 }
 
-function flat(headers: Sent['headers']): string[] {
-  if (headers === undefined) return [];
-  return Array.isArray(headers) ? [...(headers as readonly string[])] : Object.entries(headers).flat();
-}
-
 /** Sends a request inline and through nginx; returns both answers and what the upstream saw of each. */
 async function both(sent: Sent, upstream = job): Promise<{ inline: Reply; viaNginx: Reply; seenInline: Received | undefined; seenViaNginx: Received | undefined }> {
   const send = async (base: string, host: string) => {
     const before = upstream.received.length;
-    const reply = await request(base, { host, method: sent.method ?? 'GET', path: sent.path ?? '/', headers: flat(sent.headers), body: sent.body });
+    const reply = await request(base, { host, method: sent.method ?? 'GET', path: sent.path ?? '/', headers: flatHeaders(sent.headers), body: sent.body });
     return { reply, seen: upstream.received.length > before ? upstream.last : undefined };
   };
   const direct = await send(h.url, sent.host);

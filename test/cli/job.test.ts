@@ -1,9 +1,9 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
-import { hiddenCharacters, runCli, type CliResult } from '../helpers/cli.js';
-import { RedisServer } from '../helpers/redis.js';
+import { failed, hiddenCharacters, runCli, succeeded, type CliResult } from '../helpers/cli.js';
+import { keysUnder, RedisServer } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
 
@@ -25,21 +25,6 @@ function fresh(): { keys: KeySpace; env: Record<string, string>; store: JobStore
   spaces += 1;
   const keys = new KeySpace(`cli-job-${spaces}:`);
   return { keys, env: { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix }, store: new JobStore(admin, keys) };
-}
-
-async function keysUnder(keys: KeySpace): Promise<string[]> {
-  return (await admin.keys(`${keys.prefix}*`)).sort();
-}
-
-function succeeded(t: Test, result: CliResult, what: string): void {
-  t.equal(result.code, 0, `${what}: exit 0`);
-  t.equal(result.stderr, '', `${what}: nothing on stderr`);
-}
-
-function failed(t: Test, result: CliResult, code: number, what: string): void {
-  t.equal(result.code, code, `${what}: exit ${code}`);
-  t.match(result.stderr, /^jobgate: [^\n]+\n$/, `${what}: exactly one line on stderr`);
-  t.equal(result.stdout, '', `${what}: nothing on stdout`);
 }
 
 interface PrintedJob {
@@ -157,7 +142,7 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
   const { env, keys } = fresh();
   succeeded(t, await runCli(['job', 'put', 'existing', '--upstream', 'http://u'], env), 'put a job to compare against');
   const before = await admin.hgetall(keys.job('existing'));
-  const keysBefore = await keysUnder(keys);
+  const keysBefore = await keysUnder(admin, keys);
   const sizeBefore = await admin.dbsize();
   const cases: Array<[string, string[], Record<string, string>?]> = [
     ['ftp upstream', ['job', 'put', 'j', '--upstream', 'ftp://u/']],
@@ -189,7 +174,7 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
   t.match(stderrOf('missing --upstream'), /--upstream/);
   t.match(stderrOf('uppercase id'), /invalid job id "Job"/);
 
-  t.same(await keysUnder(keys), keysBefore, 'no key was added');
+  t.same(await keysUnder(admin, keys), keysBefore, 'no key was added');
   t.same(await admin.smembers(keys.jobs), ['existing'], 'the index is unchanged');
   t.same(await admin.hgetall(keys.job('existing')), before, 'the existing job is unchanged');
   t.equal(await admin.dbsize(), sizeBefore, 'nothing anywhere in Redis');
@@ -199,7 +184,7 @@ t.test('a job id or port that would give one host name two meanings: exit 2, one
   const { env, keys, store } = fresh();
   await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
   await store.put({ id: 'train-2024', upstream: 'http://u' });
-  const before = await Promise.all([keysUnder(keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]);
+  const before = await Promise.all([keysUnder(admin, keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]);
   const [takeover, shadow] = await Promise.all([
     runCli(['job', 'put', 'nb-8888', '--upstream', 'http://evil'], env),
     runCli(['job', 'put', 'train', '--upstream', 'http://u', '--port', '2024=http://evil:2024'], env),
@@ -208,7 +193,7 @@ t.test('a job id or port that would give one host name two meanings: exit 2, one
   t.match(takeover.stderr, /^jobgate: job id "nb-8888" is the host name of port 8888 of job nb\b/);
   failed(t, shadow, 2, 'port 2024 of job train while job train-2024 exists');
   t.match(shadow.stderr, /^jobgate: port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024\b/);
-  t.same(await Promise.all([keysUnder(keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]), before, 'nothing written');
+  t.same(await Promise.all([keysUnder(admin, keys), admin.hgetall(keys.job('nb')), admin.hgetall(keys.job('train-2024'))]), before, 'nothing written');
 });
 
 t.test('a malformed record in list: a warning line, the others still printed', async (t) => {

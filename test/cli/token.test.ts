@@ -1,16 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import type { Redis } from 'ioredis';
+import t from 'tap';
 import { parse as parseYaml } from 'yaml';
-import { withStores } from '../../src/cli/context.js';
+import { withStores } from '../../src/cli/stores.js';
 import { loadSettings } from '../../src/config/load.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { mintToken, parseToken, TOKEN_LENGTH, type ParsedToken } from '../../src/tokens/format.js';
 import { TokenStore } from '../../src/tokens/store.js';
-import { hiddenCharacters, runCli, type CliResult } from '../helpers/cli.js';
-import { RedisServer } from '../helpers/redis.js';
+import { failed, hiddenCharacters, runCli, succeeded, type CliResult } from '../helpers/cli.js';
+import { keysUnder, RedisServer } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
 
@@ -37,23 +36,6 @@ function fresh(): { keys: KeySpace; env: Record<string, string>; store: TokenSto
   spaces += 1;
   const keys = new KeySpace(`cli-token-${spaces}:`);
   return { keys, env: { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix }, store: new TokenStore(admin, keys) };
-}
-
-async function keysUnder(redis: Redis, keys: KeySpace): Promise<string[]> {
-  return (await redis.keys(`${keys.prefix}*`)).sort();
-}
-
-/** Asserts a successful run that printed nothing on stderr. */
-function succeeded(t: Test, result: CliResult, what: string): void {
-  t.equal(result.code, 0, `${what}: exit 0`);
-  t.equal(result.stderr, '', `${what}: nothing on stderr`);
-}
-
-/** Asserts a failed run with `code` and exactly one line on stderr, nothing on stdout. */
-function failed(t: Test, result: CliResult, code: number, what: string): void {
-  t.equal(result.code, code, `${what}: exit ${code}`);
-  t.match(result.stderr, /^jobgate: [^\n]+\n$/, `${what}: exactly one line on stderr`);
-  t.equal(result.stdout, '', `${what}: nothing on stdout`);
 }
 
 function mustParse(value: string): ParsedToken {

@@ -10,12 +10,9 @@ import { TokenStore } from '../../src/tokens/store.js';
 import { nonLoopbackAddress } from '../helpers/addresses.js';
 import { JOBGATE_BIN } from '../helpers/cli.js';
 import { bearer, request } from '../helpers/http.js';
-import { waitFor } from '../helpers/jobgate.js';
+import { metricSample, waitFor } from '../helpers/jobgate.js';
 import { freePort, RedisServer } from '../helpers/redis.js';
 import { Upstream } from '../helpers/upstream.js';
-
-/** One sample line of a Prometheus exposition. */
-const sample = (text: string, line: string) => Number(text.split('\n').find((candidate) => candidate.startsWith(`${line} `))?.split(' ').pop());
 
 t.test('serve --workers 2: shared port, one admin listener for all, crash replaced, SIGTERM relayed', async (t) => {
   const redis = await RedisServer.start();
@@ -57,7 +54,7 @@ t.test('serve --workers 2: shared port, one admin listener for all, crash replac
   t.ok(pids.size >= 1, 'workers answered');
 
   const metrics = (await request(adminUrl, { path: '/metrics' })).body;
-  t.equal(sample(metrics, 'jobgate_requests_total{decision="allowed",status_class="2xx"}'), 40, '/metrics sums every worker');
+  t.equal(metricSample(metrics, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), 40, '/metrics sums every worker');
   const keysDoc = (await request(adminUrl, { path: '/.well-known/jobgate/jwks.json' })).json<{ keys: unknown[] }>();
   t.equal(keysDoc.keys.length, 1, 'the primary publishes the key the workers sign with');
 

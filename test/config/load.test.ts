@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadSettings } from '../../src/config/load.js';
 import { SETTINGS, type SettingName } from '../../src/config/settings.js';
 import { InputError } from '../../src/errors.js';
+import { errorOf } from '../helpers/errors.js';
 
 const SHIPPED_CONFIG = fileURLToPath(new URL('../../config/jobgate.yaml', import.meta.url));
 
@@ -19,15 +20,6 @@ function configFile(text: string): string {
   const path = join(dir, `config-${files}.yaml`);
   writeFileSync(path, text);
   return path;
-}
-
-function errorOf(load: () => unknown): Error {
-  try {
-    load();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected loadSettings to throw');
 }
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];

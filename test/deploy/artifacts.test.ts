@@ -1,13 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { SETTINGS, type SettingName } from '../../src/config/settings.js';
+import { at, isObj, list, obj, readRepoFile, type Obj } from '../helpers/documents.js';
 
 /** Deployment artifacts are written and reviewed, not built here: these checks keep them honest. */
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const read = (path: string): string => readFileSync(ROOT + path, 'utf8');
 
 const MANIFESTS = ['deploy/kubernetes/sidecar.yaml', 'deploy/kubernetes/gateway.yaml'];
 const COMPOSE = 'deploy/docker-compose.yml';
@@ -31,24 +27,6 @@ const METRICS = [
   'jobgate_invalidation_messages_total',
 ];
 
-// ---- small typed accessors over parsed YAML/JSON ----
-
-type Obj = Record<string, unknown>;
-const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-function obj(value: unknown, what: string): Obj {
-  if (!isObj(value)) throw new Error(`${what} is not a mapping`);
-  return value;
-}
-function list(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`${what} is not a list`);
-  return value;
-}
-function at(value: unknown, path: string): unknown {
-  let current = value;
-  for (const key of path.split('.')) current = isObj(current) ? current[key] : undefined;
-  return current;
-}
-
 const isLoopback = (host: string): boolean => /^127\./.test(host) || host === '::1' || host === 'localhost';
 
 interface Resource {
@@ -59,7 +37,7 @@ interface Resource {
 }
 
 function resources(file: string): Resource[] {
-  return parseAllDocuments(read(file)).flatMap((doc, index) => {
+  return parseAllDocuments(readRepoFile(file)).flatMap((doc, index) => {
     if (doc.errors.length > 0) throw new Error(`${file} document ${index}: ${doc.errors[0]?.message}`);
     const body = doc.toJS() as unknown;
     if (body === null || body === undefined) return [];
@@ -96,7 +74,7 @@ function dockerfileStages(text: string): string[][] {
 // ---- Dockerfile ----
 
 t.test('Dockerfile', async (t) => {
-  const text = read('Dockerfile');
+  const text = readRepoFile('Dockerfile');
   const stages = dockerfileStages(text);
   t.ok(stages.length >= 2, 'multi-stage');
   const final = stages.at(-1) ?? [];
@@ -142,7 +120,7 @@ t.test('Dockerfile', async (t) => {
 });
 
 t.test('.dockerignore', async (t) => {
-  const patterns = read('.dockerignore')
+  const patterns = readRepoFile('.dockerignore')
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
@@ -354,7 +332,7 @@ t.test('gateway manifest', async (t) => {
 
 t.test('every JOBGATE_* name in the manifests and the compose file is a setting', async (t) => {
   for (const file of [...MANIFESTS, COMPOSE]) {
-    const names = new Set([...read(file).matchAll(/\bJOBGATE_[A-Z0-9_]+\b/g)].map((m) => m[0]));
+    const names = new Set([...readRepoFile(file).matchAll(/\bJOBGATE_[A-Z0-9_]+\b/g)].map((m) => m[0]));
     t.ok(names.size > 0, `${file} sets JOBGATE_* variables`);
     for (const name of names) t.ok(KNOWN_ENV.has(name), `${file}: ${name} is a setting`);
   }
@@ -378,7 +356,7 @@ t.test('literal JOBGATE_* values in the manifests and the compose file are accep
       }
     }
   }
-  const compose = obj(parseYaml(read(COMPOSE)), 'compose file');
+  const compose = obj(parseYaml(readRepoFile(COMPOSE)), 'compose file');
   for (const [name, service] of Object.entries(obj(compose.services, 'services'))) {
     for (const [key, value] of Object.entries(obj(at(service, 'environment') ?? {}, 'environment'))) {
       literal(key, value, `${COMPOSE} ${name}`);
@@ -389,7 +367,7 @@ t.test('literal JOBGATE_* values in the manifests and the compose file are accep
 // ---- Compose ----
 
 t.test('compose stack', async (t) => {
-  const compose = obj(parseYaml(read(COMPOSE)), 'compose file');
+  const compose = obj(parseYaml(readRepoFile(COMPOSE)), 'compose file');
   const services = obj(compose.services, 'services');
   for (const name of ['redis', 'jobgate', 'seed']) t.ok(services[name], `has ${name}`);
   t.equal(at(services.redis, 'image'), 'redis:7-alpine', 'redis:7-alpine');
@@ -413,7 +391,7 @@ t.test('compose stack', async (t) => {
 // ---- Grafana ----
 
 t.test('Grafana dashboard', async (t) => {
-  const text = read('deploy/grafana/jobgate-dashboard.json');
+  const text = readRepoFile('deploy/grafana/jobgate-dashboard.json');
   const dashboard = obj(JSON.parse(text), 'dashboard');
   t.equal(dashboard.schemaVersion, 39, 'schemaVersion 39');
   const variables = list(at(dashboard, 'templating.list'), 'templating').map((v) => obj(v, 'variable'));

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 
 export const JOBGATE_BIN = fileURLToPath(new URL('../../bin/jobgate.js', import.meta.url));
 
@@ -53,6 +54,19 @@ async function spawnCli(args: readonly string[], env: Record<string, string>, in
   child.stdin.end(input ?? '');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout, stderr };
+}
+
+/** Asserts a successful run that printed nothing on stderr. */
+export function succeeded(t: Test, result: CliResult, what: string): void {
+  t.equal(result.code, 0, `${what}: exit 0`);
+  t.equal(result.stderr, '', `${what}: nothing on stderr`);
+}
+
+/** Asserts a failed run with `code` and exactly one line on stderr, nothing on stdout. */
+export function failed(t: Test, result: CliResult, code: number, what: string): void {
+  t.equal(result.code, code, `${what}: exit ${code}`);
+  t.match(result.stderr, /^jobgate: [^\n]+\n$/, `${what}: exactly one line on stderr`);
+  t.equal(result.stdout, '', `${what}: nothing on stdout`);
 }
 
 /**

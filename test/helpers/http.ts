@@ -57,5 +57,11 @@ export function request(baseUrl: string, options: RequestOptions = {}): Promise<
   });
 }
 
+/** Headers given as an object or as a flat name/value list (to repeat one), as a flat list. */
+export function flatHeaders(headers: Record<string, string> | readonly string[] | undefined): string[] {
+  if (headers === undefined) return [];
+  return Array.isArray(headers) ? [...(headers as readonly string[])] : Object.entries(headers).flat();
+}
+
 /** Authorization header for a token value. */
 export const bearer = (value: string) => ({ authorization: `Bearer ${value}` });

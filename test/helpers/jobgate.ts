@@ -103,6 +103,12 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
  */
 const MIN_WAIT_MS = 30_000;
 
+/** The value of one sample line in a Prometheus exposition (`/metrics`), or undefined. */
+export function metricSample(text: string, name: string, labels = ''): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 /** Polls `condition` every 20 ms until it holds; fails after `timeoutMs` (at least 30 s). */
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = MIN_WAIT_MS): Promise<void> {
   const bound = Math.max(timeoutMs, MIN_WAIT_MS);

@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { Redis } from 'ioredis';
 import { answersPing, freeLoopbackPort } from '../../src/demo/redis.js';
+import { connectRedis, createRedis, type KeySpace } from '../../src/redis/index.js';
 
 /** A free TCP port on loopback (bound, read, released). */
 export const freePort = freeLoopbackPort;
@@ -76,4 +78,68 @@ export class RedisServer {
     await this.stop();
     await this.startProcess();
   }
+}
+
+/** The invalidation messages published on one key space's channel, as they arrive. */
+export interface Invalidations {
+  readonly seen: string[];
+  /** Resolves once `n` messages have arrived. */
+  count(n: number): Promise<void>;
+}
+
+/** The Redis clients of one test file, disconnected together at its end. */
+export class RedisClients {
+  private readonly open: Redis[] = [];
+
+  constructor(private readonly url: string) {}
+
+  /** A connected client. */
+  async connect(commandTimeoutMs = 2000, reconnect = false): Promise<Redis> {
+    const redis = createRedis({ url: this.url, commandTimeoutMs, reconnect });
+    redis.on('error', () => {
+      // Failures are asserted through the commands; a listener keeps ioredis quiet.
+    });
+    this.open.push(redis);
+    await connectRedis(redis, 2000);
+    return redis;
+  }
+
+  /** Collects the invalidation messages of one key space, on a client of its own. */
+  async invalidations(keys: KeySpace): Promise<Invalidations> {
+    const subscriber = await this.connect();
+    const seen: string[] = [];
+    const waiters: Array<{ n: number; resolve: () => void }> = [];
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== keys.channel) return;
+      seen.push(message);
+      for (const waiter of waiters.filter((w) => seen.length >= w.n)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    });
+    await subscriber.subscribe(keys.channel);
+    return {
+      seen,
+      count: (n) => (seen.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+    };
+  }
+
+  disconnectAll(): void {
+    for (const redis of this.open) redis.disconnect();
+  }
+}
+
+/** Every key under a prefix, sorted (KEYS is fine in a test; jobgate itself never scans). */
+export async function keysUnder(redis: Redis, keys: KeySpace): Promise<string[]> {
+  return (await redis.keys(`${keys.prefix}*`)).sort();
+}
+
+/** Writes a hand-made token record (as an admin script would) in place of any there, and indexes it. */
+export async function writeTokenHash(redis: Redis, keys: KeySpace, id: string, hash: Record<string, string>): Promise<void> {
+  await redis.multi().del(keys.token(id)).hset(keys.token(id), hash).sadd(keys.tokens, id).exec();
+}
+
+/** Writes a hand-made job record (as an admin script would) in place of any there, and indexes it. */
+export async function writeJobHash(redis: Redis, keys: KeySpace, id: string, hash: Record<string, string>): Promise<void> {
+  await redis.multi().del(keys.job(id)).hset(keys.job(id), hash).sadd(keys.jobs, id).exec();
 }

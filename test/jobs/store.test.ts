@@ -1,30 +1,21 @@
 import t from 'tap';
-import type { Redis } from 'ioredis';
 import { InputError, NotFoundError, RecordError } from '../../src/errors.js';
 import { JOB_ID_LABEL, MAX_JOB_ID_LENGTH, MAX_LABELS, jobView, type JobRecord } from '../../src/jobs/record.js';
 import { JobStore, type JobSpec } from '../../src/jobs/store.js';
-import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
-import { RedisServer } from '../helpers/redis.js';
+import { KeySpace } from '../../src/redis/index.js';
+import { rejectionOf } from '../helpers/errors.js';
+import { storedJobHash } from '../helpers/fixtures.js';
+import { keysUnder, RedisClients, RedisServer, writeJobHash } from '../helpers/redis.js';
 
 const server = await RedisServer.start();
-const clients: Redis[] = [];
-
-async function client(): Promise<Redis> {
-  const redis = createRedis({ url: server.url, commandTimeoutMs: 2000, reconnect: false });
-  redis.on('error', () => {
-    // Failures are asserted through the commands.
-  });
-  clients.push(redis);
-  await connectRedis(redis, 2000);
-  return redis;
-}
+const clients = new RedisClients(server.url);
 
 t.teardown(async () => {
-  for (const redis of clients) redis.disconnect();
+  clients.disconnectAll();
   await server.stop();
 });
 
-const admin = await client();
+const admin = await clients.connect();
 
 let spaces = 0;
 function freshStore(): { keys: KeySpace; store: JobStore } {
@@ -33,56 +24,9 @@ function freshStore(): { keys: KeySpace; store: JobStore } {
   return { keys, store: new JobStore(admin, keys) };
 }
 
-async function subscribe(keys: KeySpace): Promise<{ count: (n: number) => Promise<void>; seen: string[] }> {
-  const subscriber = await client();
-  const seen: string[] = [];
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel !== keys.channel) return;
-    seen.push(message);
-    for (const waiter of waiters.filter((w) => seen.length >= w.n)) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-  });
-  await subscriber.subscribe(keys.channel);
-  return {
-    seen,
-    /** Resolves once `n` messages have arrived. */
-    count: (n) => (seen.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
-  };
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-async function keysUnder(keys: KeySpace): Promise<string[]> {
-  return (await admin.keys(`${keys.prefix}*`)).sort();
-}
-
-const VALID_HASH = (id: string): Record<string, string> => ({
-  id,
-  labels: '{"team":"a"}',
-  upstream: 'http://10.0.0.1:8080/',
-  ports: '{"8888":"http://10.0.0.1:8888/"}',
-  unsecureHttp: 'false',
-  createdAt: '2024-01-02T03:04:05.678Z',
-  updatedAt: '2024-01-02T03:04:05Z',
-});
-
-async function writeRecord(keys: KeySpace, id: string, hash: Record<string, string>): Promise<void> {
-  await admin.multi().del(keys.job(id)).hset(keys.job(id), hash).sadd(keys.jobs, id).exec();
-}
-
 t.test('put stores the documented hash, indexes the id and announces it', async (t) => {
   const { keys, store } = freshStore();
-  const messages = await subscribe(keys);
+  const messages = await clients.invalidations(keys);
   const now = new Date('2025-03-04T05:06:07.089Z');
   const job = await store.put(
     {
@@ -106,7 +50,7 @@ t.test('put stores the documented hash, indexes the id and announces it', async 
   });
   t.same(JSON.parse((await admin.hget(keys.job('train-42'), 'labels')) ?? ''), { team: 'a', 'example.com/tier': 'gold' }, 'jobgate/id is not stored');
   t.same(await admin.smembers(keys.jobs), ['train-42']);
-  t.same(await keysUnder(keys), [keys.job('train-42'), keys.jobs].sort(), 'nothing else is written');
+  t.same(await keysUnder(admin, keys), [keys.job('train-42'), keys.jobs].sort(), 'nothing else is written');
 
   t.equal(job.id, 'train-42');
   t.equal(job.upstream.href, 'http://10.0.0.7:8080/');
@@ -130,7 +74,7 @@ t.test('put defaults: no ports, no labels, unsecureHttp "false"', async (t) => {
 
 t.test('put replaces the whole job, keeps createdAt and moves updatedAt', async (t) => {
   const { keys, store } = freshStore();
-  const messages = await subscribe(keys);
+  const messages = await clients.invalidations(keys);
   await store.put(
     { id: 'web', upstream: 'http://a:1', ports: { '9000': 'http://a:9000' }, labels: { team: 'a', old: 'x' }, unsecureHttp: true },
     new Date('2025-01-01T00:00:00.000Z'),
@@ -160,7 +104,7 @@ t.test('get, list and delete', async (t) => {
   t.same(listed.map((job) => job.labels.get('name')), ['a', 'b', 'c']);
   t.equal((await store.get('b')).upstream.href, 'http://b.internal/');
   await store.delete('b');
-  t.type(await errorOf(store.get('b')), NotFoundError, 'a deleted job is not found');
+  t.type(await rejectionOf(store.get('b')), NotFoundError, 'a deleted job is not found');
   t.equal(await admin.exists(keys.job('b')), 0, 'the hash is gone');
   t.same((await admin.smembers(keys.jobs)).sort(), ['a', 'c'], 'the index entry is gone');
   t.same(((await store.list()) as JobRecord[]).map((job) => job.id), ['a', 'c']);
@@ -172,12 +116,12 @@ t.test('unknown jobs: get and delete throw NotFoundError', async (t) => {
     ['get', () => store.get('ghost')],
     ['delete', () => store.delete('ghost')],
   ] as const) {
-    const error = await errorOf(call());
+    const error = await rejectionOf(call());
     t.type(error, NotFoundError, what);
     t.match(error, { message: /job ghost not found/ }, what);
   }
   t.equal(await store.find('ghost'), undefined);
-  t.same(await keysUnder(keys), [], 'nothing is written for an unknown job');
+  t.same(await keysUnder(admin, keys), [], 'nothing is written for an unknown job');
 });
 
 t.test('job id rules: a lowercase DNS label of at most 63 characters', async (t) => {
@@ -185,15 +129,15 @@ t.test('job id rules: a lowercase DNS label of at most 63 characters', async (t)
   for (const id of ['a', '0', 'a-b', 'job-1', '1job', 'x'.repeat(MAX_JOB_ID_LENGTH)]) {
     t.equal((await store.put({ id, upstream: 'http://u' })).id, id, `${JSON.stringify(id)} is accepted`);
   }
-  const before = await keysUnder(keys);
+  const before = await keysUnder(admin, keys);
   for (const id of ['', 'A', 'Job', 'a_b', 'a.b', '-a', 'a-', 'a b', 'é', 'x'.repeat(MAX_JOB_ID_LENGTH + 1), 'a/b', '*']) {
-    const error = await errorOf(store.put({ id, upstream: 'http://u' }));
+    const error = await rejectionOf(store.put({ id, upstream: 'http://u' }));
     t.type(error, InputError, `put ${JSON.stringify(id)}`);
     t.match(error, { message: /invalid job id/ });
-    t.type(await errorOf(store.get(id)), InputError, `get ${JSON.stringify(id)}`);
-    t.type(await errorOf(store.delete(id)), InputError, `delete ${JSON.stringify(id)}`);
+    t.type(await rejectionOf(store.get(id)), InputError, `get ${JSON.stringify(id)}`);
+    t.type(await rejectionOf(store.delete(id)), InputError, `delete ${JSON.stringify(id)}`);
   }
-  t.same(await keysUnder(keys), before, 'refused ids write nothing');
+  t.same(await keysUnder(admin, keys), before, 'refused ids write nothing');
 });
 
 t.test('upstream rules: absolute http(s) URL without credentials, query or fragment', async (t) => {
@@ -201,7 +145,7 @@ t.test('upstream rules: absolute http(s) URL without credentials, query or fragm
   for (const upstream of ['http://u', 'https://u:8443/base/', 'http://[::1]:8080', 'http://10.1.2.3']) {
     t.ok(await store.put({ id: 'ok', upstream }), upstream);
   }
-  const before = await keysUnder(keys);
+  const before = await keysUnder(admin, keys);
   for (const upstream of [
     '',
     'not a url',
@@ -215,34 +159,34 @@ t.test('upstream rules: absolute http(s) URL without credentials, query or fragm
     'http://u/?a=1',
     'http://u/#frag',
   ]) {
-    const error = await errorOf(store.put({ id: 'bad', upstream }));
+    const error = await rejectionOf(store.put({ id: 'bad', upstream }));
     t.type(error, InputError, JSON.stringify(upstream));
     t.match(error, { message: /invalid upstream/ }, JSON.stringify(upstream));
-    t.type(await errorOf(store.put({ id: 'bad', upstream: 'http://u', ports: { '8888': upstream } })), InputError, `port URL ${JSON.stringify(upstream)}`);
+    t.type(await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', ports: { '8888': upstream } })), InputError, `port URL ${JSON.stringify(upstream)}`);
   }
-  t.same(await keysUnder(keys), before, 'refused upstreams write nothing');
+  t.same(await keysUnder(admin, keys), before, 'refused upstreams write nothing');
 });
 
 t.test('an empty query or fragment is refused too (it would be stored and forwarded as "http://u/?")', async (t) => {
   const { keys, store } = freshStore();
   for (const upstream of ['http://u/?', 'http://u/#', 'http://u/path?#']) {
-    t.type(await errorOf(store.put({ id: 'bad', upstream })), InputError, JSON.stringify(upstream));
-    t.type(await errorOf(store.put({ id: 'bad', upstream: 'http://u', ports: { '8888': upstream } })), InputError, `port URL ${JSON.stringify(upstream)}`);
+    t.type(await rejectionOf(store.put({ id: 'bad', upstream })), InputError, JSON.stringify(upstream));
+    t.type(await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', ports: { '8888': upstream } })), InputError, `port URL ${JSON.stringify(upstream)}`);
   }
-  t.same(await keysUnder(keys), [], 'nothing is written');
+  t.same(await keysUnder(admin, keys), [], 'nothing is written');
 });
 
 t.test('port rules: 1 to 65535, written as a plain number', async (t) => {
   const { keys, store } = freshStore();
   const job = await store.put({ id: 'ports', upstream: 'http://u', ports: { '1': 'http://u:1', '65535': 'http://u:65535', '8888': 'http://u:8888' } });
   t.same([...job.ports.keys()].sort((a, b) => a - b), [1, 8888, 65535]);
-  const before = await keysUnder(keys);
+  const before = await keysUnder(admin, keys);
   for (const port of ['0', '65536', '99999', '080', '-1', '1.5', 'abc', '', ' 80', '8888 ', '1e3']) {
-    const error = await errorOf(store.put({ id: 'bad', upstream: 'http://u', ports: { [port]: 'http://u:80' } }));
+    const error = await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', ports: { [port]: 'http://u:80' } }));
     t.type(error, InputError, JSON.stringify(port));
     t.match(error, { message: /invalid port mapping/ }, JSON.stringify(port));
   }
-  t.same(await keysUnder(keys), before, 'refused ports write nothing');
+  t.same(await keysUnder(admin, keys), before, 'refused ports write nothing');
 });
 
 t.test('labels: Kubernetes rules, at most 64, and the jobgate/ prefix is reserved', async (t) => {
@@ -250,7 +194,7 @@ t.test('labels: Kubernetes rules, at most 64, and the jobgate/ prefix is reserve
   const many = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`k${i}`, `v${i}`]));
   t.equal((await store.put({ id: 'many', upstream: 'http://u', labels: many })).labels.size, MAX_LABELS + 1, '64 labels plus jobgate/id');
   t.ok(await store.put({ id: 'empty-value', upstream: 'http://u', labels: { team: '' } }), 'an empty value is fine');
-  const before = await keysUnder(keys);
+  const before = await keysUnder(admin, keys);
   const refused: Array<[string, Record<string, string>]> = [
     ['jobgate/id', { [JOB_ID_LABEL]: 'other-job' }],
     ['jobgate/anything', { 'jobgate/anything': 'x' }],
@@ -261,11 +205,11 @@ t.test('labels: Kubernetes rules, at most 64, and the jobgate/ prefix is reserve
     ['too many', { ...many, extra: 'x' }],
   ];
   for (const [what, labels] of refused) {
-    const error = await errorOf(store.put({ id: 'bad', upstream: 'http://u', labels }));
+    const error = await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', labels }));
     t.type(error, InputError, what);
   }
-  t.match(await errorOf(store.put({ id: 'bad', upstream: 'http://u', labels: { [JOB_ID_LABEL]: 'x' } })), { message: /reserved prefix "jobgate\/"/ });
-  t.same(await keysUnder(keys), before, 'refused labels write nothing');
+  t.match(await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', labels: { [JOB_ID_LABEL]: 'x' } })), { message: /reserved prefix "jobgate\/"/ });
+  t.same(await keysUnder(admin, keys), before, 'refused labels write nothing');
 });
 
 t.test('malformed hand-written records are refused with RecordError', async (t) => {
@@ -301,18 +245,18 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
   for (const [index, [what, patch]] of cases.entries()) {
     const id = `bad-${index}`;
     ids.push(id);
-    await writeRecord(keys, id, { ...VALID_HASH(id), ...patch });
-    const error = await errorOf(store.get(id));
+    await writeJobHash(admin, keys, id, { ...storedJobHash(id), ...patch });
+    const error = await rejectionOf(store.get(id));
     t.type(error, RecordError, what);
     t.match(error, { key: keys.job(id), message: new RegExp(`^malformed record ${keys.job(id)}: `) }, what);
   }
   for (const field of missing) {
     const id = `missing-${field.toLowerCase()}`;
     ids.push(id);
-    const hash = VALID_HASH(id);
+    const hash = storedJobHash(id);
     delete hash[field];
-    await writeRecord(keys, id, hash);
-    const error = await errorOf(store.get(id));
+    await writeJobHash(admin, keys, id, hash);
+    const error = await rejectionOf(store.get(id));
     t.type(error, RecordError, `missing ${field}`);
     t.match(error, { message: new RegExp(`"${field}" is missing`) }, `missing ${field}`);
   }
@@ -329,11 +273,11 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
 
 t.test('hand-written records: optional fields and what a valid one reads as', async (t) => {
   const { keys, store } = freshStore();
-  await writeRecord(keys, 'minimal', { id: 'minimal', labels: '{}', upstream: 'http://u:81/', createdAt: '2024-01-01T00:00:00Z', updatedAt: '2024-01-01T00:00:00Z' });
+  await writeJobHash(admin, keys, 'minimal', { id: 'minimal', labels: '{}', upstream: 'http://u:81/', createdAt: '2024-01-01T00:00:00Z', updatedAt: '2024-01-01T00:00:00Z' });
   const minimal = await store.get('minimal');
   t.equal(minimal.ports.size, 0, 'ports may be absent');
   t.equal(minimal.unsecureHttp, false, 'unsecureHttp may be absent (false)');
-  await writeRecord(keys, 'full', { ...VALID_HASH('full'), unsecureHttp: 'true' });
+  await writeJobHash(admin, keys, 'full', { ...storedJobHash('full'), unsecureHttp: 'true' });
   const full = await store.get('full');
   t.same(jobView(full).spec, {
     labels: { team: 'a', [JOB_ID_LABEL]: 'full' },
@@ -347,7 +291,7 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   const { keys, store } = freshStore();
   await store.put({ id: 'good', upstream: 'http://u' });
   await admin.multi().sadd(keys.job('wrong'), 'x').sadd(keys.jobs, 'wrong').exec();
-  t.match(await errorOf(store.get('wrong')), { name: 'RecordError', key: keys.job('wrong') }, 'get');
+  t.match(await rejectionOf(store.get('wrong')), { name: 'RecordError', key: keys.job('wrong') }, 'get');
   const listed = await store.list();
   t.same(listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as JobRecord).id), ['good'], 'list keeps the valid job');
   const errors = listed.filter((entry) => entry instanceof Error);
@@ -366,7 +310,7 @@ t.test('an index entry whose hash is gone is skipped by list', async (t) => {
 
 t.test('put over a malformed record replaces it with a valid one', async (t) => {
   const { keys, store } = freshStore();
-  await writeRecord(keys, 'fixme', { ...VALID_HASH('fixme'), unsecureHttp: 'yes' });
+  await writeJobHash(admin, keys, 'fixme', { ...storedJobHash('fixme'), unsecureHttp: 'yes' });
   const fixed = await store.put({ id: 'fixme', upstream: 'http://u' }, new Date('2025-05-05T05:05:05.000Z'));
   t.equal(fixed.unsecureHttp, false);
   t.equal(fixed.createdAt, '2024-01-02T03:04:05.678Z', 'the first createdAt is kept');
@@ -375,9 +319,9 @@ t.test('put over a malformed record replaces it with a valid one', async (t) => 
 
 t.test('delete of a malformed record removes it', async (t) => {
   const { keys, store } = freshStore();
-  await writeRecord(keys, 'broken', { ...VALID_HASH('broken'), labels: '[' });
+  await writeJobHash(admin, keys, 'broken', { ...storedJobHash('broken'), labels: '[' });
   await store.delete('broken');
-  t.same(await keysUnder(keys), []);
+  t.same(await keysUnder(admin, keys), []);
 });
 
 t.test('JobSpec fields are what the CLI writes', async (t) => {
@@ -389,7 +333,7 @@ t.test('JobSpec fields are what the CLI writes', async (t) => {
 /** A snapshot of every key under the prefix and its content, to show that a refused put wrote nothing. */
 async function dump(keys: KeySpace): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {};
-  for (const key of await keysUnder(keys)) {
+  for (const key of await keysUnder(admin, keys)) {
     result[key] = (await admin.type(key)) === 'set' ? (await admin.smembers(key)).sort() : await admin.hgetall(key);
   }
   return result;
@@ -397,20 +341,20 @@ async function dump(keys: KeySpace): Promise<Record<string, unknown>> {
 
 t.test('a job id that is another job\'s <id>-<port> host name is refused, and so is the port that would make one', async (t) => {
   const { keys, store } = freshStore();
-  const events = await subscribe(keys);
+  const events = await clients.invalidations(keys);
   await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
   await store.put({ id: 'a-b', upstream: 'http://u', ports: { '80': 'http://u:80' } });
   await store.put({ id: 'train-2024', upstream: 'http://u' });
   await events.count(3);
   const before = await dump(keys);
 
-  const taken = await errorOf(store.put({ id: 'nb-8888', upstream: 'http://evil' }));
+  const taken = await rejectionOf(store.put({ id: 'nb-8888', upstream: 'http://evil' }));
   t.type(taken, InputError, 'job nb-8888 while job nb has port 8888');
   t.match(taken, { message: /^job id "nb-8888" is the host name of port 8888 of job nb \(nb-8888\.<jobDomain>\): choose another id, or remove port 8888 from job nb first$/ });
   // Ports are numbers: `a-b-80` reads only as port 80 of job `a-b`.
-  t.match(await errorOf(store.put({ id: 'a-b-80', upstream: 'http://evil' })), { name: 'InputError', message: /port 80 of job a-b\b/ }, 'a-b-80 is port 80 of a-b');
+  t.match(await rejectionOf(store.put({ id: 'a-b-80', upstream: 'http://evil' })), { name: 'InputError', message: /port 80 of job a-b\b/ }, 'a-b-80 is port 80 of a-b');
 
-  const shadowing = await errorOf(store.put({ id: 'train', upstream: 'http://u', ports: { '2024': 'http://evil:2024' } }));
+  const shadowing = await rejectionOf(store.put({ id: 'train', upstream: 'http://u', ports: { '2024': 'http://evil:2024' } }));
   t.type(shadowing, InputError, 'port 2024 of job train while job train-2024 exists');
   t.match(shadowing, { message: /^port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024: choose another port, or delete job train-2024 first$/ });
 
@@ -430,12 +374,12 @@ t.test('what does not collide: another port of the owner, a job without that por
 
 t.test('a hand-written record that cannot be read counts as a collision (fail closed)', async (t) => {
   const { keys, store } = freshStore();
-  await writeRecord(keys, 'odd', { ...VALID_HASH('odd'), ports: '[' });
-  t.match(await errorOf(store.put({ id: 'odd-8888', upstream: 'http://u' })), { name: 'InputError', message: /port 8888 of job odd/ });
+  await writeJobHash(admin, keys, 'odd', { ...storedJobHash('odd'), ports: '[' });
+  t.match(await rejectionOf(store.put({ id: 'odd-8888', upstream: 'http://u' })), { name: 'InputError', message: /port 8888 of job odd/ });
   await admin.set(keys.job('wrong'), 'x');
-  t.match(await errorOf(store.put({ id: 'wrong-1', upstream: 'http://u' })), { name: 'InputError' }, 'a key of the wrong type');
-  await writeRecord(keys, 'hand-9', { ...VALID_HASH('hand-9'), labels: '[' });
-  t.match(await errorOf(store.put({ id: 'hand', upstream: 'http://u', ports: { '9': 'http://u:9' } })), { name: 'InputError', message: /job hand-9/ }, 'a malformed job at <id>-<port>');
+  t.match(await rejectionOf(store.put({ id: 'wrong-1', upstream: 'http://u' })), { name: 'InputError' }, 'a key of the wrong type');
+  await writeJobHash(admin, keys, 'hand-9', { ...storedJobHash('hand-9'), labels: '[' });
+  t.match(await rejectionOf(store.put({ id: 'hand', upstream: 'http://u', ports: { '9': 'http://u:9' } })), { name: 'InputError', message: /job hand-9/ }, 'a malformed job at <id>-<port>');
 });
 
 t.test('concurrent puts of the two readings of one host name: exactly one is written', async (t) => {

@@ -1,14 +1,8 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { bearer, request } from '../helpers/http.js';
-import { startHarness, waitFor } from '../helpers/jobgate.js';
+import { metricSample, startHarness, waitFor } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
-
-/** The value of one sample line in a Prometheus exposition, or undefined. */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 t.test('/metrics in Prometheus format', async (t) => {
   const up = await Upstream.start();
@@ -34,30 +28,30 @@ t.test('/metrics in Prometheus format', async (t) => {
   await waitFor(async () => {
     const reply = await request(h.adminUrl, { path: '/metrics' });
     text = reply.body;
-    return reply.status === 200 && /text\/plain/.test(String(reply.headers['content-type'])) && sample(text, 'jobgate_websockets_revoked_total') === 1 && sample(text, 'jobgate_websockets_open') === 0;
+    return reply.status === 200 && /text\/plain/.test(String(reply.headers['content-type'])) && metricSample(text, 'jobgate_websockets_revoked_total') === 1 && metricSample(text, 'jobgate_websockets_open') === 0;
   });
-  t.equal(sample(text, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), 3);
-  t.equal(sample(text, 'jobgate_requests_total', 'decision="missing_token",status_class="4xx"'), 1);
-  t.equal(sample(text, 'jobgate_requests_total', 'decision="scope_denied",status_class="4xx"'), 1);
-  t.equal(sample(text, 'jobgate_requests_total', 'decision="unknown_job",status_class="4xx"'), 1);
-  const durations = sample(text, 'jobgate_request_duration_seconds_count')!;
+  t.equal(metricSample(text, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), 3);
+  t.equal(metricSample(text, 'jobgate_requests_total', 'decision="missing_token",status_class="4xx"'), 1);
+  t.equal(metricSample(text, 'jobgate_requests_total', 'decision="scope_denied",status_class="4xx"'), 1);
+  t.equal(metricSample(text, 'jobgate_requests_total', 'decision="unknown_job",status_class="4xx"'), 1);
+  const durations = metricSample(text, 'jobgate_request_duration_seconds_count')!;
   t.ok(durations >= 6);
-  t.equal(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="+Inf"'), durations);
-  t.equal(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="10"'), durations, 'every request fell in a finite bucket');
-  t.ok(sample(text, 'jobgate_request_duration_seconds_bucket', 'le="0.0005"')! <= sample(text, 'jobgate_request_duration_seconds_bucket', 'le="1"')!, 'buckets are cumulative');
-  t.ok(sample(text, 'jobgate_request_duration_seconds_sum')! > 0);
-  t.ok(sample(text, 'jobgate_cache_hits_total', 'cache="tokens"')! >= 2, 'repeat requests hit the token cache');
-  t.ok(sample(text, 'jobgate_cache_misses_total', 'cache="jobs"')! >= 1);
-  t.ok(sample(text, 'jobgate_redis_command_duration_seconds_count')! >= 2);
-  t.equal(sample(text, 'jobgate_websockets_open'), 0);
-  t.equal(sample(text, 'jobgate_websockets_revoked_total'), 1);
-  t.ok(sample(text, 'jobgate_invalidation_messages_total', 'kind="token"')! >= 3, 'create, create, delete');
-  t.ok(sample(text, 'jobgate_invalidation_messages_total', 'kind="job"')! >= 1);
-  t.equal(sample(text, 'jobgate_redis_errors_total'), 0);
+  t.equal(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="+Inf"'), durations);
+  t.equal(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="10"'), durations, 'every request fell in a finite bucket');
+  t.ok(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="0.0005"')! <= metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="1"')!, 'buckets are cumulative');
+  t.ok(metricSample(text, 'jobgate_request_duration_seconds_sum')! > 0);
+  t.ok(metricSample(text, 'jobgate_cache_hits_total', 'cache="tokens"')! >= 2, 'repeat requests hit the token cache');
+  t.ok(metricSample(text, 'jobgate_cache_misses_total', 'cache="jobs"')! >= 1);
+  t.ok(metricSample(text, 'jobgate_redis_command_duration_seconds_count')! >= 2);
+  t.equal(metricSample(text, 'jobgate_websockets_open'), 0);
+  t.equal(metricSample(text, 'jobgate_websockets_revoked_total'), 1);
+  t.ok(metricSample(text, 'jobgate_invalidation_messages_total', 'kind="token"')! >= 3, 'create, create, delete');
+  t.ok(metricSample(text, 'jobgate_invalidation_messages_total', 'kind="job"')! >= 1);
+  t.equal(metricSample(text, 'jobgate_redis_errors_total'), 0);
   t.match(text, /# TYPE jobgate_request_duration_seconds histogram/);
 
   await h.redisServer.stop();
-  await waitFor(async () => sample((await request(h.adminUrl, { path: '/metrics' })).body, 'jobgate_redis_errors_total')! > 0);
+  await waitFor(async () => metricSample((await request(h.adminUrl, { path: '/metrics' })).body, 'jobgate_redis_errors_total')! > 0);
   t.pass('a lost Redis connection is counted');
   t.equal((await request(h.adminUrl, { path: '/nope' })).status, 404);
 });

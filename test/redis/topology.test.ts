@@ -12,6 +12,7 @@ import {
   type RedisSettings,
 } from '../../src/redis/index.js';
 import { runCli } from '../helpers/cli.js';
+import { errorOf } from '../helpers/errors.js';
 import { freePort } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
@@ -22,15 +23,6 @@ const NODES = [
 ];
 const SENTINELS = [{ host: '127.0.0.1', port: 26379 }];
 const base: RedisSettings = { redisUrl: 'redis://127.0.0.1:6379' };
-
-function errorOf(build: () => unknown): Error {
-  try {
-    build();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
-}
 
 t.test('standalone: the URL gives host, port, database, TLS and credentials; the prefix defaults to jobgate:', async (t) => {
   t.match(redisTopology(base), { kind: 'standalone', host: '127.0.0.1', port: 6379, db: 0, tls: false, username: undefined, password: undefined, keyPrefix: 'jobgate:' });

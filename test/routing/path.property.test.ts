@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { upstreamPath } from '../../src/proxy/forward.js';
+import { upstreamPath } from '../../src/proxy/upstream-path.js';
 import { escapesBasePath, hasDotSegment } from '../../src/routing/path.js';
 import { check } from '../helpers/property.js';
 

@@ -1,9 +1,7 @@
 import t from 'tap';
 import { EMPTY_SELECTOR, parseSelector } from '../../src/selector/parse.js';
 import { equalityLabels, matches } from '../../src/selector/match.js';
-import type { Labels } from '../../src/selector/labels.js';
-
-const labels = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
+import { labels } from '../helpers/fixtures.js';
 
 const none = labels({});
 const prod = labels({ env: 'prod', 'ovh/id': 'abc', gpu: '' });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { parseSelector, SelectorError, sharedSelector } from '../../src/selector/index.js';
 import { tokenFromHash } from '../../src/tokens/record.js';
+import { storedTokenHash } from '../helpers/fixtures.js';
 
 t.test('one parsed selector per text, equal to what parseSelector gives', async (t) => {
   const first = sharedSelector('team=vision,env in (dev,prod)');
@@ -16,17 +17,7 @@ t.test('a text that does not parse throws every time and is not remembered', asy
 });
 
 t.test('token records with the same selector text share its parsed form', async (t) => {
-  const record = (id: string) =>
-    tokenFromHash(`jobgate:token:${id}`, id, {
-      id,
-      name: 'n',
-      role: 'read',
-      labelSelector: 'project=shared',
-      secretHash: 'ab'.repeat(32),
-      version: '1',
-      createdAt: '2026-01-01T00:00:00Z',
-      updatedAt: '2026-01-01T00:00:00Z',
-    });
+  const record = (id: string) => tokenFromHash(`jobgate:token:${id}`, id, { ...storedTokenHash(id), labelSelector: 'project=shared' });
   const a = record('00000000-0000-4000-8000-000000000001');
   const b = record('00000000-0000-4000-8000-000000000002');
   t.equal(a.selector, b.selector);

@@ -3,14 +3,13 @@
  * documented contract: `jgt_<uuid>_<64 hex>_<first 8 hex of SHA-256 of what precedes>`, all
  * lowercase, nothing before or after.
  */
-import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import t from 'tap';
 import { checkToken, mintToken, parseToken, sameDigest, TOKEN_LENGTH, tokenShape } from '../../src/tokens/format.js';
+import { sha256Hex } from '../helpers/fixtures.js';
 import { check } from '../helpers/property.js';
 
 const SHAPE = /^jgt_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[0-9a-f]{64}_([0-9a-f]{8})$/;
-const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The oracle: what parseToken must return for `text` (id and digest), or undefined. */
 function expectedParse(text: string): { id: string; digest: string } | undefined {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -16,11 +15,10 @@ import {
   TOKEN_SECRET_LENGTH,
   tokenShape,
 } from '../../src/tokens/format.js';
+import { sha256Hex } from '../helpers/fixtures.js';
 
 const ID = '0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b';
 const HEX = '0123456789abcdef';
-
-const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Builds `jgt_<id>_<secret>_<check>` by hand, with a correct checksum unless one is given. */
 function build(id: string, secret: string, check?: string): string {

@@ -1,31 +1,22 @@
 import t from 'tap';
-import type { Redis } from 'ioredis';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../../src/errors.js';
-import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
+import { KeySpace } from '../../src/redis/index.js';
 import { mintToken, parseToken, type ParsedToken } from '../../src/tokens/format.js';
 import { MAX_TOKEN_NAME_LENGTH, type TokenRecord } from '../../src/tokens/record.js';
 import { TokenStore } from '../../src/tokens/store.js';
-import { RedisServer } from '../helpers/redis.js';
+import { rejectionOf } from '../helpers/errors.js';
+import { storedTokenHash } from '../helpers/fixtures.js';
+import { keysUnder, RedisClients, RedisServer, writeTokenHash } from '../helpers/redis.js';
 
 const server = await RedisServer.start();
-const clients: Redis[] = [];
-
-async function client(commandTimeoutMs = 2000, reconnect = false): Promise<Redis> {
-  const redis = createRedis({ url: server.url, commandTimeoutMs, reconnect });
-  redis.on('error', () => {
-    // Failures are asserted through the commands; a listener keeps ioredis quiet.
-  });
-  clients.push(redis);
-  await connectRedis(redis, 2000);
-  return redis;
-}
+const clients = new RedisClients(server.url);
 
 t.teardown(async () => {
-  for (const redis of clients) redis.disconnect();
+  clients.disconnectAll();
   await server.stop();
 });
 
-const admin = await client();
+const admin = await clients.connect();
 
 let spaces = 0;
 /** A fresh key prefix, so that every test starts with an empty registry. */
@@ -39,66 +30,15 @@ async function freshStore(): Promise<{ keys: KeySpace; store: TokenStore }> {
   return { keys, store: new TokenStore(admin, keys) };
 }
 
-/** Collects the invalidation messages of one key space. */
-async function subscribe(keys: KeySpace): Promise<{ count: (n: number) => Promise<void>; seen: string[] }> {
-  const subscriber = await client();
-  const seen: string[] = [];
-  const waiters: Array<{ n: number; resolve: () => void }> = [];
-  subscriber.on('message', (channel: string, message: string) => {
-    if (channel !== keys.channel) return;
-    seen.push(message);
-    for (const waiter of waiters.filter((w) => seen.length >= w.n)) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve();
-    }
-  });
-  await subscriber.subscribe(keys.channel);
-  return {
-    seen,
-    /** Resolves once `n` messages have arrived. */
-    count: (n) => (seen.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
-  };
-}
-
 function parsed(value: string): ParsedToken {
   const token = parseToken(value);
   if (!token) throw new Error(`not a token value: ${value}`);
   return token;
 }
 
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-/** Every key under a prefix (KEYS is fine in a test; jobgate itself never scans). */
-async function keysUnder(keys: KeySpace): Promise<string[]> {
-  return (await admin.keys(`${keys.prefix}*`)).sort();
-}
-
-const VALID_HASH = (id: string): Record<string, string> => ({
-  id,
-  name: 'hand-made',
-  role: 'read',
-  labelSelector: 'team=a',
-  secretHash: 'ab'.repeat(32),
-  version: '1',
-  createdAt: '2024-01-02T03:04:05.678Z',
-  updatedAt: '2024-01-02T03:04:05Z',
-});
-
-/** Writes a hand-made token record (as an admin script would) and indexes it. */
-async function writeRecord(keys: KeySpace, id: string, hash: Record<string, string>): Promise<void> {
-  await admin.multi().del(keys.token(id)).hset(keys.token(id), hash).sadd(keys.tokens, id).exec();
-}
-
 t.test('create stores the documented hash, indexes the id and announces it', async (t) => {
   const { keys, store } = await freshStore();
-  const messages = await subscribe(keys);
+  const messages = await clients.invalidations(keys);
   const now = new Date('2025-06-07T08:09:10.123Z');
   const issued = await store.create({ name: 'ci bot', role: 'operator', labelSelector: 'team=a,env in (dev,prod)' }, now);
 
@@ -125,7 +65,7 @@ t.test('create stores the documented hash, indexes the id and announces it', asy
     updatedAt: '2025-06-07T08:09:10.123Z',
   });
   t.same(await admin.smembers(keys.tokens), [id]);
-  t.same(await keysUnder(keys), [keys.token(id), keys.tokens].sort(), 'nothing else is written');
+  t.same(await keysUnder(admin, keys), [keys.token(id), keys.tokens].sort(), 'nothing else is written');
   await messages.count(1);
   t.same(messages.seen, [`token:${id}`], 'one invalidation message on <prefix>invalidate');
 });
@@ -160,7 +100,7 @@ t.test('create trims the selector, defaults to unscoped and accepts a 128-charac
 
 t.test('resolve: the value resolves; renew replaces it; delete ends it', async (t) => {
   const { keys, store } = await freshStore();
-  const messages = await subscribe(keys);
+  const messages = await clients.invalidations(keys);
   const issued = await store.create({ name: 'renewable', role: 'read', labelSelector: 'team=a' }, new Date('2025-01-01T00:00:00.000Z'));
   const id = issued.record.id;
 
@@ -223,11 +163,11 @@ t.test('unknown tokens: get, renew and delete throw NotFoundError', async (t) =>
     ['renew', () => store.renew(unknown)],
     ['delete', () => store.delete(unknown)],
   ] as const) {
-    const error = await errorOf(call());
+    const error = await rejectionOf(call());
     t.type(error, NotFoundError, what);
     t.match(error, { message: /not found/ }, what);
   }
-  t.same(await keysUnder(keys), [], 'nothing is written for an unknown token');
+  t.same(await keysUnder(admin, keys), [], 'nothing is written for an unknown token');
   t.equal(await store.find(unknown), undefined);
 });
 
@@ -249,12 +189,12 @@ t.test('bad input throws InputError and writes nothing', async (t) => {
     { name: 'del\u007f', role: 'read' },
   ];
   for (const input of bad) {
-    const error = await errorOf(store.create(input));
+    const error = await rejectionOf(store.create(input));
     t.type(error, InputError, JSON.stringify(input));
   }
-  t.match(await errorOf(store.create({ name: 'x', role: 'admin' })), { message: /role "admin".*read, operator/ });
-  t.match(await errorOf(store.create({ name: '', role: 'read' })), { message: /name/ });
-  t.match(await errorOf(store.create({ name: 'x', role: 'read', labelSelector: 'a in (b' })), { message: /selector/ });
+  t.match(await rejectionOf(store.create({ name: 'x', role: 'admin' })), { message: /role "admin".*read, operator/ });
+  t.match(await rejectionOf(store.create({ name: '', role: 'read' })), { message: /name/ });
+  t.match(await rejectionOf(store.create({ name: 'x', role: 'read', labelSelector: 'a in (b' })), { message: /selector/ });
 
   for (const id of ['nope', '', '../etc', mintToken().id.toUpperCase(), `${mintToken().id} `, '*']) {
     for (const [what, call] of [
@@ -262,43 +202,43 @@ t.test('bad input throws InputError and writes nothing', async (t) => {
       ['renew', () => store.renew(id)],
       ['delete', () => store.delete(id)],
     ] as const) {
-      t.type(await errorOf(call()), InputError, `${what} ${JSON.stringify(id)}`);
+      t.type(await rejectionOf(call()), InputError, `${what} ${JSON.stringify(id)}`);
     }
   }
-  t.same(await keysUnder(keys), [], 'nothing was written');
+  t.same(await keysUnder(admin, keys), [], 'nothing was written');
 });
 
 t.test('malformed hand-written records are refused with RecordError', async (t) => {
   const { keys, store } = await freshStore();
   const good = await store.create({ name: 'good', role: 'read' });
   const cases: Array<[string, (id: string) => Record<string, string>]> = [
-    ['missing name', (id) => omit(VALID_HASH(id), 'name')],
-    ['missing secretHash', (id) => omit(VALID_HASH(id), 'secretHash')],
-    ['missing labelSelector', (id) => omit(VALID_HASH(id), 'labelSelector')],
-    ['missing version', (id) => omit(VALID_HASH(id), 'version')],
-    ['missing createdAt', (id) => omit(VALID_HASH(id), 'createdAt')],
-    ['missing id', (id) => omit(VALID_HASH(id), 'id')],
-    ['unknown role', (id) => ({ ...VALID_HASH(id), role: 'admin' })],
-    ['bad selector', (id) => ({ ...VALID_HASH(id), labelSelector: 'a in (b' })],
-    ['short secretHash', (id) => ({ ...VALID_HASH(id), secretHash: 'abc' })],
-    ['uppercase secretHash', (id) => ({ ...VALID_HASH(id), secretHash: 'A'.repeat(64) })],
-    ['plaintext secret instead of a hash', (id) => ({ ...VALID_HASH(id), secretHash: mintToken(id).value })],
-    ['version "x"', (id) => ({ ...VALID_HASH(id), version: 'x' })],
-    ['version 0', (id) => ({ ...VALID_HASH(id), version: '0' })],
-    ['version -1', (id) => ({ ...VALID_HASH(id), version: '-1' })],
-    ['version 1.5', (id) => ({ ...VALID_HASH(id), version: '1.5' })],
-    ['id mismatch', (id) => ({ ...VALID_HASH(id), id: mintToken().id })],
-    ['empty name', (id) => ({ ...VALID_HASH(id), name: '' })],
-    ['control character in name', (id) => ({ ...VALID_HASH(id), name: 'a\nb' })],
-    ['createdAt not ISO-8601', (id) => ({ ...VALID_HASH(id), createdAt: 'yesterday' })],
-    ['updatedAt with an offset instead of Z', (id) => ({ ...VALID_HASH(id), updatedAt: '2024-01-02T03:04:05+02:00' })],
+    ['missing name', (id) => omit(storedTokenHash(id), 'name')],
+    ['missing secretHash', (id) => omit(storedTokenHash(id), 'secretHash')],
+    ['missing labelSelector', (id) => omit(storedTokenHash(id), 'labelSelector')],
+    ['missing version', (id) => omit(storedTokenHash(id), 'version')],
+    ['missing createdAt', (id) => omit(storedTokenHash(id), 'createdAt')],
+    ['missing id', (id) => omit(storedTokenHash(id), 'id')],
+    ['unknown role', (id) => ({ ...storedTokenHash(id), role: 'admin' })],
+    ['bad selector', (id) => ({ ...storedTokenHash(id), labelSelector: 'a in (b' })],
+    ['short secretHash', (id) => ({ ...storedTokenHash(id), secretHash: 'abc' })],
+    ['uppercase secretHash', (id) => ({ ...storedTokenHash(id), secretHash: 'A'.repeat(64) })],
+    ['plaintext secret instead of a hash', (id) => ({ ...storedTokenHash(id), secretHash: mintToken(id).value })],
+    ['version "x"', (id) => ({ ...storedTokenHash(id), version: 'x' })],
+    ['version 0', (id) => ({ ...storedTokenHash(id), version: '0' })],
+    ['version -1', (id) => ({ ...storedTokenHash(id), version: '-1' })],
+    ['version 1.5', (id) => ({ ...storedTokenHash(id), version: '1.5' })],
+    ['id mismatch', (id) => ({ ...storedTokenHash(id), id: mintToken().id })],
+    ['empty name', (id) => ({ ...storedTokenHash(id), name: '' })],
+    ['control character in name', (id) => ({ ...storedTokenHash(id), name: 'a\nb' })],
+    ['createdAt not ISO-8601', (id) => ({ ...storedTokenHash(id), createdAt: 'yesterday' })],
+    ['updatedAt with an offset instead of Z', (id) => ({ ...storedTokenHash(id), updatedAt: '2024-01-02T03:04:05+02:00' })],
   ];
   const ids: string[] = [];
   for (const [what, make] of cases) {
     const id = mintToken().id;
     ids.push(id);
-    await writeRecord(keys, id, make(id));
-    const error = await errorOf(store.get(id));
+    await writeTokenHash(admin, keys, id, make(id));
+    const error = await rejectionOf(store.get(id));
     t.type(error, RecordError, what);
     t.match(error, { key: keys.token(id), message: new RegExp(`^malformed record ${keys.token(id)}: `) }, what);
   }
@@ -315,7 +255,7 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
 
 t.test('a record under a non-UUID id in the index is listed as malformed', async (t) => {
   const { keys, store } = await freshStore();
-  await admin.multi().hset(keys.token('not-a-uuid'), VALID_HASH('not-a-uuid')).sadd(keys.tokens, 'not-a-uuid').exec();
+  await admin.multi().hset(keys.token('not-a-uuid'), storedTokenHash('not-a-uuid')).sadd(keys.tokens, 'not-a-uuid').exec();
   const listed = await store.list();
   t.equal(listed.length, 1);
   t.type(listed[0], RecordError);
@@ -326,9 +266,9 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   const good = await store.create({ name: 'good', role: 'read' });
   const minted = mintToken();
   await admin.multi().set(keys.token(minted.id), minted.value).sadd(keys.tokens, minted.id).exec();
-  t.match(await errorOf(store.get(minted.id)), { name: 'RecordError', key: keys.token(minted.id) }, 'get');
-  t.match(await errorOf(store.resolve(parsed(minted.value))), { name: 'RecordError' }, 'resolve denies');
-  t.match(await errorOf(store.renew(minted.id)), { name: 'RecordError' }, 'renew refuses');
+  t.match(await rejectionOf(store.get(minted.id)), { name: 'RecordError', key: keys.token(minted.id) }, 'get');
+  t.match(await rejectionOf(store.resolve(parsed(minted.value))), { name: 'RecordError' }, 'resolve denies');
+  t.match(await rejectionOf(store.renew(minted.id)), { name: 'RecordError' }, 'renew refuses');
   t.equal(await admin.get(keys.token(minted.id)), minted.value, 'renew wrote nothing');
   const listed = await store.list();
   t.same(listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as TokenRecord).id), [good.record.id], 'list keeps the valid token');
@@ -336,7 +276,7 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   t.equal(errors.length, 1);
   t.match(errors[0], { name: 'RecordError', key: keys.token(minted.id) }, 'list reports it as a malformed record naming the key, like get');
   await store.delete(minted.id);
-  t.same(await keysUnder(keys), [keys.token(good.record.id), keys.tokens].sort(), 'delete removes it');
+  t.same(await keysUnder(admin, keys), [keys.token(good.record.id), keys.tokens].sort(), 'delete removes it');
 });
 
 t.test('an index entry whose hash is gone is skipped by list', async (t) => {
@@ -349,13 +289,13 @@ t.test('an index entry whose hash is gone is skipped by list', async (t) => {
 t.test('a hand-written valid record works like a created one', async (t) => {
   const { store, keys } = await freshStore();
   const minted = mintToken();
-  await writeRecord(keys, minted.id, { ...VALID_HASH(minted.id), secretHash: minted.secretHash });
+  await writeTokenHash(admin, keys, minted.id, { ...storedTokenHash(minted.id), secretHash: minted.secretHash });
   t.match(await store.resolve(parsed(minted.value)), { id: minted.id, name: 'hand-made', role: 'read', labelSelector: 'team=a', version: 1 });
 });
 
 t.test('renew of a malformed record fails and writes nothing', async (t) => {
   const { keys, store } = await freshStore();
-  const messages = await subscribe(keys);
+  const messages = await clients.invalidations(keys);
   for (const [what, patch] of [
     ['version "x"', { version: 'x' }],
     ['unknown role', { role: 'admin' }],
@@ -363,15 +303,15 @@ t.test('renew of a malformed record fails and writes nothing', async (t) => {
     ['bad secretHash', { secretHash: 'nothex' }],
   ] as const) {
     const id = mintToken().id;
-    await writeRecord(keys, id, { ...VALID_HASH(id), ...patch });
+    await writeTokenHash(admin, keys, id, { ...storedTokenHash(id), ...patch });
     const before = await admin.hgetall(keys.token(id));
-    const error = await errorOf(store.renew(id));
+    const error = await rejectionOf(store.renew(id));
     t.type(error, RecordError, what);
     t.same(await admin.hgetall(keys.token(id)), before, `${what}: the record is unchanged`);
   }
   const missingVersion = mintToken().id;
-  await writeRecord(keys, missingVersion, omit(VALID_HASH(missingVersion), 'version'));
-  t.type(await errorOf(store.renew(missingVersion)), RecordError, 'missing version');
+  await writeTokenHash(admin, keys, missingVersion, omit(storedTokenHash(missingVersion), 'version'));
+  t.type(await rejectionOf(store.renew(missingVersion)), RecordError, 'missing version');
   t.equal(await admin.hexists(keys.token(missingVersion), 'version'), 0, 'no version is invented');
 
   // A change published after the failed renews arrives first: none of them announced anything.
@@ -383,21 +323,21 @@ t.test('renew of a malformed record fails and writes nothing', async (t) => {
 t.test('delete of a malformed record removes it', async (t) => {
   const { keys, store } = await freshStore();
   const id = mintToken().id;
-  await writeRecord(keys, id, { ...VALID_HASH(id), role: 'root' });
+  await writeTokenHash(admin, keys, id, { ...storedTokenHash(id), role: 'root' });
   await store.delete(id);
-  t.same(await keysUnder(keys), []);
+  t.same(await keysUnder(admin, keys), []);
 });
 
 t.test('a hung Redis: create fails with StoreUnavailableError and leaves nothing half-written', async (t) => {
   const keys = freshSpace();
-  const redis = await client(300, true);
+  const redis = await clients.connect(300, true);
   const store = new TokenStore(redis, keys);
   await store.create({ name: 'before', role: 'read' });
 
   server.pause();
   let error: unknown;
   try {
-    error = await errorOf(store.create({ name: 'during', role: 'read', labelSelector: 'team=a' }));
+    error = await rejectionOf(store.create({ name: 'during', role: 'read', labelSelector: 'team=a' }));
   } finally {
     server.resume();
   }
