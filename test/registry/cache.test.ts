@@ -3,11 +3,11 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import type { JobRecord } from '../../src/jobs/record.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
 import { Lru } from '../../src/util/lru.js';
-import type { Registry } from '../../src/registry/registry.js';
+import type { RecordSource } from '../../src/registry/registry.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
 
 /** A source whose answers and failures the test controls, counting every load. */
-class Source implements Registry {
+class Source implements RecordSource {
   tokens = new Map<string, TokenRecord>();
   loads = 0;
   down = false;
@@ -22,18 +22,6 @@ class Source implements Registry {
   }
 
   async job(): Promise<JobRecord | undefined> {
-    return undefined;
-  }
-
-  rememberedToken(): TokenRecord | undefined {
-    return undefined;
-  }
-
-  peekToken(): undefined {
-    return undefined;
-  }
-
-  peekJob(): undefined {
     return undefined;
   }
 }
