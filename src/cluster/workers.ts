@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { generatePrivateKey, jwksDocument, loadAssertionKeys } from '../assertion/keys.js';
+import { resolveSettings, type ResolvedSettings } from '../config/resolve.js';
 import type { Settings } from '../config/settings.js';
 import { InputError } from '../errors.js';
 import { createAdminServer } from '../observability/admin.js';
@@ -54,7 +55,8 @@ const isStartReport = (message: unknown): message is StartReport => {
  * the workers, /readyz is ready only when every worker is). SIGTERM/SIGINT are relayed;
  * it resolves once every worker has exited.
  */
-export async function runPrimary(settings: Settings, count: number): Promise<void> {
+export async function runPrimary(resolved: ResolvedSettings, count: number): Promise<void> {
+  const { settings } = resolved;
   const logger = createLogger(settings.logLevel);
   // Workers must share keys, or a session or assertion made by one fails in another.
   const shared: Record<string, string> = {};
@@ -184,7 +186,7 @@ export async function runWorker(settings: Settings, logger?: Logger): Promise<vo
   const failures = new WorkerFailureLimiter(settings.authFailureLimit, reportToPrimary);
   process.on('message', (message: unknown) => failures.onMessage(message));
   try {
-    running = await startJobgate(settings, { admin: false, failureLimiter: failures });
+    running = await startJobgate(await resolveSettings(settings), { admin: false, failureLimiter: failures });
   } catch (error) {
     // The primary prints it, once for all workers, and exits with it.
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
