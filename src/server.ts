@@ -85,7 +85,11 @@ export async function startJobgate(resolved: ResolvedSettings, options: StartOpt
   }
 }
 
-/** The start-up steps in order: adding a component is one line here and one push in its step. */
+/**
+ * The start-up steps in order: adding a component is one line here and one push in its step.
+ * The order is also the shutdown order, reversed: the proxy and decision listeners close before the admin
+ * listener (which answers "shutting down" throughout the drain), and everything before Redis.
+ */
 async function assemble(resolved: ResolvedSettings, options: StartOptions, logger: Logger, teardown: Teardown): Promise<RunningJobgate> {
   let draining = false;
   // Its sources are read at scrape time, once everything below exists.
