@@ -2,33 +2,30 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
-import type { Settings } from './config/settings.js';
+import type { ResolvedSettings } from './config/resolve.js';
+import type { ListenAddress } from './config/settings.js';
 import { InputError } from './errors.js';
 import { JobStore } from './jobs/store.js';
 import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import type { Mode } from './routing/mode.js';
 import { Forwarder } from './proxy/forward.js';
-import { buildApiPolicy, type CompiledApiPolicy } from './api/policy.js';
-import { jwksDocument, loadAssertionKeys } from './assertion/keys.js';
+import { jwksDocument } from './assertion/keys.js';
 import { AssertionSigner } from './assertion/signer.js';
-import { AddressBlocks } from './util/address-blocks.js';
 import { createAuthzServer } from './authz/endpoint.js';
 import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
 import { ApiAccess, Authenticator, Gate, JobRouter } from './gate/index.js';
 import { LiveSockets } from './proxy/live-sockets.js';
-import { createRedisClient, KeySpace, redisTopology } from './redis/index.js';
+import { createRedisClient, KeySpace, type RedisClient } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
 import { RedisRegistry, type RecordSource } from './registry/registry.js';
 import { StoreUnavailableError } from './errors.js';
 import { performance } from 'node:perf_hooks';
-import { HostRouter } from './routing/host.js';
 import { SessionCookies } from './session/cookie.js';
-import { sessionKeys } from './session/keys.js';
 import { TokenStore } from './tokens/store.js';
+import { Teardown } from './util/teardown.js';
 
 export interface RunningJobgate {
   readonly proxyAddress: AddressInfo;
@@ -61,69 +58,90 @@ export interface StartOptions {
   readonly failureLimiter?: FailureCounter;
 }
 
-/** The training-API settings, validated: undefined without JOBGATE_API_HOST; InputError when incomplete. */
-export function apiConfigFromSettings(settings: Settings): { hosts: ReadonlySet<string>; upstream: URL; policy: CompiledApiPolicy } | undefined {
-  if (settings.apiHost === undefined) {
-    if (settings.apiUpstream !== undefined) throw new InputError('invalid setting JOBGATE_API_HOST: required when JOBGATE_API_UPSTREAM is set');
-    return undefined;
-  }
-  if (settings.apiUpstream === undefined) throw new InputError('invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL');
-  return { hosts: new Set(settings.apiHost), upstream: new URL(settings.apiUpstream), policy: buildApiPolicy(settings.apiRules ?? []) };
-}
-
-/** Which deployment mode the settings describe; throws InputError for an incomplete one. */
-export function modeFromSettings(settings: Settings): Mode {
-  const { sidecarJob, sidecarUpstream, jobDomain } = settings;
-  if (sidecarJob !== undefined || sidecarUpstream !== undefined) {
-    if (sidecarJob === undefined) throw new InputError('invalid setting JOBGATE_SIDECAR_JOB: required when JOBGATE_SIDECAR_UPSTREAM is set (sidecar mode)');
-    if (sidecarUpstream === undefined) throw new InputError('invalid setting JOBGATE_SIDECAR_UPSTREAM: required when JOBGATE_SIDECAR_JOB is set (sidecar mode)');
-    return { kind: 'sidecar', jobId: sidecarJob, upstream: new URL(sidecarUpstream) };
-  }
-  if (jobDomain === undefined) {
-    throw new InputError(
-      'invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode; expected a DNS name such as job.example.com (or set JOBGATE_SIDECAR_JOB and JOBGATE_SIDECAR_UPSTREAM for sidecar mode)',
-    );
-  }
-  return { kind: 'gateway', router: new HostRouter(jobDomain) };
-}
-
-async function listen(server: Server, address: Settings['listen']): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
+/** What every start-up step may use. */
+interface StartContext {
+  readonly resolved: ResolvedSettings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Each step pushes onto it what it opened; close() and a failed start undo it in reverse. */
+  readonly teardown: Teardown;
+  /** True once close() has begun. */
+  readonly draining: () => boolean;
 }
 
 /**
- * Everything that can refuse the settings (InputError, exit 2), without opening a connection;
- * returns what it derived. `serve --workers` runs it once, before forking.
+ * Starts the proxy listener, the admin listener and, when configured, the forward-auth decision
+ * endpoint. A start-up that fails closes what it had opened, as close() would.
  */
-export async function checkSettings(settings: Settings) {
-  const mode = modeFromSettings(settings);
-  const apiConfig = apiConfigFromSettings(settings);
-  // Standalone, Sentinel or Cluster, and the key prefix: an impossible combination stops here (exit 2).
-  const topology = redisTopology(settings);
-  const assertionKeys = await loadAssertionKeys(settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
-  return { mode, apiConfig, topology, assertionKeys };
+export async function startJobgate(resolved: ResolvedSettings, options: StartOptions = {}): Promise<RunningJobgate> {
+  const logger = createLogger(resolved.settings.logLevel, options.logDestination);
+  const teardown = new Teardown();
+  try {
+    return await assemble(resolved, options, logger, teardown);
+  } catch (error) {
+    teardown.stop();
+    await teardown.close();
+    throw error;
+  }
 }
 
-/** Starts the proxy and admin listeners. */
-export async function startJobgate(settings: Settings, options: StartOptions = {}): Promise<RunningJobgate> {
-  const { mode, apiConfig, topology, assertionKeys } = await checkSettings(settings);
-  const logger = createLogger(settings.logLevel, options.logDestination);
-
+/**
+ * The start-up steps in order: adding a component is one line here and one push in its step.
+ * The order is also the shutdown order, reversed: the proxy and decision listeners close before the admin
+ * listener (which answers "shutting down" throughout the drain), and everything before Redis.
+ */
+async function assemble(resolved: ResolvedSettings, options: StartOptions, logger: Logger, teardown: Teardown): Promise<RunningJobgate> {
+  let draining = false;
   // Its sources are read at scrape time, once everything below exists.
   const metrics: Metrics = new Metrics({
-    cacheStats: () => registry.stats,
-    websocketsOpen: () => liveSockets.size,
-    invalidationMessages: () => invalidation.received,
+    cacheStats: () => stores.registry.stats,
+    websocketsOpen: () => revocations.liveSockets.size,
+    invalidationMessages: () => revocations.invalidation.received,
   });
+  const step: StartContext = { resolved, logger, metrics, teardown, draining: () => draining };
+  const { redis, subscriber } = openRedis(step);
+  const stores = openRegistry(step, redis);
+  const access = openAccess(step, stores.registry, options.failureLimiter);
+  const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
+  const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
+  const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
+  const proxy = createProxy(step, access, revocations.liveSockets);
+  const authz = createAuthz(step, access);
+  const addresses = await listenAll(resolved, { proxy: proxy.server, admin, authz });
+  logStarted(resolved, logger, addresses);
+
+  return {
+    ...addresses,
+    logger,
+    registry: stores.registry,
+    activeRequests: proxy.handlers.active,
+    notReadyReasons,
+    metrics,
+    async close(drainTimeoutMs = 0) {
+      if (draining) return;
+      // Not ready at once, no new connections, Connection: close on what is answered from now on, WebSockets 1001.
+      draining = true;
+      teardown.stop();
+      await drain(proxy, drainTimeoutMs, logger);
+      // Then every connection, the upstream pools, the admin listener and Redis.
+      await teardown.close();
+      logger.info({ event: 'stopped' }, 'jobgate stopped');
+      logger.flush();
+    },
+  };
+}
+
+/** The commands connection and the invalidation subscriber; they connect, and reconnect, in the background. */
+function openRedis({ resolved, logger, metrics, teardown }: StartContext): { redis: RedisClient; subscriber: RedisClient } {
+  const { topology, settings } = resolved;
   const redis = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'commands');
   const subscriber = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'subscriber');
+  teardown.push({
+    close: () => {
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  });
   for (const [connection, name] of [
     [redis, 'commands'],
     [subscriber, 'invalidation'],
@@ -141,7 +159,12 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     // Reconnection goes on in the background; requests get 503 and /readyz says why meanwhile.
     connection.connect().catch(() => {});
   }
+  return { redis, subscriber };
+}
 
+/** The cached registry of tokens and jobs. */
+function openRegistry({ resolved, metrics }: StartContext, redis: RedisClient): { keys: KeySpace; registry: CachedRegistry } {
+  const { settings, topology } = resolved;
   const keys = new KeySpace(topology.keyPrefix);
   const registry = new CachedRegistry(timedRegistry(new RedisRegistry(new TokenStore(redis, keys), new JobStore(redis, keys)), metrics), {
     maxEntries: settings.cacheSize,
@@ -149,17 +172,19 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     negativeTtlMs: settings.negativeCacheTtlMs,
     outageGraceMs: settings.outageGraceMs,
   });
-  const cookieKeys = sessionKeys(settings.cookieSecret ?? []);
-  if (cookieKeys.ephemeral) {
-    logger.warn(
-      { event: 'ephemeral_cookie_key' },
-      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
-    );
-  }
-  const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
-  const authenticator = new Authenticator(registry, options.failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
-  const api = apiConfig && new ApiAccess({ ...apiConfig, maxBodyBytes: settings.apiMaxBodyBytes }, authenticator, registry);
-  const gate = new Gate(new JobRouter(mode, registry), authenticator, api);
+  return { keys, registry };
+}
+
+/**
+ * What keeps access current: the invalidation channel (caches, and the WebSockets and responses
+ * in flight, follow every change), and a sweep every cache TTL for a writer that forgot to publish.
+ */
+function watchRevocations(
+  { resolved, logger, metrics, teardown }: StartContext,
+  { keys, registry }: ReturnType<typeof openRegistry>,
+  api: ApiAccess | undefined,
+  subscriber: RedisClient,
+): { liveSockets: LiveSockets; invalidation: InvalidationSubscriber } {
   const liveSockets = new LiveSockets(
     registry,
     (kind, jobId, tokenId, reason) => {
@@ -189,14 +214,53 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     },
   });
   // The TTL safety net for open WebSockets too: a writer that forgot to publish is caught here.
-  const sweep = setInterval(() => void liveSockets.recheckAll(), settings.cacheTtlMs);
+  const sweep = setInterval(() => void liveSockets.recheckAll(), resolved.settings.cacheTtlMs);
   sweep.unref();
+  teardown.push({
+    stop: () => {
+      invalidation.stop();
+      clearInterval(sweep);
+      liveSockets.closeAll('jobgate is shutting down');
+    },
+  });
+  return { liveSockets, invalidation };
+}
 
+/** The readiness probe; returns why this instance is not ready (what /readyz answers). */
+function startReadiness(
+  { resolved, teardown, draining }: StartContext,
+  redis: RedisClient,
+  registry: CachedRegistry,
+  invalidation: InvalidationSubscriber,
+): (detailed?: boolean) => string[] {
+  const { mode } = resolved;
   const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
   readiness.start();
+  teardown.push({ stop: () => readiness.stop() });
+  return (detailed = true) => {
+    if (draining()) return ['shutting down'];
+    const reasons = readiness.reasons(detailed);
+    if (!invalidation.live) reasons.push('invalidation subscription is down');
+    return reasons;
+  };
+}
 
-  let draining = false;
-  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), () => draining, settings.upstreamCookieDomain === 'keep');
+/**
+ * Who may pass: browser sessions, the gate every entry point asks (job routing, authentication,
+ * the training API), and the assertion signer with its JWKS.
+ */
+function openAccess({ resolved, logger }: StartContext, registry: CachedRegistry, failureLimiter: FailureCounter | undefined) {
+  const { settings, mode, api, cookieKeys, assertionKeys } = resolved;
+  if (cookieKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_cookie_key' },
+      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
+    );
+  }
+  const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
+  const authenticator = new Authenticator(registry, failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
+  const apiAccess = api && new ApiAccess(api, authenticator, registry);
+  const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess);
   if (assertionKeys.ephemeral) {
     logger.warn(
       { event: 'ephemeral_assertion_key', kid: assertionKeys.signing.kid },
@@ -205,9 +269,35 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
   }
   const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
   const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
-  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining: () => draining });
+  return { gate, signer, jwks };
+}
 
-  const proxyServer = createServer({
+type Access = ReturnType<typeof openAccess>;
+
+/** The admin listener (/healthz, /readyz, /metrics, the JWKS); closed after the proxy, so /readyz says why throughout the drain. */
+function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (detailed?: boolean) => string[], jwks: Buffer): Server {
+  const server = createAdminServer({
+    notReadyReasons,
+    jwks,
+    metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+  });
+  teardown.push({
+    close: async () => {
+      if (!server.listening) return;
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
+    },
+  });
+  return server;
+}
+
+/** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
+function createProxy({ resolved, logger, metrics, teardown, draining }: StartContext, { gate, signer, jwks }: Access, liveSockets: LiveSockets) {
+  const { settings } = resolved;
+  const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), draining, settings.upstreamCookieDomain === 'keep');
+  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining });
+  const server = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
     headersTimeout: settings.headersTimeoutMs,
     requestTimeout: settings.requestTimeoutMs,
@@ -218,101 +308,93 @@ export async function startJobgate(settings: Settings, options: StartOptions = {
     requireHostHeader: false,
   });
   // One more than the limit, so that a request over it is seen (Node drops the extra ones silently).
-  proxyServer.maxHeadersCount = settings.maxHeaders + 1;
-  proxyServer.on('request', (req, res) => void handlers.onRequest(req, res));
-  proxyServer.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handlers.onUpgrade(req, socket, head));
-  proxyServer.on('clientError', handlers.onClientError);
-
-  const notReadyReasons = (detailed = true) => {
-    if (draining) return ['shutting down'];
-    const reasons = readiness.reasons(detailed);
-    if (!invalidation.live) reasons.push('invalidation subscription is down');
-    return reasons;
-  };
-  const authzServer =
-    settings.authzListen === undefined
-      ? undefined
-      : createAuthzServer({ gate, signer, trusted: new AddressBlocks(settings.authzTrusted), logger, metrics, publicScheme: settings.publicScheme });
-  const adminServer = createAdminServer({
-    notReadyReasons,
-    jwks,
-    metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+  server.maxHeadersCount = settings.maxHeaders + 1;
+  server.on('request', (req, res) => void handlers.onRequest(req, res));
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void handlers.onUpgrade(req, socket, head));
+  server.on('clientError', handlers.onClientError);
+  let closed: Promise<unknown> = Promise.resolve();
+  teardown.push({
+    stop: () => {
+      closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await forwarder.close();
+      await closed;
+    },
   });
+  return { server, handlers };
+}
 
-  let proxyAddress: AddressInfo;
-  let adminAddress: AddressInfo = { address: '', family: '', port: 0 };
-  let authzAddress: AddressInfo | undefined;
+/** The forward-auth decision endpoint, when JOBGATE_AUTHZ_LISTEN is set. */
+function createAuthz({ resolved, logger, metrics, teardown }: StartContext, { gate, signer }: Access): Server | undefined {
+  const { forwardAuth, settings } = resolved;
+  if (forwardAuth === undefined) return undefined;
+  const server = createAuthzServer({ gate, signer, trusted: forwardAuth.trusted, logger, metrics, publicScheme: settings.publicScheme });
+  teardown.push({
+    stop: () => {
+      server.close();
+      server.closeIdleConnections();
+    },
+    close: () => server.closeAllConnections(),
+  });
+  return server;
+}
+
+interface Addresses {
+  readonly proxyAddress: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly authzAddress: AddressInfo | undefined;
+}
+
+/** Opens the listeners that exist: a port that cannot be had is an InputError (exit 2). */
+async function listenAll(resolved: ResolvedSettings, servers: { proxy: Server; admin: Server | undefined; authz: Server | undefined }): Promise<Addresses> {
+  const { settings, forwardAuth } = resolved;
   try {
-    proxyAddress = await listen(proxyServer, settings.listen);
-    if (options.admin !== false) adminAddress = await listen(adminServer, settings.adminListen);
-    if (authzServer && settings.authzListen) authzAddress = await listen(authzServer, settings.authzListen);
+    const proxyAddress = await listen(servers.proxy, settings.listen);
+    const adminAddress = servers.admin ? await listen(servers.admin, settings.adminListen) : { address: '', family: '', port: 0 };
+    const authzAddress = servers.authz && forwardAuth ? await listen(servers.authz, forwardAuth.listen) : undefined;
+    return { proxyAddress, adminAddress, authzAddress };
   } catch (error) {
-    proxyServer.close();
-    if (adminServer.listening) adminServer.close();
-    authzServer?.close();
-    readiness.stop();
-    clearInterval(sweep);
-    redis.disconnect();
-    subscriber.disconnect();
     throw new InputError(`cannot listen: ${(error as Error).message}`);
   }
+}
+
+async function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+function logStarted({ mode }: ResolvedSettings, logger: Logger, { proxyAddress, adminAddress, authzAddress }: Addresses): void {
   logger.info(
     {
       event: 'started',
       mode: mode.kind,
       listen: `${proxyAddress.address}:${proxyAddress.port}`,
-      ...(options.admin !== false ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
+      ...(adminAddress.port !== 0 ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
       ...(authzAddress ? { authz: `${authzAddress.address}:${authzAddress.port}` } : {}),
       ...(mode.kind === 'sidecar' ? { job: mode.jobId } : {}),
     },
     'jobgate is listening',
   );
+}
 
-  return {
-    proxyAddress,
-    adminAddress,
-    authzAddress,
-    logger,
-    registry,
-    activeRequests: handlers.active,
-    notReadyReasons,
-    metrics,
-    async close(drainTimeoutMs = 0) {
-      if (draining) return;
-      // Not ready at once, no new connections, Connection: close on what is answered from now on.
-      draining = true;
-      readiness.stop();
-      invalidation.stop();
-      clearInterval(sweep);
-      const proxyClosed = new Promise((resolve) => proxyServer.close(resolve));
-      if (authzServer) {
-        authzServer.close();
-        authzServer.closeIdleConnections();
-      }
-      proxyServer.closeIdleConnections();
-      liveSockets.closeAll('jobgate is shutting down');
-      const deadline = Date.now() + drainTimeoutMs;
-      while (handlers.active() > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        proxyServer.closeIdleConnections();
-      }
-      const unfinished = handlers.active();
-      if (unfinished > 0) logger.warn({ event: 'drain_timeout', unfinished }, 'drain timeout: closing the requests still in flight');
-      proxyServer.closeAllConnections();
-      authzServer?.closeAllConnections();
-      await forwarder.close();
-      await proxyClosed;
-      if (adminServer.listening) {
-        const adminClosed = new Promise((resolve) => adminServer.close(resolve));
-        adminServer.closeAllConnections();
-        await adminClosed;
-      }
-      redis.disconnect();
-      subscriber.disconnect();
-      logger.info({ event: 'stopped' }, 'jobgate stopped');
-      logger.flush();
-    },
-  };
+/** Waits up to `timeoutMs` for the requests and WebSockets in flight, closing kept-alive connections as they turn idle. */
+async function drain(proxy: ReturnType<typeof createProxy>, timeoutMs: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (proxy.handlers.active() > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    proxy.server.closeIdleConnections();
+  }
+  const unfinished = proxy.handlers.active();
+  if (unfinished > 0) logger.warn({ event: 'drain_timeout', unfinished }, 'drain timeout: closing the requests still in flight');
 }
 
 /** The registry's Redis lookups, timed and counted for the metrics. */

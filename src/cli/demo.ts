@@ -8,6 +8,7 @@ import { portIsFree, startPrivateRedis } from '../demo/redis.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { JobStore } from '../jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../redis/index.js';
+import { resolveSettings } from '../config/resolve.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
 import { TokenStore } from '../tokens/store.js';
 import type { CliIo, GlobalOptions } from './context.js';
@@ -248,7 +249,8 @@ class DemoLog {
 /** jobgate on 8080 and 9090 when they are free (or the forced ports), else on free ones. */
 async function startDemoJobgate(options: DemoOptions, env: NodeJS.ProcessEnv, redisUrl: string, cookieSecret: string, log: DemoLog): Promise<RunningJobgate> {
   const choose = async (forced: number | undefined, preferred: number) => forced ?? ((await portIsFree(preferred)) ? preferred : 0);
-  const attempt = (port: number, adminPort: number) => startJobgate(demoSettings(env, redisUrl, port, adminPort, cookieSecret), { logDestination: log });
+  const attempt = async (port: number, adminPort: number) =>
+    startJobgate(await resolveSettings(demoSettings(env, redisUrl, port, adminPort, cookieSecret)), { logDestination: log });
   try {
     return await attempt(await choose(options.port, DEFAULT_PORT), await choose(options.adminPort, DEFAULT_ADMIN_PORT));
   } catch (error) {

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { loadSettings } from '../config/load.js';
 import cluster from 'node:cluster';
 import { runPrimary, runWorker, workerCount } from '../cluster/workers.js';
-import { checkSettings, startJobgate } from '../server.js';
+import { resolveSettings } from '../config/resolve.js';
+import { startJobgate } from '../server.js';
 import type { GlobalOptions } from './context.js';
 import type { CliIo } from './context.js';
 
@@ -32,10 +33,9 @@ export function serveCommand(io: CliIo): Command {
         if (cluster.isWorker) return runWorker(settings);
         const count = workerCount(options.workers ?? '1');
         // Bad settings are refused once, here, with the message a single process prints: not in every worker.
-        await checkSettings(settings);
-        return runPrimary(settings, count);
+        return runPrimary(await resolveSettings(settings), count);
       }
-      const running = await startJobgate(settings);
+      const running = await startJobgate(await resolveSettings(settings));
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           running.logger.info({ event: 'signal', signal }, 'shutting down');

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
-import { generatePrivateKey, jwksDocument, loadAssertionKeys } from '../assertion/keys.js';
+import { jwksDocument, type AssertionKeys } from '../assertion/keys.js';
+import { resolveSettings, type ResolvedSettings } from '../config/resolve.js';
 import type { Settings } from '../config/settings.js';
 import { InputError } from '../errors.js';
 import { createAdminServer } from '../observability/admin.js';
@@ -19,7 +20,7 @@ export function workerCount(text: string): number {
 }
 
 /** `args` without `--redis-url <url>` and `--redis-url=<url>`. */
-export function withoutRedisUrlFlag(args: readonly string[]): string[] {
+function withoutRedisUrlFlag(args: readonly string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--redis-url') i++;
@@ -52,15 +53,46 @@ const isStartReport = (message: unknown): message is StartReport => {
  * The primary of `jobgate serve --workers n`: forks n workers that share the proxy port,
  * replaces any that crashes, and serves the admin listener for all of them (/metrics sums
  * the workers, /readyz is ready only when every worker is). SIGTERM/SIGINT are relayed;
- * it resolves once every worker has exited.
+ * it resolves once every worker has exited. `resolved` is checked already: bad settings never reach a worker.
  */
-export async function runPrimary(settings: Settings, count: number): Promise<void> {
+export async function runPrimary(resolved: ResolvedSettings, count: number): Promise<void> {
+  const { settings } = resolved;
   const logger = createLogger(settings.logLevel);
-  // Workers must share keys, or a session or assertion made by one fails in another.
+  const pool = new WorkerPool(count, prepareWorkers(resolved, logger), settings.authFailureLimit, logger);
+  const admin = primaryAdminServer(pool, resolved.assertionKeys);
+  pool.start();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', reject);
+      admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
+    });
+  } catch (error) {
+    await pool.stop();
+    throw new InputError(`cannot listen: ${(error as Error).message}`);
+  }
+  logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
+
+  const failure = await Promise.race([shutdownSignal(pool, logger), pool.startFailure]);
+  await pool.stop();
+  await new Promise((resolve) => {
+    admin.close(resolve);
+    admin.closeAllConnections();
+  });
+  if (failure) throw failure;
+  logger.info({ event: 'stopped' }, 'jobgate primary stopped');
+  logger.flush();
+}
+
+/**
+ * The workers' command line and what their environment adds to the primary's: the keys they
+ * must share (or a session or assertion made by one fails in another), and the Redis URL.
+ */
+function prepareWorkers({ settings, cookieKeys, assertionKeys }: ResolvedSettings, logger: Logger): Record<string, string> {
   const shared: Record<string, string> = {};
-  if (settings.cookieSecret === undefined) shared.JOBGATE_COOKIE_SECRET = randomBytes(32).toString('base64url');
-  if (settings.assertionKeys === undefined && settings.assertionKeyFiles === undefined) {
-    shared.JOBGATE_ASSERTION_KEYS = generatePrivateKey(settings.assertionAlg).export({ format: 'pem', type: 'pkcs8' }) as string;
+  if (cookieKeys.ephemeral) shared.JOBGATE_COOKIE_SECRET = randomBytes(32).toString('base64url');
+  if (assertionKeys.ephemeral) {
+    // The primary's own per-process key: the JWKS it publishes is then the one the workers sign with.
+    shared.JOBGATE_ASSERTION_KEYS = assertionKeys.signing.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
     logger.warn({ event: 'ephemeral_keys' }, 'no cookie secret or assertion key configured: the workers share keys made for this run only');
   }
   // Workers are forked with the primary's arguments, which every user sees in the process list:
@@ -69,42 +101,98 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
   const workerArgs = withoutRedisUrlFlag(args);
   if (workerArgs.length !== args.length) shared.JOBGATE_REDIS_URL = settings.redisUrl;
   cluster.setupPrimary({ args: workerArgs });
-  const keys = await loadAssertionKeys(shared.JOBGATE_ASSERTION_KEYS ?? settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
-  const aggregator = new AggregatorRegistry();
-  const liveWorkers = () => Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
-  // The failure limit is per address across all workers: the primary holds the counts.
-  const failures = new PrimaryFailureLimiter(settings.authFailureLimit, liveWorkers);
-  let stopping = false;
-  let questions = 0;
-  // A worker that cannot start ends the primary with its message: a replacement would fail the same way.
-  let startFailed: (error: Error) => void = () => {};
-  const startFailure = new Promise<Error>((resolve) => (startFailed = resolve));
+  return shared;
+}
 
-  const fork = (): Worker => {
-    const worker = cluster.fork(shared);
+/** The primary's admin listener: /readyz asks every worker, /metrics sums them, the JWKS is the keys they share. */
+function primaryAdminServer(pool: WorkerPool, assertionKeys: AssertionKeys): Server {
+  const aggregator = new AggregatorRegistry();
+  return createAdminServer({
+    jwks: Buffer.from(JSON.stringify(jwksDocument(assertionKeys))),
+    notReadyReasons: (detailed) => pool.notReadyReasons(detailed),
+    metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
+  });
+}
+
+/** Resolves (without an error) at the first SIGTERM or SIGINT, unless the workers are stopping already. */
+function shutdownSignal(pool: WorkerPool, logger: Logger): Promise<undefined> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (pool.stopping) return;
+      logger.info({ event: 'signal', signal }, 'relaying shutdown to the workers');
+      resolve(undefined);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+/** The primary's workers: forked with the shared environment, a dead one replaced, one that cannot start reported. */
+class WorkerPool {
+  /** A worker that cannot start ends the primary with its message: a replacement would fail the same way. */
+  readonly startFailure: Promise<Error>;
+  private startFailed: (error: Error) => void = () => {};
+  private stopped = false;
+  private questions = 0;
+  /** The failure limit is per address across all workers: the primary holds the counts. */
+  private readonly failures: PrimaryFailureLimiter;
+
+  constructor(
+    private readonly count: number,
+    private readonly environment: Record<string, string>,
+    failureLimit: number,
+    private readonly logger: Logger,
+  ) {
+    this.startFailure = new Promise<Error>((resolve) => (this.startFailed = resolve));
+    this.failures = new PrimaryFailureLimiter(failureLimit, () => this.live());
+  }
+
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.count; i++) this.fork();
+  }
+
+  private live(): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
+  }
+
+  private fork(): void {
+    const worker = cluster.fork(this.environment);
     let started = false;
     worker.on('message', (message: unknown) => {
-      failures.onMessage(worker, message);
+      this.failures.onMessage(worker, message);
       if (!isStartReport(message)) return;
       if (message.jobgate === 'started') started = true;
-      else startFailed(message.usage ? new InputError(message.message) : new Error(message.message));
+      else this.startFailed(message.usage ? new InputError(message.message) : new Error(message.message));
     });
     worker.on('exit', (code, signal) => {
-      if (stopping) return;
+      if (this.stopped) return;
       if (!started) {
         // Its start_failed report, if any, may still be on its way: it wins over this one.
         const crashed = new Error(`a worker exited while starting (${signal ?? `exit code ${code}`}); its error is above`);
-        return void setTimeout(() => startFailed(crashed), 100);
+        return void setTimeout(() => this.startFailed(crashed), 100);
       }
-      logger.error({ event: 'worker_exit', pid: worker.process.pid, code, signal }, 'a worker died; starting a replacement');
-      fork();
+      this.logger.error({ event: 'worker_exit', pid: worker.process.pid, code, signal }, 'a worker died; starting a replacement');
+      this.fork();
     });
-    return worker;
-  };
+  }
 
-  const askReady = (worker: Worker, detailed: boolean): Promise<string[]> =>
-    new Promise((resolve) => {
-      const id = questions++;
+  /** What the primary's /readyz answers: ready when every worker is; `detailed` names worker pids. */
+  async notReadyReasons(detailed: boolean): Promise<string[]> {
+    if (this.stopped) return ['shutting down'];
+    const workers = this.live();
+    if (workers.length < this.count) return [`${workers.length} of ${this.count} workers running`];
+    const answers = await Promise.all(workers.map((worker) => this.askReady(worker, detailed)));
+    if (!detailed) return [...new Set(answers.flatMap((reasons) => reasons.map((reason) => `a worker: ${reason}`)))];
+    return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
+  }
+
+  private askReady(worker: Worker, detailed: boolean): Promise<string[]> {
+    return new Promise((resolve) => {
+      const id = this.questions++;
       const timer = setTimeout(() => finish(['did not answer']), 1000);
       const onMessage = (message: unknown) => {
         if (isReadyQuestion(message) && message.id === id) finish((message as ReadyAnswer).reasons);
@@ -117,24 +205,12 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
       worker.on('message', onMessage);
       worker.send({ jobgate: 'readyz', id, detailed } satisfies ReadyQuestion);
     });
-
-  const admin: Server = createAdminServer({
-    jwks: Buffer.from(JSON.stringify(jwksDocument(keys))),
-    notReadyReasons: async (detailed) => {
-      if (stopping) return ['shutting down'];
-      const workers = liveWorkers();
-      if (workers.length < count) return [`${workers.length} of ${count} workers running`];
-      const answers = await Promise.all(workers.map((worker) => askReady(worker, detailed)));
-      if (!detailed) return [...new Set(answers.flatMap((reasons) => reasons.map((reason) => `a worker: ${reason}`)))];
-      return answers.flatMap((reasons, index) => reasons.map((reason) => `worker ${workers[index]!.process.pid}: ${reason}`));
-    },
-    metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
-  });
+  }
 
   /** SIGTERM to every worker; resolves once all have exited. */
-  const stopWorkers = () =>
-    new Promise<void>((resolve) => {
-      stopping = true;
+  stop(): Promise<void> {
+    this.stopped = true;
+    return new Promise<void>((resolve) => {
       const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
       let left = workers.length;
       if (left === 0) resolve();
@@ -145,37 +221,7 @@ export async function runPrimary(settings: Settings, count: number): Promise<voi
         worker.process.kill('SIGTERM');
       }
     });
-
-  for (let i = 0; i < count; i++) fork();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      admin.once('error', reject);
-      admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
-    });
-  } catch (error) {
-    await stopWorkers();
-    throw new InputError(`cannot listen: ${(error as Error).message}`);
   }
-  logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
-
-  const failure = await new Promise<Error | undefined>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      logger.info({ event: 'signal', signal }, 'relaying shutdown to the workers');
-      resolve(undefined);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    void startFailure.then(resolve);
-  });
-  await stopWorkers();
-  await new Promise((resolve) => {
-    admin.close(resolve);
-    admin.closeAllConnections();
-  });
-  if (failure) throw failure;
-  logger.info({ event: 'stopped' }, 'jobgate primary stopped');
-  logger.flush();
 }
 
 /** A worker of `jobgate serve --workers n`: the proxy without the admin listener. */
@@ -184,7 +230,7 @@ export async function runWorker(settings: Settings, logger?: Logger): Promise<vo
   const failures = new WorkerFailureLimiter(settings.authFailureLimit, reportToPrimary);
   process.on('message', (message: unknown) => failures.onMessage(message));
   try {
-    running = await startJobgate(settings, { admin: false, failureLimiter: failures });
+    running = await startJobgate(await resolveSettings(settings), { admin: false, failureLimiter: failures });
   } catch (error) {
     // The primary prints it, once for all workers, and exits with it.
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
-import { parseHostPort, type HostPort } from '../redis/topology.js';
-import { parseCidr, type Cidr } from '../util/address-blocks.js';
+import { parseHostPort } from '../redis/topology.js';
+import { MIN_COOKIE_SECRET_LENGTH } from '../session/keys.js';
+import { parseCidr } from '../util/address-blocks.js';
 
 /** A listening address. */
 export interface ListenAddress {
@@ -29,17 +30,30 @@ const integer = (min: number, max: number) =>
     .pipe(z.number().int().min(min).max(max));
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
 const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
-/** host:port, ..., comma-separated in the environment, a list or a string in the file. */
-const hostPortList = z
-  .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
-  .transform((items, ctx): HostPort[] => {
-    const parsed = items.map((item) => item.trim()).filter((item) => item.length > 0).map(parseHostPort);
-    if (parsed.length === 0 || parsed.some((address) => address === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'bad address list' });
+/**
+ * A list: a YAML list in the config file, or one comma-separated string (environment, flag or file;
+ * `source` may allow the string only). Items are trimmed and empty ones dropped; at least one must
+ * be left, and `item` must accept each.
+ */
+const commaList = <T>(item: z.ZodType<T, string>, source: z.ZodType<string | string[]> = z.union([z.array(z.string()), z.string()])) =>
+  source.transform((value, ctx): T[] => {
+    const texts = typeof value === 'string' ? value.split(',') : value;
+    const items = texts.map((text) => text.trim()).filter((text) => text.length > 0).map((text) => item.safeParse(text));
+    if (items.length === 0 || items.some((parsed) => !parsed.success)) {
+      ctx.addIssue({ code: 'custom', message: 'bad list' });
       return z.NEVER;
     }
-    return parsed as HostPort[];
+    return items.map((parsed) => parsed.data as T);
   });
+/** A string that `parse` reads; undefined from it refuses the string. */
+const parsedBy = <T>(parse: (text: string) => T | undefined) =>
+  z.string().transform((text, ctx): T => {
+    const value = parse(text);
+    if (value !== undefined) return value;
+    ctx.addIssue({ code: 'custom', message: 'not accepted' });
+    return z.NEVER;
+  });
+const hostPortList = commaList(parsedBy(parseHostPort));
 const dnsName = z
   .string()
   .transform((text) => text.toLowerCase().replace(/^\.+|\.+$/g, ''))
@@ -176,11 +190,12 @@ export const SETTINGS = {
     env: 'JOBGATE_API_HOST',
     default: undefined,
     accepts: 'one or more host names, comma-separated (requests with such a Host are training-API traffic)',
-    schema: z
-      .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
-      .transform((hosts) => hosts.map((host) => host.trim().toLowerCase()).filter((host) => host.length > 0))
-      .refine((hosts) => hosts.length > 0 && hosts.every((host) => /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(host)))
-      .optional(),
+    schema: commaList(
+      z
+        .string()
+        .transform((host) => host.toLowerCase())
+        .pipe(z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/)),
+    ).optional(),
   },
   apiUpstream: {
     env: 'JOBGATE_API_UPSTREAM',
@@ -244,11 +259,8 @@ export const SETTINGS = {
     secret: true,
     default: undefined,
     accepts: 'one or more secrets of at least 32 characters, comma-separated (the first signs session cookies, all verify)',
-    schema: z
-      .string()
-      .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
-      .refine((secrets) => secrets.length > 0 && secrets.every((secret) => secret.length >= 32))
-      .optional(),
+    // A string also in the config file, not a YAML list.
+    schema: commaList(z.string().min(MIN_COOKIE_SECRET_LENGTH), z.string()).optional(),
   },
   sessionTtlSeconds: {
     env: 'JOBGATE_SESSION_TTL_SECONDS',
@@ -288,11 +300,7 @@ export const SETTINGS = {
     env: 'JOBGATE_ASSERTION_KEY_FILES',
     default: undefined,
     accepts: 'paths of existing private key files (PEM or JWK), comma-separated; read after JOBGATE_ASSERTION_KEYS',
-    schema: z
-      .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
-      .transform((paths) => paths.map((path) => path.trim()).filter((path) => path.length > 0))
-      .refine((paths) => paths.length > 0 && paths.every((path) => existsSync(path)))
-      .optional(),
+    schema: commaList(z.string().refine((path) => existsSync(path))).optional(),
   },
   authzListen: {
     env: 'JOBGATE_AUTHZ_LISTEN',
@@ -304,14 +312,7 @@ export const SETTINGS = {
     env: 'JOBGATE_AUTHZ_TRUSTED',
     default: '127.0.0.0/8,::1/128',
     accepts: 'CIDR blocks, comma-separated, of the proxies whose X-Forwarded-* the decision endpoint believes',
-    schema: z.union([z.array(z.string()), z.string().transform((text) => text.split(','))]).transform((blocks, ctx) => {
-      const parsed = blocks.map((block) => block.trim()).filter((block) => block.length > 0).map(parseCidr);
-      if (parsed.length === 0 || parsed.some((block) => block === undefined)) {
-        ctx.addIssue({ code: 'custom', message: 'bad CIDR block' });
-        return z.NEVER;
-      }
-      return parsed as Cidr[];
-    }),
+    schema: commaList(parsedBy(parseCidr)),
   },
   drainTimeoutMs: {
     env: 'JOBGATE_DRAIN_TIMEOUT_MS',

@@ -301,3 +301,24 @@ t.test('the commented-out examples in config/jobgate.yaml are valid values', asy
   t.ok(settings.sidecarJob, 'sidecarJob example');
   t.ok(settings.sidecarUpstream, 'sidecarUpstream example');
 });
+
+t.test('list settings: a YAML list or one comma-separated string, items trimmed, empty ones dropped', async (t) => {
+  const secret = 'x'.repeat(32);
+  const lists: Array<[SettingName, string[], string, unknown]> = [
+    ['redisSentinels', ['a:1', ' b:2 '], ' a:1 , ,b:2,', [{ host: 'a', port: 1 }, { host: 'b', port: 2 }]],
+    ['redisClusterNodes', ['[::1]:7001'], '[::1]:7001,', [{ host: '::1', port: 7001 }]],
+    ['apiHost', ['API.test', ''], ' , API.test', ['api.test']],
+    ['assertionKeyFiles', [SHIPPED_CONFIG], ` ${SHIPPED_CONFIG} ,`, [SHIPPED_CONFIG]],
+    ['authzTrusted', ['10.0.0.0/8', '::1'], '10.0.0.0/8,,::1', [{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }, { address: '::1', prefix: 128, family: 'ipv6' }]],
+  ];
+  for (const [name, list, text, expected] of lists) {
+    t.same(loadSettings({ file: configFile(`${name}: ${JSON.stringify(list)}\n`) })[name], expected, `${name} as a YAML list`);
+    t.same(loadSettings({ env: { [SETTINGS[name].env]: text } })[name], expected, `${name} as a comma-separated string`);
+    for (const empty of [',', ' , ']) t.throws(() => loadSettings({ env: { [SETTINGS[name].env]: empty } }), InputError, `${name}: nothing left is refused`);
+    t.throws(() => loadSettings({ file: configFile(`${name}: []\n`) }), InputError, `${name}: an empty YAML list is refused`);
+  }
+  t.same(loadSettings({ env: { JOBGATE_API_HOST: 'API.test, other.test' } }).apiHost, ['api.test', 'other.test'], 'API hosts, lowercased');
+  t.same(loadSettings({ env: { JOBGATE_COOKIE_SECRET: ` ${secret}, ,${secret}b` } }).cookieSecret, [secret, `${secret}b`], 'cookie secrets, comma-separated');
+  t.throws(() => loadSettings({ env: { JOBGATE_COOKIE_SECRET: `${secret},short` } }), InputError, 'every cookie secret has at least 32 characters');
+  t.throws(() => loadSettings({ file: configFile(`cookieSecret: [${JSON.stringify(secret)}]\n`) }), InputError, 'cookie secrets are one string, not a YAML list');
+});

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { loadSettings } from '../../src/config/load.js';
 import type { Settings } from '../../src/config/settings.js';
+import { resolveSettings } from '../../src/config/resolve.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { startJobgate, type RunningJobgate } from '../../src/server.js';
@@ -71,7 +72,7 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
   const log = new LogCapture();
   let jobgate: RunningJobgate;
   try {
-    jobgate = await startJobgate(settings, { logDestination: log });
+    jobgate = await startJobgate(await resolveSettings(settings), { logDestination: log });
   } catch (error) {
     admin.disconnect();
     if (ownRedis) await server.stop();

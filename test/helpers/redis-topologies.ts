@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadSettings } from '../../src/config/load.js';
+import { resolveSettings } from '../../src/config/resolve.js';
 import type { Settings } from '../../src/config/settings.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedisClient, KeySpace, redisTopology, type RedisClient } from '../../src/redis/index.js';
@@ -406,7 +407,7 @@ export async function startTopologyHarness(env: Record<string, string>): Promise
   const log = new LogCapture();
   let jobgate: RunningJobgate;
   try {
-    jobgate = await startJobgate(settings, { logDestination: log });
+    jobgate = await startJobgate(await resolveSettings(settings), { logDestination: log });
   } catch (error) {
     admin.disconnect();
     throw error;
