@@ -8,8 +8,8 @@ const LAYERS = [
   ['util', 'errors.ts'], // generic caches, address blocks, error classes
   ['redis', 'http', 'selector'], // Redis client and keys, the catalogue of answers, label selectors
   ['tokens', 'jobs'], // token and job records and their stores
-  ['routing', 'registry', 'assertion', 'api'], // which job a request names, cached lookups, signed assertions, API policy
-  ['config', 'auth', 'session', 'observability'], // settings, credentials, browser sessions, logs and metrics
+  ['routing', 'registry', 'assertion', 'api', 'session'], // which job a request names, cached lookups, signed assertions, API policy, browser sessions
+  ['config', 'auth', 'observability'], // settings resolved once, credentials and the decision table, logs and metrics
   ['gate'], // one admission decision for every entry point
   ['proxy', 'authz'], // the two transports: the inline proxy and the forward-auth endpoint
   ['server.ts'], // wires one jobgate process together

@@ -13,6 +13,7 @@ import {
   type BodyCheck,
   type CompiledApiPolicy,
 } from '../api/index.js';
+import type { ApiSettings } from '../config/resolve.js';
 import type { RecordSource } from '../registry/registry.js';
 import type { TokenRecord } from '../tokens/record.js';
 import type { Authenticator } from './authenticator.js';
@@ -30,14 +31,6 @@ export interface ApiAdmission {
   readonly url: string;
   /** For a checked body: read it, then run {@link ApiAccess.checkBody} before forwarding. */
   readonly bodyCheck: BodyCheck | undefined;
-}
-
-/** The training API behind jobgate: its host names, its upstream, and who may reach what. */
-export interface ApiSettings {
-  readonly hosts: ReadonlySet<string>;
-  readonly upstream: URL;
-  readonly policy: CompiledApiPolicy;
-  readonly maxBodyBytes: number;
 }
 
 /**

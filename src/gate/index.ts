@@ -1,4 +1,4 @@
-export { ApiAccess, type ApiAdmission, type ApiSettings } from './api-access.js';
+export { ApiAccess, type ApiAdmission } from './api-access.js';
 export { Authenticator, type Exchange, type JobAdmission } from './authenticator.js';
 export type { AccessDecision, Outcome } from './decision.js';
 export type { DeepLink, DeepLinkResult } from './deep-link.js';
