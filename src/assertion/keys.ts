@@ -41,10 +41,10 @@ function parseKeyText(text: string, source: string): KeyObject[] {
   const trimmed = text.trim();
   try {
     if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-      const parsed = JSON.parse(trimmed) as JsonWebKey | JsonWebKey[] | { keys: JsonWebKey[] };
-      const list = Array.isArray(parsed) ? parsed : 'keys' in parsed && Array.isArray(parsed.keys) ? parsed.keys : [parsed as JsonWebKey];
+      const parsed: unknown = JSON.parse(trimmed);
+      const list: unknown[] = Array.isArray(parsed) ? parsed : isJwkSet(parsed) ? parsed.keys : [parsed];
       return list.map((jwk) => {
-        if (typeof jwk.d !== 'string') throw new Error('a JWK without "d" is a public key; jobgate needs the private key to sign');
+        if (!isPrivateJwk(jwk)) throw new Error('a JWK without "d" is a public key; jobgate needs the private key to sign');
         return createPrivateKey({ key: jwk, format: 'jwk' });
       });
     }
@@ -55,6 +55,12 @@ function parseKeyText(text: string, source: string): KeyObject[] {
     throw new InputError(`assertion key ${source}: ${(error as Error).message}`);
   }
 }
+
+const isJwkSet = (value: unknown): value is { keys: unknown[] } =>
+  typeof value === 'object' && value !== null && 'keys' in value && Array.isArray(value.keys);
+
+const isPrivateJwk = (value: unknown): value is JsonWebKey & { d: string } =>
+  typeof value === 'object' && value !== null && 'd' in value && typeof value.d === 'string';
 
 /**
  * Loads the assertion keys: those in JOBGATE_ASSERTION_KEYS first, then each file of

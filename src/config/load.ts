@@ -57,7 +57,7 @@ export function loadSettings(sources: SettingSources = {}): Settings {
       settings[name] = setting.default === undefined ? undefined : setting.schema.parse(setting.default);
       continue;
     }
-    const result = setting.schema.safeParse(typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'object' ? raw : String(raw));
+    const result = setting.schema.safeParse(raw);
     if (!result.success) {
       const named = origin === setting.env ? origin : `${origin} (${setting.env})`;
       const issue = result.error.issues[0];

@@ -21,7 +21,7 @@ export class LuaScript {
 
 /** Turns a flat [field, value, ...] reply (HGETALL inside Lua) into an object. */
 export function pairsToObject(reply: unknown): Record<string, string> {
-  const result: Record<string, string> = Object.create(null);
+  const result = Object.create(null) as Record<string, string>;
   if (!Array.isArray(reply)) return result;
   for (let i = 0; i + 1 < reply.length; i += 2) result[String(reply[i])] = String(reply[i + 1]);
   return result;

@@ -33,7 +33,7 @@ for (const [selector, body, expected] of merges) {
   t.test(`create with ${selector}: ${JSON.stringify(body)} -> labels ${JSON.stringify(expected)}`, async (t) => {
     const result = mergeCreateLabels(sel(selector), JSON_TYPE, buf(body));
     if (!t.ok(result.ok, JSON.stringify(result))) return;
-    const forwarded = JSON.parse(result.ok ? result.body.toString() : '');
+    const forwarded = JSON.parse(result.ok ? result.body.toString() : '') as { labels?: Record<string, string>; [field: string]: unknown };
     // Nothing to add: the body goes as it came, without a "labels" member if it had none.
     t.same(forwarded.labels ?? {}, expected);
     t.same(Object.keys(forwarded.labels ?? {}), Object.keys(expected), 'client labels first, merged ones after');

@@ -360,7 +360,7 @@ function http2Request(port: number, headers: Record<string, string>): Promise<{ 
       session.close();
       resolve({ status, body });
     });
-    stream.on('error', (error) => {
+    stream.on('error', (error: Error) => {
       session.destroy();
       reject(error);
     });

@@ -41,7 +41,9 @@ t.test('put prints the job as YAML, with ports as a map from port to URL', async
     env,
   );
   succeeded(t, result, 'put');
-  t.throws(() => JSON.parse(result.stdout), 'the default output is not JSON');
+  t.throws(() => {
+    JSON.parse(result.stdout);
+  }, 'the default output is not JSON');
   const printed = parseYaml(result.stdout) as PrintedJob;
   t.same(Object.keys(printed), ['id', 'createdAt', 'updatedAt', 'spec']);
   t.equal(printed.id, 'notebook');

@@ -56,7 +56,9 @@ t.test('create prints the token as YAML by default, once with its value', async 
   const keys = new KeySpace('jobgate:');
   const result = await runCli(['token', 'create', 'ci bot', '--role', 'operator', '-l', 'team=a'], { JOBGATE_REDIS_URL: server.url });
   succeeded(t, result, 'create');
-  t.throws(() => JSON.parse(result.stdout), 'the default output is not JSON');
+  t.throws(() => {
+    JSON.parse(result.stdout);
+  }, 'the default output is not JSON');
   const printed = parseYaml(result.stdout) as PrintedToken;
   t.same(Object.keys(printed), ['id', 'createdAt', 'updatedAt', 'spec', 'status']);
   t.same(printed.spec, { name: 'ci bot', role: 'operator', labelSelector: 'team=a' });

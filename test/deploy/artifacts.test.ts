@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { SETTINGS, type SettingName } from '../../src/config/settings.js';
-import { at, isObj, list, obj, readRepoFile, type Obj } from '../helpers/documents.js';
+import { at, isObj, list, obj, readRepoFile, str, type Obj } from '../helpers/documents.js';
 
 /** Deployment artifacts are written and reviewed, not built here: these checks keep them honest. */
 
@@ -153,9 +153,10 @@ t.test('every Kubernetes document parses and has a kind and a name', async (t) =
 });
 
 /** A string value from a ConfigMap in `found`, or undefined. */
-function configMapValue(found: readonly Resource[], name: unknown, key: unknown): unknown {
+function configMapValue(found: readonly Resource[], name: unknown, key: unknown): string | undefined {
   const configMap = found.find((r) => r.kind === 'ConfigMap' && r.name === name);
-  return isObj(configMap?.body.data) ? configMap.body.data[String(key)] : undefined;
+  const value = isObj(configMap?.body.data) ? configMap.body.data[String(key)] : undefined;
+  return value === undefined ? undefined : str(value, `ConfigMap ${String(name)} key ${String(key)}`);
 }
 
 /**
@@ -166,10 +167,10 @@ function adminListenOf(found: readonly Resource[], deployment: Resource): string
   const container = jobgateContainer(deployment);
   const env = list(container.env ?? [], 'env').map((e) => obj(e, 'env entry'));
   const entry = env.find((e) => e.name === 'JOBGATE_ADMIN_LISTEN');
-  if (entry) return String(entry.value ?? configMapValue(found, at(entry, 'valueFrom.configMapKeyRef.name'), at(entry, 'valueFrom.configMapKeyRef.key')));
+  if (entry) return str(entry.value ?? configMapValue(found, at(entry, 'valueFrom.configMapKeyRef.name'), at(entry, 'valueFrom.configMapKeyRef.key')), 'the JOBGATE_ADMIN_LISTEN entry');
   for (const source of list(container.envFrom ?? [], 'envFrom')) {
     const value = configMapValue(found, at(source, 'configMapRef.name'), 'JOBGATE_ADMIN_LISTEN');
-    if (value !== undefined) return String(value);
+    if (value !== undefined) return value;
   }
   const args = list(container.args ?? [], 'args').map(String);
   const configPath = args.includes('--config') ? args[args.indexOf('--config') + 1] : undefined;
@@ -183,8 +184,8 @@ function adminListenOf(found: readonly Resource[], deployment: Resource): string
     const item = list(at(volume, 'configMap.items') ?? [{ key: fileName, path: fileName }], 'items')
       .map((i) => obj(i, 'item'))
       .find((i) => i.path === fileName);
-    const file = parseYaml(String(configMapValue(found, at(volume, 'configMap.name'), item?.key) ?? '')) as unknown;
-    if (isObj(file) && file.adminListen !== undefined) return String(file.adminListen);
+    const file = parseYaml(configMapValue(found, at(volume, 'configMap.name'), item?.key) ?? '') as unknown;
+    if (isObj(file) && file.adminListen !== undefined) return str(file.adminListen, `adminListen in ${configPath}`);
   }
   return String(SETTINGS.adminListen.default);
 }
@@ -226,7 +227,7 @@ function checkJobgateContainer(t: Test, deployment: Resource, found: readonly Re
   const container = jobgateContainer(deployment);
   const adminListen = SETTINGS.adminListen.schema.safeParse(adminListenOf(found, deployment));
   t.ok(adminListen.success, 'the admin listener setting is valid');
-  const admin = adminListen.data as { host: string; port: number } | undefined;
+  const admin = adminListen.data;
   t.ok(admin && !isLoopback(admin.host), `the admin listener is set off loopback, for the kubelet's probes on the pod IP (${admin?.host})`);
   t.equal(admin?.port, 9090, 'on port 9090');
   checkAdminPolicy(t, found, deployment);
@@ -384,7 +385,7 @@ t.test('compose stack', async (t) => {
   const published = list(at(services.jobgate, 'ports') ?? [], 'jobgate ports').map(String);
   const adminPublished = published.find((p) => p.endsWith(':9090'));
   t.ok(adminPublished?.startsWith('127.0.0.1:'), `the admin port is published on the host's loopback only (${adminPublished})`);
-  const adminListen = String(at(services.jobgate, 'environment.JOBGATE_ADMIN_LISTEN') ?? SETTINGS.adminListen.default);
+  const adminListen = str(at(services.jobgate, 'environment.JOBGATE_ADMIN_LISTEN') ?? SETTINGS.adminListen.default, 'JOBGATE_ADMIN_LISTEN in the compose file');
   t.match(adminListen, /^(0\.0\.0\.0|\[::\]):9090$/, `JOBGATE_ADMIN_LISTEN takes the published port off the container's loopback (${adminListen})`);
 });
 

@@ -24,6 +24,12 @@ export function list(value: unknown, what: string): unknown[] {
   return value;
 }
 
+/** `value` as a string; throws, naming `what`, when it is not one. */
+export function str(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new Error(`${what} is not a string`);
+  return value;
+}
+
 /** The value at a dotted `path` of mappings (`http.routers`), or undefined where one is missing. */
 export function at(value: unknown, path: string): unknown {
   let current = value;

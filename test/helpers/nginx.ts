@@ -133,7 +133,7 @@ export class Nginx {
     if (check.status !== 0) throw new Error(`nginx refuses the configuration (${dir}):\n${check.stderr}`);
     const child = spawn(binary, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const nginx = new Nginx(child, dir, port);
     const deadline = Date.now() + 10_000;
     while (!(await accepts(port))) {

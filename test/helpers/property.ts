@@ -16,5 +16,5 @@ export function propertyParameters<T>(runs = 300): fc.Parameters<T> {
 
 /** Asserts a property with the suite's parameters; throws with fast-check's report on failure. */
 export function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty<Ts> | fc.IAsyncProperty<Ts>, runs?: number): Promise<void> | void {
-  return fc.assert(property as fc.IProperty<Ts>, propertyParameters<Ts>(runs)) as Promise<void> | void;
+  return fc.assert(property, propertyParameters<Ts>(runs));
 }

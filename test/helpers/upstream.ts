@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -37,7 +37,7 @@ export class Upstream {
 
   static async start(name = 'upstream', handler?: (req: Received) => { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | undefined): Promise<Upstream> {
     let upstream: Upstream | undefined = undefined;
-    const server = createServer(async (req, res) => {
+    const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       let body = '';
       for await (const chunk of req) body += chunk;
       const received: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body };
@@ -47,7 +47,8 @@ export class Upstream {
       if (res.destroyed) return;
       res.writeHead(custom?.status ?? 200, { 'content-type': 'application/json', ...(custom?.headers ?? {}) });
       res.end(custom?.body ?? JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body }));
-    });
+    };
+    const server = createServer((req, res) => void answer(req, res));
     server.keepAliveTimeout = 1000;
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

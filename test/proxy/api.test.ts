@@ -95,7 +95,7 @@ t.test('creating a job with a scoped token labels it into scope', async (t) => {
   t.same(sent, { image: 'ubuntu', labels: { owner: 'me', team: 'a' } });
   t.equal(api.last.headers['content-length'], String(Buffer.byteLength(api.last.body)), 'Content-Length recomputed');
   await call('scoped', 'POST', '/v1/job', JSON.stringify({ image: 'x' }));
-  t.same(JSON.parse(api.last.body).labels, { team: 'a' }, 'a missing labels map is created');
+  t.same((JSON.parse(api.last.body) as { labels: Record<string, string> }).labels, { team: 'a' }, 'a missing labels map is created');
 
   const contradicting = await call('scoped', 'POST', '/v1/job', JSON.stringify({ labels: { team: 'b' } }));
   t.equal(contradicting.status, 403, 'a label contradicting the selector is refused, not overwritten');

@@ -104,7 +104,7 @@ t.test('live WebSockets close with 1008 when their access is revoked', async (t)
     bystander: await openSocket(a, 'nb1.job.test', bystander.value),
   };
   t.teardown(() => Object.values(sockets).forEach((socket) => socket.terminate()));
-  const echoed = new Promise((resolve) => sockets.bystander.once('message', (data) => resolve(data.toString())));
+  const echoed = new Promise((resolve) => sockets.bystander.once('message', (data: Buffer) => resolve(data.toString())));
   sockets.bystander.send('hello');
   t.equal(await echoed, 'hello');
 
@@ -121,7 +121,7 @@ t.test('live WebSockets close with 1008 when their access is revoked', async (t)
   t.same(await scopedClose, { code: 1008, reason: 'token no longer matches the job labels' });
 
   t.equal(sockets.bystander.readyState, WebSocket.OPEN, 'an unscoped token unaffected by the changes stays connected');
-  const still = new Promise((resolve) => sockets.bystander.once('message', (data) => resolve(data.toString())));
+  const still = new Promise((resolve) => sockets.bystander.once('message', (data: Buffer) => resolve(data.toString())));
   sockets.bystander.send('still here');
   t.equal(await still, 'still here');
   await waitFor(() => up.sockets.size === 1);

@@ -67,7 +67,7 @@ t.test("the job's own page posts with its session; a sibling job's page cannot",
     }, `${NB1}/api/save`),
   ]);
   t.equal(evilForm.status(), 403, "a form on another job posting to this one's URL");
-  await h.jobgate.logger.flush();
+  h.jobgate.logger.flush();
   await waitFor(() => h.log.access.slice(before).filter((line) => line.decision === 'foreign_origin').length >= 2, 20_000);
   t.pass('both carried the session cookie and were refused as foreign_origin');
   t.notOk(receivedBody('evil-form') || receivedBody('evil-fetch'), 'neither reached the job');

@@ -63,7 +63,7 @@ t.test('inline: an unsafe request on the session cookie must come from the job\'
       t.equal(up.received.length, before, `${why}: never reaches the job`);
     }
   }
-  await h.jobgate.logger.flush();
+  h.jobgate.logger.flush();
   t.ok(h.log.access.some((line) => line.decision === 'foreign_origin' && line.method === 'POST'), 'logged as foreign_origin');
 });
 

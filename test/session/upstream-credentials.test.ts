@@ -106,7 +106,7 @@ t.test('WebSocket handshakes carry no jobgate credential either', async (t) => {
     const ws = new WebSocket(`ws://127.0.0.1:${h.jobgate.proxyAddress.port}${path}`, { headers: { host, ...headers }, handshakeTimeout: 10_000 });
     await once(ws, 'open');
     ws.send('ping');
-    const [echo] = await once(ws, 'message');
+    const [echo] = (await once(ws, 'message')) as [Buffer, boolean];
     t.equal(String(echo), 'ping', 'the WebSocket works');
     ws.close();
     const seen = up.received.slice(before).find((received) => received.method === 'WS');
