@@ -56,7 +56,12 @@ async function profileOne(kind, { load, upstreamPort, redis, token }) {
   const spawned = performance.now();
   const child =
     kind === 'bare'
-      ? processes.start('bare http-proxy-3', process.execPath, [...prof, join(root, 'bench/servers/bare-proxy.mjs'), String(port), `http://127.0.0.1:${upstreamPort}`])
+      ? processes.start('bare http-proxy-3', process.execPath, [
+          ...prof,
+          join(root, 'bench/servers/bare-proxy.mjs'),
+          String(port),
+          `http://127.0.0.1:${upstreamPort}`,
+        ])
       : processes.start('jobgate', process.execPath, [...prof, join(root, 'bin/jobgate.js'), 'serve'], env);
   await waitUntil(`${child.benchName} ready`, async () => {
     processes.assertAlive(child);
@@ -65,7 +70,9 @@ async function profileOne(kind, { load, upstreamPort, redis, token }) {
   const headers = { Host: 'bench.job.test', Authorization: `Bearer ${token}` };
   if ((await httpStatus(port, headers)) !== 200) throw new Error(`${child.benchName} did not answer 200`);
 
-  console.log(`profiling ${child.benchName}: ${seconds} s of ${load.name} load, ${connections} connections${kind === 'jobgate' ? ', valid token (warm cache)' : ''}`);
+  console.log(
+    `profiling ${child.benchName}: ${seconds} s of ${load.name} load, ${connections} connections${kind === 'jobgate' ? ', valid token (warm cache)' : ''}`,
+  );
   // One second first, so that the profile's window holds the JIT-compiled steady state.
   await load.run({ port, headers, seconds: 1, connections });
   const fromMs = performance.now() - spawned;
@@ -80,7 +87,8 @@ async function profileOne(kind, { load, upstreamPort, redis, token }) {
   // The profile starts with the process (give or take its bootstrap): keep the load's window.
   const summary = summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')), top, { fromMs, toMs });
   const usPerRequest = (samples) => (samples * summary.intervalUs) / result.requests;
-  for (const list of [summary.top, summary.topOwnSelf, summary.topOwnTotal, summary.byArea]) for (const entry of list) entry.usPerRequest = usPerRequest(entry.samples);
+  for (const list of [summary.top, summary.topOwnSelf, summary.topOwnTotal, summary.byArea])
+    for (const entry of list) entry.usPerRequest = usPerRequest(entry.samples);
   return {
     target: child.benchName,
     requests: result.requests,
@@ -93,7 +101,8 @@ async function profileOne(kind, { load, upstreamPort, redis, token }) {
 }
 
 function print(record) {
-  const line = (entry) => `${(entry.share * 100).toFixed(1).padStart(5)} % ${entry.usPerRequest.toFixed(1).padStart(6)} us/req  ${entry.functionName.padEnd(30)} ${entry.where}`;
+  const line = (entry) =>
+    `${(entry.share * 100).toFixed(1).padStart(5)} % ${entry.usPerRequest.toFixed(1).padStart(6)} us/req  ${entry.functionName.padEnd(30)} ${entry.where}`;
   console.log(
     `\n${record.target}: ${Math.round(record.rps)} req/s under the profiler, ${record.totalSamples} samples in the load window (${record.requests} requests), ${(record.idleShare * 100).toFixed(1)} % idle, ${record.busyUsPerRequest.toFixed(0)} us of main-thread CPU per request`,
   );
@@ -125,12 +134,21 @@ try {
 
   const record = { generatedAt: new Date().toISOString(), seconds, connections, loadGenerator: `${load.name} ${load.version}`, ...jobgate };
   if (bare) {
-    record.bare = { rps: bare.rps, requests: bare.requests, busyUsPerRequest: bare.busyUsPerRequest, idleShare: bare.idleShare, byArea: bare.byArea, top: bare.top };
+    record.bare = {
+      rps: bare.rps,
+      requests: bare.requests,
+      busyUsPerRequest: bare.busyUsPerRequest,
+      idleShare: bare.idleShare,
+      byArea: bare.byArea,
+      top: bare.top,
+    };
     const bareAreas = new Map(bare.byArea.map((entry) => [entry.area, entry.usPerRequest]));
     console.log('\nmain-thread CPU per request by area (us): jobgate, bare, difference');
     for (const entry of jobgate.byArea.slice(0, 20)) {
       const other = bareAreas.get(entry.area) ?? 0;
-      console.log(`${entry.area.padEnd(36)} ${entry.usPerRequest.toFixed(1).padStart(7)} ${other.toFixed(1).padStart(7)} ${(entry.usPerRequest - other).toFixed(1).padStart(8)}`);
+      console.log(
+        `${entry.area.padEnd(36)} ${entry.usPerRequest.toFixed(1).padStart(7)} ${other.toFixed(1).padStart(7)} ${(entry.usPerRequest - other).toFixed(1).padStart(8)}`,
+      );
     }
   }
   writeFileSync(join(outDir, 'profile.json'), `${JSON.stringify(record, null, 2)}\n`);

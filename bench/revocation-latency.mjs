@@ -103,7 +103,9 @@ try {
   latencies.sort((a, b) => a - b);
   const fmt = (ms) => `${ms.toFixed(2)} ms`;
   console.log(`revocation enforced on 2 jobgate instances, ${latencies.length} measurements (${samples} deletes x 2 instances)`);
-  console.log(`  p50 ${fmt(percentile(latencies, 50))}  p90 ${fmt(percentile(latencies, 90))}  p99 ${fmt(percentile(latencies, 99))}  max ${fmt(latencies[latencies.length - 1])}`);
+  console.log(
+    `  p50 ${fmt(percentile(latencies, 50))}  p90 ${fmt(percentile(latencies, 90))}  p99 ${fmt(percentile(latencies, 99))}  max ${fmt(latencies[latencies.length - 1])}`,
+  );
   console.log(`  (each figure includes one HTTP round trip of the polling client; target: p99 <= 10 ms)`);
   upstream.close();
   admin.disconnect();

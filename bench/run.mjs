@@ -90,7 +90,12 @@ const log = (text) => console.log(text);
 
 /** nginx on the PATH or in the usual sbin directories: { path, version }, or undefined. */
 function findNginx() {
-  const candidates = [execFileSync('sh', ['-c', 'command -v nginx || true'], { encoding: 'utf8' }).trim(), '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
+  const candidates = [
+    execFileSync('sh', ['-c', 'command -v nginx || true'], { encoding: 'utf8' }).trim(),
+    '/usr/sbin/nginx',
+    '/usr/local/sbin/nginx',
+    '/usr/local/nginx/sbin/nginx',
+  ];
   for (const path of candidates.filter(Boolean)) {
     // `nginx -v` prints "nginx version: nginx/1.22.1" on stderr.
     const run = spawnSync(path, ['-v'], { encoding: 'utf8' });
@@ -215,7 +220,9 @@ function median(values) {
 
 async function main() {
   const load = await loadGenerator(flags.load === 'auto' ? undefined : flags.load);
-  log(`jobgate benchmark (${quick ? 'quick' : 'full'} mode): load from ${load.name} ${load.version}${load.name === 'wrk' ? '' : ' (wrk not found: apt-get install wrk)'}, ${settings.connections} connections, ${settings.rounds} round(s) x ${settings.seconds} s per case`);
+  log(
+    `jobgate benchmark (${quick ? 'quick' : 'full'} mode): load from ${load.name} ${load.version}${load.name === 'wrk' ? '' : ' (wrk not found: apt-get install wrk)'}, ${settings.connections} connections, ${settings.rounds} round(s) x ${settings.seconds} s per case`,
+  );
 
   // Upstream and the proxies without auth.
   const upstreamPort = await freePort();
@@ -227,7 +234,21 @@ async function main() {
   const chp = processes.start(
     'configurable-http-proxy',
     process.execPath,
-    [here('node_modules/configurable-http-proxy/bin/configurable-http-proxy'), '--ip', '127.0.0.1', '--port', String(chpPort), '--api-ip', '127.0.0.1', '--api-port', String(await freePort()), '--default-target', upstreamUrl, '--log-level', 'warn'],
+    [
+      here('node_modules/configurable-http-proxy/bin/configurable-http-proxy'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(chpPort),
+      '--api-ip',
+      '127.0.0.1',
+      '--api-port',
+      String(await freePort()),
+      '--default-target',
+      upstreamUrl,
+      '--log-level',
+      'warn',
+    ],
     { CONFIGPROXY_AUTH_TOKEN: randomBytes(16).toString('hex') },
   );
 
@@ -237,13 +258,17 @@ async function main() {
   const jobUpstream = `${upstreamUrl}/`;
   await Promise.all([putBenchJob(small, jobUpstream), putBenchJob(large, jobUpstream)]);
   const smallTokens = await mintTokens(small, settings.smallTokens, 'small');
-  log(`seeding the large registry: ${settings.largeTokens.toLocaleString('en-US')} tokens, ${settings.largeJobs.toLocaleString('en-US')} jobs${quick ? ' (quick mode; the full run uses 1,000,000 and 100,000)' : ''}...`);
+  log(
+    `seeding the large registry: ${settings.largeTokens.toLocaleString('en-US')} tokens, ${settings.largeJobs.toLocaleString('en-US')} jobs${quick ? ' (quick mode; the full run uses 1,000,000 and 100,000)' : ''}...`,
+  );
   const minted = settings.coldTokens + 1;
   await seedFiller(large, { tokens: settings.largeTokens - minted, jobs: settings.largeJobs - 1, upstream: jobUpstream });
   const largeTokens = await mintTokens(large, minted, 'large');
   const seedSeconds = (performance.now() - seedStarted) / 1000;
   const registries = { small: await describeRegistry(small), large: await describeRegistry(large), seedSeconds };
-  log(`  done in ${seedSeconds.toFixed(1)} s: large registry ${registries.large.tokens} tokens, ${registries.large.jobs} jobs, Redis ${(registries.large.redisUsedMemoryBytes / 1e6).toFixed(0)} MB`);
+  log(
+    `  done in ${seedSeconds.toFixed(1)} s: large registry ${registries.large.tokens} tokens, ${registries.large.jobs} jobs, Redis ${(registries.large.redisUsedMemoryBytes / 1e6).toFixed(0)} MB`,
+  );
   const coldFile = join(tmp, 'cold-tokens.txt');
   writeFileSync(coldFile, `${largeTokens.slice(1).join('\n')}\n`);
 
@@ -265,13 +290,18 @@ async function main() {
   let nginxJobgate;
   if (nginx) {
     const authPort = await freePort();
-    const authService = processes.start('nginx auth service', process.execPath, [here('bench/servers/auth-service.mjs'), String(authPort), small.url, KEY_PREFIX]);
+    const authService = processes.start('nginx auth service', process.execPath, [
+      here('bench/servers/auth-service.mjs'),
+      String(authPort),
+      small.url,
+      KEY_PREFIX,
+    ]);
     nginxServer = await startNginx(nginx, upstreamPort, { port: authPort, children: [authService], dir: 'nginx' });
     nginxJobgate = await startNginx(nginx, upstreamPort, { port: jgAuthz.authzPort, children: [jgAuthz.child], dir: 'nginx-jobgate' });
   }
 
   const valid = { Host: JOB_HOST, Authorization: `Bearer ${smallTokens[0]}` };
-  const largeTokenLabel = `${(settings.largeTokens / 1e6 >= 1 ? `${settings.largeTokens / 1e6}M` : `${settings.largeTokens / 1e3}k`)} tokens / ${settings.largeJobs >= 1000 ? `${settings.largeJobs / 1e3}k` : settings.largeJobs} jobs`;
+  const largeTokenLabel = `${settings.largeTokens / 1e6 >= 1 ? `${settings.largeTokens / 1e6}M` : `${settings.largeTokens / 1e3}k`} tokens / ${settings.largeJobs >= 1000 ? `${settings.largeJobs / 1e3}k` : settings.largeJobs} jobs`;
   const cases = [
     {
       id: 'upstream',
@@ -413,7 +443,8 @@ async function main() {
     const result = await load.run({ port: c.port, headers: c.headers, seconds, connections: settings.connections, tokensFile: c.tokensFile, countStatus });
     const cpuAfter = cpuSeconds(pids);
     // CPU time of the case's own processes per request: the work, whatever the machine's noise.
-    result.cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined || !result.requests ? undefined : ((cpuAfter - cpuBefore) / result.requests) * 1e6;
+    result.cpuUsPerRequest =
+      cpuBefore === undefined || cpuAfter === undefined || !result.requests ? undefined : ((cpuAfter - cpuBefore) / result.requests) * 1e6;
     const wrongStatus = c.expect === 200 ? result.failedStatus : result.requests - result.failedStatus;
     const after = await httpStatus(c.port, c.probeHeaders ?? c.headers);
     if (after !== c.expect) throw new Error(`${c.label}: after a burst, a request answered ${after} instead of ${c.expect}`);
@@ -425,7 +456,8 @@ async function main() {
   for (const c of active) {
     const { statuses, requests } = await burst(c, settings.warmupSeconds, true);
     const wrong = Object.entries(statuses ?? {}).filter(([code]) => Number(code) !== c.expect);
-    if (wrong.length > 0 || !requests) throw new Error(`${c.label}: the warm-up got ${JSON.stringify(statuses)} (${requests} requests), expected only ${c.expect}`);
+    if (wrong.length > 0 || !requests)
+      throw new Error(`${c.label}: the warm-up got ${JSON.stringify(statuses)} (${requests} requests), expected only ${c.expect}`);
   }
 
   for (let round = 0; round < settings.rounds; round++) {
@@ -438,7 +470,9 @@ async function main() {
       const result = await burst(c, settings.seconds);
       c.rounds.push(result);
       c.unexpected += result.unexpected;
-      log(`  ${c.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  CPU ${result.cpuUsPerRequest?.toFixed(0) ?? '?'} us/req${result.unexpected ? `  (${result.unexpected} unexpected answers or errors)` : ''}`);
+      log(
+        `  ${c.id.padEnd(11)} ${Math.round(result.rps).toString().padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms  CPU ${result.cpuUsPerRequest?.toFixed(0) ?? '?'} us/req${result.unexpected ? `  (${result.unexpected} unexpected answers or errors)` : ''}`,
+      );
       await sleep(1000);
     }
   }
@@ -448,7 +482,11 @@ async function main() {
   // finer than this machine's noise between bursts a minute apart (two identical instances have
   // differed by 40 % in p99 over five rounds), while two bursts in a row see the same machine.
   const paired = {};
-  for (const [a, b] of [['jg-valid', 'bare'], ['jg-invalid', 'jg-valid'], ['jg-1m', 'jg-valid']]) {
+  for (const [a, b] of [
+    ['jg-valid', 'bare'],
+    ['jg-invalid', 'jg-valid'],
+    ['jg-1m', 'jg-valid'],
+  ]) {
     const first = active.find((c) => c.id === a);
     const second = active.find((c) => c.id === b);
     if (!first || !second) continue;
@@ -472,7 +510,12 @@ async function main() {
 
   // Peak RSS (VmHWM) of each process, read before anything stops.
   for (const c of active) c.peakRssBytes = c.children.length === 1 ? peakRss(c.children[0].pid) : undefined;
-  const jobgateRss = { valid: peakRss(jgValid.child.pid), invalid: peakRss(jgInvalid.child.pid), cold: peakRss(jgCold.child.pid), largeRegistry: peakRss(jgLarge.child.pid) };
+  const jobgateRss = {
+    valid: peakRss(jgValid.child.pid),
+    invalid: peakRss(jgInvalid.child.pid),
+    cold: peakRss(jgCold.child.pid),
+    largeRegistry: peakRss(jgLarge.child.pid),
+  };
 
   const bareCase = active.find((c) => c.id === 'bare');
   const summary = cases.map((c) => {
@@ -496,7 +539,13 @@ async function main() {
       rpsMax: Math.max(...c.rounds.map((r) => r.rps)),
       unexpected: c.unexpected,
       peakRssBytes: c.peakRssBytes,
-      rounds: c.rounds.map((r) => ({ rps: Math.round(r.rps), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuUsPerRequest: r.cpuUsPerRequest === undefined ? undefined : Math.round(r.cpuUsPerRequest), requests: r.requests })),
+      rounds: c.rounds.map((r) => ({
+        rps: Math.round(r.rps),
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+        cpuUsPerRequest: r.cpuUsPerRequest === undefined ? undefined : Math.round(r.cpuUsPerRequest),
+        requests: r.requests,
+      })),
     };
   });
   const bareRps = bareCase ? median(bareCase.rounds.map((r) => r.rps)) : undefined;
@@ -510,9 +559,12 @@ async function main() {
   const get = (id) => summary.find((c) => c.id === id && !c.skipped);
   const target = (name, measure, wanted, test) => {
     const value = measure();
-    return value === undefined ? { name, measured: 'not measured', target: wanted, met: undefined } : { name, measured: value.text, value: value.n, target: wanted, met: test(value.n) };
+    return value === undefined
+      ? { name, measured: 'not measured', target: wanted, met: undefined }
+      : { name, measured: value.text, value: value.n, target: wanted, met: test(value.n) };
   };
-  const ratioOf = (a, b, field = 'rps') => (get(a) && get(b) ? { n: get(a)[field] / get(b)[field], text: `${(get(a)[field] / get(b)[field]).toFixed(2)}x` } : undefined);
+  const ratioOf = (a, b, field = 'rps') =>
+    get(a) && get(b) ? { n: get(a)[field] / get(b)[field], text: `${(get(a)[field] / get(b)[field]).toFixed(2)}x` } : undefined;
   const maxRss = Math.max(...Object.values(jobgateRss).filter((v) => v !== undefined));
   // A ratio from the back-to-back pairs when they ran (the rounds' ratio beside it), else from the rounds.
   const pairedRatio = (a, b, field = 'rps') => {
@@ -524,16 +576,46 @@ async function main() {
   };
   const pairs = (name) => `${name} (median of back-to-back pairs)`;
   const targets = [
-    target(pairs('jobgate authenticated req/s vs bare pass-through'), () => pairedRatio('jg-valid', 'bare'), '>= 0.95x', (n) => n >= 0.95),
-    target(pairs('jobgate authenticated p99 vs bare pass-through'), () => pairedRatio('jg-valid', 'bare', 'p99'), '<= 1.10x', (n) => n <= 1.1),
-    target('jobgate authenticated req/s vs configurable-http-proxy', () => ratioOf('jg-valid', 'chp'), '>= 1.5x', (n) => n >= 1.5),
-    target(pairs('rejections (401) req/s vs accepted'), () => pairedRatio('jg-invalid', 'jg-valid'), '>= 2x', (n) => n >= 2),
-    target(pairs(`${largeTokenLabel} registry req/s vs 10-token registry`), () => pairedRatio('jg-1m', 'jg-valid'), 'within 5 % (0.95x-1.05x)', (n) => Math.abs(n - 1) <= 0.05),
+    target(
+      pairs('jobgate authenticated req/s vs bare pass-through'),
+      () => pairedRatio('jg-valid', 'bare'),
+      '>= 0.95x',
+      (n) => n >= 0.95,
+    ),
+    target(
+      pairs('jobgate authenticated p99 vs bare pass-through'),
+      () => pairedRatio('jg-valid', 'bare', 'p99'),
+      '<= 1.10x',
+      (n) => n <= 1.1,
+    ),
+    target(
+      'jobgate authenticated req/s vs configurable-http-proxy',
+      () => ratioOf('jg-valid', 'chp'),
+      '>= 1.5x',
+      (n) => n >= 1.5,
+    ),
+    target(
+      pairs('rejections (401) req/s vs accepted'),
+      () => pairedRatio('jg-invalid', 'jg-valid'),
+      '>= 2x',
+      (n) => n >= 2,
+    ),
+    target(
+      pairs(`${largeTokenLabel} registry req/s vs 10-token registry`),
+      () => pairedRatio('jg-1m', 'jg-valid'),
+      'within 5 % (0.95x-1.05x)',
+      (n) => Math.abs(n - 1) <= 0.05,
+    ),
     target(
       'jobgate peak RSS (largest of its instances)',
       () =>
         Number.isFinite(maxRss)
-          ? { n: maxRss, text: `${(maxRss / 1e6).toFixed(0)} MB (${Object.entries(jobgateRss).map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)}`).join(', ')})` }
+          ? {
+              n: maxRss,
+              text: `${(maxRss / 1e6).toFixed(0)} MB (${Object.entries(jobgateRss)
+                .map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)}`)
+                .join(', ')})`,
+            }
           : undefined,
       '<= 150 MB',
       (n) => n <= 150e6,
@@ -562,7 +644,13 @@ async function main() {
       undici: packageVersion('undici'),
       jobgateNodeOptions,
     },
-    settings: { rounds: settings.rounds, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds, connections: settings.connections, coldTokens: settings.coldTokens },
+    settings: {
+      rounds: settings.rounds,
+      seconds: settings.seconds,
+      warmupSeconds: settings.warmupSeconds,
+      connections: settings.connections,
+      coldTokens: settings.coldTokens,
+    },
     registries,
     jobgatePeakRssBytes: jobgateRss,
     cases: summary,
@@ -572,7 +660,11 @@ async function main() {
 
   log('');
   log(consoleTable(results));
-  log(`\njobgate peak RSS per instance: ${Object.entries(jobgateRss).map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)} MB`).join(', ')}`);
+  log(
+    `\njobgate peak RSS per instance: ${Object.entries(jobgateRss)
+      .map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)} MB`)
+      .join(', ')}`,
+  );
   for (const c of summary) if (c.unexpected) log(`warning: ${c.label}: ${c.unexpected} answers other than ${c.expect} or socket errors`);
 
   const svg = svgChart(results);

@@ -12,7 +12,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 const { JOB_ID, JOB_PORT } = process.env;
 const audience = process.env.AUDIENCE ?? (JOB_ID && (JOB_PORT ? `job:${JOB_ID}:${JOB_PORT}` : `job:${JOB_ID}`));
 if (!audience) {
-  console.error('verify-upstream: set JOB_ID (and JOB_PORT for a port other than the job\'s default), or AUDIENCE');
+  console.error("verify-upstream: set JOB_ID (and JOB_PORT for a port other than the job's default), or AUDIENCE");
   process.exit(2);
 }
 const jwks = createRemoteJWKSet(new URL(process.env.JWKS_URL ?? 'http://127.0.0.1:9090/.well-known/jobgate/jwks.json'));

@@ -17,7 +17,9 @@ function original(file, line, column) {
   const map = sourceMaps.get(file);
   const entry = map?.findEntry(line, column);
   if (!entry?.originalSource) return undefined;
-  const source = entry.originalSource.startsWith('file://') ? fileURLToPath(entry.originalSource) : new URL(entry.originalSource, `file://${root}${file}`).pathname;
+  const source = entry.originalSource.startsWith('file://')
+    ? fileURLToPath(entry.originalSource)
+    : new URL(entry.originalSource, `file://${root}${file}`).pathname;
   return `${source.startsWith(root) ? source.slice(root.length) : source}:${entry.originalLine + 1}`;
 }
 
@@ -108,9 +110,18 @@ export function summarize(profile, top = 15, window = undefined) {
     totalSamples: total,
     intervalUs,
     idleShare: idle / total,
-    top: ranked.filter((entry) => entry.functionName !== '(idle)').slice(0, top).map(share),
-    topOwnSelf: ranked.filter((entry) => entry.where.startsWith('src/')).slice(0, top).map(share),
-    topOwnTotal: [...inclusive.values()].sort((a, b) => b.samples - a.samples).slice(0, top).map(share),
+    top: ranked
+      .filter((entry) => entry.functionName !== '(idle)')
+      .slice(0, top)
+      .map(share),
+    topOwnSelf: ranked
+      .filter((entry) => entry.where.startsWith('src/'))
+      .slice(0, top)
+      .map(share),
+    topOwnTotal: [...inclusive.values()]
+      .sort((a, b) => b.samples - a.samples)
+      .slice(0, top)
+      .map(share),
     byArea: [...areas.entries()].map(([name, samples]) => ({ area: name, samples, share: samples / total })).sort((a, b) => b.samples - a.samples),
   };
 }

@@ -41,7 +41,10 @@ async function runWrk({ port, headers, seconds, connections, tokensFile, countSt
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', WRK_SCRIPT];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
   args.push(`http://127.0.0.1:${port}/`);
-  const child = spawn('wrk', args, { env: { ...process.env, JOBGATE_BENCH_TOKENS: tokensFile ?? '', JOBGATE_BENCH_STATUS: countStatus ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('wrk', args, {
+    env: { ...process.env, JOBGATE_BENCH_TOKENS: tokensFile ?? '', JOBGATE_BENCH_STATUS: countStatus ? '1' : '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text) => (output += text));
   child.stderr.setEncoding('utf8').on('data', (text) => (output += text));
@@ -50,7 +53,16 @@ async function runWrk({ port, headers, seconds, connections, tokensFile, countSt
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${output.trim()}`);
   const [requests, durationUs, p50Us, p99Us, maxUs, connect, read, write, status, timeout] = line[1].trim().split(' ').map(Number);
   const secs = durationUs / 1e6;
-  const result = { requests, seconds: secs, rps: requests / secs, p50Ms: p50Us / 1000, p99Ms: p99Us / 1000, maxMs: maxUs / 1000, errors: connect + read + write + timeout, failedStatus: status };
+  const result = {
+    requests,
+    seconds: secs,
+    rps: requests / secs,
+    p50Ms: p50Us / 1000,
+    p99Ms: p99Us / 1000,
+    maxMs: maxUs / 1000,
+    errors: connect + read + write + timeout,
+    failedStatus: status,
+  };
   if (countStatus) {
     result.statuses = {};
     for (const [, code, n] of output.matchAll(/JOBGATE_BENCH_STATUS (\d+) (\d+)/g)) result.statuses[code] = (result.statuses[code] ?? 0) + Number(n);

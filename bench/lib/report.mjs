@@ -12,7 +12,16 @@ function rows(results) {
   return results.cases.map((c) =>
     c.skipped
       ? [c.label, `skipped (${c.skipped})`, '', '', '', '', '', '']
-      : [c.label, thousands(c.rps), fixed(c.p50Ms, 2), fixed(c.p99Ms, 2), ratio(c.ratioRps), ratio(c.ratioP99), fixed(c.cpuUsPerRequest, 0), mb(c.peakRssBytes)],
+      : [
+          c.label,
+          thousands(c.rps),
+          fixed(c.p50Ms, 2),
+          fixed(c.p99Ms, 2),
+          ratio(c.ratioRps),
+          ratio(c.ratioP99),
+          fixed(c.cpuUsPerRequest, 0),
+          mb(c.peakRssBytes),
+        ],
   );
 }
 
@@ -89,7 +98,7 @@ function profileSection(profilePath) {
       profile.top.map((entry) => [entry.functionName, entry.where, pct(entry), us(entry)]),
     ),
     '',
-    'jobgate\'s own functions by total (inclusive) time, i.e. with what they call (an `await` splits a',
+    "jobgate's own functions by total (inclusive) time, i.e. with what they call (an `await` splits a",
     'function: what runs after it is not under its caller any more):',
     '',
     markdownTable(
@@ -105,12 +114,22 @@ function profileSection(profilePath) {
       '',
       markdownTable(
         ['area', 'jobgate µs/req', 'bare µs/req', 'difference'],
-        profile.byArea.slice(0, 16).map((entry) => [entry.area, us(entry), (bare.get(entry.area) ?? 0).toFixed(1), (entry.usPerRequest - (bare.get(entry.area) ?? 0)).toFixed(1)]),
+        profile.byArea
+          .slice(0, 16)
+          .map((entry) => [entry.area, us(entry), (bare.get(entry.area) ?? 0).toFixed(1), (entry.usPerRequest - (bare.get(entry.area) ?? 0)).toFixed(1)]),
       ),
       '',
     );
   } else {
-    out.push('Self time by package or area:', '', markdownTable(['area', 'self %'], profile.byArea.slice(0, 12).map((entry) => [entry.area, pct(entry)])), '');
+    out.push(
+      'Self time by package or area:',
+      '',
+      markdownTable(
+        ['area', 'self %'],
+        profile.byArea.slice(0, 12).map((entry) => [entry.area, pct(entry)]),
+      ),
+      '',
+    );
   }
   out.push(
     '`writeLatin1String`, `writev` and `writeString` are socket and file writes (a string of headers,',
@@ -161,7 +180,7 @@ const HOT_PATH_HISTORY = [
       ],
       [
         'request metrics as plain counters read on scrape',
-        "prom-client hashes the label set on every increment and observation, even on a pre-bound child",
+        'prom-client hashes the label set on every increment and observation, even on a pre-bound child',
         '',
       ],
       [
@@ -203,7 +222,7 @@ const HOT_PATH_HISTORY = [
   'headers. See the profile below.',
   '',
   'Peak RSS is now under 150 MB in every instance, the cold path included. The p99 and the',
-  '401/accepted targets sit close to this machine\'s noise: in one run the two warm instances, which',
+  "401/accepted targets sit close to this machine's noise: in one run the two warm instances, which",
   'run the same code and differ only by their Redis, had round p99s of 8.7 and 15.5 ms, and the',
   '401/accepted pairs of the latest run range from 1.89x to 2.26x. Hence the back-to-back pairs.',
   'The stretch goal is not reached here: jobgate inline runs at 0.7x-1.1x of nginx + auth_request',
@@ -221,7 +240,7 @@ export function markdown(results, { svg, profilePath }) {
     '<!-- Written by `npm run bench` (bench/run.mjs); edits here are overwritten. -->',
     '',
     'What a request costs in jobgate, measured against the upstream alone, the floor cost of proxying in',
-    'Node (a bare http-proxy-3 pass-through), JupyterHub\'s configurable-http-proxy and nginx with',
+    "Node (a bare http-proxy-3 pass-through), JupyterHub's configurable-http-proxy and nginx with",
     '`auth_request`, all side by side on one machine. A benchmark is not a test: nothing here is asserted',
     'by the tap suite.',
     '',
@@ -237,7 +256,7 @@ export function markdown(results, { svg, profilePath }) {
     '',
     'p50/p99 are per-request latencies as the load generator saw them; "vs bare" divides by the bare',
     'http-proxy-3 pass-through of the same run. CPU µs/req is the CPU time (user + system, all threads,',
-    'from /proc) that the case\'s own processes used during a burst, divided by its requests: the work',
+    "from /proc) that the case's own processes used during a burst, divided by its requests: the work",
     'per request, which the noise of a shared machine disturbs far less than req/s (nginx: master,',
     'worker and auth service; the upstream and Redis are not counted, except in "upstream alone").',
     'Peak RSS is VmHWM at the end of the run of the one process that serves the case (— for nginx).',
@@ -252,7 +271,7 @@ export function markdown(results, { svg, profilePath }) {
     'After the rounds, the compared cases run again as back-to-back pairs of short bursts (A then B,',
     'then B then A), and those targets take the median of the per-pair ratios; the ratio of the',
     "rounds' medians is shown beside it. Bursts a minute apart see different machines here: in one",
-    "run, two jobgate instances running the same code had round p99s of 8.7 and 15.5 ms.",
+    'run, two jobgate instances running the same code had round p99s of 8.7 and 15.5 ms.',
     '',
     '### Requests/s',
     '',
@@ -271,9 +290,9 @@ export function markdown(results, { svg, profilePath }) {
       results.cases.map((c) => [c.label, c.description]),
     ),
     '',
-    'Each jobgate case has its own jobgate process, so that no case inherits another\'s caches, heap',
+    "Each jobgate case has its own jobgate process, so that no case inherits another's caches, heap",
     'or failure counters: the two warm cases differ only by the Redis behind them.',
-    'jobgate runs with its defaults and its image\'s `NODE_OPTIONS` (log level `info`: one access line per request, written to',
+    "jobgate runs with its defaults and its image's `NODE_OPTIONS` (log level `info`: one access line per request, written to",
     '/dev/null here; cache 10,000 entries per kind, 5 s TTL) except `JOBGATE_AUTH_FAILURE_LIMIT=1000000`,',
     'since every 401 of the invalid-token case counts as a failure of 127.0.0.1 and would turn into',
     '429 at the default limit of 60 per minute. After every burst one more request checks that the',
@@ -301,11 +320,11 @@ export function markdown(results, { svg, profilePath }) {
     '',
     'It needs `redis-server` and `redis-cli` (`apt-get install redis-server`). Load comes from',
     '[wrk](https://github.com/wg/wrk) when it is installed (`apt-get install wrk`): a C program, so',
-    'the load generator takes less of a small machine\'s CPU than a Node one. Without wrk, the',
+    "the load generator takes less of a small machine's CPU than a Node one. Without wrk, the",
     'harness falls back to autocannon (a devDependency, installed by `npm install`) and says so.',
     '',
     'The nginx case runs when `nginx` is on the PATH or in /usr/sbin (`apt-get install nginx-light`,',
-    'or any nginx built with `--with-http_auth_request_module`, which Debian\'s packages are); otherwise',
+    "or any nginx built with `--with-http_auth_request_module`, which Debian's packages are); otherwise",
     'it is reported as skipped. The harness writes its own nginx.conf into a temporary directory and',
     'runs `nginx -p <dir> -c nginx.conf -g "daemon off;"`: one worker process, keep-alive to the',
     'upstream and to the auth service, access log off. `.ci/run` installs nginx (the forward-auth tests use',

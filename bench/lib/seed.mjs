@@ -17,7 +17,18 @@ export const TOKEN_SELECTOR = 'team=bench';
 /** Starts a redis-server on a free 127.0.0.1 port, without persistence. */
 export async function startRedis(processes, name) {
   const port = await freePort();
-  const child = processes.start(name, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes']);
+  const child = processes.start(name, 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--protected-mode',
+    'yes',
+  ]);
   await waitUntil(name, () => tcpOpen(port));
   const url = `redis://127.0.0.1:${port}`;
   const admin = createRedis({ url, commandTimeoutMs: 60_000, reconnect: false });
@@ -67,13 +78,49 @@ export async function seedFiller(redis, { tokens, jobs, upstream }) {
   for (let i = 0; i < tokens; i++) {
     const id = fillerTokenId(i);
     const secretHash = createHash('sha256').update(`filler-${i}`).digest('hex');
-    chunk += resp(['HSET', `${prefix}token:${id}`, 'id', id, 'name', `filler-${i}`, 'role', 'read', 'labelSelector', `team=t${i % 1000}`, 'secretHash', secretHash, 'version', '1', 'createdAt', created, 'updatedAt', created]);
+    chunk += resp([
+      'HSET',
+      `${prefix}token:${id}`,
+      'id',
+      id,
+      'name',
+      `filler-${i}`,
+      'role',
+      'read',
+      'labelSelector',
+      `team=t${i % 1000}`,
+      'secretHash',
+      secretHash,
+      'version',
+      '1',
+      'createdAt',
+      created,
+      'updatedAt',
+      created,
+    ]);
     chunk += resp(['SADD', `${prefix}tokens`, id]);
     if (chunk.length > 1 << 20) await flush();
   }
   for (let i = 0; i < jobs; i++) {
     const id = `filler-${i}`;
-    chunk += resp(['HSET', `${prefix}job:${id}`, 'id', id, 'labels', JSON.stringify({ team: `t${i % 1000}` }), 'upstream', upstream, 'ports', '{}', 'unsecureHttp', 'false', 'createdAt', created, 'updatedAt', created]);
+    chunk += resp([
+      'HSET',
+      `${prefix}job:${id}`,
+      'id',
+      id,
+      'labels',
+      JSON.stringify({ team: `t${i % 1000}` }),
+      'upstream',
+      upstream,
+      'ports',
+      '{}',
+      'unsecureHttp',
+      'false',
+      'createdAt',
+      created,
+      'updatedAt',
+      created,
+    ]);
     chunk += resp(['SADD', `${prefix}jobs`, id]);
     if (chunk.length > 1 << 20) await flush();
   }

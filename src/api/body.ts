@@ -29,8 +29,7 @@ export type BodyResult = { readonly ok: true; readonly body: Buffer } | BodyFail
 
 /** Which check a body needs (see `decideApi`): a job creation, or a label change on a job. */
 export type BodyCheck =
-  | { readonly op: 'create'; readonly selector: Selector }
-  | { readonly op: 'relabel'; readonly selector: Selector; readonly jobLabels: Labels };
+  { readonly op: 'create'; readonly selector: Selector } | { readonly op: 'relabel'; readonly selector: Selector; readonly jobLabels: Labels };
 
 type Failure = BodyFailure;
 
@@ -60,7 +59,11 @@ function contentTypeProblem(contentType: string | undefined): string | undefined
     const param = params[i]!;
     const eq = param.indexOf('=');
     if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
-    const charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (charset !== 'utf-8' && charset !== 'utf8') return `The charset ${JSON.stringify(charset)} is not supported. Send UTF-8 JSON.`;
   }
   return undefined;
@@ -174,7 +177,8 @@ function insertLabels(read: JsonBody, added: ReadonlyMap<string, string>): Buffe
   const members = [...added].map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',');
   const labels = read.spans.get('labels');
   const top = read.spans.get('')!;
-  const [at, insertion] = labels !== undefined ? [labels.close, (labels.members > 0 ? ',' : '') + members] : [top.close, `${top.members > 0 ? ',' : ''}"labels":{${members}}`];
+  const [at, insertion] =
+    labels !== undefined ? [labels.close, (labels.members > 0 ? ',' : '') + members] : [top.close, `${top.members > 0 ? ',' : ''}"labels":{${members}}`];
   return Buffer.from(read.text.slice(0, at) + insertion + read.text.slice(at));
 }
 
@@ -205,7 +209,8 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
   if (!read.ok) return read;
   const object = read.object;
   for (const key of Object.keys(object)) {
-    if (isMethodBodyKey(key)) return badBody(`The key ${JSON.stringify(key)} asks some upstreams to run the request as another method than the one jobgate checked. Remove it.`);
+    if (isMethodBodyKey(key))
+      return badBody(`The key ${JSON.stringify(key)} asks some upstreams to run the request as another method than the one jobgate checked. Remove it.`);
   }
   const given = Object.hasOwn(object, 'labels') ? object.labels : {};
   if (given === null || typeof given !== 'object' || Array.isArray(given)) {
@@ -227,15 +232,21 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
       labels.set(key, value);
       added.set(key, value);
     } else if (sent !== value) {
-      return outOfScope(`The label ${key}=${sent} contradicts the token's label selector, which requires ${key}=${value}. Remove the label or set it to ${JSON.stringify(value)}.`);
+      return outOfScope(
+        `The label ${key}=${sent} contradicts the token's label selector, which requires ${key}=${value}. Remove the label or set it to ${JSON.stringify(value)}.`,
+      );
     }
   }
   const unmet = firstUnmet(selector, labels);
   if (unmet !== undefined) {
     if (isReservedLabel(unmet.key)) {
-      return outOfScope(`The token's label selector requires "${describe(unmet)}", a label that jobgate sets and a job creation cannot: use a token whose selector does not pin "${RESERVED_LABEL_PREFIX}" labels.`);
+      return outOfScope(
+        `The token's label selector requires "${describe(unmet)}", a label that jobgate sets and a job creation cannot: use a token whose selector does not pin "${RESERVED_LABEL_PREFIX}" labels.`,
+      );
     }
-    return outOfScope(`The job's labels would not satisfy "${describe(unmet)}" from the token's label selector "${formatSelector(selector)}". Set the labels so that they do.`);
+    return outOfScope(
+      `The job's labels would not satisfy "${describe(unmet)}" from the token's label selector "${formatSelector(selector)}". Set the labels so that they do.`,
+    );
   }
   return { ok: true, body: added.size === 0 ? body : insertLabels(read, added) };
 }
@@ -251,7 +262,13 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
  * as the empty value and as a removal of the label, since upstreams differ). On success, `body`
  * is the request body, unchanged.
  */
-export function checkRelabel(selector: Selector, jobLabels: Labels, contentType: string | undefined, body: Buffer, maxBytes: number = MAX_API_BODY_BYTES): BodyResult {
+export function checkRelabel(
+  selector: Selector,
+  jobLabels: Labels,
+  contentType: string | undefined,
+  body: Buffer,
+  maxBytes: number = MAX_API_BODY_BYTES,
+): BodyResult {
   const read = readJsonObject(contentType, body, maxBytes, RELABEL_KEYS);
   if (!read.ok) return read;
   const object = read.object;

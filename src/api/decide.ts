@@ -77,7 +77,7 @@ const SCOPED_ROUTE_DENIED = deny(
   403,
   INSUFFICIENT_SCOPE,
   'scoped_route_denied',
-  "Tokens with a label selector cannot use this API path, since jobgate cannot check it against the selector. Use an unscoped operator token, or ask an administrator to add an API rule for the path.",
+  'Tokens with a label selector cannot use this API path, since jobgate cannot check it against the selector. Use an unscoped operator token, or ask an administrator to add an API rule for the path.',
 );
 const UNKNOWN_JOB = deny(404, 'not_found', 'unknown_job', 'No job with this id is registered. Check the job id in the URL.');
 const SCOPE_DENIED = deny(
@@ -154,4 +154,3 @@ export function decideApiForJob(token: ApiIdentity, job: { readonly labels: Labe
   if (pending.then === 'forward') return FORWARD;
   return { kind: 'inspect-body', check: { op: 'relabel', selector: token.selector, jobLabels: job.labels } };
 }
-

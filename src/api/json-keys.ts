@@ -290,7 +290,8 @@ class KeyScanner {
     }
     frame.seen!.set(fold, key);
     const child = watched.children?.[key];
-    if (child !== undefined && Object.hasOwn(watched.children!, key)) this.pending = { watched: child, where: frame.where === '' ? key : `${frame.where}.${key}` };
+    if (child !== undefined && Object.hasOwn(watched.children!, key))
+      this.pending = { watched: child, where: frame.where === '' ? key : `${frame.where}.${key}` };
     return undefined;
   }
 }

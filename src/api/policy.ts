@@ -115,7 +115,7 @@ function isLiteralChar(c: number): boolean {
     (c >= 0x30 && c <= 0x39) || // 0-9
     (c >= 0x41 && c <= 0x5a) || // A-Z
     (c >= 0x61 && c <= 0x7a) || // a-z
-    '-._~!$&\'()+,=:@'.includes(String.fromCharCode(c))
+    "-._~!$&'()+,=:@".includes(String.fromCharCode(c))
   );
 }
 

@@ -83,9 +83,12 @@ export function scopeListQuery(selector: Selector, rawQuery: string): { ok: true
       if (named === undefined) return badQuery('A query parameter name has a malformed percent-encoding.');
       if (named === 'other') continue;
       if (named === 'variant') {
-        return badQuery(`The query parameter ${JSON.stringify(decodeComponent(part.split('=')[0]!))} could be read as ${LABEL_SELECTOR_PARAM}. Spell it exactly ${LABEL_SELECTOR_PARAM}, once, without brackets.`);
+        return badQuery(
+          `The query parameter ${JSON.stringify(decodeComponent(part.split('=')[0]!))} could be read as ${LABEL_SELECTOR_PARAM}. Spell it exactly ${LABEL_SELECTOR_PARAM}, once, without brackets.`,
+        );
       }
-      if (parts.length > 1) return badQuery(`The ${LABEL_SELECTOR_PARAM} parameter is next to a ";". Percent-encode ";" as %3B, or send ${LABEL_SELECTOR_PARAM} on its own.`);
+      if (parts.length > 1)
+        return badQuery(`The ${LABEL_SELECTOR_PARAM} parameter is next to a ";". Percent-encode ";" as %3B, or send ${LABEL_SELECTOR_PARAM} on its own.`);
       if (found !== -1) return badQuery(`The query has more than one ${LABEL_SELECTOR_PARAM} parameter. Send one, with requirements joined by ",".`);
       found = i;
     }

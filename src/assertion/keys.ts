@@ -56,8 +56,7 @@ function parseKeyText(text: string, source: string): KeyObject[] {
   }
 }
 
-const isJwkSet = (value: unknown): value is { keys: unknown[] } =>
-  typeof value === 'object' && value !== null && 'keys' in value && Array.isArray(value.keys);
+const isJwkSet = (value: unknown): value is { keys: unknown[] } => typeof value === 'object' && value !== null && 'keys' in value && Array.isArray(value.keys);
 
 const isPrivateJwk = (value: unknown): value is JsonWebKey & { d: string } =>
   typeof value === 'object' && value !== null && 'd' in value && typeof value.d === 'string';

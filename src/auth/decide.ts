@@ -5,9 +5,7 @@ import type { TokenRecord } from '../tokens/record.js';
 export type TrafficKind = 'job' | 'api';
 
 /** Who the request proved to be. */
-export type Authentication =
-  | { readonly kind: 'anonymous' }
-  | { readonly kind: 'token'; readonly token: TokenRecord };
+export type Authentication = { readonly kind: 'anonymous' } | { readonly kind: 'token'; readonly token: TokenRecord };
 
 /** What the decision needs to know about the target job. */
 export interface DecisionTarget {

@@ -2,7 +2,19 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { performance } from 'node:perf_hooks';
 import { apiAudience, jobAudience } from '../assertion/audience.js';
 import type { AssertionSigner } from '../assertion/signer.js';
-import { Denial, isDenial, isPromise, pageReply, type ApiAccess, type DeepLink, type Gate, type GateRequest, type Outcome, type Reply, type Target } from '../gate/index.js';
+import {
+  Denial,
+  isDenial,
+  isPromise,
+  pageReply,
+  type ApiAccess,
+  type DeepLink,
+  type Gate,
+  type GateRequest,
+  type Outcome,
+  type Reply,
+  type Target,
+} from '../gate/index.js';
 import { answer, sendAnswer, type Answer } from '../http/answers.js';
 import { AccessLog, type AccessSubject } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -26,7 +38,11 @@ export interface AuthzDeps {
 
 const UNTRUSTED_SOURCE = new Denial(
   'untrusted_source',
-  answer(403, 'untrusted_source', 'This decision endpoint answers only the proxies listed in JOBGATE_AUTHZ_TRUSTED, since it believes their X-Forwarded-* headers.'),
+  answer(
+    403,
+    'untrusted_source',
+    'This decision endpoint answers only the proxies listed in JOBGATE_AUTHZ_TRUSTED, since it believes their X-Forwarded-* headers.',
+  ),
 );
 const BODY_NOT_AVAILABLE = new Denial(
   'body_not_available',

@@ -7,7 +7,10 @@ const NO_ORIGINAL_METHOD = new Denial(
   'no_original_method',
   answer(400, 'invalid_request', 'The sub-request names no original method: send X-Forwarded-Method (or X-Original-Method). jobgate does not guess it.'),
 );
-const BAD_ORIGINAL_METHOD = new Denial('bad_original_method', answer(400, 'invalid_request', 'The original method (X-Forwarded-Method or X-Original-Method) is not an HTTP method name.'));
+const BAD_ORIGINAL_METHOD = new Denial(
+  'bad_original_method',
+  answer(400, 'invalid_request', 'The original method (X-Forwarded-Method or X-Original-Method) is not an HTTP method name.'),
+);
 const ORIGINAL_HOSTS_DISAGREE = new Denial(
   'original_hosts_disagree',
   answer(
@@ -16,7 +19,10 @@ const ORIGINAL_HOSTS_DISAGREE = new Denial(
     'The sub-request names two different original hosts (X-Forwarded-Host, and the host of X-Original-URL or of an absolute X-Forwarded-Uri). The edge must send the host it routes on.',
   ),
 );
-const NO_ORIGINAL_HOST = new Denial('bad_request', answer(400, 'bad_request', 'The sub-request names no original host: send X-Forwarded-Host (or X-Original-URL).'));
+const NO_ORIGINAL_HOST = new Denial(
+  'bad_request',
+  answer(400, 'bad_request', 'The sub-request names no original host: send X-Forwarded-Host (or X-Original-URL).'),
+);
 /** An HTTP method is a token (RFC 9110 5.6.2). */
 const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -96,7 +96,8 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<void> {
     for (const signal of SIGNALS) process.off(signal, onSignal);
     if (running && failed) io.stdout('jobgate demo stopped, with the warnings above\n');
     else if (running) {
-      const redis = running.redis.privatePid === undefined ? `its keys (${DEMO_KEY_PREFIX}*) removed from Redis` : `redis-server (pid ${running.redis.privatePid}) stopped`;
+      const redis =
+        running.redis.privatePid === undefined ? `its keys (${DEMO_KEY_PREFIX}*) removed from Redis` : `redis-server (pid ${running.redis.privatePid}) stopped`;
       io.stdout(`jobgate demo stopped: jobgate and the sample jobs closed, ${redis}\n`);
     }
   }

@@ -32,7 +32,11 @@ export function keysCommand(io: CliIo): Command {
           writeFileSync(options.out, text, { mode: 0o600, flag: 'wx' });
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          throw new InputError(code === 'EEXIST' ? `${options.out} exists: jobgate never overwrites a key file` : `cannot write ${options.out}: ${code ?? (error as Error).message}`);
+          throw new InputError(
+            code === 'EEXIST'
+              ? `${options.out} exists: jobgate never overwrites a key file`
+              : `cannot write ${options.out}: ${code ?? (error as Error).message}`,
+          );
         }
         io.stderr(`wrote ${options.alg} key ${signing.kid} to ${terminalLine(options.out)}\n`);
       } else {

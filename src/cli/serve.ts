@@ -27,7 +27,13 @@ export function serveCommand(io: CliIo): Command {
       const settings = loadSettings({
         file: options.config,
         env: io.env,
-        flags: { redisUrl: options.redisUrl, keyPrefix: options.keyPrefix, listen: options.listen, adminListen: options.adminListen, jobDomain: options.jobDomain },
+        flags: {
+          redisUrl: options.redisUrl,
+          keyPrefix: options.keyPrefix,
+          listen: options.listen,
+          adminListen: options.adminListen,
+          jobDomain: options.jobDomain,
+        },
       });
       if (options.workers !== undefined || cluster.isWorker) {
         if (cluster.isWorker) return runWorker(settings);

@@ -19,7 +19,9 @@ const isFailureReport = (message: unknown): message is FailureReport =>
   (message as FailureReport | null)?.jobgate === 'auth_failure' && typeof (message as FailureReport).address === 'string';
 
 export const isLimitNotice = (message: unknown): message is LimitNotice =>
-  (message as LimitNotice | null)?.jobgate === 'auth_limited' && typeof (message as LimitNotice).address === 'string' && typeof (message as LimitNotice).until === 'number';
+  (message as LimitNotice | null)?.jobgate === 'auth_limited' &&
+  typeof (message as LimitNotice).address === 'string' &&
+  typeof (message as LimitNotice).until === 'number';
 
 /**
  * The failure limit of one worker of `serve --workers n`, shared by all workers through the

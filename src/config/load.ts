@@ -64,7 +64,9 @@ export function loadSettings(sources: SettingSources = {}): Settings {
       const where = issue && issue.path.length > 0 ? ` (at ${issue.path.join('.')}: ${issue.message})` : '';
       // A value that may hold a password or key is never echoed (error messages end up in logs).
       const shown = 'secret' in setting && setting.secret ? 'the value (not shown: it may hold a secret)' : JSON.stringify(raw);
-      throw new InputError(`invalid setting ${named}: ${shown.length > 200 ? `${shown.slice(0, 200)}...` : shown} is not accepted${where}; expected ${setting.accepts}`);
+      throw new InputError(
+        `invalid setting ${named}: ${shown.length > 200 ? `${shown.slice(0, 200)}...` : shown} is not accepted${where}; expected ${setting.accepts}`,
+      );
     }
     settings[name] = result.data;
   }

@@ -56,7 +56,8 @@ function modeOf(settings: Settings): Mode {
   const { sidecarJob, sidecarUpstream, jobDomain } = settings;
   if (sidecarJob !== undefined || sidecarUpstream !== undefined) {
     if (sidecarJob === undefined) throw new InputError('invalid setting JOBGATE_SIDECAR_JOB: required when JOBGATE_SIDECAR_UPSTREAM is set (sidecar mode)');
-    if (sidecarUpstream === undefined) throw new InputError('invalid setting JOBGATE_SIDECAR_UPSTREAM: required when JOBGATE_SIDECAR_JOB is set (sidecar mode)');
+    if (sidecarUpstream === undefined)
+      throw new InputError('invalid setting JOBGATE_SIDECAR_UPSTREAM: required when JOBGATE_SIDECAR_JOB is set (sidecar mode)');
     return { kind: 'sidecar', jobId: sidecarJob, upstream: new URL(sidecarUpstream) };
   }
   if (jobDomain === undefined) {
@@ -73,7 +74,8 @@ function apiOf(settings: Settings): ApiSettings | undefined {
     if (settings.apiUpstream !== undefined) throw new InputError('invalid setting JOBGATE_API_HOST: required when JOBGATE_API_UPSTREAM is set');
     return undefined;
   }
-  if (settings.apiUpstream === undefined) throw new InputError('invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL');
+  if (settings.apiUpstream === undefined)
+    throw new InputError('invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL');
   return {
     hosts: new Set(settings.apiHost),
     upstream: new URL(settings.apiUpstream),

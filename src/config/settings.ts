@@ -26,7 +26,13 @@ const listenAddress = z.string().transform((text, ctx): ListenAddress => {
 /** A whole number, from YAML or from digits in the environment (no blanks, exponents or hex). */
 const integer = (min: number, max: number) =>
   z
-    .union([z.number(), z.string().regex(/^\d{1,10}$/).transform(Number)])
+    .union([
+      z.number(),
+      z
+        .string()
+        .regex(/^\d{1,10}$/)
+        .transform(Number),
+    ])
     .pipe(z.number().int().min(min).max(max));
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
 const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
@@ -38,7 +44,10 @@ const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) &
 const commaList = <T>(item: z.ZodType<T, string>, source: z.ZodType<string | string[]> = z.union([z.array(z.string()), z.string()])) =>
   source.transform((value, ctx): T[] => {
     const texts = typeof value === 'string' ? value.split(',') : value;
-    const items = texts.map((text) => text.trim()).filter((text) => text.length > 0).map((text) => item.safeParse(text));
+    const items = texts
+      .map((text) => text.trim())
+      .filter((text) => text.length > 0)
+      .map((text) => item.safeParse(text));
     if (items.length === 0 || items.some((parsed) => !parsed.success)) {
       ctx.addIssue({ code: 'custom', message: 'bad list' });
       return z.NEVER;
@@ -66,20 +75,25 @@ const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.te
  * the same list; a test keeps the two in step.
  */
 export const SETTINGS = {
-  redisUrl: { env: 'JOBGATE_REDIS_URL',
-    secret: true, default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
+  redisUrl: { env: 'JOBGATE_REDIS_URL', secret: true, default: 'redis://127.0.0.1:6379', accepts: 'a redis:// or rediss:// URL', schema: redisUrl },
   redisUsername: {
     env: 'JOBGATE_REDIS_USERNAME',
     default: undefined,
     accepts: 'an ACL user name of 1 to 256 printable characters without spaces (overrides the user in JOBGATE_REDIS_URL)',
-    schema: z.string().regex(/^[\x21-\x7e]{1,256}$/).optional(),
+    schema: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,256}$/)
+      .optional(),
   },
   redisPassword: {
     env: 'JOBGATE_REDIS_PASSWORD',
     secret: true,
     default: undefined,
     accepts: 'a password of 1 to 512 characters without spaces or control characters (overrides the password in JOBGATE_REDIS_URL)',
-    schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
+    schema: z
+      .string()
+      .regex(/^[^\s\p{Cc}]{1,512}$/u)
+      .optional(),
   },
   redisSentinels: {
     env: 'JOBGATE_REDIS_SENTINELS',
@@ -98,7 +112,10 @@ export const SETTINGS = {
     secret: true,
     default: undefined,
     accepts: 'the password of the Sentinels themselves: 1 to 512 characters without spaces or control characters',
-    schema: z.string().regex(/^[^\s\p{Cc}]{1,512}$/u).optional(),
+    schema: z
+      .string()
+      .regex(/^[^\s\p{Cc}]{1,512}$/u)
+      .optional(),
   },
   redisClusterNodes: {
     env: 'JOBGATE_REDIS_CLUSTER_NODES',
@@ -111,7 +128,10 @@ export const SETTINGS = {
     // Unset means DEFAULT_KEY_PREFIX, or a hash-tagged prefix on Redis Cluster: see redisTopology().
     default: undefined,
     accepts: `a prefix of 1 to 64 printable characters without spaces (unset: ${DEFAULT_KEY_PREFIX}, or {jobgate}: with JOBGATE_REDIS_CLUSTER_NODES)`,
-    schema: z.string().regex(/^[\x21-\x7e]{1,64}$/).optional(),
+    schema: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,64}$/)
+      .optional(),
   },
   listen: { env: 'JOBGATE_LISTEN', default: '0.0.0.0:8080', accepts: 'host:port, such as 0.0.0.0:8080 or [::]:8080', schema: listenAddress },
   adminListen: {
@@ -214,14 +234,20 @@ export const SETTINGS = {
     default: undefined,
     accepts: 'a list of {method, path, role, scope} rules (YAML in the config file, JSON in the environment); see docs/api.md',
     schema: z
-      .union([apiRulesSchema, z.string().transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'not JSON' });
-          return z.NEVER;
-        }
-      }).pipe(apiRulesSchema)])
+      .union([
+        apiRulesSchema,
+        z
+          .string()
+          .transform((text, ctx) => {
+            try {
+              return JSON.parse(text) as unknown;
+            } catch {
+              ctx.addIssue({ code: 'custom', message: 'not JSON' });
+              return z.NEVER;
+            }
+          })
+          .pipe(apiRulesSchema),
+      ])
       .optional(),
   },
   cacheSize: {

@@ -113,6 +113,10 @@ export async function startPrivateRedis(cancelled: () => boolean = () => false):
     if (cancelled()) throw new Error('cancelled');
     // Another process may have taken the port between the check and redis-server's bind.
     if (died && attempt < 3) continue;
-    throw new Error(died ? `redis-server exited at start (code ${child.exitCode ?? child.signalCode}) on port ${port}` : `redis-server did not answer on port ${port} within 10 s`);
+    throw new Error(
+      died
+        ? `redis-server exited at start (code ${child.exitCode ?? child.signalCode}) on port ${port}`
+        : `redis-server did not answer on port ${port} within 10 s`,
+    );
   }
 }

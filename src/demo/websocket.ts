@@ -6,7 +6,9 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2). */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** A final, unmasked server frame; payloads here are always under 126 bytes. */

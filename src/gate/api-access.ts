@@ -86,7 +86,8 @@ export class ApiAccess {
     let first = decideApi(token, this.policy.match(method, path), { rawQuery: query, upgrade });
     // A POST body can carry `_method` (a form to Rails and Symfony, JSON to Laravel). The bodies
     // jobgate inspects refuse it; any other POST is decided as strictly as every method on its path.
-    if (method === 'POST' && first.kind !== 'deny' && first.kind !== 'inspect-body') first = decideApi(token, this.policy.matchAnyMethod(path), { rawQuery: query, upgrade });
+    if (method === 'POST' && first.kind !== 'deny' && first.kind !== 'inspect-body')
+      first = decideApi(token, this.policy.matchAnyMethod(path), { rawQuery: query, upgrade });
     switch (first.kind) {
       case 'deny':
         return new Denial(first.reason, apiAnswer(first), { tokenId });

@@ -173,7 +173,8 @@ export class Authenticator {
     const { job, upstream } = target;
     const decision = decide(auth, job, 'job');
     const token = auth.kind === 'token' ? auth.token : undefined;
-    if (!decision.allow) return new Denial(decision.reason, answerFor(decision), { jobId: job.id, tokenId: token?.id, staleSession: staleSession || undefined });
+    if (!decision.allow)
+      return new Denial(decision.reason, answerFor(decision), { jobId: job.id, tokenId: token?.id, staleSession: staleSession || undefined });
     return { decision: decision.reason, job, upstream, token, via };
   }
 

@@ -43,7 +43,12 @@ export async function followDeepLink(authenticator: Authenticator, req: GateRequ
  * or followed from the job's own pages, without a valid session, for the same token, or with a
  * value that is not a token at all (which opens nothing).
  */
-async function askBeforeSwitching(authenticator: Authenticator, req: GateRequest, target: Target, link: DeepLink): Promise<DeepLinkResult | Denial | undefined> {
+async function askBeforeSwitching(
+  authenticator: Authenticator,
+  req: GateRequest,
+  target: Target,
+  link: DeepLink,
+): Promise<DeepLinkResult | Denial | undefined> {
   if (!followedFromElsewhere(req.headers)) return undefined;
   const value = link.token.trim();
   const presented = value.length < 512 ? parseToken(value) : undefined;

@@ -20,7 +20,7 @@ const NO_ROUTE = new Denial('no_route', ANSWERS.noRoute);
 const AMBIGUOUS_HOST = answer(
   409,
   'ambiguous_host',
-  'This host name is both a job id and another job\'s <job-id>-<port> host name, so jobgate serves neither. An administrator must rename the job or remove the port (see docs/redis-schema.md).',
+  "This host name is both a job id and another job's <job-id>-<port> host name, so jobgate serves neither. An administrator must rename the job or remove the port (see docs/redis-schema.md).",
 );
 
 /**
@@ -78,7 +78,11 @@ export class JobRouter {
  * The denial for a registry lookup that failed: a malformed `record` or an unreachable store.
  * Anything else is a bug: rethrown.
  */
-export function storeFailure(error: unknown, record: 'token' | 'job', ids: { readonly jobId?: string | undefined; readonly tokenId?: string | undefined }): Denial {
+export function storeFailure(
+  error: unknown,
+  record: 'token' | 'job',
+  ids: { readonly jobId?: string | undefined; readonly tokenId?: string | undefined },
+): Denial {
   if (error instanceof RecordError) {
     if (record === 'token') return new Denial('invalid_token_record', ANSWERS.unverifiableToken, { ...ids, recordError: error });
     return new Denial('invalid_job_record', ANSWERS.invalidJob, { ...ids, recordError: error });

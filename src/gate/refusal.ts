@@ -12,7 +12,12 @@ export interface Reply {
 }
 
 /** A page (login, refusal, question) with jobgate's page headers. */
-export function pageReply(status: number, html: string, extra: Readonly<Record<string, string | readonly string[]>> = {}, headers: Readonly<Record<string, string>> = PAGE_HEADERS): Reply {
+export function pageReply(
+  status: number,
+  html: string,
+  extra: Readonly<Record<string, string | readonly string[]>> = {},
+  headers: Readonly<Record<string, string>> = PAGE_HEADERS,
+): Reply {
   return { status, headers: { ...headers, 'content-length': Buffer.byteLength(html), ...extra }, body: html };
 }
 
@@ -29,7 +34,8 @@ export function refusalReply(denial: Denial, req: GateRequest, clearSession: rea
     const auth: Record<string, string> = reply.headers['www-authenticate'] ? { 'www-authenticate': reply.headers['www-authenticate'] } : {};
     if (reply.status === 401) return pageReply(401, loginPage({ jobId, next: safeNext(req.url) }), { ...auth, ...clear });
     if (reply.status === 403) return pageReply(403, noAccessPage(jobId), auth);
-    if (reply.status === 429) return pageReply(429, loginPage({ jobId, next: safeNext(req.url), error: TOO_MANY_ATTEMPTS }), { 'retry-after': reply.headers['retry-after'] ?? '60' });
+    if (reply.status === 429)
+      return pageReply(429, loginPage({ jobId, next: safeNext(req.url), error: TOO_MANY_ATTEMPTS }), { 'retry-after': reply.headers['retry-after'] ?? '60' });
   }
   return denial.staleSession && clearSession ? { ...reply, headers: { ...reply.headers, ...clear } } : reply;
 }

@@ -35,37 +35,65 @@ export function answer(status: number, error: string, message: string, auth?: { 
 }
 
 export const ANSWERS = {
-  noRoute: answer(404, 'not_found', 'No job is served at this host name. Job URLs look like https://<job-id>.<job domain>/ or https://<job-id>-<port>.<job domain>/.'),
+  noRoute: answer(
+    404,
+    'not_found',
+    'No job is served at this host name. Job URLs look like https://<job-id>.<job domain>/ or https://<job-id>-<port>.<job domain>/.',
+  ),
   unknownJob: answer(404, 'not_found', 'No job with this id is registered. Check the job id in the URL.'),
   unknownPort: answer(404, 'not_found', 'This job exposes no service on that port. Check the port in the URL (<job-id>-<port>.<job domain>).'),
   missingToken: answer(401, 'unauthorized', 'This job needs an app token. Send it as "Authorization: Bearer <token>".', {}),
-  malformedToken: answer(401, 'invalid_token', 'The bearer token is not a jobgate app token (wrong format or checksum). Copy the whole value printed by `jobgate token create`.', {
-    error: 'invalid_token',
-    description: 'The token is malformed',
-  }),
-  unknownToken: answer(401, 'invalid_token', 'The token is unknown, deleted or was renewed. Ask for a new token, or use the value printed by the last `jobgate token renew`.', {
-    error: 'invalid_token',
-    description: 'The token is unknown, deleted or renewed',
-  }),
-  unverifiableToken: answer(401, 'invalid_token', 'The token cannot be verified because its record is invalid. Ask an administrator to check the token record (see the jobgate log).', {
-    error: 'invalid_token',
-    description: 'The token cannot be verified',
-  }),
+  malformedToken: answer(
+    401,
+    'invalid_token',
+    'The bearer token is not a jobgate app token (wrong format or checksum). Copy the whole value printed by `jobgate token create`.',
+    {
+      error: 'invalid_token',
+      description: 'The token is malformed',
+    },
+  ),
+  unknownToken: answer(
+    401,
+    'invalid_token',
+    'The token is unknown, deleted or was renewed. Ask for a new token, or use the value printed by the last `jobgate token renew`.',
+    {
+      error: 'invalid_token',
+      description: 'The token is unknown, deleted or renewed',
+    },
+  ),
+  unverifiableToken: answer(
+    401,
+    'invalid_token',
+    'The token cannot be verified because its record is invalid. Ask an administrator to check the token record (see the jobgate log).',
+    {
+      error: 'invalid_token',
+      description: 'The token cannot be verified',
+    },
+  ),
   roleDenied: answer(403, 'insufficient_scope', 'Read tokens only reach job URLs. Use an operator token for the training API.', {
     error: 'insufficient_scope',
     description: 'An operator token is required',
   }),
-  scopeDenied: answer(403, 'insufficient_scope', "The token's label selector does not match this job's labels. Use a token scoped to this job, or an unscoped one.", {
-    error: 'insufficient_scope',
-    description: "The token's label selector does not match this job",
-  }),
+  scopeDenied: answer(
+    403,
+    'insufficient_scope',
+    "The token's label selector does not match this job's labels. Use a token scoped to this job, or an unscoped one.",
+    {
+      error: 'insufficient_scope',
+      description: "The token's label selector does not match this job",
+    },
+  ),
   duplicateAuthorization: answer(400, 'invalid_request', 'The request has more than one Authorization header. Send exactly one.', {
     error: 'invalid_request',
     description: 'More than one Authorization header',
   }),
   tooManyHeaders: answer(431, 'request_header_fields_too_large', 'The request has too many header fields.'),
   notWebSocket: answer(400, 'bad_request', 'Only WebSocket upgrades are supported.'),
-  invalidJob: answer(503, 'job_record_invalid', "This job's registry record is invalid, so access cannot be decided. Ask an administrator to check it (see the jobgate log)."),
+  invalidJob: answer(
+    503,
+    'job_record_invalid',
+    "This job's registry record is invalid, so access cannot be decided. Ask an administrator to check it (see the jobgate log).",
+  ),
   foreignOrigin: answer(403, 'forbidden', 'This request came from another site (Origin check). Open the job URL itself and log in there.'),
   storeUnavailable: answer(503, 'unavailable', 'jobgate cannot reach its token registry right now, so access cannot be checked. Retry in a few seconds.'),
   upstreamUnreachable: answer(502, 'bad_gateway', 'The job did not accept the connection. It may be starting or stopped; retry shortly.'),
@@ -74,10 +102,18 @@ export const ANSWERS = {
 
 /** A 503 naming the sidecar job whose record is missing. */
 export function missingSidecarJob(jobId: string): Answer {
-  return answer(503, 'job_not_registered', `The job "${jobId}" that this jobgate sidecar fronts is not registered in Redis. Register it with \`jobgate job put ${jobId} ...\`.`);
+  return answer(
+    503,
+    'job_not_registered',
+    `The job "${jobId}" that this jobgate sidecar fronts is not registered in Redis. Register it with \`jobgate job put ${jobId} ...\`.`,
+  );
 }
 
-const TOO_MANY_FAILURES = answer(429, 'too_many_requests', 'Too many failed authentications from this address. Wait for the time in Retry-After, then use a valid token.');
+const TOO_MANY_FAILURES = answer(
+  429,
+  'too_many_requests',
+  'Too many failed authentications from this address. Wait for the time in Retry-After, then use a valid token.',
+);
 
 /** A 429 for an address past the failure limit. */
 export function tooManyFailures(retryAfterSeconds: number): Answer {

@@ -116,7 +116,16 @@ export class JobStore {
     const owner = portReading(spec.id);
     const ports = Object.keys(spec.ports ?? {});
     const keys = [key, this.keys.jobs, ...(owner ? [this.keys.job(owner.jobId)] : []), ...ports.map((port) => this.keys.job(`${spec.id}-${port}`))];
-    const args = [spec.id, now.toISOString(), this.keys.channel, invalidation.job(spec.id), owner ? String(owner.port) : '', String(ports.length), ...ports, ...fields];
+    const args = [
+      spec.id,
+      now.toISOString(),
+      this.keys.channel,
+      invalidation.job(spec.id),
+      owner ? String(owner.port) : '',
+      String(ports.length),
+      ...ports,
+      ...fields,
+    ];
     const reply = await redisCall(() => PUT.run(this.redis, keys, args));
     if (typeof reply === 'string') throw collision(spec.id, reply, owner?.jobId);
     return jobFromHash(key, spec.id, pairsToObject(reply));
@@ -146,7 +155,6 @@ export class JobStore {
   async list(): Promise<Array<JobRecord | Error>> {
     return readHashes(this.redis, await this.ids(), (id) => this.keys.job(id), jobFromHash);
   }
-
 
   async delete(id: string): Promise<void> {
     assertJobId(id);

@@ -28,8 +28,5 @@ const OPTIONS = {
 
 /** JSON lines to stdout (or `destination`, in tests). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
-    { ...OPTIONS, level, redact: { paths: REDACT, censor: '[redacted]' } },
-    destination ?? pino.destination({ dest: 1, sync: false }),
-  );
+  return pino({ ...OPTIONS, level, redact: { paths: REDACT, censor: '[redacted]' } }, destination ?? pino.destination({ dest: 1, sync: false }));
 }

@@ -47,7 +47,13 @@ class BucketHistogram {
     }
   }
 
-  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  } {
     const values = [];
     let cumulative = 0;
     for (let i = 0; i < this.bounds.length; i++) {
@@ -139,9 +145,11 @@ export class Metrics {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'jobgate_process_' });
     registerRequestCounter(registers, this.requestCounts);
-    this.duration = new BucketHistogram('jobgate_request_duration_seconds', 'Time from request to response end (or WebSocket close).', [
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-    ]);
+    this.duration = new BucketHistogram(
+      'jobgate_request_duration_seconds',
+      'Time from request to response end (or WebSocket close).',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
     // prom-client reads a registered metric through get() and reset(): the shape BucketHistogram has.
     this.registry.registerMetric(this.duration as unknown as Parameters<MetricsRegistry['registerMetric']>[0]);
     registerCacheCounter(registers, sources, 'jobgate_cache_hits_total', 'Lookups answered from the in-process cache.', (stats) => stats.hits);

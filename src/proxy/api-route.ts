@@ -7,7 +7,12 @@ import { answerAndClose, readBodyUpTo } from './linger.js';
 
 const BODY_TOO_LARGE = new Denial(
   'body_too_large',
-  apiAnswer({ status: 413, error: 'payload_too_large', reason: 'body_too_large', message: 'The request body is larger than jobgate checks (JOBGATE_API_MAX_BODY_BYTES).' }),
+  apiAnswer({
+    status: 413,
+    error: 'payload_too_large',
+    reason: 'body_too_large',
+    message: 'The request body is larger than jobgate checks (JOBGATE_API_MAX_BODY_BYTES).',
+  }),
 );
 
 /** Training-API traffic: the gate's admission, the body check when the rule needs one, then forward. */

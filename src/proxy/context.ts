@@ -1,7 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AssertionSigner } from '../assertion/signer.js';
-import { isDenial, isPromise, type Denial, type Gate, type GateRequest, type JobAdmission, type MaybePromise, type Outcome, type Reply } from '../gate/index.js';
+import {
+  isDenial,
+  isPromise,
+  type Denial,
+  type Gate,
+  type GateRequest,
+  type JobAdmission,
+  type MaybePromise,
+  type Outcome,
+  type Reply,
+} from '../gate/index.js';
 import type { Answer } from '../http/answers.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';

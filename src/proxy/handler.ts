@@ -27,7 +27,10 @@ class RequestLedger {
   private readonly accessLog: AccessLog;
   inFlight = 0;
 
-  constructor(private readonly metrics: ProxyDeps['metrics'], logger: Logger) {
+  constructor(
+    private readonly metrics: ProxyDeps['metrics'],
+    logger: Logger,
+  ) {
     this.accessLog = new AccessLog(logger);
   }
 
@@ -102,7 +105,19 @@ async function onUpgrade(ctx: ProxyContext, ledger: RequestLedger, req: Incoming
       status = reply.status;
       logUpstreamFailure(ctx.logger, failed, reply, error);
     };
-    const call: UpgradeCall = { req, socket, head, view, forwarded, outcome, requestId, since, refuse: refuseWith, relay: () => (relay = new RelayedSocket(socket)), onRelayFailure };
+    const call: UpgradeCall = {
+      req,
+      socket,
+      head,
+      view,
+      forwarded,
+      outcome,
+      requestId,
+      since,
+      refuse: refuseWith,
+      relay: () => (relay = new RelayedSocket(socket)),
+      onRelayFailure,
+    };
     await (refused ? refuseUpgrade(ctx, call, refused) : routeUpgrade(ctx, call));
   } catch (error) {
     outcome.decision = 'internal_error';

@@ -8,7 +8,17 @@ import type { IdentityHeaders } from '../gate/identity.js';
  * belong to the client's hop too: jobgate frames the body it forwards itself
  * (Transfer-Encoding), and Node has already answered Expect: 100-continue.
  */
-const HOP_BY_HOP_SET = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect']);
+const HOP_BY_HOP_SET = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'transfer-encoding',
+  'expect',
+]);
 
 /** True for a header in jobgate's identity namespace, in any case, with '-' or '_'. */
 function isIdentityHeader(name: string): boolean {
@@ -70,7 +80,12 @@ export function forwardedInfo(req: IncomingMessage, trustedHops: number, ownProt
   if (trustedHops === 0) return { chain: [peer], proto: ownProto, host };
   const sent: string | string[] | undefined = req.headers['x-forwarded-for'];
   const list = Array.isArray(sent) ? sent.join(',') : sent;
-  const entries = list ? list.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0) : [];
+  const entries = list
+    ? list
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry.length > 0)
+    : [];
   const trusted = entries.slice(-trustedHops);
   const proto = lastValue(req.headers['x-forwarded-proto']) ?? ownProto;
   const forwardedHost = lastValue(req.headers['x-forwarded-host']) ?? host;

@@ -13,7 +13,10 @@ const TARGET_HOST_MISMATCH = new Denial(
   'target_host_mismatch',
   answer(400, 'bad_request', 'The request target names another host than the Host header. Send a path as the target, or the same host in both.'),
 );
-const PATH_ESCAPES_ROOT = new Denial('bad_path', answer(400, 'bad_request', 'The path climbs above the root ("..", also as "%2e%2e") or holds an encoded NUL.'));
+const PATH_ESCAPES_ROOT = new Denial(
+  'bad_path',
+  answer(400, 'bad_request', 'The path climbs above the root ("..", also as "%2e%2e") or holds an encoded NUL.'),
+);
 
 /**
  * Checks that need nothing but the HTTP/1 message, run once before the API or job route is

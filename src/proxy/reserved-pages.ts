@@ -9,7 +9,11 @@ import { answerAndClose, readBodyUpTo } from './linger.js';
 /** The path prefix of jobgate's own pages on every job host. */
 export const RESERVED_PREFIX = '/__jobgate/';
 
-export const RESERVED_NOT_FOUND = answer(404, 'not_found', 'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.');
+export const RESERVED_NOT_FOUND = answer(
+  404,
+  'not_found',
+  'No such jobgate page. /__jobgate/login, /__jobgate/logout and /__jobgate/jwks.json are served here.',
+);
 const LOGIN_METHOD = answer(405, 'method_not_allowed', 'Log in with a POST from the login page.');
 const LOGIN_TYPE = answer(415, 'unsupported_media_type', 'The login form is sent as application/x-www-form-urlencoded.');
 const LOGIN_TOO_LARGE = answer(413, 'payload_too_large', 'The login form is too large.');

@@ -169,7 +169,9 @@ export class RelayedSocket {
       timedOut = true;
       upstreamReq.destroy();
     });
-    upstreamReq.on('error', (error) => this.handshakeFailed(upstreamReq, req, timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable, error, onFailure));
+    upstreamReq.on('error', (error) =>
+      this.handshakeFailed(upstreamReq, req, timedOut ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable, error, onFailure),
+    );
     // Until the upstream answers, read the client so that a departure is noticed, and keep
     // what it sent early up to a small bound.
     const early: Buffer[] = [];
@@ -190,19 +192,16 @@ export class RelayedSocket {
     };
     client.on('data', keepEarly);
     client.once('end', leave);
-
     upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
       if (!this.settleHandshake(upstreamReq)) return void upstream.destroy();
       upstreamReq.setTimeout(0);
       stopReading();
       this.relayUpgrade(res, upstream, upstreamHead, head, early, keepCookieDomain);
     });
-
     upstreamReq.on('response', (res: IncomingMessage) => {
       if (!this.settleHandshake(upstreamReq)) return void res.destroy();
       this.relayPlainAnswer(res, keepEarly, early, keepCookieDomain);
     });
-
     upstreamReq.end();
   }
 

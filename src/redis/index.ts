@@ -2,4 +2,14 @@ export { createRedis, connectRedis, describeRedisUrl, redisCall, execAtomic, rea
 export { KeySpace, DEFAULT_KEY_PREFIX, invalidation } from './keys.js';
 export { LuaScript, pairsToObject } from './script.js';
 export { createRedisClient, describeRedisClient, isCluster, type RedisClient, type RedisClientOptions, type RedisRole } from './connect.js';
-export { redisTopology, describeTopology, hasHashTag, parseHostPort, formatHostPort, DEFAULT_CLUSTER_KEY_PREFIX, type RedisTopology, type RedisSettings, type HostPort } from './topology.js';
+export {
+  redisTopology,
+  describeTopology,
+  hasHashTag,
+  parseHostPort,
+  formatHostPort,
+  DEFAULT_CLUSTER_KEY_PREFIX,
+  type RedisTopology,
+  type RedisSettings,
+  type HostPort,
+} from './topology.js';

@@ -93,7 +93,9 @@ export function redisTopology(settings: RedisSettings): RedisTopology {
       );
     }
     if (db !== 0) {
-      throw new InputError(`invalid setting JOBGATE_REDIS_URL: it selects database ${db}, but Redis Cluster has only database 0 (with JOBGATE_REDIS_CLUSTER_NODES)`);
+      throw new InputError(
+        `invalid setting JOBGATE_REDIS_URL: it selects database ${db}, but Redis Cluster has only database 0 (with JOBGATE_REDIS_CLUSTER_NODES)`,
+      );
     }
     return { kind: 'cluster', nodes, keyPrefix, ...auth };
   }
@@ -109,7 +111,14 @@ export function redisTopology(settings: RedisSettings): RedisTopology {
       ...auth,
     };
   }
-  return { kind: 'standalone', host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: url.port === '' ? 6379 : Number(url.port), db, keyPrefix, ...auth };
+  return {
+    kind: 'standalone',
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: url.port === '' ? 6379 : Number(url.port),
+    db,
+    keyPrefix,
+    ...auth,
+  };
 }
 
 /** Where a topology points, for messages and logs: addresses only, never a password. */

@@ -14,8 +14,7 @@ const DOT = 0x2e;
 const UNDERSCORE = 0x5f;
 
 const PREFIX_RULE =
-  "prefix part must be a lowercase DNS subdomain: 'a-z', '0-9', '-' and '.', " +
-  'each dot-separated part starting and ending with a letter or digit';
+  "prefix part must be a lowercase DNS subdomain: 'a-z', '0-9', '-' and '.', " + 'each dot-separated part starting and ending with a letter or digit';
 
 function isLowerAlnum(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a);

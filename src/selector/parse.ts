@@ -92,8 +92,7 @@ function isSymbol(token: SelectorToken, text: string): boolean {
 }
 
 function unexpected(token: SelectorToken, expected: string): never {
-  const found =
-    token.kind === 'end' ? 'end of selector' : token.kind === 'word' ? JSON.stringify(token.text) : `'${token.text}'`;
+  const found = token.kind === 'end' ? 'end of selector' : token.kind === 'word' ? JSON.stringify(token.text) : `'${token.text}'`;
   throw new SelectorError(`unexpected ${found} at ${token.start}: expected ${expected}`, token.start);
 }
 
@@ -114,10 +113,7 @@ function unexpected(token: SelectorToken, expected: string): never {
  */
 export function parseSelector(text: string): Selector {
   if (text.length > MAX_SELECTOR_LENGTH) {
-    throw new SelectorError(
-      `selector too long at ${MAX_SELECTOR_LENGTH}: at most ${MAX_SELECTOR_LENGTH} characters are allowed`,
-      MAX_SELECTOR_LENGTH,
-    );
+    throw new SelectorError(`selector too long at ${MAX_SELECTOR_LENGTH}: at most ${MAX_SELECTOR_LENGTH} characters are allowed`, MAX_SELECTOR_LENGTH);
   }
   const tokens = tokenizeSelector(text);
   if (tokens.length === 1) return EMPTY_SELECTOR;

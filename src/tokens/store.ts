@@ -78,13 +78,7 @@ export class TokenStore {
       createdAt: timestamp,
       updatedAt: timestamp,
     };
-    await execAtomic(
-      this.redis
-        .multi()
-        .hset(key, hash)
-        .sadd(this.keys.tokens, minted.id)
-        .publish(this.keys.channel, invalidation.token(minted.id)),
-    );
+    await execAtomic(this.redis.multi().hset(key, hash).sadd(this.keys.tokens, minted.id).publish(this.keys.channel, invalidation.token(minted.id)));
     return { record: tokenFromHash(key, minted.id, hash), value: minted.value };
   }
 
@@ -115,7 +109,6 @@ export class TokenStore {
     return readHashes(this.redis, await this.ids(), (id) => this.keys.token(id), tokenFromHash);
   }
 
-
   /** Issues a new secret: same id, name and selector, version + 1. The old value stops working. */
   async renew(id: string, now = new Date()): Promise<IssuedToken> {
     assertTokenId(id);
@@ -132,9 +125,7 @@ export class TokenStore {
 
   async delete(id: string): Promise<void> {
     assertTokenId(id);
-    const existed = await redisCall(() =>
-      DELETE.run(this.redis, [this.keys.token(id), this.keys.tokens], [id, this.keys.channel, invalidation.token(id)]),
-    );
+    const existed = await redisCall(() => DELETE.run(this.redis, [this.keys.token(id), this.keys.tokens], [id, this.keys.channel, invalidation.token(id)]));
     if (existed !== 1) throw new NotFoundError(`token ${id} not found`);
   }
 

@@ -18,9 +18,12 @@ const variantOf = (key: string): fc.Arbitrary<string> => fc.tuple(...[...key].ma
 
 /** JSON text for a string, each character possibly written as a \u escape. */
 const jsonString = (value: string): fc.Arbitrary<string> =>
-  fc.array(fc.boolean(), { minLength: value.length, maxLength: value.length }).map(
-    (escape) => `"${[...value].map((c, i) => (escape[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : JSON.stringify(c).slice(1, -1))).join('')}"`,
-  );
+  fc
+    .array(fc.boolean(), { minLength: value.length, maxLength: value.length })
+    .map(
+      (escape) =>
+        `"${[...value].map((c, i) => (escape[i] ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : JSON.stringify(c).slice(1, -1))).join('')}"`,
+    );
 
 const ws = fc.constantFrom('', ' ', '\n', '\t', ' \r\n ');
 
@@ -49,23 +52,19 @@ const others = fc.uniqueArray(fc.tuple(otherKey, fc.jsonValue({ maxDepth: 3 })),
 
 /** Members as JSON text: [key text, value text]. */
 const membersText = (pairs: ReadonlyArray<readonly [string, unknown]>): fc.Arbitrary<Array<[string, string]>> =>
-  pairs.length === 0
-    ? fc.constant([])
-    : fc.tuple(...pairs.map(([key, value]) => jsonString(key).map((k): [string, string] => [k, JSON.stringify(value)])));
+  pairs.length === 0 ? fc.constant([]) : fc.tuple(...pairs.map(([key, value]) => jsonString(key).map((k): [string, string] => [k, JSON.stringify(value)])));
 
 /** A create body that is clean: unique top-level keys, "labels" once (or absent) with unique labels. */
 const cleanCreate = (withTeam: boolean) =>
-  fc
-    .record({ labels: labelsMap(withTeam), others, hasLabels: fc.boolean(), at: fc.nat() })
-    .chain(({ labels, others, hasLabels, at }) =>
-      fc.tuple(membersText(labels), membersText(others), jsonString('labels')).chain(([labelMembers, otherMembers, labelsKey]) =>
-        objectText(labelMembers).chain((labelsText) => {
-          const members = [...otherMembers];
-          if (hasLabels || labels.length > 0) members.splice(at % (members.length + 1), 0, [labelsKey, labelsText]);
-          return objectText(members).map((text) => ({ text, labels, others, members, labelMembers }));
-        }),
-      ),
-    );
+  fc.record({ labels: labelsMap(withTeam), others, hasLabels: fc.boolean(), at: fc.nat() }).chain(({ labels, others, hasLabels, at }) =>
+    fc.tuple(membersText(labels), membersText(others), jsonString('labels')).chain(([labelMembers, otherMembers, labelsKey]) =>
+      objectText(labelMembers).chain((labelsText) => {
+        const members = [...otherMembers];
+        if (hasLabels || labels.length > 0) members.splice(at % (members.length + 1), 0, [labelsKey, labelsText]);
+        return objectText(members).map((text) => ({ text, labels, others, members, labelMembers }));
+      }),
+    ),
+  );
 
 t.test('create bodies without repeated or case-variant keys are accepted and forwarded byte for byte', async () => {
   check(
@@ -118,15 +117,17 @@ const injectedCreate = fc
   .chain(({ labels, others, level, target, at, atInjected, junk }) => {
     const labelPairs = level === 'labels' && !labels.some(([key]) => key === target) ? [...labels, [target, 'v'] as [string, string]] : labels;
     const injectedKey = (level === 'labels' ? variantOf(target) : variantOf('labels')).chain(jsonString);
-    return fc.tuple(membersText(labelPairs), membersText(others), jsonString('labels'), injectedKey).chain(([labelMembers, otherMembers, labelsKey, injected]) => {
-      if (level === 'labels') labelMembers.splice(atInjected % (labelMembers.length + 1), 0, [injected, '"b"']);
-      return objectText(labelMembers).chain((labelsText) => {
-        const members = [...otherMembers];
-        members.splice(at % (members.length + 1), 0, [labelsKey, labelsText]);
-        if (level === 'top') members.splice(atInjected % (members.length + 1), 0, [injected, JSON.stringify(junk)]);
-        return objectText(members);
+    return fc
+      .tuple(membersText(labelPairs), membersText(others), jsonString('labels'), injectedKey)
+      .chain(([labelMembers, otherMembers, labelsKey, injected]) => {
+        if (level === 'labels') labelMembers.splice(atInjected % (labelMembers.length + 1), 0, [injected, '"b"']);
+        return objectText(labelMembers).chain((labelsText) => {
+          const members = [...otherMembers];
+          members.splice(at % (members.length + 1), 0, [labelsKey, labelsText]);
+          if (level === 'top') members.splice(atInjected % (members.length + 1), 0, [injected, JSON.stringify(junk)]);
+          return objectText(members);
+        });
       });
-    });
   });
 
 const ambiguous = /appears more than once|only in letter case/;
@@ -147,7 +148,16 @@ const injectedRelabel = fc
   .record({ first: fc.constantFrom('name', 'value'), target: fc.constantFrom('name', 'value'), at: fc.nat() })
   .chain(({ first, target, at }) =>
     fc.tuple(jsonString('name'), jsonString('value'), variantOf(target).chain(jsonString)).chain(([name, value, injected]) => {
-      const members: Array<[string, string]> = first === 'name' ? [[name, '"env"'], [value, '"x"']] : [[value, '"x"'], [name, '"env"']];
+      const members: Array<[string, string]> =
+        first === 'name'
+          ? [
+              [name, '"env"'],
+              [value, '"x"'],
+            ]
+          : [
+              [value, '"x"'],
+              [name, '"env"'],
+            ];
       members.splice(at % 3, 0, [injected, '"team"']);
       return objectText(members);
     }),
@@ -164,7 +174,12 @@ t.test('a repeated or case-variant "name" or "value" in a label change is always
 
 /** JSON text with one character inserted, deleted or replaced: mostly invalid, sometimes not. */
 const nearJson = fc
-  .tuple(fc.json({ maxDepth: 3 }), fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), fc.constantFrom(...'{}[],:"\\u0e-.+ \n\u0001tnfEx\u00e9\ud800\ufeff'.split('')))
+  .tuple(
+    fc.json({ maxDepth: 3 }),
+    fc.nat(),
+    fc.constantFrom('insert', 'delete', 'replace'),
+    fc.constantFrom(...'{}[],:"\\u0e-.+ \n\u0001tnfEx\u00e9\ud800\ufeff'.split('')),
+  )
   .map(([text, at, how, c]) => {
     const i = at % (text.length + 1);
     if (how === 'insert') return text.slice(0, i) + c + text.slice(i);
@@ -198,7 +213,7 @@ t.test('the body check answers every input with a result or its typed refusal, n
   );
   check(
     fc.property(bodies, fc.constantFrom('create', 'relabel'), fc.constantFrom(JSON_TYPE, 'text/plain', undefined), (body, op, contentType) => {
-      const check = op === 'create' ? { op, selector: SELECTOR } as const : { op, selector: SELECTOR, jobLabels: JOB_LABELS } as const;
+      const check = op === 'create' ? ({ op, selector: SELECTOR } as const) : ({ op, selector: SELECTOR, jobLabels: JOB_LABELS } as const);
       const result = inspectApiBody(check, { 'content-type': contentType }, body, 48);
       if (result.ok) {
         if (!Buffer.isBuffer(result.body)) throw new Error('no body');

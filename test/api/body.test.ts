@@ -46,10 +46,16 @@ t.test('create: the body is forwarded byte for byte, with only the added labels 
   const result = mergeCreateLabels(sel('team=a'), 'Application/JSON; charset="UTF-8"', Buffer.from(body));
   t.same(result, {
     ok: true,
-    body: Buffer.from('{"name":"train","labels":{"env":"dev","team":"a"},"resources":{"gpu":1.0,"cpu":2.5,"big":12345678901234567890},"env":[{"k":"v"}],"ok":false}'),
+    body: Buffer.from(
+      '{"name":"train","labels":{"env":"dev","team":"a"},"resources":{"gpu":1.0,"cpu":2.5,"big":12345678901234567890},"env":[{"k":"v"}],"ok":false}',
+    ),
   });
   const spaced = '{ "labels" : { } ,\n "x" : "é" }\n';
-  t.equal(mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)).ok && (mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)) as { body: Buffer }).body.toString(), '{ "labels" : { "team":"a","env":"dev"} ,\n "x" : "é" }\n');
+  t.equal(
+    mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)).ok &&
+      (mergeCreateLabels(sel('team=a,env=dev'), JSON_TYPE, Buffer.from(spaced)) as { body: Buffer }).body.toString(),
+    '{ "labels" : { "team":"a","env":"dev"} ,\n "x" : "é" }\n',
+  );
   t.equal((mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(' { } ')) as { body: Buffer }).body.toString(), ' { "labels":{"team":"a"}} ');
   t.equal((mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"x":[{}]}')) as { body: Buffer }).body.toString(), '{"x":[{}],"labels":{"team":"a"}}');
   const unchanged = Buffer.from('{"labels":{"team":"a","owner":"me"},"n":1e400}');
@@ -93,7 +99,10 @@ t.test('create: a top-level "_method" is refused (Laravel runs the request as th
   for (const body of ['{"_method":"DELETE","labels":{}}', '{"labels":{},"_METHOD":"put"}', '{"_Method":"DELETE"}']) {
     t.match(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from(body)), { ok: false, status: 400, reason: 'bad_body', message: /another method/ }, body);
   }
-  t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"labels":{"_method":"x"},"x":{"_method":1}}')).ok === false, 'a label key that is not a label is still refused as such');
+  t.ok(
+    mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"labels":{"_method":"x"},"x":{"_method":1}}')).ok === false,
+    'a label key that is not a label is still refused as such',
+  );
   t.ok(mergeCreateLabels(sel('team=a'), JSON_TYPE, Buffer.from('{"x":{"_method":"DELETE"},"method":"x"}')).ok, 'nested or without "_": not read as a method');
 });
 
@@ -150,7 +159,12 @@ for (const [selector, contentType, body, status, reason, message] of refusals) {
     const result = mergeCreateLabels(sel(selector), contentType, Buffer.isBuffer(body) ? body : buf(body));
     t.match(result, { ok: false, status, reason, message });
     if (!result.ok) {
-      const error = { 400: 'bad_request', 403: reason === 'reserved_label' ? 'forbidden' : 'insufficient_scope', 413: 'payload_too_large', 415: 'unsupported_media_type' }[result.status];
+      const error = {
+        400: 'bad_request',
+        403: reason === 'reserved_label' ? 'forbidden' : 'insufficient_scope',
+        413: 'payload_too_large',
+        415: 'unsupported_media_type',
+      }[result.status];
       t.equal(result.error, error);
     }
   });
@@ -201,7 +215,7 @@ const relabels: Array<[string, unknown, number | undefined, string, string]> = [
   ['team=a,env!=x', { name: 'env', value: '' }, undefined, '', ''],
   ['team=a,!gpu', { name: 'gpu', value: '' }, 403, 'label_scope_denied', '"!gpu"'],
   ['team=a', { name: 'team', value: '' }, 403, 'label_scope_denied', '"team=a"'],
-  ['team=a', { name: 'team', value: 'b' }, 403, 'label_scope_denied', 'would move the job out of the token\'s scope'],
+  ['team=a', { name: 'team', value: 'b' }, 403, 'label_scope_denied', "would move the job out of the token's scope"],
   ['team=a,env!=prod', { name: 'env', value: 'prod' }, 403, 'label_scope_denied', '"env!=prod"'],
   ['team=a,env!=prod', { name: 'env', value: 'test' }, undefined, '', ''],
   ['team=a,!gpu', { name: 'gpu', value: 'a100' }, 403, 'label_scope_denied', '"!gpu"'],
@@ -237,8 +251,16 @@ t.test('relabel: content type, size, re-serialization', async (t) => {
   t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, buf({ name: 'env', value: 'x' }), 5), { ok: false, status: 413 });
   const twice = checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"team","value":"b","name":"env"}'));
   t.match(twice, { ok: false, status: 400, message: /"name" appears more than once/ }, 'a repeated field is refused');
-  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","NAME":"team"}')), { ok: false, status: 400, message: /"NAME" .*differs from "name"/ });
-  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","valuſ":"x"}')), { ok: false, status: 400, message: /"valuſ"/ });
+  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","NAME":"team"}')), {
+    ok: false,
+    status: 400,
+    message: /"NAME" .*differs from "name"/,
+  });
+  t.match(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, Buffer.from('{"name":"env","value":"b","valuſ":"x"}')), {
+    ok: false,
+    status: 400,
+    message: /"valuſ"/,
+  });
   const spaced = Buffer.from(' {"name" : "env", "value":"b"} ');
   t.same(checkRelabel(sel('team=a'), jobLabels, JSON_TYPE, spaced), { ok: true, body: spaced }, 'forwarded byte for byte');
   t.equal(jobLabels.get('team'), 'a', "the job's labels are not modified");
@@ -250,9 +272,16 @@ t.test('inspectApiBody: preflight, then the check', async (t) => {
   t.same(create, { ok: true, body: buf({ labels: { team: 'a' } }) });
   const relabel = inspectApiBody({ op: 'relabel', selector: sel('team=a'), jobLabels }, headers, buf({ name: 'team', value: 'b' }));
   t.match(relabel, { ok: false, status: 403 });
-  t.same(inspectApiBody({ op: 'relabel', selector: sel('team=a'), jobLabels }, headers, buf({ name: 'env', value: 'b' })), { ok: true, body: buf({ name: 'env', value: 'b' }) });
+  t.same(inspectApiBody({ op: 'relabel', selector: sel('team=a'), jobLabels }, headers, buf({ name: 'env', value: 'b' })), {
+    ok: true,
+    body: buf({ name: 'env', value: 'b' }),
+  });
   t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, headers, buf({ a: 'xxxxxxxx' }), 4), { ok: false, status: 413 });
-  t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, { ...headers, 'content-length': '99' }, buf({}), 4), { ok: false, status: 413 }, 'declared length');
+  t.match(
+    inspectApiBody({ op: 'create', selector: sel('team=a') }, { ...headers, 'content-length': '99' }, buf({}), 4),
+    { ok: false, status: 413 },
+    'declared length',
+  );
   t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, { ...headers, 'content-encoding': 'gzip' }, buf({}), 4), { ok: false, status: 415 });
   t.match(inspectApiBody({ op: 'create', selector: sel('team=a') }, {}, buf({})), { ok: false, status: 415 });
 });

@@ -37,9 +37,7 @@ interface Request {
 }
 
 /** What happened to a request: refused, or forwarded with this target and body. */
-type Outcome =
-  | { refused: ApiRefusal; lookups: number }
-  | { forwarded: { url: string; body: string | undefined }; lookups: number };
+type Outcome = { refused: ApiRefusal; lookups: number } | { forwarded: { url: string; body: string | undefined }; lookups: number };
 
 /** The integration recipe (see the report), with the registry as a Map and the body already read. */
 function run(policy: CompiledApiPolicy, tokenRecord: TokenRecord, req: Request, maxBytes?: number): Outcome {
@@ -81,11 +79,23 @@ const J = 'application/json';
 // [name, token, request, expected outcome (partial), lookups]
 const table: Array<[string, ReturnType<typeof token>, Request, Record<string, unknown>, number]> = [
   // Read tokens only reach job URLs.
-  ['read token on the API', read, { method: 'GET', url: '/v1/job/nb1' }, { refused: { status: 403, error: 'insufficient_scope', message: /Read tokens only reach job URLs/ } }, 0],
+  [
+    'read token on the API',
+    read,
+    { method: 'GET', url: '/v1/job/nb1' },
+    { refused: { status: 403, error: 'insufficient_scope', message: /Read tokens only reach job URLs/ } },
+    0,
+  ],
   // Unscoped operator tokens are forwarded without a registry lookup.
   ['unscoped operator, known job', operator, { method: 'GET', url: '/v1/job/nb1' }, { forwarded: { url: '/v1/job/nb1' } }, 0],
   ['unscoped operator, unknown job', operator, { method: 'PUT', url: '/v1/job/ghost/kill' }, { forwarded: { url: '/v1/job/ghost/kill' } }, 0],
-  ['unscoped operator, create untouched', operator, { method: 'POST', url: '/v1/job', contentType: 'text/plain', body: 'anything' }, { forwarded: { body: 'anything' } }, 0],
+  [
+    'unscoped operator, create untouched',
+    operator,
+    { method: 'POST', url: '/v1/job', contentType: 'text/plain', body: 'anything' },
+    { forwarded: { body: 'anything' } },
+    0,
+  ],
   ['unscoped operator, list untouched', operator, { method: 'GET', url: '/v1/job?page=1' }, { forwarded: { url: '/v1/job?page=1' } }, 0],
   ['unscoped operator, token management', operator, { method: 'POST', url: '/v1/token', body: '{}' }, { forwarded: { url: '/v1/token' } }, 0],
   // Path tricks: 400 before any rule, whatever the token.
@@ -106,34 +116,136 @@ const table: Array<[string, ReturnType<typeof token>, Request, Record<string, un
   ['scoped, unknown job', scoped, { method: 'GET', url: '/v1/job/ghost/log' }, { refused: { status: 404, reason: 'unknown_job' } }, 1],
   ['scoped to one job by id', oneJob, { method: 'GET', url: '/v1/job/nb1/log' }, { forwarded: {} }, 1],
   ['scoped to one job by id, another job', oneJob, { method: 'GET', url: '/v1/job/nb2/log' }, { refused: { status: 403 } }, 1],
-  ['WebSocket log follow, in scope', scoped, { method: 'GET', url: '/v1/job/nb1/log?follow=true', upgrade: true }, { forwarded: { url: '/v1/job/nb1/log?follow=true' } }, 1],
+  [
+    'WebSocket log follow, in scope',
+    scoped,
+    { method: 'GET', url: '/v1/job/nb1/log?follow=true', upgrade: true },
+    { forwarded: { url: '/v1/job/nb1/log?follow=true' } },
+    1,
+  ],
   ['WebSocket log follow, out of scope', scoped, { method: 'GET', url: '/v1/job/nb2/log?follow=true', upgrade: true }, { refused: { status: 403 } }, 1],
   // Create.
-  ['scoped create: labels merged', scoped, { method: 'POST', url: '/v1/job', contentType: J, body: '{"image":"x","labels":{"env":"dev"}}' }, { forwarded: { url: '/v1/job', body: '{"image":"x","labels":{"env":"dev","team":"a"}}' } }, 0],
-  ['scoped create: labels created', scoped, { method: 'POST', url: '/v1/job', contentType: `${J}; charset=utf-8`, body: '{"image":"x"}' }, { forwarded: { body: '{"image":"x","labels":{"team":"a"}}' } }, 0],
-  ['scoped create: contradiction', scoped, { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"team":"b"}}' }, { refused: { status: 403 } }, 0],
-  ['scoped create: != unsatisfied', notProd, { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"env":"prod"}}' }, { refused: { status: 403 } }, 0],
-  ['scoped create: reserved label', scoped, { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"jobgate/id":"nb1"}}' }, { refused: { status: 403, reason: 'reserved_label' } }, 0],
+  [
+    'scoped create: labels merged',
+    scoped,
+    { method: 'POST', url: '/v1/job', contentType: J, body: '{"image":"x","labels":{"env":"dev"}}' },
+    { forwarded: { url: '/v1/job', body: '{"image":"x","labels":{"env":"dev","team":"a"}}' } },
+    0,
+  ],
+  [
+    'scoped create: labels created',
+    scoped,
+    { method: 'POST', url: '/v1/job', contentType: `${J}; charset=utf-8`, body: '{"image":"x"}' },
+    { forwarded: { body: '{"image":"x","labels":{"team":"a"}}' } },
+    0,
+  ],
+  [
+    'scoped create: contradiction',
+    scoped,
+    { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"team":"b"}}' },
+    { refused: { status: 403 } },
+    0,
+  ],
+  [
+    'scoped create: != unsatisfied',
+    notProd,
+    { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"env":"prod"}}' },
+    { refused: { status: 403 } },
+    0,
+  ],
+  [
+    'scoped create: reserved label',
+    scoped,
+    { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":{"jobgate/id":"nb1"}}' },
+    { refused: { status: 403, reason: 'reserved_label' } },
+    0,
+  ],
   ['scoped create: wrong content type', scoped, { method: 'POST', url: '/v1/job', contentType: 'text/plain', body: '{}' }, { refused: { status: 415 } }, 0],
   ['scoped create: invalid JSON', scoped, { method: 'POST', url: '/v1/job', contentType: J, body: '{' }, { refused: { status: 400 } }, 0],
   ['scoped create: labels not an object', scoped, { method: 'POST', url: '/v1/job', contentType: J, body: '{"labels":[]}' }, { refused: { status: 400 } }, 0],
-  ['scoped create by job id', oneJob, { method: 'POST', url: '/v1/job', contentType: J, body: '{}' }, { refused: { status: 403, reason: 'label_scope_denied' } }, 0],
+  [
+    'scoped create by job id',
+    oneJob,
+    { method: 'POST', url: '/v1/job', contentType: J, body: '{}' },
+    { refused: { status: 403, reason: 'label_scope_denied' } },
+    0,
+  ],
   // List.
-  ['scoped list, no client selector', scoped, { method: 'GET', url: '/v1/job?page=2&size=5' }, { forwarded: { url: '/v1/job?page=2&size=5&labelSelector=team%3Da' } }, 0],
+  [
+    'scoped list, no client selector',
+    scoped,
+    { method: 'GET', url: '/v1/job?page=2&size=5' },
+    { forwarded: { url: '/v1/job?page=2&size=5&labelSelector=team%3Da' } },
+    0,
+  ],
   ['scoped list, no query', scoped, { method: 'GET', url: '/v1/job' }, { forwarded: { url: '/v1/job?labelSelector=team%3Da' } }, 0],
-  ['scoped list, client selector', scoped, { method: 'GET', url: '/v1/job?labelSelector=env%3Ddev&statusState=RUNNING' }, { forwarded: { url: '/v1/job?labelSelector=team%3Da%2Cenv%3Ddev&statusState=RUNNING' } }, 0],
-  ['scoped list, bad client selector', scoped, { method: 'GET', url: '/v1/job?labelSelector=env%20in%20(' }, { refused: { status: 400, reason: 'bad_query' } }, 0],
+  [
+    'scoped list, client selector',
+    scoped,
+    { method: 'GET', url: '/v1/job?labelSelector=env%3Ddev&statusState=RUNNING' },
+    { forwarded: { url: '/v1/job?labelSelector=team%3Da%2Cenv%3Ddev&statusState=RUNNING' } },
+    0,
+  ],
+  [
+    'scoped list, bad client selector',
+    scoped,
+    { method: 'GET', url: '/v1/job?labelSelector=env%20in%20(' },
+    { refused: { status: 400, reason: 'bad_query' } },
+    0,
+  ],
   ['scoped list, two client selectors', scoped, { method: 'GET', url: '/v1/job?labelSelector=a&labelSelector=b' }, { refused: { status: 400 } }, 0],
   // Relabel.
-  ['scoped relabel, stays in scope', scoped, { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"env","value":"prod"}' }, { forwarded: { body: '{"name":"env","value":"prod"}' } }, 1],
-  ['scoped relabel, leaves scope', scoped, { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"team","value":"b"}' }, { refused: { status: 403, reason: 'label_scope_denied' } }, 1],
-  ['scoped relabel, != broken', notProd, { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"env","value":"prod"}' }, { refused: { status: 403 } }, 1],
-  ['scoped relabel, job out of scope', scoped, { method: 'PUT', url: '/v1/job/nb2/label', contentType: J, body: '{"name":"team","value":"a"}' }, { refused: { status: 403, reason: 'scope_denied' } }, 1],
-  ['scoped relabel, unknown job', scoped, { method: 'PUT', url: '/v1/job/ghost/label', contentType: J, body: '{"name":"env","value":"x"}' }, { refused: { status: 404 } }, 1],
-  ['scoped relabel, wrong content type', scoped, { method: 'PUT', url: '/v1/job/nb1/label', contentType: 'text/plain', body: '{}' }, { refused: { status: 415 } }, 1],
+  [
+    'scoped relabel, stays in scope',
+    scoped,
+    { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"env","value":"prod"}' },
+    { forwarded: { body: '{"name":"env","value":"prod"}' } },
+    1,
+  ],
+  [
+    'scoped relabel, leaves scope',
+    scoped,
+    { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"team","value":"b"}' },
+    { refused: { status: 403, reason: 'label_scope_denied' } },
+    1,
+  ],
+  [
+    'scoped relabel, != broken',
+    notProd,
+    { method: 'PUT', url: '/v1/job/nb1/label', contentType: J, body: '{"name":"env","value":"prod"}' },
+    { refused: { status: 403 } },
+    1,
+  ],
+  [
+    'scoped relabel, job out of scope',
+    scoped,
+    { method: 'PUT', url: '/v1/job/nb2/label', contentType: J, body: '{"name":"team","value":"a"}' },
+    { refused: { status: 403, reason: 'scope_denied' } },
+    1,
+  ],
+  [
+    'scoped relabel, unknown job',
+    scoped,
+    { method: 'PUT', url: '/v1/job/ghost/label', contentType: J, body: '{"name":"env","value":"x"}' },
+    { refused: { status: 404 } },
+    1,
+  ],
+  [
+    'scoped relabel, wrong content type',
+    scoped,
+    { method: 'PUT', url: '/v1/job/nb1/label', contentType: 'text/plain', body: '{}' },
+    { refused: { status: 415 } },
+    1,
+  ],
   ['scoped label removal', scoped, { method: 'DELETE', url: '/v1/job/nb1/label/team' }, { refused: { status: 403, reason: 'scoped_route_denied' } }, 0],
   // Token management.
-  ['scoped token creation', scoped, { method: 'POST', url: '/v1/token', contentType: J, body: '{"name":"x","role":"operator"}' }, { refused: { status: 403, reason: 'unscoped_only' } }, 0],
+  [
+    'scoped token creation',
+    scoped,
+    { method: 'POST', url: '/v1/token', contentType: J, body: '{"name":"x","role":"operator"}' },
+    { refused: { status: 403, reason: 'unscoped_only' } },
+    0,
+  ],
   ['scoped token renewal', scoped, { method: 'PUT', url: '/v1/token/abc/renew' }, { refused: { status: 403 } }, 0],
   ['scoped token by an encoded path', scoped, { method: 'POST', url: '/v1/t%6Fken' }, { refused: { status: 403, reason: 'unscoped_only' } }, 0],
   // Unknown paths.

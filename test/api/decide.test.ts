@@ -23,7 +23,14 @@ const scoped = token('operator', 'team=a');
 // [name, token, method, path, query, expected decision (partial)]
 const table: Array<[string, ReturnType<typeof token>, string, string, string, Partial<Record<string, unknown>>]> = [
   // Role first: read tokens do not reach operator routes, scoped or not.
-  ['read on a job route', read, 'GET', '/v1/job/nb1', '', { kind: 'deny', status: 403, error: 'insufficient_scope', reason: 'role_denied', message: /Read tokens only reach job URLs/ }],
+  [
+    'read on a job route',
+    read,
+    'GET',
+    '/v1/job/nb1',
+    '',
+    { kind: 'deny', status: 403, error: 'insufficient_scope', reason: 'role_denied', message: /Read tokens only reach job URLs/ },
+  ],
   ['read on list', read, 'GET', '/v1/job', '', { kind: 'deny', status: 403, reason: 'role_denied' }],
   ['read on create', read, 'POST', '/v1/job', '', { kind: 'deny', status: 403, reason: 'role_denied' }],
   ['read on tokens', read, 'POST', '/v1/token', '', { kind: 'deny', status: 403, reason: 'role_denied' }],
@@ -51,8 +58,22 @@ const table: Array<[string, ReturnType<typeof token>, string, string, string, Pa
   ['scoped on label removal', scoped, 'DELETE', '/v1/job/nb1/label/team', '', { kind: 'deny', status: 403, reason: 'scoped_route_denied' }],
   ['scoped on create', scoped, 'POST', '/v1/job', '', { kind: 'inspect-body', check: { op: 'create', selector: scoped.selector } }],
   ['scoped on list', scoped, 'GET', '/v1/job', 'page=2', { kind: 'rewrite-query', query: 'page=2&labelSelector=team%3Da' }],
-  ['scoped on list with a bad selector', scoped, 'GET', '/v1/job', 'labelSelector=a%20in%20(', { kind: 'deny', status: 400, error: 'bad_request', reason: 'bad_query' }],
-  ['scoped on token creation', scoped, 'POST', '/v1/token', '', { kind: 'deny', status: 403, error: 'insufficient_scope', reason: 'unscoped_only', message: /cannot mint or renew tokens/ }],
+  [
+    'scoped on list with a bad selector',
+    scoped,
+    'GET',
+    '/v1/job',
+    'labelSelector=a%20in%20(',
+    { kind: 'deny', status: 400, error: 'bad_request', reason: 'bad_query' },
+  ],
+  [
+    'scoped on token creation',
+    scoped,
+    'POST',
+    '/v1/token',
+    '',
+    { kind: 'deny', status: 403, error: 'insufficient_scope', reason: 'unscoped_only', message: /cannot mint or renew tokens/ },
+  ],
   ['scoped on token renewal', scoped, 'PUT', '/v1/token/abc/renew', '', { kind: 'deny', status: 403, reason: 'unscoped_only' }],
   ['scoped on token list', scoped, 'GET', '/v1/token', '', { kind: 'deny', status: 403, reason: 'unscoped_only' }],
   ['scoped on an unknown path', scoped, 'GET', '/v1/whatever', '', { kind: 'deny', status: 403, error: 'insufficient_scope', reason: 'scoped_route_denied' }],

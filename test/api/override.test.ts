@@ -2,7 +2,15 @@ import t from 'tap';
 import { isMethodBodyKey, isOverrideHeader, methodQueryRefusal, removeOverrideHeaders } from '../../src/api/override.js';
 
 t.test('isOverrideHeader: method and path override headers, "_" read as "-"', async (t) => {
-  for (const name of ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url', 'x_http_method_override', 'x-http_method']) {
+  for (const name of [
+    'x-http-method-override',
+    'x-http-method',
+    'x-method-override',
+    'x-original-url',
+    'x-rewrite-url',
+    'x_http_method_override',
+    'x-http_method',
+  ]) {
     t.ok(isOverrideHeader(name), name);
   }
   for (const name of ['x-http-methods', 'x-method', 'content-type', 'x-request-id', 'x-forwarded-method', '', 'x']) t.notOk(isOverrideHeader(name), name);

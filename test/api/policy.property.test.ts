@@ -20,18 +20,108 @@ const read = tokenRecord('read');
  * (true) as in the table, the others (false) a job id or a free segment.
  */
 const CANONICAL: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, boolean]>]> = [
-  ['PUT', [['v1', true], ['job', true], ['nb', false], ['label', true]]],
-  ['DELETE', [['v1', true], ['job', true], ['nb', false], ['label', true], ['team', false]]],
-  ['PUT', [['v1', true], ['job', true], ['nb', false], ['label', true], ['team', false]]],
-  ['GET', [['v1', true], ['job', true], ['nb', false], ['label', true], ['team', false]]],
-  ['POST', [['v1', true], ['job', true]]],
-  ['GET', [['v1', true], ['job', true]]],
-  ['GET', [['v1', true], ['token', true]]],
-  ['POST', [['v1', true], ['token', true], ['abc', false], ['renew', false]]],
-  ['POST', [['v1', true], ['job', true], ['nb', false], ['exec', true]]],
-  ['GET', [['v1', true], ['secrets', true], ['x', false]]],
-  ['DELETE', [['v1', true], ['admin', true], ['kill', true], ['nb', false]]],
-  ['GET', [['v1', true], ['status', true]]],
+  [
+    'PUT',
+    [
+      ['v1', true],
+      ['job', true],
+      ['nb', false],
+      ['label', true],
+    ],
+  ],
+  [
+    'DELETE',
+    [
+      ['v1', true],
+      ['job', true],
+      ['nb', false],
+      ['label', true],
+      ['team', false],
+    ],
+  ],
+  [
+    'PUT',
+    [
+      ['v1', true],
+      ['job', true],
+      ['nb', false],
+      ['label', true],
+      ['team', false],
+    ],
+  ],
+  [
+    'GET',
+    [
+      ['v1', true],
+      ['job', true],
+      ['nb', false],
+      ['label', true],
+      ['team', false],
+    ],
+  ],
+  [
+    'POST',
+    [
+      ['v1', true],
+      ['job', true],
+    ],
+  ],
+  [
+    'GET',
+    [
+      ['v1', true],
+      ['job', true],
+    ],
+  ],
+  [
+    'GET',
+    [
+      ['v1', true],
+      ['token', true],
+    ],
+  ],
+  [
+    'POST',
+    [
+      ['v1', true],
+      ['token', true],
+      ['abc', false],
+      ['renew', false],
+    ],
+  ],
+  [
+    'POST',
+    [
+      ['v1', true],
+      ['job', true],
+      ['nb', false],
+      ['exec', true],
+    ],
+  ],
+  [
+    'GET',
+    [
+      ['v1', true],
+      ['secrets', true],
+      ['x', false],
+    ],
+  ],
+  [
+    'DELETE',
+    [
+      ['v1', true],
+      ['admin', true],
+      ['kill', true],
+      ['nb', false],
+    ],
+  ],
+  [
+    'GET',
+    [
+      ['v1', true],
+      ['status', true],
+    ],
+  ],
 ];
 
 /** What a lenient upstream still reads as the same letter or digit: itself, another case, a Unicode fold or a compatibility form. */
@@ -59,15 +149,24 @@ const suffix = fc.constantFrom('', '', '.json', '.JSON', '%3Bx=1', ':verb', '.')
 /** A literal as a lenient upstream could still route it. */
 const literalVariant = (literal: string): fc.Arbitrary<string> =>
   fc
-    .tuple(pad, fc.tuple(...[...literal].map((c) => fc.oneof({ weight: 3, arbitrary: fc.constant(c) }, { weight: 2, arbitrary: fc.constantFrom(...spellings(c)).chain(sent) }))), suffix, pad)
+    .tuple(
+      pad,
+      fc.tuple(
+        ...[...literal].map((c) => fc.oneof({ weight: 3, arbitrary: fc.constant(c) }, { weight: 2, arbitrary: fc.constantFrom(...spellings(c)).chain(sent) })),
+      ),
+      suffix,
+      pad,
+    )
     .map(([before, chars, end, after]) => before + chars.join('') + end + after);
 
 /** Each literal kept as it is half of the time, so that variants of one literal behind canonical ones come up often. */
-const request = fc.constantFrom(...CANONICAL).chain(([method, segments]) =>
-  fc
-    .tuple(...segments.map(([text, literal]) => (literal ? fc.oneof(fc.constant(text), literalVariant(text)) : fc.constant(text))))
-    .map((spelled) => ({ method, canonical: `/${segments.map(([text]) => text).join('/')}`, variant: `/${spelled.join('/')}` })),
-);
+const request = fc
+  .constantFrom(...CANONICAL)
+  .chain(([method, segments]) =>
+    fc
+      .tuple(...segments.map(([text, literal]) => (literal ? fc.oneof(fc.constant(text), literalVariant(text)) : fc.constant(text))))
+      .map((spelled) => ({ method, canonical: `/${segments.map(([text]) => text).join('/')}`, variant: `/${spelled.join('/')}` })),
+  );
 
 function decide(token: typeof scoped, method: string, path: string): ApiDecision | 'bad_path' {
   if (apiPathProblem(path) !== undefined) return 'bad_path';
@@ -94,13 +193,21 @@ t.test('a spelling variant of a protected path is decided like the canonical pat
 t.test('variants of a literal after a job id are decided exactly like the canonical path', async () => {
   // The path as sent still matches the generic job rule, so the label and exec rules decide.
   const afterJob = CANONICAL.filter(([, segments]) => segments.length === 4 && segments[2]![0] === 'nb' && segments[3]![1]);
-  const lastOnly = fc.constantFrom(...afterJob, ['GET', [['v1', true], ['status', true]]] as const).chain(([method, segments]) =>
-    literalVariant(segments[segments.length - 1]![0]).map((last) => ({
-      method,
-      canonical: `/${segments.map(([text]) => text).join('/')}`,
-      variant: `/${[...segments.slice(0, -1).map(([text]) => text), last].join('/')}`,
-    })),
-  );
+  const lastOnly = fc
+    .constantFrom(...afterJob, [
+      'GET',
+      [
+        ['v1', true],
+        ['status', true],
+      ],
+    ] as const)
+    .chain(([method, segments]) =>
+      literalVariant(segments[segments.length - 1]![0]).map((last) => ({
+        method,
+        canonical: `/${segments.map(([text]) => text).join('/')}`,
+        variant: `/${[...segments.slice(0, -1).map(([text]) => text), last].join('/')}`,
+      })),
+    );
   check(
     fc.property(lastOnly, ({ method, canonical, variant }) => {
       const expected = decide(scoped, method, canonical);
@@ -110,7 +217,8 @@ t.test('variants of a literal after a job id are decided exactly like the canoni
         if (!isDenial(actual)) throw new Error(`${variant} opened: ${JSON.stringify(actual)}`);
         return;
       }
-      if (JSON.stringify(actual) !== JSON.stringify(expected)) throw new Error(`${method} ${variant}: ${JSON.stringify(actual)}, but ${canonical}: ${JSON.stringify(expected)}`);
+      if (JSON.stringify(actual) !== JSON.stringify(expected))
+        throw new Error(`${method} ${variant}: ${JSON.stringify(actual)}, but ${canonical}: ${JSON.stringify(expected)}`);
     }),
     1000,
   );
@@ -125,7 +233,8 @@ t.test('a request decided for every method (a form POST) is never allowed more t
       if (any.kind === 'deny') return;
       for (const method of methods) {
         const one = decideApi(scoped, policy.match(method, variant), { rawQuery: '' });
-        if (JSON.stringify(one) !== JSON.stringify(any)) throw new Error(`${variant}: ${JSON.stringify(any)} for every method, ${JSON.stringify(one)} for ${method}`);
+        if (JSON.stringify(one) !== JSON.stringify(any))
+          throw new Error(`${variant}: ${JSON.stringify(any)} for every method, ${JSON.stringify(one)} for ${method}`);
       }
     }),
     1000,

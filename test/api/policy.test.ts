@@ -157,7 +157,8 @@ t.test('HEAD is decided as strictly as GET, which frameworks run for it', async 
 
 t.test('stricterMatch: a decision both readings allow', async (t) => {
   const rule = (scope: ApiRule['scope'], role: ApiRule['role'] = 'operator'): ApiRule => ({ method: '*', path: `/${scope}/{id}`, role, scope });
-  const m = (scope: ApiRule['scope'], jobId?: string, role?: ApiRule['role']): ApiMatch => (jobId === undefined ? { rule: rule(scope, role) } : { rule: rule(scope, role), jobId });
+  const m = (scope: ApiRule['scope'], jobId?: string, role?: ApiRule['role']): ApiMatch =>
+    jobId === undefined ? { rule: rule(scope, role) } : { rule: rule(scope, role), jobId };
   const scopeOf = (a: ApiMatch | undefined, b: ApiMatch | undefined) => [stricterMatch(a, b)?.rule.scope, stricterMatch(b, a)?.rule.scope];
   t.same(scopeOf(m('relabel-job', 'nb'), m('job', 'nb')), ['relabel-job', 'relabel-job']);
   t.same(scopeOf(m('job', 'nb'), m('job', 'nb')), ['job', 'job']);
@@ -291,7 +292,9 @@ for (const [rule, expected] of bad) {
   t.test(`compile error: ${JSON.stringify(rule)}`, async (t) => {
     const good: ApiRule = { method: 'GET', path: '/ok', role: 'read', scope: 'any' };
     t.throws(() => compileApiRules([good, rule as unknown as ApiRule]), {
-      message: new RegExp(`^API rule 2 \\(${String(rule.method)} ${String(rule.path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): .*${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      message: new RegExp(
+        `^API rule 2 \\(${String(rule.method)} ${String(rule.path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\): .*${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+      ),
     });
     t.throws(() => buildApiPolicy([rule as unknown as ApiRule]), { message: /^API rule 1 / }, 'configured rules are numbered from 1');
     t.match(apiRuleProblem(rule as unknown as ApiRule), expected);

@@ -108,7 +108,9 @@ t.test('a query is refused whenever a name other than exactly labelSelector woul
 });
 
 t.test('queries without loose names are forwarded with every other parameter byte for byte', async () => {
-  const clean = fc.array(fc.tuple(plainName.chain(sometimesEncoded), value), { maxLength: 5 }).map((params) => params.map(([name, v]) => `${name}=${v}`).join('&'));
+  const clean = fc
+    .array(fc.tuple(plainName.chain(sometimesEncoded), value), { maxLength: 5 })
+    .map((params) => params.map(([name, v]) => `${name}=${v}`).join('&'));
   check(
     fc.property(clean, (raw) => {
       const result = scopeListQuery(SELECTOR, raw);

@@ -39,10 +39,7 @@ t.test('the forwarded selector parses back to both requirements', async (t) => {
   const result = scopeListQuery(parseSelector('team=a,env!=prod'), 'labelSelector=gpu%20in%20(a100,h100)');
   t.ok(result.ok);
   const text = new URLSearchParams(result.ok ? result.query : '').get('labelSelector')!;
-  t.same(
-    parseSelector(text).requirements,
-    [...parseSelector('team=a,env!=prod').requirements, ...parseSelector('gpu in (a100,h100)').requirements],
-  );
+  t.same(parseSelector(text).requirements, [...parseSelector('team=a,env!=prod').requirements, ...parseSelector('gpu in (a100,h100)').requirements]);
 });
 
 t.test('an empty (unscoped) selector leaves the query alone', async (t) => {

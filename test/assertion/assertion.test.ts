@@ -41,7 +41,13 @@ t.teardown(async () => {
 
 t.test('the JWKS publishes every key, on the admin listener and on every job host', async (t) => {
   t.equal(jwks.keys.length, 2, 'the signing key and the next one');
-  t.same(jwks.keys.map((key) => [key.kty, key.alg, key.use]), [['EC', 'ES256', 'sig'], ['OKP', 'EdDSA', 'sig']]);
+  t.same(
+    jwks.keys.map((key) => [key.kty, key.alg, key.use]),
+    [
+      ['EC', 'ES256', 'sig'],
+      ['OKP', 'EdDSA', 'sig'],
+    ],
+  );
   for (const key of jwks.keys) t.notOk('d' in key, 'no private part');
   const admin = await request(h.adminUrl, { path: '/.well-known/jobgate/jwks.json' });
   t.match(admin.headers['cache-control'], /max-age=\d+/);
@@ -85,7 +91,9 @@ t.test("a token's name and role rewritten in place (admin script, then PUBLISH):
   const prefix = h.settings.keyPrefix!;
   await h.admin.hset(`${prefix}token:${record.id}`, { name: 'demoted', role: 'read' });
   await h.admin.publish(`${prefix}invalidate`, `token:${record.id}`);
-  await waitFor(async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status === 200 && up.last.headers['x-jobgate-role'] === 'read');
+  await waitFor(
+    async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status === 200 && up.last.headers['x-jobgate-role'] === 'read',
+  );
   t.equal(up.last.headers['x-jobgate-token-name'], 'demoted', 'the identity headers changed');
   t.match(await verify(), { sub: record.id, name: 'demoted', role: 'read' }, 'and the assertion of the same request says so too');
 });
@@ -103,7 +111,13 @@ t.test('WebSocket handshakes carry it too', async (t) => {
 async function startVerifier(t: Test, env: Record<string, string>): Promise<number> {
   const port = await freePort();
   const example = spawn(process.execPath, [fileURLToPath(new URL('../../examples/verify-upstream.mjs', import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', JWKS_URL: `${h.adminUrl}/.well-known/jobgate/jwks.json`, ISSUER: 'https://jobgate.example', PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      JWKS_URL: `${h.adminUrl}/.well-known/jobgate/jwks.json`,
+      ISSUER: 'https://jobgate.example',
+      PORT: String(port),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => void example.kill());
@@ -229,6 +243,9 @@ t.test('jobgate keys generate', async (t) => {
   t.equal(first.stderr.split(' ')[3], header.kid, 'the kid printed by keys generate');
 
   await t.rejects(startHarness({ JOBGATE_ASSERTION_KEYS: 'not a key' }, h.redisServer), /invalid setting JOBGATE_ASSERTION_KEYS/);
-  await t.rejects(startHarness({ JOBGATE_ASSERTION_KEYS: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }, h.redisServer), /assertion key in JOBGATE_ASSERTION_KEYS/);
+  await t.rejects(
+    startHarness({ JOBGATE_ASSERTION_KEYS: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' }, h.redisServer),
+    /assertion key in JOBGATE_ASSERTION_KEYS/,
+  );
   await t.rejects(startHarness({ JOBGATE_ASSERTION_KEY_FILES: join(dir, 'missing.pem') }, h.redisServer), /invalid setting JOBGATE_ASSERTION_KEY_FILES/);
 });

@@ -10,7 +10,10 @@ const jobId = fc
   .filter((id) => jobIdProblem(id) === undefined);
 const port = fc.option(fc.integer({ min: 1, max: 65_535 }), { nil: undefined });
 /** API hosts as JOBGATE_API_HOST accepts them: single labels included. */
-const apiHost = fc.oneof(jobId, fc.domain().map((host) => host.toLowerCase()));
+const apiHost = fc.oneof(
+  jobId,
+  fc.domain().map((host) => host.toLowerCase()),
+);
 const scheme = fc.constantFrom('http' as const, 'https' as const);
 
 t.test("an API audience never equals a job's, whatever the host and job id", async (t) => {
@@ -26,7 +29,8 @@ t.test("an API audience never equals a job's, whatever the host and job id", asy
 t.test('each job and port has its own audience', async (t) => {
   check(
     fc.property(jobId, port, jobId, port, (a, p, b, q) => {
-      if (jobAudience(a, p) === jobAudience(b, q) && (a !== b || p !== q)) throw new Error(`job ${a} port ${p} and job ${b} port ${q} share ${jobAudience(a, p)}`);
+      if (jobAudience(a, p) === jobAudience(b, q) && (a !== b || p !== q))
+        throw new Error(`job ${a} port ${p} and job ${b} port ${q} share ${jobAudience(a, p)}`);
     }),
   );
   // The host nb-8888 may name job "nb-8888" or port 8888 of job "nb": their audiences differ.

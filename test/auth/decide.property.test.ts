@@ -29,7 +29,13 @@ type Expected = 'allowed' | 'allowed_unsecure' | 'missing_token' | 'role_denied'
  * open to everyone; otherwise a token is needed; read tokens reach job traffic only, operator
  * tokens the API too; the token's selector must match the job's labels.
  */
-function ruleFor(identity: 'anonymous' | Role, requirements: readonly ModelRequirement[], labels: ModelLabels, unsecureHttp: boolean, kind: TrafficKind): Expected {
+function ruleFor(
+  identity: 'anonymous' | Role,
+  requirements: readonly ModelRequirement[],
+  labels: ModelLabels,
+  unsecureHttp: boolean,
+  kind: TrafficKind,
+): Expected {
   if (kind === 'job' && unsecureHttp) return 'allowed_unsecure';
   if (identity === 'anonymous') return 'missing_token';
   if (kind === 'api' && identity !== 'operator') return 'role_denied';
@@ -56,7 +62,9 @@ t.test('decide allows exactly what the rule allows', async (t) => {
         ? decision.allow && decision.reason === expected
         : !decision.allow && decision.reason === expected && decision.status === status;
       if (!right) {
-        throw new Error(`${identity} with ${JSON.stringify(text)} on ${JSON.stringify(labels)} (unsecureHttp ${unsecureHttp}, ${kind}): got ${JSON.stringify(decision)}, the rule says ${expected}`);
+        throw new Error(
+          `${identity} with ${JSON.stringify(text)} on ${JSON.stringify(labels)} (unsecureHttp ${unsecureHttp}, ${kind}): got ${JSON.stringify(decision)}, the rule says ${expected}`,
+        );
       }
     }),
     2000,
@@ -129,14 +137,20 @@ t.test('the API decision allows exactly what the API table allows', async (t) =>
     fc.property(apiCase, ({ role, selector: { requirements, text }, rule, jobId, job, upgrade, rawQuery, probes }) => {
       const token = tokenRecord(role, text);
       const c: ApiCase = { role, requirements, rule, jobId, job, upgrade };
-      const match: ApiMatch | undefined = rule === undefined ? undefined : rule.scope === 'job' || rule.scope === 'relabel-job' ? { rule: { method: '*', path: '/v1/job/{id}', ...rule }, jobId } : { rule: { method: '*', path: '/v1/x', ...rule } };
+      const match: ApiMatch | undefined =
+        rule === undefined
+          ? undefined
+          : rule.scope === 'job' || rule.scope === 'relabel-job'
+            ? { rule: { method: '*', path: '/v1/job/{id}', ...rule }, jobId }
+            : { rule: { method: '*', path: '/v1/x', ...rule } };
       let decision: ApiDecision | ApiJobDecision = decideApi(token, match, { rawQuery, upgrade });
       if (decision.kind === 'needs-job') {
         decision = decideApiForJob(token, job === undefined ? undefined : { labels: asMap(job) }, decision);
       }
       const expected = apiRuleFor(c);
       seen.set(expected.kind, (seen.get(expected.kind) ?? 0) + 1);
-      const describe = (): string => `${role} ${JSON.stringify(text)}, rule ${JSON.stringify(rule)}, job ${jobId} ${JSON.stringify(job)}, upgrade ${upgrade}: got ${JSON.stringify(decision)}, the table says ${JSON.stringify(expected)}`;
+      const describe = (): string =>
+        `${role} ${JSON.stringify(text)}, rule ${JSON.stringify(rule)}, job ${jobId} ${JSON.stringify(job)}, upgrade ${upgrade}: got ${JSON.stringify(decision)}, the table says ${JSON.stringify(expected)}`;
       switch (expected.kind) {
         case 'forward':
           if (decision.kind !== 'forward') throw new Error(describe());
@@ -165,5 +179,6 @@ t.test('the API decision allows exactly what the API table allows', async (t) =>
     }),
     2000,
   );
-  for (const kind of ['forward', 'deny', 'inspect-body', 'scoped-list']) t.ok((seen.get(kind) ?? 0) >= enough(seen), `${kind} reached ${seen.get(kind) ?? 0} times`);
+  for (const kind of ['forward', 'deny', 'inspect-body', 'scoped-list'])
+    t.ok((seen.get(kind) ?? 0) >= enough(seen), `${kind} reached ${seen.get(kind) ?? 0} times`);
 });

@@ -5,8 +5,20 @@ import { tokenRecord } from '../helpers/fixtures.js';
 
 const token = tokenRecord;
 
-const teamA = { labels: new Map([['team', 'a'], ['jobgate/id', 'nb1']]), unsecureHttp: false };
-const teamB = { labels: new Map([['team', 'b'], ['jobgate/id', 'nb2']]), unsecureHttp: false };
+const teamA = {
+  labels: new Map([
+    ['team', 'a'],
+    ['jobgate/id', 'nb1'],
+  ]),
+  unsecureHttp: false,
+};
+const teamB = {
+  labels: new Map([
+    ['team', 'b'],
+    ['jobgate/id', 'nb2'],
+  ]),
+  unsecureHttp: false,
+};
 const open = { labels: new Map([['jobgate/id', 'pub']]), unsecureHttp: true };
 const anonymous: Authentication = { kind: 'anonymous' };
 const as = (role: Role, selector: string): Authentication => ({ kind: 'token', token: token(role, selector) });

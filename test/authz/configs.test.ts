@@ -23,7 +23,11 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
   const forwardAuth = obj(at(authMiddleware, 'forwardAuth'), 'forwardAuth');
   t.match(forwardAuth.address, /^http:\/\/127\.0\.0\.1:9191\/?$/, 'the decision endpoint (JOBGATE_AUTHZ_LISTEN)');
   t.equal(forwardAuth.trustForwardHeader, false, "Traefik sets X-Forwarded-* itself; a client's are not believed");
-  t.same(forwardAuth.authResponseHeaders, [...IDENTITY_HEADERS, 'X-Request-Id'], "the identity headers, the assertion and jobgate's request id (not the client's) reach the job");
+  t.same(
+    forwardAuth.authResponseHeaders,
+    [...IDENTITY_HEADERS, 'X-Request-Id'],
+    "the identity headers, the assertion and jobgate's request id (not the client's) reach the job",
+  );
   t.equal(forwardAuth.authRequestHeaders, undefined, 'every request header reaches jobgate (Sec-WebSocket-Key, Origin, Accept included)');
 
   const strip = Object.entries(middlewares).filter(([, middleware]) => at(middleware, 'headers.customRequestHeaders') !== undefined);
@@ -54,7 +58,8 @@ t.test('deploy/traefik/dynamic.yml', async (t) => {
   const regexp = hostRegexp(String(at(pages?.[1], 'rule')));
   t.ok(regexp, 'a HostRegexp rule');
   for (const host of ['notebook.job.example.com', 'notebook-6006.job.example.com']) t.match(host, regexp!, `${host} matches`);
-  for (const host of ['job.example.com', 'a.b.job.example.com', 'notebook.job.example.com.evil.test', 'x.jobxexample.com']) t.notMatch(host, regexp!, `${host} does not`);
+  for (const host of ['job.example.com', 'a.b.job.example.com', 'notebook.job.example.com.evil.test', 'x.jobxexample.com'])
+    t.notMatch(host, regexp!, `${host} does not`);
 
   const catchAll = toJobgate.find(([, router]) => !String(at(router, 'rule')).includes('PathPrefix'));
   t.ok(catchAll, 'other job hosts go to jobgate itself');
@@ -99,7 +104,7 @@ t.test('deploy/nginx/jobgate.conf passes the identity headers and strips the cre
   t.match(conf, /server_name ~\^\(\?<job>\[a-z0-9-\]\+\)\\\.job\\\.example\\\.com\$;/);
 });
 
-t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on the client\'s Host header', async (t) => {
+t.test("deploy/nginx/jobgate.conf decides on the host nginx routes on, never on the client's Host header", async (t) => {
   const conf = readRepoFile('deploy/nginx/jobgate.conf');
   const code = conf.replace(/#.*$/gm, '');
   const hostHeaders = [...code.matchAll(/proxy_set_header (Host|X-Forwarded-Host) (\S+);/g)];
@@ -108,7 +113,11 @@ t.test('deploy/nginx/jobgate.conf decides on the host nginx routes on, never on 
   t.match(code, /map "\$host \$http_host" \$jobgate_host \{\s*default \$host;/, '$jobgate_host is $host, the host nginx routes on');
   t.equal(code.split('$http_host').length - 1, 2, '$http_host appears only beside $host, in the two maps');
   t.equal(code.match(/if \(\$jobgate_misdirected\) \{\s*return 400;\s*\}/g)?.length, 2, 'both servers refuse a Host unlike the request line');
-  t.match(code, /map \$http_authorization \$jobgate_client_authorization \{[^}]*"~jgt_\[0-9a-f\]"\s+"";/, 'an Authorization holding a jobgate token (cut short too) is emptied');
+  t.match(
+    code,
+    /map \$http_authorization \$jobgate_client_authorization \{[^}]*"~jgt_\[0-9a-f\]"\s+"";/,
+    'an Authorization holding a jobgate token (cut short too) is emptied',
+  );
   t.equal(code.match(/if \(\$jobgate_query_token\) \{\s*return 404;\s*\}/g)?.length, 2, 'both servers hand a query holding a token to jobgate');
   const apiServer = code.slice(code.indexOf('server_name api.example.com'));
   for (const name of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'X-Original-URL', 'X-Rewrite-URL']) {

@@ -42,9 +42,12 @@ const authzUrl = (harness: Harness) => `http://127.0.0.1:${harness.jobgate.authz
 /** A sub-request as nginx sends one: GET on the endpoint's own path, the original request in X-Forwarded-*. */
 function ask(original: Original, harness = h): Promise<Reply> {
   const headers: string[] = [
-    'X-Forwarded-Method', original.method ?? 'GET',
-    'X-Forwarded-Proto', original.proto ?? 'http',
-    'X-Forwarded-For', original.forwardedFor ?? '203.0.113.7',
+    'X-Forwarded-Method',
+    original.method ?? 'GET',
+    'X-Forwarded-Proto',
+    original.proto ?? 'http',
+    'X-Forwarded-For',
+    original.forwardedFor ?? '203.0.113.7',
     ...(original.host !== undefined ? ['X-Forwarded-Host', original.host] : []),
     ...(original.uri !== undefined ? ['X-Forwarded-Uri', original.uri] : []),
     ...flatHeaders(original.headers),
@@ -110,7 +113,12 @@ t.test('refusals: the same status, RFC 6750 challenge and body as the inline pro
   t.equal(unknown.json().error, 'not_found');
   await sameAsInline(t, { host: 'nb1.job.test:8080', uri: '/' }, 401, 'a port in the host');
   await sameAsInline(t, { host: 'nb1.other.test', uri: '/' }, 404, 'outside the job domain');
-  await sameAsInline(t, { host: 'nb1.job.test', uri: '/', headers: ['Authorization', `Bearer ${scoped}`, 'Authorization', `Bearer ${scoped}`] }, 400, 'two Authorization headers');
+  await sameAsInline(
+    t,
+    { host: 'nb1.job.test', uri: '/', headers: ['Authorization', `Bearer ${scoped}`, 'Authorization', `Bearer ${scoped}`] },
+    400,
+    'two Authorization headers',
+  );
 
   const html = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
   const page = await sameAsInline(t, { host: 'nb1.job.test', uri: '/lab/tree?x=1', headers: html }, 401, 'a browser without a session: the login page');
@@ -121,7 +129,11 @@ t.test('refusals: the same status, RFC 6750 challenge and body as the inline pro
   const noHost = await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/' } });
   t.equal(noHost.status, 400, 'no original host');
   t.equal(noHost.json().error, 'bad_request');
-  t.equal((await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-method': 'GET', 'x-original-url': 'not a URL' } })).status, 400, 'an unparsable X-Original-URL names no host');
+  t.equal(
+    (await request(authzUrl(h), { path: '/', headers: { 'x-forwarded-method': 'GET', 'x-original-url': 'not a URL' } })).status,
+    400,
+    'an unparsable X-Original-URL names no host',
+  );
 });
 
 t.test('X-Forwarded-Uri wins over X-Original-URL; X-Original-URL alone works', async (t) => {
@@ -157,19 +169,35 @@ t.test('two original hosts that disagree: 400 invalid_request, whichever the edg
     t.equal(reply.headers['x-jobgate-token-id'], undefined, `${what}: no identity`);
   };
   // Each of these was decided on X-Forwarded-Host (the client's Host behind an edge that routes on the URL).
-  refused(await ask({ host: 'pub.job.test', uri: '/', headers: { 'x-original-url': 'http://nb1.job.test/private' } }), 'an unsecureHttp host beside a secured job, no credential');
-  refused(await ask({ host: 'nb1.job.test', uri: '/', headers: { ...bearer(value), 'x-original-url': 'http://nb2.job.test/' } }), 'X-Original-URL names a job out of scope');
+  refused(
+    await ask({ host: 'pub.job.test', uri: '/', headers: { 'x-original-url': 'http://nb1.job.test/private' } }),
+    'an unsecureHttp host beside a secured job, no credential',
+  );
+  refused(
+    await ask({ host: 'nb1.job.test', uri: '/', headers: { ...bearer(value), 'x-original-url': 'http://nb2.job.test/' } }),
+    'X-Original-URL names a job out of scope',
+  );
   refused(await ask({ host: 'nb2.job.test', uri: '/', headers: { ...bearer(value), 'x-original-url': 'http://nb1.job.test/' } }), 'and the reverse');
   refused(await ask({ host: 'pub.job.test', uri: 'http://nb1.job.test/private' }), 'an absolute X-Forwarded-Uri naming another job');
-  refused(await ask({ host: 'nb1.job.test', method: 'POST', uri: 'http://api.test/v1/job/nb1/kill', headers: bearer(reader) }), 'an absolute X-Forwarded-Uri naming the API host');
-  refused(await ask({ host: API, method: 'POST', uri: '/v1/job/nb1/kill', headers: { ...bearer(reader), 'x-original-url': 'http://nb1.job.test/v1/job/nb1/kill' } }), 'X-Original-URL naming a job beside the API host');
+  refused(
+    await ask({ host: 'nb1.job.test', method: 'POST', uri: 'http://api.test/v1/job/nb1/kill', headers: bearer(reader) }),
+    'an absolute X-Forwarded-Uri naming the API host',
+  );
+  refused(
+    await ask({ host: API, method: 'POST', uri: '/v1/job/nb1/kill', headers: { ...bearer(reader), 'x-original-url': 'http://nb1.job.test/v1/job/nb1/kill' } }),
+    'X-Original-URL naming a job beside the API host',
+  );
   refused(await ask({ host: 'nb1.job.test', uri: 'http://user@nb1.job.test/' }), 'userinfo makes another host');
   refused(await ask({ host: 'nb1.job.test', uri: '/', headers: { 'x-original-url': 'http://nb1.job.test.evil.test/' } }), 'a longer name');
 
   const absolute = await ask({ host: 'NB1.job.test:8443', uri: 'http://nb1.job.test/lab?x=1', headers: { accept: 'text/html' } });
   t.equal(absolute.status, 401, 'an absolute X-Forwarded-Uri naming the same host is decided');
   t.match(absolute.body, 'value="/lab?x=1"', 'on its path and query');
-  t.equal((await ask({ host: undefined, uri: 'http://nb1.job.test/lab', headers: bearer(value) })).status, 200, 'an absolute X-Forwarded-Uri alone names the host');
+  t.equal(
+    (await ask({ host: undefined, uri: 'http://nb1.job.test/lab', headers: bearer(value) })).status,
+    200,
+    'an absolute X-Forwarded-Uri alone names the host',
+  );
 });
 
 t.test('no original method: 400 invalid_request, never decided as a GET', async (t) => {
@@ -284,11 +312,19 @@ t.test('browsers: a deep link and a session cookie work at the endpoint', async 
 
   // WebSocket handshakes: Upgrade is hop-by-hop and never reaches the endpoint, Sec-WebSocket-Key does.
   const handshake = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
-  t.equal((await ask({ host: 'nb1.job.test', uri: '/ws', headers: { cookie, ...handshake, origin: 'http://nb1.job.test' } })).status, 200, "a WebSocket from the job's own page");
+  t.equal(
+    (await ask({ host: 'nb1.job.test', uri: '/ws', headers: { cookie, ...handshake, origin: 'http://nb1.job.test' } })).status,
+    200,
+    "a WebSocket from the job's own page",
+  );
   const foreign = await ask({ host: 'nb1.job.test', uri: '/ws', headers: { cookie, ...handshake, origin: 'http://evil.job.test' } });
   t.equal(foreign.status, 403, 'a WebSocket that the cookie would open from another site');
   t.equal(foreign.json().error, 'forbidden');
-  t.equal((await ask({ host: 'nb1.job.test', uri: '/ws', headers: { ...bearer(value), ...handshake, origin: 'http://evil.job.test' } })).status, 200, 'a bearer token is not a cookie');
+  t.equal(
+    (await ask({ host: 'nb1.job.test', uri: '/ws', headers: { ...bearer(value), ...handshake, origin: 'http://evil.job.test' } })).status,
+    200,
+    'a bearer token is not a cookie',
+  );
 
   const exchanged = await ask({ host: 'nb1.job.test:8443', uri: `/lab?a=1&jobgate_token=${encodeURIComponent(value)}&b=2` });
   t.equal(exchanged.status, 303, 'a deep link through the endpoint');
@@ -306,7 +342,10 @@ t.test('a malformed job record: the same 503 as inline, and the key in the log',
   await h.admin.sadd(key, 'not a hash');
   const reply = await sameAsInline(t, { host: 'broken.job.test', uri: '/' }, 503, 'a job key of the wrong type');
   t.equal(reply.json().error, 'job_record_invalid');
-  t.ok(h.log.lines.some((line) => line.event === 'invalid_record' && line.key === key), 'logged with its key');
+  t.ok(
+    h.log.lines.some((line) => line.event === 'invalid_record' && line.key === key),
+    'logged with its key',
+  );
 });
 
 t.test('an unsecureHttp job: 200 without identity headers, whatever the credential', async (t) => {

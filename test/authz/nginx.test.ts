@@ -77,7 +77,10 @@ interface Sent {
 }
 
 /** Sends a request inline and through nginx; returns both answers and what the upstream saw of each. */
-async function both(sent: Sent, upstream = job): Promise<{ inline: Reply; viaNginx: Reply; seenInline: Received | undefined; seenViaNginx: Received | undefined }> {
+async function both(
+  sent: Sent,
+  upstream = job,
+): Promise<{ inline: Reply; viaNginx: Reply; seenInline: Received | undefined; seenViaNginx: Received | undefined }> {
   const send = async (base: string, host: string) => {
     const before = upstream.received.length;
     const reply = await request(base, { host, method: sent.method ?? 'GET', path: sent.path ?? '/', headers: flatHeaders(sent.headers), body: sent.body });
@@ -109,10 +112,19 @@ function alike(t: Test, pair: { inline: Reply; viaNginx: Reply }, what: string):
 }
 
 /** What an upstream request must look like after an allowed decision for `tokenId`. */
-async function checkForwarded(t: Test, seen: Received | undefined, expected: { tokenId: string; name: string; role: Role; audience: string }, what: string): Promise<void> {
+async function checkForwarded(
+  t: Test,
+  seen: Received | undefined,
+  expected: { tokenId: string; name: string; role: Role; audience: string },
+  what: string,
+): Promise<void> {
   if (!seen) return void t.fail(`${what}: the upstream saw nothing`);
   t.equal(seen.headers['x-jobgate-token-id'], expected.tokenId, `${what}: X-Jobgate-Token-Id`);
-  t.equal(seen.headers['x-jobgate-token-name'], /^[\x20-\x24\x26-\x7e]*$/.test(expected.name) ? expected.name : encodeURIComponent(expected.name), `${what}: X-Jobgate-Token-Name`);
+  t.equal(
+    seen.headers['x-jobgate-token-name'],
+    /^[\x20-\x24\x26-\x7e]*$/.test(expected.name) ? expected.name : encodeURIComponent(expected.name),
+    `${what}: X-Jobgate-Token-Name`,
+  );
   t.equal(seen.headers['x-jobgate-role'], expected.role, `${what}: X-Jobgate-Role`);
   const { payload } = await jwtVerify(String(seen.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: expected.audience });
   t.equal(payload.sub, expected.tokenId, `${what}: a verifiable assertion`);
@@ -151,7 +163,11 @@ t.test('the inline decision table, replayed through nginx: same answers, no toke
           const valid = state === 'created' || state === 'renewed (new value)';
           const expected = !valid ? 401 : matching ? 200 : 403;
           const what = `${name}, ${state} -> ${target}`;
-          const pair = await both({ host: `${target}.${JOB_DOMAIN}`, path: '/lab/tree?x=1&y=%2F', headers: { ...bearer(value), cookie: 'nb=1; jobgate=forged' } });
+          const pair = await both({
+            host: `${target}.${JOB_DOMAIN}`,
+            path: '/lab/tree?x=1&y=%2F',
+            headers: { ...bearer(value), cookie: 'nb=1; jobgate=forged' },
+          });
           t.equal(pair.inline.status, expected, `${what}: inline`);
           alike(t, pair, what);
           if (expected === 401) t.match(pair.viaNginx.headers['www-authenticate'], /error="invalid_token"/, `${what}: invalid_token`);
@@ -181,7 +197,11 @@ t.test('answers without a valid token, and unknown jobs', async (t) => {
     [{ host: `nb1.${JOB_DOMAIN}` }, 401, 'no credential'],
     [{ host: `nb1.${JOB_DOMAIN}`, headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 401, 'another scheme'],
     [{ host: `nb1.${JOB_DOMAIN}`, headers: bearer('not-a-token') }, 401, 'a malformed token'],
-    [{ host: `nb1.${JOB_DOMAIN}`, method: 'POST', path: '/api/run', headers: { 'content-type': 'text/plain' }, body: 'payload' }, 401, 'a POST with a body, no credential'],
+    [
+      { host: `nb1.${JOB_DOMAIN}`, method: 'POST', path: '/api/run', headers: { 'content-type': 'text/plain' }, body: 'payload' },
+      401,
+      'a POST with a body, no credential',
+    ],
     [{ host: `nb1.${JOB_DOMAIN}`, path: '/lab?x=1', headers: html }, 401, 'a browser: the login page'],
     [{ host: `nope.${JOB_DOMAIN}`, headers: bearer(value) }, 404, 'a job neither knows'],
     [{ host: `nope.${JOB_DOMAIN}` }, 404, 'a job neither knows, no credential'],
@@ -226,22 +246,37 @@ t.test("what a job sees through nginx: the session cookie and the token never, t
   ]) {
     const pair = await both({ host: `nb1.${JOB_DOMAIN}`, headers: { ...bearer(value), cookie } });
     t.equal(pair.viaNginx.status, 200);
-    const normalize = (header: string | undefined) => (header ?? '').split(';').map((part) => part.trim()).filter(Boolean).join('; ');
+    const normalize = (header: string | undefined) =>
+      (header ?? '')
+        .split(';')
+        .map((part) => part.trim())
+        .filter(Boolean)
+        .join('; ');
     t.equal(normalize(pair.seenViaNginx?.headers.cookie), normalize(pair.seenInline?.headers.cookie), `Cookie: ${cookie}`);
     await checkForwarded(t, pair.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'job:nb1' }, `Cookie: ${cookie}`);
   }
 
   const forged = await both({
     host: `nb1.${JOB_DOMAIN}`,
-    headers: { ...bearer(value), 'x-jobgate-token-id': 'forged', 'x-jobgate-role': 'operator', 'x-jobgate-assertion': 'forged', forwarded: 'for=6.6.6.6', 'x-forwarded-for': '6.6.6.6' },
+    headers: {
+      ...bearer(value),
+      'x-jobgate-token-id': 'forged',
+      'x-jobgate-role': 'operator',
+      'x-jobgate-assertion': 'forged',
+      forwarded: 'for=6.6.6.6',
+      'x-forwarded-for': '6.6.6.6',
+    },
   });
   t.equal(forged.seenViaNginx?.headers['x-jobgate-token-id'], record.id, 'client-sent identity headers are replaced');
   t.equal(forged.seenViaNginx?.headers['x-jobgate-role'], 'read');
   t.equal(forged.seenViaNginx?.headers.forwarded, undefined, "the client's Forwarded does not pass");
-  t.equal(forged.seenViaNginx?.headers['x-forwarded-for'], '127.0.0.1', "nor its X-Forwarded-For");
+  t.equal(forged.seenViaNginx?.headers['x-forwarded-for'], '127.0.0.1', 'nor its X-Forwarded-For');
   t.ok(forged.seenViaNginx?.headers['x-request-id'], 'a request id');
 
-  const unsecure = await both({ host: `pub.${JOB_DOMAIN}`, headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'a=1; jobgate=x', 'x-jobgate-role': 'operator' } });
+  const unsecure = await both({
+    host: `pub.${JOB_DOMAIN}`,
+    headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'a=1; jobgate=x', 'x-jobgate-role': 'operator' },
+  });
   alike(t, unsecure, 'an unsecureHttp job');
   t.equal(unsecure.viaNginx.status, 200);
   t.equal(unsecure.seenViaNginx?.headers.authorization, 'Basic dXNlcjpwYXNz', "an unsecureHttp job gets the client's Authorization, as inline");
@@ -260,12 +295,24 @@ t.test('browsers through nginx: login form, deep link, session cookie, logout', 
   const host = `nb1.${JOB_DOMAIN}:${nginx.port}`;
   const origin = `http://${host}`;
   const body = new URLSearchParams({ token: value, next: '/lab?x=1' }).toString();
-  const login = await request(nginx.url, { host, method: 'POST', path: '/__jobgate/login', body, headers: { origin, 'content-type': 'application/x-www-form-urlencoded' } });
+  const login = await request(nginx.url, {
+    host,
+    method: 'POST',
+    path: '/__jobgate/login',
+    body,
+    headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+  });
   t.equal(login.status, 303, 'the login form posts to jobgate through nginx');
   t.equal(login.headers.location, '/lab?x=1');
   const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0]!;
   t.match(cookie, /^jobgate=/);
-  const foreign = await request(nginx.url, { host, method: 'POST', path: '/__jobgate/login', body, headers: { origin: 'http://evil.test', 'content-type': 'application/x-www-form-urlencoded' } });
+  const foreign = await request(nginx.url, {
+    host,
+    method: 'POST',
+    path: '/__jobgate/login',
+    body,
+    headers: { origin: 'http://evil.test', 'content-type': 'application/x-www-form-urlencoded' },
+  });
   t.equal(foreign.status, 403, 'the Origin check sees the host nginx was asked for');
 
   const before = job.received.length;
@@ -325,9 +372,21 @@ t.test('the training API through nginx: scoped writes and lists are answered as 
   const cases: Array<[Sent, number, string]> = [
     [{ host: API, path: '/v1/job', headers: bearer(read) }, 403, 'a read token'],
     [{ host: API, path: '/v1/job' }, 401, 'no credential'],
-    [{ host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(unscoped), ...json }, body: '{"name":"x"}' }, 200, 'an unscoped operator creates a job'],
-    [{ host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(scoped), ...json }, body: '{"name":"x","labels":{}}' }, 200, 'a scoped operator creates a job: jobgate checks the body'],
-    [{ host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(scoped), ...json }, body: '{"labels":{"team":"b"}}' }, 403, 'a scoped operator creates a job out of its scope'],
+    [
+      { host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(unscoped), ...json }, body: '{"name":"x"}' },
+      200,
+      'an unscoped operator creates a job',
+    ],
+    [
+      { host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(scoped), ...json }, body: '{"name":"x","labels":{}}' },
+      200,
+      'a scoped operator creates a job: jobgate checks the body',
+    ],
+    [
+      { host: API, method: 'POST', path: '/v1/job', headers: { ...bearer(scoped), ...json }, body: '{"labels":{"team":"b"}}' },
+      403,
+      'a scoped operator creates a job out of its scope',
+    ],
     [{ host: API, path: '/v1/job?labelSelector=gpu', headers: bearer(scoped) }, 200, 'a scoped operator lists jobs: jobgate scopes the query'],
     [{ host: API, path: '/v1/job/nb2/log', headers: bearer(scoped) }, 403, 'a scoped operator, a job out of scope'],
   ];
@@ -373,7 +432,8 @@ t.test('absolute-form targets and a Host unlike the request line: refused, never
   const { value: readB } = await h.tokens.create({ name: 'host-b', role: 'read', labelSelector: 'team=b' });
   const { value: opsA } = await h.tokens.create({ name: 'host-ops-a', role: 'operator', labelSelector: 'team=a' });
   values.push(readA, readB, opsA);
-  const raw = (requestLine: string, headers: string[], body = '') => sendRaw(nginx.port, `${requestLine}\r\n${[...headers, 'Connection: close'].join('\r\n')}\r\n\r\n${body}`);
+  const raw = (requestLine: string, headers: string[], body = '') =>
+    sendRaw(nginx.port, `${requestLine}\r\n${[...headers, 'Connection: close'].join('\r\n')}\r\n\r\n${body}`);
   const reached = async (upstream: Upstream, send: () => Promise<{ status: number }>) => {
     const before = upstream.received.length;
     const { status } = await send();
@@ -382,12 +442,37 @@ t.test('absolute-form targets and a Host unlike the request line: refused, never
   for (const [requestLine, headers, upstream, what] of [
     ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test'], job, 'a secured job named in the request line, an unsecureHttp one in Host, no token'],
     ['GET http://NB1.Job.Test:80/private HTTP/1.1', ['Host: pub.job.test'], job, 'the same in another case, with a port'],
-    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: nb2.job.test', `Authorization: Bearer ${readB}`], job, 'a team=b token, a team=a job in the request line, a team=b job in Host'],
+    [
+      'GET http://nb1.job.test/private HTTP/1.1',
+      ['Host: nb2.job.test', `Authorization: Bearer ${readB}`],
+      job,
+      'a team=b token, a team=a job in the request line, a team=b job in Host',
+    ],
     ['GET http://nb1.job.test/private HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`], job, 'a team=b token, an unsecureHttp job in Host'],
-    ['GET http://nb1.job.test/private HTTP/1.1', ['Host: nb2.job.test:8080', `Authorization: Bearer ${readA}`], job, 'even a token valid for the request line job'],
-    ['POST http://api.test/v1/job/nb1/kill HTTP/1.1', ['Host: pub.job.test', `Authorization: Bearer ${readB}`, 'Content-Length: 0'], api, 'a read token on the API host, an unsecureHttp job in Host'],
-    ['GET http://api.test/v1/token HTTP/1.1', ['Host: nb1.job.test', `Authorization: Bearer ${opsA}`], api, 'a scoped operator token on token management, its own job in Host'],
-    ['GET http://pub.job.test/v1/token HTTP/1.1', ['Host: api.test', `Authorization: Bearer ${opsA}`], job, 'the API host in Host, an unsecureHttp job in the request line'],
+    [
+      'GET http://nb1.job.test/private HTTP/1.1',
+      ['Host: nb2.job.test:8080', `Authorization: Bearer ${readA}`],
+      job,
+      'even a token valid for the request line job',
+    ],
+    [
+      'POST http://api.test/v1/job/nb1/kill HTTP/1.1',
+      ['Host: pub.job.test', `Authorization: Bearer ${readB}`, 'Content-Length: 0'],
+      api,
+      'a read token on the API host, an unsecureHttp job in Host',
+    ],
+    [
+      'GET http://api.test/v1/token HTTP/1.1',
+      ['Host: nb1.job.test', `Authorization: Bearer ${opsA}`],
+      api,
+      'a scoped operator token on token management, its own job in Host',
+    ],
+    [
+      'GET http://pub.job.test/v1/token HTTP/1.1',
+      ['Host: api.test', `Authorization: Bearer ${opsA}`],
+      job,
+      'the API host in Host, an unsecureHttp job in the request line',
+    ],
   ] as Array<[string, string[], Upstream, string]>) {
     const { status, seen } = await reached(upstream, () => raw(requestLine, headers));
     t.equal(status, 400, what);
@@ -405,7 +490,11 @@ t.test('absolute-form targets and a Host unlike the request line: refused, never
   // The port of Host is kept when its host is the one routed on: the login form's Origin check.
   const form = `token=${encodeURIComponent(readA)}&next=%2F`;
   const post = (host: string, origin: string) =>
-    raw('POST /__jobgate/login HTTP/1.1', [`Host: ${host}`, `Origin: ${origin}`, 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${form.length}`], form);
+    raw(
+      'POST /__jobgate/login HTTP/1.1',
+      [`Host: ${host}`, `Origin: ${origin}`, 'Content-Type: application/x-www-form-urlencoded', `Content-Length: ${form.length}`],
+      form,
+    );
   t.equal((await post(`NB1.job.test:${nginx.port}`, `http://nb1.job.test:${nginx.port}`)).status, 303, "Host's port passes, in any case");
   t.equal((await post(`nb1.job.test:${nginx.port}`, `http://nb1.job.test:1`)).status, 403, 'another port is another origin');
 });
@@ -437,7 +526,11 @@ t.test('over HTTP/2: :authority and Host cannot name two jobs', async (t) => {
   };
   for (const [headers, status, what] of [
     [{ ':authority': 'nb1.job.test', host: 'pub.job.test', ':path': '/private' }, 400, 'a secured job in :authority, an unsecureHttp one in Host, no token'],
-    [{ ':authority': 'nb1.job.test', host: 'nb2.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 400, 'a team=b token, a team=a job in :authority, a team=b job in Host'],
+    [
+      { ':authority': 'nb1.job.test', host: 'nb2.job.test', ':path': '/private', authorization: `Bearer ${readB}` },
+      400,
+      'a team=b token, a team=a job in :authority, a team=b job in Host',
+    ],
     [{ ':authority': 'nb1.job.test', ':path': '/private' }, 401, 'a secured job in :authority, no token'],
     [{ ':authority': 'nb1.job.test', ':path': '/private', authorization: `Bearer ${readB}` }, 403, 'a secured job in :authority, a token out of scope'],
   ] as Array<[Record<string, string>, number, string]>) {
@@ -465,7 +558,15 @@ t.test('an unsecureHttp job never receives a jobgate token through nginx, whatev
     const reply = await request(nginx.url, { host: `pub.${JOB_DOMAIN}`, headers: { authorization } });
     return { status: reply.status, seen: job.received.length > before ? job.last : undefined };
   };
-  for (const authorization of [`Bearer ${operator}`, `bearer ${reader}`, `Token ${operator}`, `Bearer  ${operator}x`, `Basic ${operator}`, `Custom a=1, t="${reader}"`, `Bearer ${operator.slice(0, 20)}`]) {
+  for (const authorization of [
+    `Bearer ${operator}`,
+    `bearer ${reader}`,
+    `Token ${operator}`,
+    `Bearer  ${operator}x`,
+    `Basic ${operator}`,
+    `Custom a=1, t="${reader}"`,
+    `Bearer ${operator.slice(0, 20)}`,
+  ]) {
     const { status, seen } = await through(authorization);
     t.equal(status, 200, `${authorization.slice(0, 12)}...: the unsecureHttp job answers`);
     t.ok(seen, 'it reached the job');
@@ -530,7 +631,9 @@ t.test('the failure limit behind nginx: 429 and Retry-After reach the client; a 
 t.test('no token value ever reached an upstream', async (t) => {
   t.ok(values.length > 30, `${values.length} token values handed out`);
   for (const upstream of [job, api]) {
-    const leaked = upstream.received.filter((received) => values.some((value) => received.rawHeaders.some((line) => line.includes(value)) || received.url.includes(value) || received.body.includes(value)));
+    const leaked = upstream.received.filter((received) =>
+      values.some((value) => received.rawHeaders.some((line) => line.includes(value)) || received.url.includes(value) || received.body.includes(value)),
+    );
     t.equal(leaked.length, 0, `${upstream.name}: ${upstream.received.length} requests, none with a token`);
   }
   const logs = nginx.accessLog() + nginx.errorLog();

@@ -4,12 +4,14 @@ import { loadSettings } from '../../src/config/load.js';
 
 /** JOBGATE_AUTHZ_TRUSTED: which peers the decision endpoint believes. */
 
-const blocks = (text?: string) => new AddressBlocks(loadSettings({ env: { JOBGATE_JOB_DOMAIN: 'job.test', ...(text === undefined ? {} : { JOBGATE_AUTHZ_TRUSTED: text }) } }).authzTrusted);
+const blocks = (text?: string) =>
+  new AddressBlocks(loadSettings({ env: { JOBGATE_JOB_DOMAIN: 'job.test', ...(text === undefined ? {} : { JOBGATE_AUTHZ_TRUSTED: text }) } }).authzTrusted);
 
 t.test('the default: loopback only', async (t) => {
   const trusted = blocks();
   for (const address of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) t.ok(trusted.has(address), `${address} is trusted`);
-  for (const address of ['10.0.0.1', '192.168.1.1', '::2', '::ffff:10.0.0.1', 'fe80::1', '', undefined, 'localhost', 'not an address']) t.notOk(trusted.has(address), `${String(address)} is not`);
+  for (const address of ['10.0.0.1', '192.168.1.1', '::2', '::ffff:10.0.0.1', 'fe80::1', '', undefined, 'localhost', 'not an address'])
+    t.notOk(trusted.has(address), `${String(address)} is not`);
 });
 
 t.test('CIDR lists, IPv4 and IPv6; IPv4-mapped addresses count as IPv4', async (t) => {

@@ -190,7 +190,10 @@ t.test('jobgate demo: a private Redis, two jobs, tokens, and commands that work 
   });
 
   await t.test('the browser deep links log in', async (t) => {
-    const links = stdout.split('\n').map((line) => line.trim()).filter((line) => line.includes('jobgate_token='));
+    const links = stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.includes('jobgate_token='));
     t.equal(links.length, 2);
     const link = new URL(links[0]!);
     t.equal(link.searchParams.get('jobgate_token'), reader);
@@ -271,7 +274,10 @@ t.test('--port on a busy port is refused with exit 2; --help says what it needs'
   const busy = printed(holder.stdout, /proxy +http:\/\/127\.0\.0\.1:(\d+)/);
   const forced = await runCli(['demo', '--port', busy], { JOBGATE_REDIS_URL: '' });
   t.equal(forced.code, 2);
-  t.match(forced.stderr, new RegExp(`^jobgate: cannot listen on 127\\.0\\.0\\.1:${busy} \\(--port\\): the port is in use; leave out --port to take a free one\\n$`));
+  t.match(
+    forced.stderr,
+    new RegExp(`^jobgate: cannot listen on 127\\.0\\.0\\.1:${busy} \\(--port\\): the port is in use; leave out --port to take a free one\\n$`),
+  );
   t.equal(forced.stdout, '');
   t.equal(await interrupt(holder), 0);
 

@@ -86,7 +86,25 @@ t.test('put defaults and repeated flags', async (t) => {
     unsecureHttp: false,
   });
   const many = await runCli(
-    ['job', 'put', 'many', '--upstream', 'http://u', '--port', '1=http://u:1', '--port', '65535=http://u:65535', '--label', 'a=1', '-l', 'b=2', '-l', 'example.com/c=', '-o', 'json'],
+    [
+      'job',
+      'put',
+      'many',
+      '--upstream',
+      'http://u',
+      '--port',
+      '1=http://u:1',
+      '--port',
+      '65535=http://u:65535',
+      '--label',
+      'a=1',
+      '-l',
+      'b=2',
+      '-l',
+      'example.com/c=',
+      '-o',
+      'json',
+    ],
     env,
   );
   succeeded(t, many, 'put with repeated flags');
@@ -100,7 +118,10 @@ t.test('put defaults and repeated flags', async (t) => {
 
 t.test('put again replaces the job and keeps createdAt', async (t) => {
   const { env } = fresh();
-  const first = JSON.parse((await runCli(['job', 'put', 'web', '--upstream', 'http://a', '-l', 'team=a', '--port', '9000=http://a:9000', '--unsecure-http', '-o', 'json'], env)).stdout) as PrintedJob;
+  const first = JSON.parse(
+    (await runCli(['job', 'put', 'web', '--upstream', 'http://a', '-l', 'team=a', '--port', '9000=http://a:9000', '--unsecure-http', '-o', 'json'], env))
+      .stdout,
+  ) as PrintedJob;
   const second = await runCli(['job', 'put', 'web', '--upstream', 'http://b', '-o', 'json'], env);
   succeeded(t, second, 'put again');
   const replaced = JSON.parse(second.stdout) as PrintedJob;
@@ -117,9 +138,19 @@ t.test('list after several puts, get, and delete', async (t) => {
   const list = await runCli(['job', 'list', '-o', 'json'], env);
   succeeded(t, list, 'list');
   const listed = JSON.parse(list.stdout) as PrintedJob[];
-  t.same(listed.map((job) => job.id), ['a-job', 'b-job', 'c-job'], 'every job, sorted by id');
-  t.same(listed.map((job) => job.spec.labels.name), ['a-job', 'b-job', 'c-job']);
-  t.same(listed.map((job) => job.spec.upstream), ['http://a-job.internal/', 'http://b-job.internal/', 'http://c-job.internal/']);
+  t.same(
+    listed.map((job) => job.id),
+    ['a-job', 'b-job', 'c-job'],
+    'every job, sorted by id',
+  );
+  t.same(
+    listed.map((job) => job.spec.labels.name),
+    ['a-job', 'b-job', 'c-job'],
+  );
+  t.same(
+    listed.map((job) => job.spec.upstream),
+    ['http://a-job.internal/', 'http://b-job.internal/', 'http://c-job.internal/'],
+  );
   const get = await runCli(['job', 'get', 'b-job'], env);
   succeeded(t, get, 'get');
   t.same(parseYaml(get.stdout), listed[1]);
@@ -210,7 +241,11 @@ t.test('a malformed record in list: a warning line, the others still printed', a
   t.equal(list.code, 0, 'list still succeeds');
   t.match(list.stderr, /^jobgate: warning: [^\n]*\n$/, 'exactly one warning line');
   t.match(list.stderr, `malformed record ${keys.job('bad')}`);
-  t.same((JSON.parse(list.stdout) as PrintedJob[]).map((job) => job.id), ['good'], 'the valid job is printed');
+  t.same(
+    (JSON.parse(list.stdout) as PrintedJob[]).map((job) => job.id),
+    ['good'],
+    'the valid job is printed',
+  );
 
   const get = await runCli(['job', 'get', 'bad'], env);
   failed(t, get, 1, 'get of the malformed record');
@@ -229,22 +264,42 @@ t.test('hostile records: list warnings and the get error are one line each, with
   await admin
     .multi()
     .hset(keys.job('labels'), { id: 'labels', labels: JSON.stringify({ 'x\u001b[2K\r\u202e': 'a' }), upstream: 'http://u/', createdAt: at, updatedAt: at })
-    .hset(keys.job('ports'), { id: 'ports', labels: '{}', upstream: 'http://u/', ports: JSON.stringify({ '1\n\u0085jobgate: ok\u2066': 'http://u/' }), createdAt: at, updatedAt: at })
+    .hset(keys.job('ports'), {
+      id: 'ports',
+      labels: '{}',
+      upstream: 'http://u/',
+      ports: JSON.stringify({ '1\n\u0085jobgate: ok\u2066': 'http://u/' }),
+      createdAt: at,
+      updatedAt: at,
+    })
     .sadd(keys.jobs, 'labels', 'ports')
     .exec();
   const [list, get] = await Promise.all([runCli(['job', 'list', '-o', 'json'], env), runCli(['job', 'get', 'ports'], env)]);
   // Checked without printing the output: raw, it would garble the test report.
-  for (const [what, result] of [['list', list], ['get', get]] as const) {
+  for (const [what, result] of [
+    ['list', list],
+    ['get', get],
+  ] as const) {
     t.same(hiddenCharacters(result.stdout), [], `${what}: no control or bidi character on stdout`);
     t.same(hiddenCharacters(result.stderr), [], `${what}: none on stderr`);
   }
   t.equal(list.code, 0, 'list still succeeds');
-  t.same((JSON.parse(list.stdout) as PrintedJob[]).map((job) => job.id), ['good'], 'the valid job is printed');
+  t.same(
+    (JSON.parse(list.stdout) as PrintedJob[]).map((job) => job.id),
+    ['good'],
+    'the valid job is printed',
+  );
   const warnings = list.stderr.split('\n');
   t.equal(warnings.pop(), '', 'the warnings end with a line break');
   t.equal(warnings.length, 2, 'one line per malformed record');
-  t.ok(warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')), 'each line is a whole warning');
-  t.ok(warnings.some((line) => line.includes('label key "x\\u001b[2K\\r\\u202e"')), 'the label key is shown with its escapes');
+  t.ok(
+    warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')),
+    'each line is a whole warning',
+  );
+  t.ok(
+    warnings.some((line) => line.includes('label key "x\\u001b[2K\\r\\u202e"')),
+    'the label key is shown with its escapes',
+  );
   t.equal(get.code, 1, 'get of a malformed record: exit 1');
   t.ok(/^jobgate: [^\n]+\n$/.test(get.stderr), 'get: exactly one line on stderr');
   t.ok(get.stderr.includes('ports: "1\\n\\u0085jobgate: ok\\u2066"'), 'the port is shown with its escapes');
@@ -252,7 +307,11 @@ t.test('hostile records: list warnings and the get error are one line each, with
 
 t.test('Redis unreachable: exit 1 with one line', async (t) => {
   const env = { JOBGATE_REDIS_URL: dead.url };
-  const cases = [['job', 'list'], ['job', 'put', 'j', '--upstream', 'http://u'], ['job', 'delete', 'j']];
+  const cases = [
+    ['job', 'list'],
+    ['job', 'put', 'j', '--upstream', 'http://u'],
+    ['job', 'delete', 'j'],
+  ];
   const results = await Promise.all(cases.map((args) => runCli(args, env)));
   for (const [i, args] of cases.entries()) {
     failed(t, results[i] as CliResult, 1, args.join(' '));
@@ -263,10 +322,18 @@ t.test('Redis unreachable: exit 1 with one line', async (t) => {
 
 t.test('--redis-url overrides JOBGATE_REDIS_URL', async (t) => {
   const { keys, store } = fresh();
-  const ok = await runCli(['--redis-url', server.url, 'job', 'put', 'flagged', '--upstream', 'http://u'], { JOBGATE_REDIS_URL: dead.url, JOBGATE_KEY_PREFIX: keys.prefix });
+  const ok = await runCli(['--redis-url', server.url, 'job', 'put', 'flagged', '--upstream', 'http://u'], {
+    JOBGATE_REDIS_URL: dead.url,
+    JOBGATE_KEY_PREFIX: keys.prefix,
+  });
   succeeded(t, ok, 'flag pointing at the live server');
   t.equal((await store.get('flagged')).id, 'flagged');
-  failed(t, await runCli(['--redis-url', dead.url, 'job', 'list'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix }), 1, 'flag pointing at the dead server');
+  failed(
+    t,
+    await runCli(['--redis-url', dead.url, 'job', 'list'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix }),
+    1,
+    'flag pointing at the dead server',
+  );
 });
 
 t.test('--help on every job command exits 0 and prints its usage', async (t) => {

@@ -42,7 +42,10 @@ t.test('an argument echoed in an error is shown escaped, on one line', async (t)
     // Checked without printing the output: raw, it would garble the test report.
     t.same(hiddenCharacters(result.stderr), [], `${what}: no control or bidi character`);
     t.ok(/^jobgate: [^\n]+\n$/.test(result.stderr), `${what}: exactly one line`);
-    t.ok(result.stderr.includes(echoed.replace('x\u001b[2K\r\u009b\u202e\njobgate', 'x\\u001b[2K\\r\\u009b\\u202e\\njobgate')), `${what}: the argument is shown with its escapes`);
+    t.ok(
+      result.stderr.includes(echoed.replace('x\u001b[2K\r\u009b\u202e\njobgate', 'x\\u001b[2K\\r\\u009b\\u202e\\njobgate')),
+      `${what}: the argument is shown with its escapes`,
+    );
   }
 });
 

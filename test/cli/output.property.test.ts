@@ -21,18 +21,60 @@ function hiddenIn(text: string, allowNewline: boolean): string[] {
 const codePoints = (text: string): string => [...text].map((c) => `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()}`).join(' ');
 
 const HIDDEN_SAMPLES = [
-  '\0', '\x07', '\b', '\t', '\n', '\v', '\f', '\r', '\x1b', '\x1b[2J', '\x1b]0;title\x07', '\x7f',
-  '\x80', '\x85', '\x9b', '\x9d', '\x9f', '\u00ad', '\u061c', '\u200b', '\u200d', '\u200e', '\u200f',
-  '\u2028', '\u2029', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068',
-  '\u2069', '\ufeff', '\u{e0001}', '\u{e0041}', '\ud800', '\udfff',
+  '\0',
+  '\x07',
+  '\b',
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  '\x1b',
+  '\x1b[2J',
+  '\x1b]0;title\x07',
+  '\x7f',
+  '\x80',
+  '\x85',
+  '\x9b',
+  '\x9d',
+  '\x9f',
+  '\u00ad',
+  '\u061c',
+  '\u200b',
+  '\u200d',
+  '\u200e',
+  '\u200f',
+  '\u2028',
+  '\u2029',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\ufeff',
+  '\u{e0001}',
+  '\u{e0041}',
+  '\ud800',
+  '\udfff',
 ];
 /** Any UTF-16 code unit, lone surrogates included. */
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
 /** Strings mostly made of what a hostile record would hold: escapes, controls, bidi, YAML syntax. */
 const hostileString = fc
-  .array(fc.oneof(fc.constantFrom(...HIDDEN_SAMPLES), fc.constantFrom('a', ' ', '"', "'", '\\', ':', '- ', '#', '---', '...', '{', '}', '[', '&', '*', '!', '|', '>', '%', '@', '`', 'é', '😀'), codeUnit), {
-    maxLength: 24,
-  })
+  .array(
+    fc.oneof(
+      fc.constantFrom(...HIDDEN_SAMPLES),
+      fc.constantFrom('a', ' ', '"', "'", '\\', ':', '- ', '#', '---', '...', '{', '}', '[', '&', '*', '!', '|', '>', '%', '@', '`', 'é', '😀'),
+      codeUnit,
+    ),
+    {
+      maxLength: 24,
+    },
+  )
   .map((parts) => parts.join(''));
 const anyString = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: codeUnit }), hostileString);
 
@@ -87,7 +129,8 @@ t.test('a message line: one line, no hidden character, and text without them is 
       if (hidden.length > 0) throw new Error(`raw ${hidden.join(' ')} in ${JSON.stringify(line)}`);
       if (hiddenIn(text, false).length === 0 && line !== text) throw new Error(`${JSON.stringify(text)} was changed to ${JSON.stringify(line)}`);
       // Every escape is one a JSON string would use, so a quoted value reads back exactly.
-      if (!text.includes('\\') && !text.includes('"') && JSON.parse(`"${line}"`) !== text) throw new Error(`${JSON.stringify(line)} does not read back as ${JSON.stringify(text)}`);
+      if (!text.includes('\\') && !text.includes('"') && JSON.parse(`"${line}"`) !== text)
+        throw new Error(`${JSON.stringify(line)} does not read back as ${JSON.stringify(text)}`);
       return true;
     }),
   );

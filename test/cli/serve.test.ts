@@ -28,7 +28,12 @@ t.test('jobgate serve, as the README runs it', async (t) => {
   const config = join(dir, 'jobgate.yaml');
   writeFileSync(config, `jobDomain: job.test\nlisten: 127.0.0.1:1\nadminListen: 127.0.0.1:2\n`);
   const child = spawn(process.execPath, [JOBGATE_BIN, 'serve', '--config', config, '--admin-listen', `127.0.0.1:${adminPort}`], {
-    env: { PATH: process.env.PATH ?? '', JOBGATE_REDIS_URL: redis.url, JOBGATE_LISTEN: `127.0.0.1:${port}`, ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      JOBGATE_REDIS_URL: redis.url,
+      JOBGATE_LISTEN: `127.0.0.1:${port}`,
+      ...(process.env.NODE_V8_COVERAGE ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -49,7 +54,10 @@ t.test('jobgate serve, as the README runs it', async (t) => {
   child.kill('SIGTERM');
   const [code] = (await once(child, 'exit')) as [number | null];
   t.equal(code, 0, 'SIGTERM stops it cleanly');
-  const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   t.ok(lines.some((line) => line.event === 'started' && line.mode === 'gateway'));
   t.ok(lines.some((line) => line.event === 'access' && line.status === 200 && line.jobId === 'notebook'));
   t.notOk(stdout.includes(value), 'the token is not in the log');
@@ -60,7 +68,10 @@ t.test('bad settings stop start-up with exit 2 and a message naming the setting'
     [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_LISTEN: 'nowhere' }, /^jobgate: invalid setting JOBGATE_LISTEN: "nowhere" is not accepted; expected host:port/],
     [{}, /^jobgate: invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode/],
     [{ JOBGATE_SIDECAR_JOB: 'nb1' }, /^jobgate: invalid setting JOBGATE_SIDECAR_UPSTREAM: required when JOBGATE_SIDECAR_JOB is set/],
-    [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_REDIS_TIMEOUT_MS: '5000' }, /JOBGATE_REDIS_TIMEOUT_MS: "5000" is not accepted; expected milliseconds, from 50 to 900/],
+    [
+      { JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_REDIS_TIMEOUT_MS: '5000' },
+      /JOBGATE_REDIS_TIMEOUT_MS: "5000" is not accepted; expected milliseconds, from 50 to 900/,
+    ],
     [{ JOBGATE_JOB_DOMAIN: 'not a domain' }, /JOBGATE_JOB_DOMAIN: "not a domain" is not accepted/],
   ];
   for (const [env, message] of cases) {

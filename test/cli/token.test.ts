@@ -107,7 +107,11 @@ t.test('list and get never print the value', async (t) => {
   succeeded(t, list, 'list');
   const listed = JSON.parse(list.stdout) as PrintedToken[];
   t.ok(Array.isArray(listed), 'a JSON array');
-  t.same(listed.map((token) => token.id), created.map((token) => token.id).sort(), 'every token, sorted by id');
+  t.same(
+    listed.map((token) => token.id),
+    created.map((token) => token.id).sort(),
+    'every token, sorted by id',
+  );
   for (const token of listed) {
     t.same(token.status, { version: 1 }, `${token.spec.name}: no value in list`);
     const original = created.find((c) => c.id === token.id);
@@ -263,7 +267,10 @@ t.test('--redis-url and --key-prefix override the environment', async (t) => {
   t.match(refused.stderr, `127.0.0.1:${dead.port}`);
 
   const other = new KeySpace(`${keys.prefix}other:`);
-  const prefixed = await runCli(['--key-prefix', other.prefix, 'token', 'list', '-o', 'json'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });
+  const prefixed = await runCli(['--key-prefix', other.prefix, 'token', 'list', '-o', 'json'], {
+    JOBGATE_REDIS_URL: server.url,
+    JOBGATE_KEY_PREFIX: keys.prefix,
+  });
   succeeded(t, prefixed, '--key-prefix');
   t.same(JSON.parse(prefixed.stdout), [], 'the flag prefix wins over JOBGATE_KEY_PREFIX');
 });
@@ -284,7 +291,16 @@ t.test('a malformed record in list: a warning line, the others still printed', a
   const bad = mintToken().id;
   await admin
     .multi()
-    .hset(keys.token(bad), { id: bad, name: 'bad', role: 'root', labelSelector: '', secretHash: 'ab'.repeat(32), version: '1', createdAt: good.createdAt, updatedAt: good.createdAt })
+    .hset(keys.token(bad), {
+      id: bad,
+      name: 'bad',
+      role: 'root',
+      labelSelector: '',
+      secretHash: 'ab'.repeat(32),
+      version: '1',
+      createdAt: good.createdAt,
+      updatedAt: good.createdAt,
+    })
     .sadd(keys.tokens, bad)
     .exec();
 
@@ -293,7 +309,11 @@ t.test('a malformed record in list: a warning line, the others still printed', a
   t.match(list.stderr, /^jobgate: warning: [^\n]*\n$/, 'exactly one warning line');
   t.match(list.stderr, keys.token(bad), 'the warning names the key');
   t.match(list.stderr, /role "root"/, 'and the problem');
-  t.same((JSON.parse(list.stdout) as PrintedToken[]).map((token) => token.id), [good.id], 'the valid token is printed');
+  t.same(
+    (JSON.parse(list.stdout) as PrintedToken[]).map((token) => token.id),
+    [good.id],
+    'the valid token is printed',
+  );
 
   const get = await runCli(['token', 'get', bad], env);
   failed(t, get, 1, 'get of the malformed record');
@@ -326,8 +346,16 @@ t.test('hostile records: list and get print no control or bidi character, and th
     .exec();
   const expected = [{ id: named, createdAt: at, updatedAt: at, spec: { name: hostileName, role: 'read', labelSelector: '' }, status: { version: 1 } }];
 
-  const [json, yaml, get] = await Promise.all([runCli(['token', 'list', '-o', 'json'], env), runCli(['token', 'list'], env), runCli(['token', 'get', badRole], env)]);
-  for (const [what, result] of [['list -o json', json], ['list', yaml], ['get', get]] as const) {
+  const [json, yaml, get] = await Promise.all([
+    runCli(['token', 'list', '-o', 'json'], env),
+    runCli(['token', 'list'], env),
+    runCli(['token', 'get', badRole], env),
+  ]);
+  for (const [what, result] of [
+    ['list -o json', json],
+    ['list', yaml],
+    ['get', get],
+  ] as const) {
     t.same(hiddenCharacters(result.stdout), [], `${what}: no control or bidi character on stdout`);
     t.same(hiddenCharacters(result.stderr), [], `${what}: none on stderr`);
   }
@@ -340,12 +368,27 @@ t.test('hostile records: list and get print no control or bidi character, and th
   const warnings = json.stderr.split('\n');
   t.equal(warnings.pop(), '', 'the warnings end with a line break');
   t.equal(warnings.length, 4, 'one line per malformed record, however many line breaks they hold');
-  t.ok(warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')), 'each line is a whole warning');
+  t.ok(
+    warnings.every((line) => line.startsWith('jobgate: warning: skipped malformed record ')),
+    'each line is a whole warning',
+  );
   t.ok(yaml.stderr === json.stderr, 'the same warnings for YAML');
-  t.ok(warnings.some((line) => line.includes(`${keys.token(badRole)}: role "\\u001b[2K\\rread\\u0007\\nok"`)), 'the role is shown with its escapes');
-  t.ok(warnings.some((line) => line.includes('version "1\\u001b[8m\\b\\u007f"')), 'and the version');
-  t.ok(warnings.some((line) => line.includes('team\\u202e')), 'and the selector');
-  t.ok(warnings.some((line) => line.includes(`${keys.prefix}token:x\\u001b]0;pwned\\u0007\\r\\njobgate: warning: forged`)), 'and the key');
+  t.ok(
+    warnings.some((line) => line.includes(`${keys.token(badRole)}: role "\\u001b[2K\\rread\\u0007\\nok"`)),
+    'the role is shown with its escapes',
+  );
+  t.ok(
+    warnings.some((line) => line.includes('version "1\\u001b[8m\\b\\u007f"')),
+    'and the version',
+  );
+  t.ok(
+    warnings.some((line) => line.includes('team\\u202e')),
+    'and the selector',
+  );
+  t.ok(
+    warnings.some((line) => line.includes(`${keys.prefix}token:x\\u001b]0;pwned\\u0007\\r\\njobgate: warning: forged`)),
+    'and the key',
+  );
 
   // Checked without printing the output: raw, it would garble the test report.
   t.equal(get.code, 1, 'get of a malformed record: exit 1');

@@ -235,7 +235,11 @@ t.test('serve --workers 4: the failure limit counts one address across every wor
   t.equal(statuses.at(-1), 429, 'and it stays refused');
 
   await waitFor(() => accessLines(primary.log()).length >= 16);
-  const limitedBy = new Set(accessLines(primary.log()).filter((line) => line.status === 429).map((line) => line.pid));
+  const limitedBy = new Set(
+    accessLines(primary.log())
+      .filter((line) => line.status === 429)
+      .map((line) => line.pid),
+  );
   t.ok(limitedBy.size >= 2, `several workers refuse the address (${limitedBy.size})`);
   t.equal(await primary.stop(), 0);
 });
@@ -263,7 +267,11 @@ t.test('serve --workers 2: /readyz names worker pids and the job only to a clien
   await waitFor(async () => (await request(primary.adminUrl, { path: '/readyz' })).status === 503);
   await waitFor(async () => (await request(primary.adminUrl, { path: '/readyz' })).json<{ reasons: string[] }>().reasons.length === 2);
   const fromLoopback = (await request(primary.adminUrl, { path: '/readyz' })).json<{ reasons: string[] }>();
-  t.match(fromLoopback.reasons, [/^worker \d+: job secret-notebook is not registered$/, /^worker \d+: job secret-notebook is not registered$/], 'loopback: each worker by pid, and the job');
+  t.match(
+    fromLoopback.reasons,
+    [/^worker \d+: job secret-notebook is not registered$/, /^worker \d+: job secret-notebook is not registered$/],
+    'loopback: each worker by pid, and the job',
+  );
 
   const fromElsewhere = await request(remote, { path: '/readyz', timeoutMs: 30_000 });
   t.equal(fromElsewhere.status, 503, `from ${external}: the same status`);
@@ -289,7 +297,11 @@ t.test('serve --workers 2 --redis-url with a password: the workers never show it
 
   const url = `redis://:hunter2-secret@127.0.0.1:${redis.port}`;
   const primary = await startPrimary(t, ['--workers', '2', '--redis-url', url], {});
-  t.equal((await request(primary.proxyUrl, { host: 'nb1.job.test', headers: bearer(value), timeoutMs: 30_000 })).status, 200, 'the workers reach Redis with the password');
+  t.equal(
+    (await request(primary.proxyUrl, { host: 'nb1.job.test', headers: bearer(value), timeoutMs: 30_000 })).status,
+    200,
+    'the workers reach Redis with the password',
+  );
 
   await waitFor(() => [...primary.log().matchAll(/"pid":(\d+)[^\n]*"event":"started"/g)].length >= 2);
   const workerPids = [...primary.log().matchAll(/"pid":(\d+)[^\n]*"event":"started"/g)].map((match) => Number(match[1]));
@@ -301,7 +313,10 @@ t.test('serve --workers 2 --redis-url with a password: the workers never show it
     t.notMatch(line, /hunter2-secret/, `worker ${pid}: no password on its command line (${line})`);
     t.notMatch(line, /--redis-url/, `worker ${pid}: no --redis-url at all`);
   }
-  const warnings = primary.stderr().split('\n').filter((line) => line.startsWith('jobgate: warning:'));
+  const warnings = primary
+    .stderr()
+    .split('\n')
+    .filter((line) => line.startsWith('jobgate: warning:'));
   t.same(
     warnings,
     ['jobgate: warning: the password in --redis-url is visible to every user of this machine in the process list; set JOBGATE_REDIS_URL instead'],

@@ -155,7 +155,11 @@ t.test('every setting reads its own environment variable and says what it accept
       `${setting.env}: the message names the variable, the value and what is accepted`,
     );
     if (setting.default !== undefined) {
-      t.same(loadSettings({ env: { [setting.env]: String(setting.default) } })[name], loadSettings()[name], `${setting.env}=${String(setting.default)} is the default`);
+      t.same(
+        loadSettings({ env: { [setting.env]: String(setting.default) } })[name],
+        loadSettings()[name],
+        `${setting.env}=${String(setting.default)} is the default`,
+      );
     }
   }
   t.same(new Set(NAMES.map((name) => SETTINGS[name].env)).size, NAMES.length, 'no two settings share a variable');
@@ -234,7 +238,11 @@ t.test('unknown keys in the file are refused, naming the key and the known setti
   t.match(error.message, /unknown setting "redis_url"/);
   t.match(error.message, /known settings: .*redisUrl/);
   t.match(errorOf(() => loadSettings({ file: configFile('REDISURL: x\n') })).message, /unknown setting "REDISURL"/, 'keys are case-sensitive');
-  t.match(errorOf(() => loadSettings({ file: configFile('JOBGATE_REDIS_URL: redis://x:1\n') })).message, /unknown setting "JOBGATE_REDIS_URL"/, 'env names are not file keys');
+  t.match(
+    errorOf(() => loadSettings({ file: configFile('JOBGATE_REDIS_URL: redis://x:1\n') })).message,
+    /unknown setting "JOBGATE_REDIS_URL"/,
+    'env names are not file keys',
+  );
 });
 
 t.test('keys that only exist on Object.prototype are unknown settings too', async (t) => {
@@ -305,11 +313,27 @@ t.test('the commented-out examples in config/jobgate.yaml are valid values', asy
 t.test('list settings: a YAML list or one comma-separated string, items trimmed, empty ones dropped', async (t) => {
   const secret = 'x'.repeat(32);
   const lists: Array<[SettingName, string[], string, unknown]> = [
-    ['redisSentinels', ['a:1', ' b:2 '], ' a:1 , ,b:2,', [{ host: 'a', port: 1 }, { host: 'b', port: 2 }]],
+    [
+      'redisSentinels',
+      ['a:1', ' b:2 '],
+      ' a:1 , ,b:2,',
+      [
+        { host: 'a', port: 1 },
+        { host: 'b', port: 2 },
+      ],
+    ],
     ['redisClusterNodes', ['[::1]:7001'], '[::1]:7001,', [{ host: '::1', port: 7001 }]],
     ['apiHost', ['API.test', ''], ' , API.test', ['api.test']],
     ['assertionKeyFiles', [SHIPPED_CONFIG], ` ${SHIPPED_CONFIG} ,`, [SHIPPED_CONFIG]],
-    ['authzTrusted', ['10.0.0.0/8', '::1'], '10.0.0.0/8,,::1', [{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }, { address: '::1', prefix: 128, family: 'ipv6' }]],
+    [
+      'authzTrusted',
+      ['10.0.0.0/8', '::1'],
+      '10.0.0.0/8,,::1',
+      [
+        { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+        { address: '::1', prefix: 128, family: 'ipv6' },
+      ],
+    ],
   ];
   for (const [name, list, text, expected] of lists) {
     t.same(loadSettings({ file: configFile(`${name}: ${JSON.stringify(list)}\n`) })[name], expected, `${name} as a YAML list`);
@@ -320,5 +344,9 @@ t.test('list settings: a YAML list or one comma-separated string, items trimmed,
   t.same(loadSettings({ env: { JOBGATE_API_HOST: 'API.test, other.test' } }).apiHost, ['api.test', 'other.test'], 'API hosts, lowercased');
   t.same(loadSettings({ env: { JOBGATE_COOKIE_SECRET: ` ${secret}, ,${secret}b` } }).cookieSecret, [secret, `${secret}b`], 'cookie secrets, comma-separated');
   t.throws(() => loadSettings({ env: { JOBGATE_COOKIE_SECRET: `${secret},short` } }), InputError, 'every cookie secret has at least 32 characters');
-  t.throws(() => loadSettings({ file: configFile(`cookieSecret: [${JSON.stringify(secret)}]\n`) }), InputError, 'cookie secrets are one string, not a YAML list');
+  t.throws(
+    () => loadSettings({ file: configFile(`cookieSecret: [${JSON.stringify(secret)}]\n`) }),
+    InputError,
+    'cookie secrets are one string, not a YAML list',
+  );
 });

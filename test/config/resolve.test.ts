@@ -37,15 +37,30 @@ t.test('what the settings imply: mode, API, forward-auth, Redis topology, keys',
 
 t.test('settings that only make sense together are refused with exit-2 messages naming the setting', async (t) => {
   const cases: Array<[Record<string, string>, string]> = [
-    [{}, 'invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode; expected a DNS name such as job.example.com (or set JOBGATE_SIDECAR_JOB and JOBGATE_SIDECAR_UPSTREAM for sidecar mode)'],
+    [
+      {},
+      'invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode; expected a DNS name such as job.example.com (or set JOBGATE_SIDECAR_JOB and JOBGATE_SIDECAR_UPSTREAM for sidecar mode)',
+    ],
     [{ JOBGATE_SIDECAR_JOB: 'nb1' }, 'invalid setting JOBGATE_SIDECAR_UPSTREAM: required when JOBGATE_SIDECAR_JOB is set (sidecar mode)'],
     [{ JOBGATE_SIDECAR_UPSTREAM: 'http://x' }, 'invalid setting JOBGATE_SIDECAR_JOB: required when JOBGATE_SIDECAR_UPSTREAM is set (sidecar mode)'],
-    [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_API_HOST: 'api.test' }, 'invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL'],
+    [
+      { JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_API_HOST: 'api.test' },
+      'invalid setting JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set; expected an http:// or https:// URL',
+    ],
     [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_API_UPSTREAM: 'http://u' }, 'invalid setting JOBGATE_API_HOST: required when JOBGATE_API_UPSTREAM is set'],
     // The mode is checked first, then the API, then Redis, then the keys.
-    [{ JOBGATE_API_HOST: 'api.test', JOBGATE_REDIS_SENTINELS: 'a:1', JOBGATE_REDIS_CLUSTER_NODES: 'b:2' }, 'invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode; expected a DNS name such as job.example.com (or set JOBGATE_SIDECAR_JOB and JOBGATE_SIDECAR_UPSTREAM for sidecar mode)'],
-    [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_REDIS_URL: 'redis://h/x' }, 'invalid setting JOBGATE_REDIS_URL: the path "/x" is not a database number; expected redis://host:port/<db>'],
-    [{ JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_ASSERTION_KEYS: '{"kty":"EC"}' }, 'assertion key in JOBGATE_ASSERTION_KEYS: a JWK without "d" is a public key; jobgate needs the private key to sign'],
+    [
+      { JOBGATE_API_HOST: 'api.test', JOBGATE_REDIS_SENTINELS: 'a:1', JOBGATE_REDIS_CLUSTER_NODES: 'b:2' },
+      'invalid setting JOBGATE_JOB_DOMAIN: required in gateway mode; expected a DNS name such as job.example.com (or set JOBGATE_SIDECAR_JOB and JOBGATE_SIDECAR_UPSTREAM for sidecar mode)',
+    ],
+    [
+      { JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_REDIS_URL: 'redis://h/x' },
+      'invalid setting JOBGATE_REDIS_URL: the path "/x" is not a database number; expected redis://host:port/<db>',
+    ],
+    [
+      { JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_ASSERTION_KEYS: '{"kty":"EC"}' },
+      'assertion key in JOBGATE_ASSERTION_KEYS: a JWK without "d" is a public key; jobgate needs the private key to sign',
+    ],
   ];
   for (const [env, message] of cases) {
     await t.rejects(resolve(env), { constructor: InputError, message }, JSON.stringify(env));

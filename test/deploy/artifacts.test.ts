@@ -11,9 +11,7 @@ const COMPOSE = 'deploy/docker-compose.yml';
 /** Settings arriving in another change, allowed in the manifests ahead of them. */
 const COMING_SETTINGS = ['JOBGATE_COOKIE_SECRET', 'JOBGATE_PUBLIC_SCHEME'];
 const KNOWN_ENV = new Set<string>([...Object.values(SETTINGS).map((setting) => setting.env), ...COMING_SETTINGS]);
-const SETTING_BY_ENV = new Map<string, SettingName>(
-  (Object.keys(SETTINGS) as SettingName[]).map((name) => [SETTINGS[name].env, name]),
-);
+const SETTING_BY_ENV = new Map<string, SettingName>((Object.keys(SETTINGS) as SettingName[]).map((name) => [SETTINGS[name].env, name]));
 
 const METRICS = [
   'jobgate_requests_total',
@@ -90,8 +88,14 @@ t.test('Dockerfile', async (t) => {
   const user = users.at(-1) ?? '';
   t.notMatch(user.split(':')[0] ?? '', /^(root|0)$/, `USER is not root (${user})`);
 
-  t.ok(final.some((line) => /^RUN\s.*\bnpm ci\b.*--omit=dev\b/.test(line)), 'final stage installs with npm ci --omit=dev');
-  t.notOk(final.some((line) => /^RUN\s.*\bnpm (ci|install)\b/.test(line) && !/--omit=dev\b/.test(line)), 'no dev install in the final stage');
+  t.ok(
+    final.some((line) => /^RUN\s.*\bnpm ci\b.*--omit=dev\b/.test(line)),
+    'final stage installs with npm ci --omit=dev',
+  );
+  t.notOk(
+    final.some((line) => /^RUN\s.*\bnpm (ci|install)\b/.test(line) && !/--omit=dev\b/.test(line)),
+    'no dev install in the final stage',
+  );
 
   const exposed = final.filter((line) => /^EXPOSE\s/i.test(line)).flatMap((line) => line.split(/\s+/).slice(1));
   t.same(new Set(exposed), new Set(['8080', '9090']), 'EXPOSE 8080 9090');
@@ -115,7 +119,10 @@ t.test('Dockerfile', async (t) => {
       t.notMatch(source, /^(\.\/)?(test|src|\.git|\.env)(\/|$)|\.(pem|key)$/, `final stage does not copy ${source}`);
     }
   }
-  t.ok(copies.some((line) => /--from=\w+\s+\S*dist\/?\s/.test(line)), 'final stage copies dist/ from the builder');
+  t.ok(
+    copies.some((line) => /--from=\w+\s+\S*dist\/?\s/.test(line)),
+    'final stage copies dist/ from the builder',
+  );
   t.match(final.find((line) => /^ENTRYPOINT\s/i.test(line)) ?? '', /"bin\/jobgate\.js"/, 'ENTRYPOINT runs bin/jobgate.js');
 });
 
@@ -129,7 +136,10 @@ t.test('.dockerignore', async (t) => {
     let result = false;
     for (const pattern of patterns) {
       const negated = pattern.startsWith('!');
-      const body = pattern.replace(/^!/, '').replace(/^\/|\/$/g, '').replace(/^\*\*\//, '');
+      const body = pattern
+        .replace(/^!/, '')
+        .replace(/^\/|\/$/g, '')
+        .replace(/^\*\*\//, '');
       if (body === '*' || body === name) result = !negated;
     }
     return result;
@@ -167,7 +177,11 @@ function adminListenOf(found: readonly Resource[], deployment: Resource): string
   const container = jobgateContainer(deployment);
   const env = list(container.env ?? [], 'env').map((e) => obj(e, 'env entry'));
   const entry = env.find((e) => e.name === 'JOBGATE_ADMIN_LISTEN');
-  if (entry) return str(entry.value ?? configMapValue(found, at(entry, 'valueFrom.configMapKeyRef.name'), at(entry, 'valueFrom.configMapKeyRef.key')), 'the JOBGATE_ADMIN_LISTEN entry');
+  if (entry)
+    return str(
+      entry.value ?? configMapValue(found, at(entry, 'valueFrom.configMapKeyRef.name'), at(entry, 'valueFrom.configMapKeyRef.key')),
+      'the JOBGATE_ADMIN_LISTEN entry',
+    );
   for (const source of list(container.envFrom ?? [], 'envFrom')) {
     const value = configMapValue(found, at(source, 'configMapRef.name'), 'JOBGATE_ADMIN_LISTEN');
     if (value !== undefined) return value;
@@ -211,7 +225,10 @@ function checkAdminPolicy(t: Test, found: readonly Resource[], deployment: Resou
   });
   t.ok(policies.length > 0, `${deployment.file}: a NetworkPolicy selects the jobgate pods`);
   const rules = policies.flatMap((policy) => list(at(policy.body, 'spec.ingress') ?? [], 'ingress').map((rule) => obj(rule, 'ingress rule')));
-  t.ok(rules.some((rule) => coversPort(rule, 8080, 'proxy')), 'port 8080 (job URLs) is admitted');
+  t.ok(
+    rules.some((rule) => coversPort(rule, 8080, 'proxy')),
+    'port 8080 (job URLs) is admitted',
+  );
   const adminRules = rules.filter((rule) => coversPort(rule, 9090, 'admin'));
   t.ok(adminRules.length > 0, 'port 9090 is admitted to someone (Prometheus)');
   for (const rule of adminRules) {
@@ -266,7 +283,10 @@ t.test('sidecar manifest', async (t) => {
   t.ok(fromConfigMap, 'settings come from the ConfigMap');
   t.equal(data.JOBGATE_SIDECAR_UPSTREAM, 'http://127.0.0.1:8888', 'the job is on loopback');
   t.ok(data.JOBGATE_SIDECAR_JOB, 'names the sidecar job');
-  t.notOk(Object.keys(data).some((key) => /REDIS_URL|SECRET/.test(key)), 'no secret in the ConfigMap');
+  t.notOk(
+    Object.keys(data).some((key) => /REDIS_URL|SECRET/.test(key)),
+    'no secret in the ConfigMap',
+  );
 
   const job = containersOf(deployment).find((c) => c !== container);
   t.notOk(job?.ports, 'the job container declares no port');
@@ -292,8 +312,14 @@ t.test('gateway manifest', async (t) => {
   if (!deployment) throw new Error('no Deployment');
   t.equal(at(deployment.body, 'spec.replicas'), 2, 'two replicas');
   checkJobgateContainer(t, deployment, found);
-  t.ok(found.some((r) => r.kind === 'Service'), 'a Service');
-  t.ok(found.some((r) => r.kind === 'PodDisruptionBudget'), 'a PodDisruptionBudget');
+  t.ok(
+    found.some((r) => r.kind === 'Service'),
+    'a Service',
+  );
+  t.ok(
+    found.some((r) => r.kind === 'PodDisruptionBudget'),
+    'a PodDisruptionBudget',
+  );
 
   const container = jobgateContainer(deployment);
   const args = list(container.args, 'args').map(String);

@@ -96,9 +96,21 @@ for (const [language, script] of Object.entries(SCRIPTS)) {
       const record = await store.resolve(parsed);
       t.match(record, { id: parsed.id, name, role: 'operator', labelSelector: selector, version: 1 }, 'TokenStore.resolve finds the record');
       t.equal(record?.createdAt, record?.updatedAt);
-      t.same(record?.selector.requirements.map((requirement) => requirement.key), ['team', 'env']);
+      t.same(
+        record?.selector.requirements.map((requirement) => requirement.key),
+        ['team', 'env'],
+      );
       t.same(await admin.smembers(keys.tokens), [parsed.id], 'the id is in the index');
-      t.same(Object.keys(await admin.hgetall(keys.token(parsed.id))).sort(), ['createdAt', 'id', 'labelSelector', 'name', 'role', 'secretHash', 'updatedAt', 'version']);
+      t.same(Object.keys(await admin.hgetall(keys.token(parsed.id))).sort(), [
+        'createdAt',
+        'id',
+        'labelSelector',
+        'name',
+        'role',
+        'secretHash',
+        'updatedAt',
+        'version',
+      ]);
       t.notOk(JSON.stringify(await admin.hgetall(keys.token(parsed.id))).includes(value.slice(41, 105)), 'the secret itself is not stored');
 
       const get = await runCli(['token', 'get', parsed.id, '-o', 'json'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });

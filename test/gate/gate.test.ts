@@ -40,7 +40,11 @@ const second = await tokens.create({ name: 'second', role: 'read' });
 function newGate(): Gate {
   const registry = new CachedRegistry(new RedisRegistry(tokens, jobs), { maxEntries: 100, ttlMs: 300_000, negativeTtlMs: 0, outageGraceMs: 0 });
   const authenticator = new Authenticator(registry, new FailureLimiter(1000), new SessionCookies(sessionKeys(['x'.repeat(32)]), 3600));
-  const api = new ApiAccess({ hosts: new Set(['api.test']), upstream: new URL('http://127.0.0.1:3'), policy: buildApiPolicy([]), maxBodyBytes: 1024 }, authenticator, registry);
+  const api = new ApiAccess(
+    { hosts: new Set(['api.test']), upstream: new URL('http://127.0.0.1:3'), policy: buildApiPolicy([]), maxBodyBytes: 1024 },
+    authenticator,
+    registry,
+  );
   return new Gate(new JobRouter({ kind: 'gateway', router: new HostRouter(DOMAIN) }, registry), authenticator, api);
 }
 
@@ -100,10 +104,22 @@ t.test('a session cookie: opened by a deep link, refused from other origins', as
   t.equal(await jobDecision(gate, view(host, { headers: { cookie } })), 'allowed', 'the cookie stands in for the token');
   t.equal(await jobDecision(gate, view(`open.${DOMAIN}`, { headers: { cookie } })), 'allowed_unsecure');
   t.equal(await jobDecision(gate, view(`nb1-8888.${DOMAIN}`, { headers: { cookie } })), 'missing_token', "another port's host is another session scope");
-  t.equal(await jobDecision(gate, view(host, { method: 'POST', headers: { cookie, origin: `http://${host}` } })), 'allowed', 'a state change from the job itself');
-  t.equal(await jobDecision(gate, view(host, { method: 'POST', headers: { cookie, origin: 'http://nb2.job.test' } })), 'foreign_origin', 'a state change from a neighbour job');
+  t.equal(
+    await jobDecision(gate, view(host, { method: 'POST', headers: { cookie, origin: `http://${host}` } })),
+    'allowed',
+    'a state change from the job itself',
+  );
+  t.equal(
+    await jobDecision(gate, view(host, { method: 'POST', headers: { cookie, origin: 'http://nb2.job.test' } })),
+    'foreign_origin',
+    'a state change from a neighbour job',
+  );
   t.equal(await jobDecision(gate, view(host, { method: 'POST', headers: { cookie } })), 'foreign_origin', 'a state change that names no origin');
-  t.equal(await jobDecision(gate, view(host, { headers: { cookie, origin: 'http://nb2.job.test' } }), true), 'foreign_origin', 'a WebSocket opened by a neighbour job');
+  t.equal(
+    await jobDecision(gate, view(host, { headers: { cookie, origin: 'http://nb2.job.test' } }), true),
+    'foreign_origin',
+    'a WebSocket opened by a neighbour job',
+  );
   t.equal(await jobDecision(gate, view(host, { headers: { cookie, origin: `http://${host}` } }), true), 'allowed', 'a WebSocket of the job itself');
   t.equal(
     await jobDecision(gate, view(host, { method: 'POST', bearer: reader.value, headers: { origin: 'http://nb2.job.test' } })),

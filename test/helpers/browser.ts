@@ -8,7 +8,15 @@ export async function launchChromium(): Promise<Browser> {
     return await chromium.launch({
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-quic',
+        '--disable-sync',
+      ],
     });
   } catch (error) {
     throw new Error(`cannot start Chromium at ${CHROMIUM_PATH}: install it with \`apt-get install -y chromium\` (${(error as Error).message.split('\n')[0]})`);

@@ -16,7 +16,14 @@ const INSTALL_HINT = 'the forward-auth tests run a real nginx: install it with `
 export function nginxBinary(): string {
   const candidates = process.env.NGINX_PATH
     ? [process.env.NGINX_PATH]
-    : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'nginx')), '/usr/sbin/nginx', '/usr/local/sbin/nginx'];
+    : [
+        ...(process.env.PATH ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, 'nginx')),
+        '/usr/sbin/nginx',
+        '/usr/local/sbin/nginx',
+      ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -170,19 +170,32 @@ export class RedisClusterSet {
         const port = await freePort();
         const busPort = await freePort();
         const args = [
-          '--port', String(port),
-          '--cluster-port', String(busPort),
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 2000),
-          '--cluster-require-full-coverage', 'no',
-          '--save', '',
-          '--appendonly', 'no',
-          '--bind', '127.0.0.1',
-          '--protected-mode', 'no',
-          '--daemonize', 'no',
-          '--dir', dir,
-          '--loglevel', 'warning',
+          '--port',
+          String(port),
+          '--cluster-port',
+          String(busPort),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          String(options.nodeTimeoutMs ?? 2000),
+          '--cluster-require-full-coverage',
+          'no',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--bind',
+          '127.0.0.1',
+          '--protected-mode',
+          'no',
+          '--daemonize',
+          'no',
+          '--dir',
+          dir,
+          '--loglevel',
+          'warning',
           ...(options.auth ? ['--user', options.auth.username, 'on', `>${options.auth.password}`, '~*', '&*', '+@all', '--user', 'default', 'off'] : []),
         ];
         const node = new RedisProcess(port, args, join(dir, `redis-${port}.log`), auth);
@@ -192,7 +205,10 @@ export class RedisClusterSet {
       await run(
         'redis-cli',
         [
-          '--cluster', 'create', ...nodes.map((node) => node.address), '--cluster-yes',
+          '--cluster',
+          'create',
+          ...nodes.map((node) => node.address),
+          '--cluster-yes',
           ...(options.auth ? ['--user', options.auth.username, '--pass', options.auth.password, '--no-auth-warning'] : []),
         ],
         30_000,
@@ -212,15 +228,19 @@ export class RedisClusterSet {
 
   /** Every running node says cluster_state:ok and knows every slot. */
   async waitHealthy(timeoutMs = 20_000): Promise<void> {
-    await until('cluster_state:ok on every node', async () => {
-      for (const node of this.nodes) {
-        if (!node.running) continue;
-        const info = String(await node.command(['CLUSTER', 'INFO']));
-        if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_assigned:16384')) return false;
-        if (/cluster_slots_(pfail|fail):[1-9]/.test(info)) return false;
-      }
-      return true;
-    }, timeoutMs);
+    await until(
+      'cluster_state:ok on every node',
+      async () => {
+        for (const node of this.nodes) {
+          if (!node.running) continue;
+          const info = String(await node.command(['CLUSTER', 'INFO']));
+          if (!info.includes('cluster_state:ok') || !info.includes('cluster_slots_assigned:16384')) return false;
+          if (/cluster_slots_(pfail|fail):[1-9]/.test(info)) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   /** The node whose slots hold `key` (the others answer MOVED). */
@@ -285,20 +305,33 @@ export class RedisSentinelSet {
     const name = options.name ?? 'mymaster';
     const auth: NodeAuth = options.password ? { password: options.password } : {};
     const dataArgs = (port: number) => [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--protected-mode', 'no',
-      '--save', '',
-      '--appendonly', 'no',
-      '--daemonize', 'no',
-      '--dir', dir,
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--dir',
+      dir,
+      '--loglevel',
+      'warning',
       ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
     ];
     const masterPort = await freePort();
     const replicaPort = await freePort();
     const master = new RedisProcess(masterPort, dataArgs(masterPort), join(dir, `redis-${masterPort}.log`), auth);
-    const replica = new RedisProcess(replicaPort, [...dataArgs(replicaPort), '--replicaof', '127.0.0.1', String(masterPort)], join(dir, `redis-${replicaPort}.log`), auth);
+    const replica = new RedisProcess(
+      replicaPort,
+      [...dataArgs(replicaPort), '--replicaof', '127.0.0.1', String(masterPort)],
+      join(dir, `redis-${replicaPort}.log`),
+      auth,
+    );
     const sentinels: RedisProcess[] = [];
     const set = new RedisSentinelSet(master, replica, sentinels, name, dir);
     try {
@@ -324,7 +357,12 @@ export class RedisSentinelSet {
             '',
           ].join('\n'),
         );
-        const sentinel = new RedisProcess(port, [conf, '--sentinel', '--loglevel', 'warning'], join(dir, `sentinel-${port}.log`), options.sentinelPassword ? { password: options.sentinelPassword } : {});
+        const sentinel = new RedisProcess(
+          port,
+          [conf, '--sentinel', '--loglevel', 'warning'],
+          join(dir, `sentinel-${port}.log`),
+          options.sentinelPassword ? { password: options.sentinelPassword } : {},
+        );
         sentinels.push(sentinel);
         await sentinel.start();
       }
@@ -344,14 +382,18 @@ export class RedisSentinelSet {
   /** The replica is in sync and every Sentinel knows the master, the replica and the two other Sentinels. */
   async waitSettled(timeoutMs = 20_000): Promise<void> {
     await until('replica online', async () => /slave0:.*state=online/.test(String(await this.master.command(['INFO', 'replication']))), timeoutMs);
-    await until('sentinels know each other and the replica', async () => {
-      for (const sentinel of this.sentinels) {
-        const fields = (await sentinel.command(['SENTINEL', 'MASTER', this.name])) as string[];
-        const info = Object.fromEntries(fields.flatMap((value, index) => (index % 2 === 0 ? [[value, fields[index + 1]]] : [])));
-        if (info['num-other-sentinels'] !== '2' || info['num-slaves'] !== '1' || !String(info.flags).startsWith('master')) return false;
-      }
-      return true;
-    }, timeoutMs);
+    await until(
+      'sentinels know each other and the replica',
+      async () => {
+        for (const sentinel of this.sentinels) {
+          const fields = (await sentinel.command(['SENTINEL', 'MASTER', this.name])) as string[];
+          const info = Object.fromEntries(fields.flatMap((value, index) => (index % 2 === 0 ? [[value, fields[index + 1]]] : [])));
+          if (info['num-other-sentinels'] !== '2' || info['num-slaves'] !== '1' || !String(info.flags).startsWith('master')) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   /** The port the Sentinels currently name as master. */

@@ -10,7 +10,9 @@ export const freePort = freeLoopbackPort;
 function assertRedisInstalled(): void {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (probe.error) {
-    throw new Error('redis-server is not installed: the tests need a real Redis. Install it with `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis`.');
+    throw new Error(
+      'redis-server is not installed: the tests need a real Redis. Install it with `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis`.',
+    );
   }
 }
 

@@ -35,7 +35,10 @@ export class Upstream {
     });
   }
 
-  static async start(name = 'upstream', handler?: (req: Received) => { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | undefined): Promise<Upstream> {
+  static async start(
+    name = 'upstream',
+    handler?: (req: Received) => { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | undefined,
+  ): Promise<Upstream> {
     let upstream: Upstream | undefined = undefined;
     const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       let body = '';

@@ -54,7 +54,10 @@ t.test('put stores the documented hash, indexes the id and announces it', async 
 
   t.equal(job.id, 'train-42');
   t.equal(job.upstream.href, 'http://10.0.0.7:8080/');
-  t.same([...job.ports].map(([port, url]) => [port, url.href]), [[8888, 'http://10.0.0.7:8888/lab']]);
+  t.same(
+    [...job.ports].map(([port, url]) => [port, url.href]),
+    [[8888, 'http://10.0.0.7:8888/lab']],
+  );
   t.equal(job.unsecureHttp, true);
   t.same(Object.fromEntries(job.labels), { team: 'a', 'example.com/tier': 'gold', [JOB_ID_LABEL]: 'train-42' });
 
@@ -100,14 +103,24 @@ t.test('get, list and delete', async (t) => {
   t.same(await store.list(), [], 'an empty registry lists nothing');
   for (const id of ['c', 'a', 'b']) await store.put({ id, upstream: `http://${id}.internal:80`, labels: { name: id } });
   const listed = (await store.list()) as JobRecord[];
-  t.same(listed.map((job) => job.id), ['a', 'b', 'c'], 'every job, sorted by id');
-  t.same(listed.map((job) => job.labels.get('name')), ['a', 'b', 'c']);
+  t.same(
+    listed.map((job) => job.id),
+    ['a', 'b', 'c'],
+    'every job, sorted by id',
+  );
+  t.same(
+    listed.map((job) => job.labels.get('name')),
+    ['a', 'b', 'c'],
+  );
   t.equal((await store.get('b')).upstream.href, 'http://b.internal/');
   await store.delete('b');
   t.type(await rejectionOf(store.get('b')), NotFoundError, 'a deleted job is not found');
   t.equal(await admin.exists(keys.job('b')), 0, 'the hash is gone');
   t.same((await admin.smembers(keys.jobs)).sort(), ['a', 'c'], 'the index entry is gone');
-  t.same(((await store.list()) as JobRecord[]).map((job) => job.id), ['a', 'c']);
+  t.same(
+    ((await store.list()) as JobRecord[]).map((job) => job.id),
+    ['a', 'c'],
+  );
 });
 
 t.test('unknown jobs: get and delete throw NotFoundError', async (t) => {
@@ -179,7 +192,10 @@ t.test('an empty query or fragment is refused too (it would be stored and forwar
 t.test('port rules: 1 to 65535, written as a plain number', async (t) => {
   const { keys, store } = freshStore();
   const job = await store.put({ id: 'ports', upstream: 'http://u', ports: { '1': 'http://u:1', '65535': 'http://u:65535', '8888': 'http://u:8888' } });
-  t.same([...job.ports.keys()].sort((a, b) => a - b), [1, 8888, 65535]);
+  t.same(
+    [...job.ports.keys()].sort((a, b) => a - b),
+    [1, 8888, 65535],
+  );
   const before = await keysUnder(admin, keys);
   for (const port of ['0', '65536', '99999', '080', '-1', '1.5', 'abc', '', ' 80', '8888 ', '1e3']) {
     const error = await rejectionOf(store.put({ id: 'bad', upstream: 'http://u', ports: { [port]: 'http://u:80' } }));
@@ -265,7 +281,11 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
   t.equal(listed.length, ids.length + 1, 'list returns one entry per indexed job');
   const jobs = listed.filter((entry): entry is JobRecord => !(entry instanceof Error));
   const errors = listed.filter((entry): entry is Error => entry instanceof Error);
-  t.same(jobs.map((job) => job.id), ['good'], 'the valid job is still listed');
+  t.same(
+    jobs.map((job) => job.id),
+    ['good'],
+    'the valid job is still listed',
+  );
   t.equal(errors.length, ids.length);
   for (const error of errors) t.type(error, RecordError);
   t.same(errors.map((error) => (error as RecordError).key).sort(), ids.map((id) => keys.job(id)).sort());
@@ -273,7 +293,13 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
 
 t.test('hand-written records: optional fields and what a valid one reads as', async (t) => {
   const { keys, store } = freshStore();
-  await writeJobHash(admin, keys, 'minimal', { id: 'minimal', labels: '{}', upstream: 'http://u:81/', createdAt: '2024-01-01T00:00:00Z', updatedAt: '2024-01-01T00:00:00Z' });
+  await writeJobHash(admin, keys, 'minimal', {
+    id: 'minimal',
+    labels: '{}',
+    upstream: 'http://u:81/',
+    createdAt: '2024-01-01T00:00:00Z',
+    updatedAt: '2024-01-01T00:00:00Z',
+  });
   const minimal = await store.get('minimal');
   t.equal(minimal.ports.size, 0, 'ports may be absent');
   t.equal(minimal.unsecureHttp, false, 'unsecureHttp may be absent (false)');
@@ -293,7 +319,11 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   await admin.multi().sadd(keys.job('wrong'), 'x').sadd(keys.jobs, 'wrong').exec();
   t.match(await rejectionOf(store.get('wrong')), { name: 'RecordError', key: keys.job('wrong') }, 'get');
   const listed = await store.list();
-  t.same(listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as JobRecord).id), ['good'], 'list keeps the valid job');
+  t.same(
+    listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as JobRecord).id),
+    ['good'],
+    'list keeps the valid job',
+  );
   const errors = listed.filter((entry) => entry instanceof Error);
   t.equal(errors.length, 1);
   t.match(errors[0], { name: 'RecordError', key: keys.job('wrong') }, 'list reports it as a malformed record naming the key, like get');
@@ -305,7 +335,10 @@ t.test('an index entry whose hash is gone is skipped by list', async (t) => {
   const { keys, store } = freshStore();
   await store.put({ id: 'kept', upstream: 'http://u' });
   await admin.sadd(keys.jobs, 'gone');
-  t.same(((await store.list()) as JobRecord[]).map((job) => job.id), ['kept']);
+  t.same(
+    ((await store.list()) as JobRecord[]).map((job) => job.id),
+    ['kept'],
+  );
 });
 
 t.test('put over a malformed record replaces it with a valid one', async (t) => {
@@ -339,7 +372,7 @@ async function dump(keys: KeySpace): Promise<Record<string, unknown>> {
   return result;
 }
 
-t.test('a job id that is another job\'s <id>-<port> host name is refused, and so is the port that would make one', async (t) => {
+t.test("a job id that is another job's <id>-<port> host name is refused, and so is the port that would make one", async (t) => {
   const { keys, store } = freshStore();
   const events = await clients.invalidations(keys);
   await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
@@ -350,13 +383,22 @@ t.test('a job id that is another job\'s <id>-<port> host name is refused, and so
 
   const taken = await rejectionOf(store.put({ id: 'nb-8888', upstream: 'http://evil' }));
   t.type(taken, InputError, 'job nb-8888 while job nb has port 8888');
-  t.match(taken, { message: /^job id "nb-8888" is the host name of port 8888 of job nb \(nb-8888\.<jobDomain>\): choose another id, or remove port 8888 from job nb first$/ });
+  t.match(taken, {
+    message: /^job id "nb-8888" is the host name of port 8888 of job nb \(nb-8888\.<jobDomain>\): choose another id, or remove port 8888 from job nb first$/,
+  });
   // Ports are numbers: `a-b-80` reads only as port 80 of job `a-b`.
-  t.match(await rejectionOf(store.put({ id: 'a-b-80', upstream: 'http://evil' })), { name: 'InputError', message: /port 80 of job a-b\b/ }, 'a-b-80 is port 80 of a-b');
+  t.match(
+    await rejectionOf(store.put({ id: 'a-b-80', upstream: 'http://evil' })),
+    { name: 'InputError', message: /port 80 of job a-b\b/ },
+    'a-b-80 is port 80 of a-b',
+  );
 
   const shadowing = await rejectionOf(store.put({ id: 'train', upstream: 'http://u', ports: { '2024': 'http://evil:2024' } }));
   t.type(shadowing, InputError, 'port 2024 of job train while job train-2024 exists');
-  t.match(shadowing, { message: /^port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024: choose another port, or delete job train-2024 first$/ });
+  t.match(shadowing, {
+    message:
+      /^port 2024 of job train would be served at train-2024\.<jobDomain>, the host name of job train-2024: choose another port, or delete job train-2024 first$/,
+  });
 
   t.same(await dump(keys), before, 'the refused puts wrote nothing');
   await store.put({ id: 'marker', upstream: 'http://u' });
@@ -368,7 +410,11 @@ t.test('what does not collide: another port of the owner, a job without that por
   const { store } = freshStore();
   await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8888' } });
   for (const id of ['nb-8080', 'nb-x8888', 'nb-08888', 'xnb-8888', 'other-8888']) t.equal((await store.put({ id, upstream: 'http://u' })).id, id, id);
-  t.equal((await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8889' } })).ports.get(8888)?.port, '8889', 'the owner replaces its own port');
+  t.equal(
+    (await store.put({ id: 'nb', upstream: 'http://u', ports: { '8888': 'http://u:8889' } })).ports.get(8888)?.port,
+    '8889',
+    'the owner replaces its own port',
+  );
   t.equal((await store.put({ id: 'nb-8888-1', upstream: 'http://u' })).id, 'nb-8888-1', 'port 1 of a job nb-8888 that does not exist');
 });
 
@@ -379,7 +425,11 @@ t.test('a hand-written record that cannot be read counts as a collision (fail cl
   await admin.set(keys.job('wrong'), 'x');
   t.match(await rejectionOf(store.put({ id: 'wrong-1', upstream: 'http://u' })), { name: 'InputError' }, 'a key of the wrong type');
   await writeJobHash(admin, keys, 'hand-9', { ...storedJobHash('hand-9'), labels: '[' });
-  t.match(await rejectionOf(store.put({ id: 'hand', upstream: 'http://u', ports: { '9': 'http://u:9' } })), { name: 'InputError', message: /job hand-9/ }, 'a malformed job at <id>-<port>');
+  t.match(
+    await rejectionOf(store.put({ id: 'hand', upstream: 'http://u', ports: { '9': 'http://u:9' } })),
+    { name: 'InputError', message: /job hand-9/ },
+    'a malformed job at <id>-<port>',
+  );
 });
 
 t.test('concurrent puts of the two readings of one host name: exactly one is written', async (t) => {

@@ -28,7 +28,12 @@ t.test('/metrics in Prometheus format', async (t) => {
   await waitFor(async () => {
     const reply = await request(h.adminUrl, { path: '/metrics' });
     text = reply.body;
-    return reply.status === 200 && /text\/plain/.test(String(reply.headers['content-type'])) && metricSample(text, 'jobgate_websockets_revoked_total') === 1 && metricSample(text, 'jobgate_websockets_open') === 0;
+    return (
+      reply.status === 200 &&
+      /text\/plain/.test(String(reply.headers['content-type'])) &&
+      metricSample(text, 'jobgate_websockets_revoked_total') === 1 &&
+      metricSample(text, 'jobgate_websockets_open') === 0
+    );
   });
   t.equal(metricSample(text, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), 3);
   t.equal(metricSample(text, 'jobgate_requests_total', 'decision="missing_token",status_class="4xx"'), 1);
@@ -38,7 +43,10 @@ t.test('/metrics in Prometheus format', async (t) => {
   t.ok(durations >= 6);
   t.equal(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="+Inf"'), durations);
   t.equal(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="10"'), durations, 'every request fell in a finite bucket');
-  t.ok(metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="0.0005"')! <= metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="1"')!, 'buckets are cumulative');
+  t.ok(
+    metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="0.0005"')! <= metricSample(text, 'jobgate_request_duration_seconds_bucket', 'le="1"')!,
+    'buckets are cumulative',
+  );
   t.ok(metricSample(text, 'jobgate_request_duration_seconds_sum')! > 0);
   t.ok(metricSample(text, 'jobgate_cache_hits_total', 'cache="tokens"')! >= 2, 'repeat requests hit the token cache');
   t.ok(metricSample(text, 'jobgate_cache_misses_total', 'cache="jobs"')! >= 1);

@@ -44,7 +44,13 @@ t.teardown(async () => {
 });
 
 const call = (who: keyof typeof tokens | undefined, method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> =>
-  request(h.url, { host: API, method, path, body, headers: { ...(who ? bearer(tokens[who]!) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers } });
+  request(h.url, {
+    host: API,
+    method,
+    path,
+    body,
+    headers: { ...(who ? bearer(tokens[who]!) : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+  });
 
 t.test('roles: read tokens only reach job URLs; operator tokens reach the API', async (t) => {
   const before = api.received.length;
@@ -62,7 +68,11 @@ t.test('roles: read tokens only reach job URLs; operator tokens reach the API', 
   t.equal(api.last.headers.authorization, undefined);
   t.equal(api.last.headers['x-jobgate-role'], 'operator');
   t.equal(api.last.headers['x-jobgate-token-name'], 'operator');
-  t.equal((await request(h.url, { host: 'api2.test:443', path: '/v1/job', headers: bearer(tokens.operator!) })).status, 200, 'every API host, any case, port ignored');
+  t.equal(
+    (await request(h.url, { host: 'api2.test:443', path: '/v1/job', headers: bearer(tokens.operator!) })).status,
+    200,
+    'every API host, any case, port ignored',
+  );
 });
 
 t.test('path tricks are refused before any rule', async (t) => {
@@ -108,7 +118,13 @@ t.test('creating a job with a scoped token labels it into scope', async (t) => {
   // A chunked body (no Content-Length) is read, checked and forwarded with one.
   const chunked = await new Promise<number>((resolve, reject) => {
     const req = httpRequest(
-      { host: '127.0.0.1', port: h.jobgate.proxyAddress.port, method: 'POST', path: '/v1/job', headers: { host: API, ...bearer(tokens.scoped!), 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+      {
+        host: '127.0.0.1',
+        port: h.jobgate.proxyAddress.port,
+        method: 'POST',
+        path: '/v1/job',
+        headers: { host: API, ...bearer(tokens.scoped!), 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -152,7 +168,13 @@ t.test('a repeated or case-variant key cannot widen a scoped job creation, label
   const relabel = await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"owner","value":"me","NAME":"team"}');
   t.equal(relabel.status, 400);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/label', '{"name":"team","value":"a","value":"b"}')).status, 400);
-  for (const query of ['labelSelector[]=team%3Db', 'labelSelector%5B%5D=team%3Db', 'label%C5%BFelector=team%3Db', 'LABELSELECTOR=team%3Db', 'labelselector=team%3Db&labelSelector=gpu%3Dtrue']) {
+  for (const query of [
+    'labelSelector[]=team%3Db',
+    'labelSelector%5B%5D=team%3Db',
+    'label%C5%BFelector=team%3Db',
+    'LABELSELECTOR=team%3Db',
+    'labelselector=team%3Db&labelSelector=gpu%3Dtrue',
+  ]) {
     const reply = await call('scoped', 'GET', `/v1/job?${query}`);
     t.equal(reply.status, 400, query);
     t.match(reply.json().message, /could be read as labelSelector/, query);
@@ -205,7 +227,8 @@ t.test('a path spelled as a lenient upstream still routes it is decided like the
   for (const path of ['/v1/job/nb1/Label/team', '/v1/job/nb1/LABEL/team', '/v1/job/nb1/label.json/team', '/v1/job/nb1/l%61bel/team']) {
     await refused('DELETE', path);
   }
-  for (const path of ['/v1/TOKEN', '/v1/Token', '/v1/to%E2%84%AAen', '/v1/token.json']) await refused('POST', path, JSON.stringify({ name: 'wider', role: 'operator' }));
+  for (const path of ['/v1/TOKEN', '/v1/Token', '/v1/to%E2%84%AAen', '/v1/token.json'])
+    await refused('POST', path, JSON.stringify({ name: 'wider', role: 'operator' }));
   await refused('PUT', '/v1/Token/abc/renew');
   await refused('DELETE', '/v1/job/NB1', undefined);
 
@@ -231,7 +254,14 @@ t.test('the job id is checked as the upstream reads it: a case variant is not th
 t.test('a method override cannot change the method jobgate decided on', async (t) => {
   // A scoped token may POST to its job; DELETE /v1/job/{id} is configured unscoped-only.
   t.equal((await call('scoped', 'DELETE', '/v1/job/nb1')).status, 403);
-  const overrides = { 'X-HTTP-Method-Override': 'DELETE', 'X-HTTP-Method': 'DELETE', 'X-Method-Override': 'DELETE', x_http_method_override: 'DELETE', 'X-Original-URL': '/v1/token', 'X-Rewrite-URL': '/v1/token' };
+  const overrides = {
+    'X-HTTP-Method-Override': 'DELETE',
+    'X-HTTP-Method': 'DELETE',
+    'X-Method-Override': 'DELETE',
+    x_http_method_override: 'DELETE',
+    'X-Original-URL': '/v1/token',
+    'X-Rewrite-URL': '/v1/token',
+  };
   const posted = await call('scoped', 'POST', '/v1/job/nb1/kill', '{}', overrides);
   t.equal(posted.status, 200, 'the POST itself is allowed');
   const names = api.last.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
@@ -252,7 +282,11 @@ t.test('a method override cannot change the method jobgate decided on', async (t
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   t.equal((await call('scoped', 'POST', '/v1/job/nb1', '_method=DELETE', form)).status, 403, 'a POST is decided for every method');
   t.equal((await call('scoped', 'POST', '/v1/job/nb1', '--b\r\n', { 'content-type': 'multipart/form-data; boundary=b' })).status, 403);
-  t.equal((await request(h.url, { host: API, method: 'POST', path: '/v1/job/nb1', body: '_method=DELETE', headers: bearer(tokens.scoped!) })).status, 403, 'no Content-Type');
+  t.equal(
+    (await request(h.url, { host: API, method: 'POST', path: '/v1/job/nb1', body: '_method=DELETE', headers: bearer(tokens.scoped!) })).status,
+    403,
+    'no Content-Type',
+  );
   t.equal((await call('scoped', 'POST', '/v1/job/nb1', '{"_method":"DELETE"}')).status, 403, 'JSON');
   const create = await call('scoped', 'POST', '/v1/job', '{"_method":"DELETE","labels":{}}');
   t.equal(create.status, 400, 'a job creation, whose body jobgate reads, refuses the key');
@@ -291,7 +325,13 @@ t.test('WebSocket API routes follow the same rules, and are revoked like job URL
 });
 
 /** A node:http client that hands its whole body to `end()` before it reads (as in the issue): the status it got (if any), and the error (if any). */
-function postLarge(host: string, path: string, total: number, headers: Record<string, string>, chunked = false): Promise<{ status: number | undefined; error: string | undefined }> {
+function postLarge(
+  host: string,
+  path: string,
+  total: number,
+  headers: Record<string, string>,
+  chunked = false,
+): Promise<{ status: number | undefined; error: string | undefined }> {
   return new Promise((resolve) => {
     let status: number | undefined;
     let error: string | undefined;
@@ -359,5 +399,8 @@ t.test('a client that writes its whole large body before reading still gets the 
 
 t.test('an incomplete API configuration stops start-up', async (t) => {
   await t.rejects(startHarness({ JOBGATE_API_HOST: 'api.test' }, h.redisServer), /JOBGATE_API_UPSTREAM: required when JOBGATE_API_HOST is set/);
-  await t.rejects(startHarness({ JOBGATE_API_RULES: '[{"method":"GET","path":"/x/{id","role":"operator","scope":"job"}]' }, h.redisServer), /JOBGATE_API_RULES/);
+  await t.rejects(
+    startHarness({ JOBGATE_API_RULES: '[{"method":"GET","path":"/x/{id","role":"operator","scope":"job"}]' }, h.redisServer),
+    /JOBGATE_API_RULES/,
+  );
 });

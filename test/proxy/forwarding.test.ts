@@ -97,7 +97,7 @@ t.test('request and response bodies stream through whole, in both directions', a
   t.equal(sha256(received), sha256(download), 'an 8 MiB chunked download arrives whole to a slow reader');
 });
 
-t.test('response headers: the upstream connection\'s own are dropped, the rest pass as sent', async (t) => {
+t.test("response headers: the upstream connection's own are dropped, the rest pass as sent", async (t) => {
   const url = await upstream(t, (req, res) => {
     req.resume();
     if (req.url === '/empty') {
@@ -108,17 +108,21 @@ t.test('response headers: the upstream connection\'s own are dropped, the rest p
       res.writeHead(304, { etag: '"v1"' });
       return void res.end();
     }
-    res.writeHead(201, 'Made It', [
-      ['Set-Cookie', 'a=1; Path=/'],
-      ['Set-Cookie', 'b=2; Path=/'],
-      ['Connection', 'keep-alive, X-Upstream-Hop'],
-      ['X-Upstream-Hop', 'secret'],
-      ['Keep-Alive', 'timeout=1'],
-      ['Proxy-Connection', 'keep-alive'],
-      ['X-Kept', 'yes'],
-      ['Content-Type', 'text/plain'],
-      ['Content-Length', '5'],
-    ].flat());
+    res.writeHead(
+      201,
+      'Made It',
+      [
+        ['Set-Cookie', 'a=1; Path=/'],
+        ['Set-Cookie', 'b=2; Path=/'],
+        ['Connection', 'keep-alive, X-Upstream-Hop'],
+        ['X-Upstream-Hop', 'secret'],
+        ['Keep-Alive', 'timeout=1'],
+        ['Proxy-Connection', 'keep-alive'],
+        ['X-Kept', 'yes'],
+        ['Content-Type', 'text/plain'],
+        ['Content-Length', '5'],
+      ].flat(),
+    );
     res.end(req.method === 'HEAD' ? undefined : 'hello');
   });
   const { h, auth } = await gateway(t, url);
@@ -229,12 +233,15 @@ t.test('Expect: 100-continue uploads pass', async (t) => {
   const body = randomBytes(100_000);
   const reply = await new Promise<string>((resolve, reject) => {
     const { hostname, port } = new URL(h.url);
-    const req = httpRequest({ hostname, port, method: 'PUT', path: '/file', headers: { ...auth, expect: '100-continue', 'content-length': String(body.length) }, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(text));
-    });
+    const req = httpRequest(
+      { hostname, port, method: 'PUT', path: '/file', headers: { ...auth, expect: '100-continue', 'content-length': String(body.length) }, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(text));
+      },
+    );
     req.on('continue', () => req.end(body));
     req.on('error', reject);
   });

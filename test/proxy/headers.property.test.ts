@@ -49,14 +49,19 @@ function clientHeaderVerdict(name: string, value: string | string[], listed: Rea
   if (dashed(name) === 'x-request-id' || dashed(name) === 'x-client-request-id') return 'drop';
   if (listed.has(name) && !MESSAGE_HEADERS.includes(name)) return 'drop';
   // The Authorization that carried the token goes, unless kept; the job's own goes only when it holds a token.
-  if (name === 'authorization') return options.authorization === 'remove' || (options.authorization === 'job' && authorizationHoldsToken(value as string)) ? 'drop' : 'keep';
+  if (name === 'authorization')
+    return options.authorization === 'remove' || (options.authorization === 'job' && authorizationHoldsToken(value as string)) ? 'drop' : 'keep';
   if (name === 'content-length' && options.bodyLength !== undefined) return 'drop';
   if (name === 'cookie') return 'cookie';
   // No other header carries a token value to an upstream.
   return (Array.isArray(value) ? value : [value]).some(holdsToken) ? 'drop' : 'keep';
 }
 
-const cookiePairs = (value: string): string[] => value.split(';').map((pair) => pair.trim()).filter((pair) => pair.length > 0);
+const cookiePairs = (value: string): string[] =>
+  value
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair.length > 0);
 
 /** The upstream's headers the oracle expects, as sorted "name: value" lines. */
 function expectedHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOptions): string[] {
@@ -84,7 +89,11 @@ function expectedHeaders(headers: IncomingHttpHeaders, options: UpstreamHeaderOp
     out.push(`x-client-request-id: ${clientId}`);
   }
   if (options.identity) {
-    out.push(`x-jobgate-token-id: ${options.identity.tokenId}`, `x-jobgate-token-name: ${options.identity.tokenName}`, `x-jobgate-role: ${options.identity.role}`);
+    out.push(
+      `x-jobgate-token-id: ${options.identity.tokenId}`,
+      `x-jobgate-token-name: ${options.identity.tokenName}`,
+      `x-jobgate-role: ${options.identity.role}`,
+    );
   }
   if (options.assertion !== undefined) out.push(`x-jobgate-assertion: ${options.assertion}`);
   return out.sort();
@@ -108,21 +117,76 @@ function actualHeaders(flat: string[]): { lines: string[]; forwarded: string[] }
 const TCHAR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+.^_`|~-";
 /** Framing is chosen apart (see parsedByNode): a random name never takes over one of those headers. */
 const FRAMING = ['host', 'content-length', 'transfer-encoding', 'expect', 'connection', 'upgrade'];
-const randomName = fc.string({ unit: fc.constantFrom(...TCHAR.split('')), minLength: 1, maxLength: 12 }).filter((name) => !FRAMING.includes(name.toLowerCase()));
+const randomName = fc
+  .string({ unit: fc.constantFrom(...TCHAR.split('')), minLength: 1, maxLength: 12 })
+  .filter((name) => !FRAMING.includes(name.toLowerCase()));
 const namePool = [
-  'Accept', 'User-Agent', 'X-Custom', 'X-Request-Id', 'x_request_id', 'X-Client-Request-Id', 'Content-Type', 'Origin', 'Referer', 'Authorization', 'Cookie',
-  'Keep-Alive', 'Proxy-Connection', 'Proxy-Authorization', 'TE', 'Trailer', 'Upgrade',
-  'X-Jobgate-Token-Id', 'X-Jobgate-Role', 'X-Jobgate-Token-Name', 'X-Jobgate-Assertion', 'x_jobgate_role', 'X-Jobgate_Other', 'x_jobgate-x',
-  'X-Forwarded-For', 'X-Forwarded-Host', 'X-Forwarded-Proto', 'X-Forwarded-Port', 'x_forwarded_for', 'X-Forwarded_Host', 'Forwarded', 'X-Real-IP', 'x_real_ip',
+  'Accept',
+  'User-Agent',
+  'X-Custom',
+  'X-Request-Id',
+  'x_request_id',
+  'X-Client-Request-Id',
+  'Content-Type',
+  'Origin',
+  'Referer',
+  'Authorization',
+  'Cookie',
+  'Keep-Alive',
+  'Proxy-Connection',
+  'Proxy-Authorization',
+  'TE',
+  'Trailer',
+  'Upgrade',
+  'X-Jobgate-Token-Id',
+  'X-Jobgate-Role',
+  'X-Jobgate-Token-Name',
+  'X-Jobgate-Assertion',
+  'x_jobgate_role',
+  'X-Jobgate_Other',
+  'x_jobgate-x',
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'X-Forwarded-Port',
+  'x_forwarded_for',
+  'X-Forwarded_Host',
+  'Forwarded',
+  'X-Real-IP',
+  'x_real_ip',
   // Near misses that must survive.
-  'X-Jobgate', 'X-Jobgateway', 'Xjobgate-Role', 'X-Forwardedfor', 'Forwarded-For', 'Real-IP', 'X-Real-IPs', 'Jobgate', 'Request-Id', 'X-Request-Ids',
+  'X-Jobgate',
+  'X-Jobgateway',
+  'Xjobgate-Role',
+  'X-Forwardedfor',
+  'Forwarded-For',
+  'Real-IP',
+  'X-Real-IPs',
+  'Jobgate',
+  'Request-Id',
+  'X-Request-Ids',
 ];
 const headerName = fc.oneof({ weight: 4, arbitrary: fc.mixedCase(fc.constantFrom(...namePool)) }, { weight: 1, arbitrary: randomName });
 
 const visible = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 16 });
 const TOKEN_SHAPED = 'jgt_0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b_0000000000000000000000000000000000000000000000000000000000000000_12345678';
 const cookieValue = fc
-  .array(fc.constantFrom('jobgate=abc', '__Host-jobgate=def', `jobgate=${TOKEN_SHAPED}`, `saved=${TOKEN_SHAPED}`, 'p=jgt_', 'other=1', 'jobgatex=2', 'JOBGATE=3', 'x=jobgate=4', 'a=b', 'sid=jobgate'), { minLength: 1, maxLength: 5 })
+  .array(
+    fc.constantFrom(
+      'jobgate=abc',
+      '__Host-jobgate=def',
+      `jobgate=${TOKEN_SHAPED}`,
+      `saved=${TOKEN_SHAPED}`,
+      'p=jgt_',
+      'other=1',
+      'jobgatex=2',
+      'JOBGATE=3',
+      'x=jobgate=4',
+      'a=b',
+      'sid=jobgate',
+    ),
+    { minLength: 1, maxLength: 5 },
+  )
   .chain((pairs) => fc.constantFrom('; ', ';', ' ; ').map((separator) => pairs.join(separator)));
 const authorizationValue = fc.constantFrom(
   `Bearer ${TOKEN_SHAPED}`,
@@ -145,22 +209,34 @@ const headerLine = headerName.chain((name) => {
         ? authorizationValue
         : lower === 'upgrade'
           ? fc.constantFrom('websocket', 'h2c')
-          : fc.oneof(visible, visible.map((v) => `${v} ${v}`), visible.map((v) => `${v}${TOKEN_SHAPED.slice(0, 20)}`), fc.constantFrom(TOKEN_SHAPED, 'jgt_', 'JGT_0b5c'));
+          : fc.oneof(
+              visible,
+              visible.map((v) => `${v} ${v}`),
+              visible.map((v) => `${v}${TOKEN_SHAPED.slice(0, 20)}`),
+              fc.constantFrom(TOKEN_SHAPED, 'jgt_', 'JGT_0b5c'),
+            );
   return value.map((v): [string, string] => [name, v]);
 });
 
 /** A Connection header listing some of the names (and the usual options). */
 const connectionLine = fc
-  .array(fc.oneof(headerName, fc.constantFrom('close', 'keep-alive', 'Upgrade', 'host', 'Authorization', 'cookie', 'Content-Length')), { minLength: 1, maxLength: 4 })
+  .array(fc.oneof(headerName, fc.constantFrom('close', 'keep-alive', 'Upgrade', 'host', 'Authorization', 'cookie', 'Content-Length')), {
+    minLength: 1,
+    maxLength: 4,
+  })
   .map((names): [string, string] => ['Connection', names.join(', ')]);
 
 const clientHeaders = fc
   .tuple(fc.array(headerLine, { maxLength: 14 }), fc.array(connectionLine, { maxLength: 2 }), fc.constantFrom('none', 'chunked', 'length', 'continue'))
   .chain(([lines, connections, framing]) =>
     // Duplicate some lines, as clients (and attackers) do, then shuffle everything.
-    fc.shuffledSubarray(lines).chain((again) =>
-      fc.shuffledSubarray([...lines, ...again, ...connections], { minLength: lines.length + again.length + connections.length }).map((all) => ({ lines: all, framing })),
-    ),
+    fc
+      .shuffledSubarray(lines)
+      .chain((again) =>
+        fc
+          .shuffledSubarray([...lines, ...again, ...connections], { minLength: lines.length + again.length + connections.length })
+          .map((all) => ({ lines: all, framing })),
+      ),
   );
 
 const options = fc.record({
@@ -209,7 +285,14 @@ async function parsedByNode(lines: ReadonlyArray<readonly [string, string]>, fra
       });
       socket.on('error', reject);
     });
-    const framingLines = framing === 'chunked' ? 'Transfer-Encoding: chunked\r\n' : framing === 'length' ? 'Content-Length: 3\r\n' : framing === 'continue' ? 'Expect: 100-continue\r\nContent-Length: 3\r\n' : '';
+    const framingLines =
+      framing === 'chunked'
+        ? 'Transfer-Encoding: chunked\r\n'
+        : framing === 'length'
+          ? 'Content-Length: 3\r\n'
+          : framing === 'continue'
+            ? 'Expect: 100-continue\r\nContent-Length: 3\r\n'
+            : '';
     const body = framing === 'chunked' ? '3\r\nabc\r\n0\r\n\r\n' : framing === 'length' || framing === 'continue' ? 'abc' : '';
     const head = lines.map(([name, value]) => `${name}: ${value}\r\n`).join('');
     socket.write(`POST /p HTTP/1.1\r\nHost: nb.job.example\r\n${head}${framingLines}\r\n${body}`, 'latin1');
@@ -268,8 +351,22 @@ t.test('cases the property found: forwarding headers spelled with "_", and a Con
     ['x-forwarded_proto', [['x-forwarded_proto', 'https']], 'none'],
     ['X_Real_IP', [['X_Real_IP', '203.0.113.9']], 'none'],
     ['Connection: host', [['Connection', 'host']], 'none'],
-    ['Connection: authorization', [['Connection', 'Authorization'], ['Authorization', 'Basic dXNlcjpwYXNz']], 'none'],
-    ['Connection: cookie', [['Connection', 'cookie'], ['Cookie', 'a=b']], 'none'],
+    [
+      'Connection: authorization',
+      [
+        ['Connection', 'Authorization'],
+        ['Authorization', 'Basic dXNlcjpwYXNz'],
+      ],
+      'none',
+    ],
+    [
+      'Connection: cookie',
+      [
+        ['Connection', 'cookie'],
+        ['Cookie', 'a=b'],
+      ],
+      'none',
+    ],
     ['Connection: content-length', [['Connection', 'content-length']], 'length'],
   ];
   for (const [name, lines, framing] of cases) {
@@ -293,9 +390,17 @@ t.test("the upstream's X-Request-Id is jobgate's; a client's is X-Client-Request
     return { requestId: values('x-request-id'), clientRequestId: values('x-client-request-id'), underscored: values('x_request_id') };
   };
   t.same(await seen([]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, 'none sent: jobgate adds its own');
-  t.same(await seen([['X-Request-Id', 'client-chosen']]), { requestId: ['jobgate-id'], clientRequestId: ['client-chosen'], underscored: [] }, "the client's is renamed");
+  t.same(
+    await seen([['X-Request-Id', 'client-chosen']]),
+    { requestId: ['jobgate-id'], clientRequestId: ['client-chosen'], underscored: [] },
+    "the client's is renamed",
+  );
   t.same(await seen([['x_request_id', 'client-chosen']]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, "the '_' spelling is dropped");
-  t.same(await seen([['X-Client-Request-Id', 'forged']]), { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] }, 'X-Client-Request-Id is set by jobgate only');
+  t.same(
+    await seen([['X-Client-Request-Id', 'forged']]),
+    { requestId: ['jobgate-id'], clientRequestId: [], underscored: [] },
+    'X-Client-Request-Id is set by jobgate only',
+  );
   t.same((await seen([['X-Request-Id', 'a'.repeat(129)]])).clientRequestId, [], 'longer than 128 characters: dropped');
   t.same((await seen([['X-Request-Id', 'a'.repeat(128)]])).clientRequestId, ['a'.repeat(128)], '128 characters: kept');
   t.same((await seen([['X-Request-Id', 'caf\u00e9\tid']])).clientRequestId, [], 'not printable ASCII: dropped');

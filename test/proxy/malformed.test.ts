@@ -157,7 +157,7 @@ t.test('two Authorization headers are refused with 400 invalid_request', async (
 
 t.test('HTTP/1.1 without Host is refused with 400', async (t) => {
   const reply = await expectRefused(t, `GET / HTTP/1.1\r\nAuthorization: Bearer ${alice.value}\r\nConnection: close\r\n\r\n`, 400);
-  t.equal(errorOf(reply), 'bad_request', 'the answer has jobgate\'s JSON error body');
+  t.equal(errorOf(reply), 'bad_request', "the answer has jobgate's JSON error body");
   t.equal(up.received.length, 0);
 });
 
@@ -188,7 +188,11 @@ t.test('a slow client is cut off instead of holding the socket', async (t) => {
   t.ok(partial.closed, 'the stalled request was closed');
   t.ok(silent.closed, 'the silent connection was closed');
   t.ok(partial.received === '' || /^HTTP\/1\.1 408 /.test(partial.received), `408 or a bare close (got ${JSON.stringify(partial.received.slice(0, 40))})`);
-  if (partial.received !== '') t.ok(slow.log.lines.some((line) => line.event === 'client_error' && line.status === 408), 'the 408 is logged');
+  if (partial.received !== '')
+    t.ok(
+      slow.log.lines.some((line) => line.event === 'client_error' && line.status === 408),
+      'the 408 is logged',
+    );
 });
 
 t.test('the proxy still serves a valid request afterwards', async (t) => {

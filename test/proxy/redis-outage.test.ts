@@ -79,7 +79,11 @@ t.test('a killed Redis gives 503 unavailable, and jobgate recovers on restart', 
 
   assertUnavailable(t, await get(h, token), 'a valid token');
   const burst = await Promise.all(Array.from({ length: 10 }, () => get(h, token)));
-  t.same(burst.map((reply) => [reply.status, reply.json().error]), Array(10).fill([503, 'unavailable']), '10 concurrent requests: 503 unavailable');
+  t.same(
+    burst.map((reply) => [reply.status, reply.json().error]),
+    Array(10).fill([503, 'unavailable']),
+    '10 concurrent requests: 503 unavailable',
+  );
   assertUnavailable(t, await get(h, undefined), 'no token');
   t.equal(up.received.length, reached, 'nothing reached the upstream while Redis was down');
 
@@ -106,7 +110,11 @@ t.test('a hung Redis gives 503 within the timeout, and jobgate recovers on resum
     await waitForCacheExpiry();
     assertUnavailable(t, await get(h, token), 'a valid token');
     const burst = await Promise.all(Array.from({ length: 5 }, () => get(h, token)));
-    t.same(burst.map((reply) => [reply.status, reply.json().error]), Array(5).fill([503, 'unavailable']), '5 concurrent requests: 503 unavailable');
+    t.same(
+      burst.map((reply) => [reply.status, reply.json().error]),
+      Array(5).fill([503, 'unavailable']),
+      '5 concurrent requests: 503 unavailable',
+    );
     await waitFor(async () => (await readyz(h)).status === 503);
     const notReady = await readyz(h);
     t.equal(notReady.status, 503, '/readyz turns 503 while Redis hangs');
@@ -152,7 +160,7 @@ t.test('sidecar mode: a missing job record gives 503 naming the job until it is 
   await waitFor(async () => (await get(side, teamA.value, 'whatever.example')).status !== 503);
   const allowed = await get(side, teamA.value, 'whatever.example');
   t.equal(allowed.status, 200, 'a team=a token is served');
-  t.equal(allowed.json().name, 'outage-upstream', 'by the sidecar upstream, not the record\'s');
+  t.equal(allowed.json().name, 'outage-upstream', "by the sidecar upstream, not the record's");
   t.equal(up.last.headers['x-jobgate-token-id'], teamA.record.id);
 
   const denied = await get(side, teamB.value, 'whatever.example');
@@ -179,7 +187,15 @@ for (const outage of ['down', 'hung'] as const) {
     });
     await seed(w);
     const fresh = async () => (await w.tokens.create({ name: 'fresh', role: 'operator' })).value;
-    const [login, link, api, ws, authzBearer, authzLink, authzWs] = [await fresh(), await fresh(), await fresh(), await fresh(), await fresh(), await fresh(), await fresh()];
+    const [login, link, api, ws, authzBearer, authzLink, authzWs] = [
+      await fresh(),
+      await fresh(),
+      await fresh(),
+      await fresh(),
+      await fresh(),
+      await fresh(),
+      await fresh(),
+    ];
     t.equal((await request(w.url, { host: 'nb1.job.test', path: '/warm' })).status, 401, 'the job record is cached before the outage');
     const reached = up.received.length;
 
@@ -208,14 +224,46 @@ for (const outage of ['down', 'hung'] as const) {
     t.equal(logout.status, 200, 'logout on a cached job needs no Redis: the cookie is cleared');
     t.match(String(logout.headers['set-cookie']), /Max-Age=0/);
     assertUnavailable(t, await job({ path: '/bearer', headers: { authorization: `Bearer ${api}` } }), 'bearer request');
-    assertUnavailable(t, await request(w.url, { host: 'api.test', path: '/v1/jobs', headers: { authorization: `Bearer ${api}` }, timeoutMs: ANSWER_WITHIN_MS }), 'API host');
+    assertUnavailable(
+      t,
+      await request(w.url, { host: 'api.test', path: '/v1/jobs', headers: { authorization: `Bearer ${api}` }, timeoutMs: ANSWER_WITHIN_MS }),
+      'API host',
+    );
     assertUnavailable(t, await job({ path: '/ws', headers: { ...handshake, authorization: `Bearer ${ws}` } }), 'WebSocket upgrade');
-    assertUnavailable(t, await request(w.url, { host: 'api.test', path: '/v1/ws', headers: { ...handshake, authorization: `Bearer ${ws}` }, timeoutMs: ANSWER_WITHIN_MS }), 'API WebSocket upgrade');
-    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/lab', authorization: `Bearer ${authzBearer}` }), 'forward-auth bearer');
-    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'text/html' }), 'forward-auth deep link');
-    assertUnavailable(t, await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/ws', 'sec-websocket-key': handshake['sec-websocket-key'], authorization: `Bearer ${authzWs}` }), 'forward-auth WebSocket');
-    assertUnavailable(t, await authz({ 'x-forwarded-host': 'api.test', 'x-forwarded-uri': '/v1/jobs', authorization: `Bearer ${authzBearer}` }), 'forward-auth API');
+    assertUnavailable(
+      t,
+      await request(w.url, { host: 'api.test', path: '/v1/ws', headers: { ...handshake, authorization: `Bearer ${ws}` }, timeoutMs: ANSWER_WITHIN_MS }),
+      'API WebSocket upgrade',
+    );
+    assertUnavailable(
+      t,
+      await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/lab', authorization: `Bearer ${authzBearer}` }),
+      'forward-auth bearer',
+    );
+    assertUnavailable(
+      t,
+      await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'text/html' }),
+      'forward-auth deep link',
+    );
+    assertUnavailable(
+      t,
+      await authz({
+        'x-forwarded-host': 'nb1.job.test',
+        'x-forwarded-uri': '/ws',
+        'sec-websocket-key': handshake['sec-websocket-key'],
+        authorization: `Bearer ${authzWs}`,
+      }),
+      'forward-auth WebSocket',
+    );
+    assertUnavailable(
+      t,
+      await authz({ 'x-forwarded-host': 'api.test', 'x-forwarded-uri': '/v1/jobs', authorization: `Bearer ${authzBearer}` }),
+      'forward-auth API',
+    );
     t.equal(up.received.length, reached, 'nothing reached an upstream');
-    t.notOk(w.log.lines.some((line) => line.event === 'internal_error'), 'no internal error logged');
+    t.notOk(
+      w.log.lines.some((line) => line.event === 'internal_error'),
+      'no internal error logged',
+    );
   });
 }

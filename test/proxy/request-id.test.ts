@@ -35,7 +35,11 @@ async function accessLine(id: string): Promise<Record<string, unknown>> {
 }
 
 t.test("the upstream gets jobgate's request id, the one in the access log, never the client's", async (t) => {
-  const reply = await request(h.url, { host: 'nb1.job.test', path: '/x', headers: { ...bearer(value), 'x-request-id': 'client-chosen', x_request_id: 'sneaky', 'x-client-request-id': 'forged' } });
+  const reply = await request(h.url, {
+    host: 'nb1.job.test',
+    path: '/x',
+    headers: { ...bearer(value), 'x-request-id': 'client-chosen', x_request_id: 'sneaky', 'x-client-request-id': 'forged' },
+  });
   t.equal(reply.status, 200);
   const seen = up.last.headers;
   const id = String(seen['x-request-id']);
@@ -69,7 +73,11 @@ t.test('request ids are unique and carry at least 64 random bits: none follows f
   }
   t.equal(ids.length, 64);
   t.equal(new Set(ids).size, ids.length, 'no id twice');
-  t.same(ids.filter((id) => !UUID_V7.test(id)), [], 'every id is a UUIDv7');
+  t.same(
+    ids.filter((id) => !UUID_V7.test(id)),
+    [],
+    'every id is a UUIDv7',
+  );
   if (!ids.every((id) => UUID_V7.test(id))) return;
 
   // The bits after UUIDv7's 48-bit time, less its version and variant: 74 random bits. Each

@@ -12,7 +12,12 @@ import { Upstream } from '../helpers/upstream.js';
 async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<[Harness, Harness, Upstream]> {
   const redis = await RedisServer.start();
   const up = await Upstream.start();
-  const shared = { JOBGATE_KEY_PREFIX: `rev${Math.random().toString(36).slice(2, 8)}:`, JOBGATE_CACHE_TTL_MS: '300000', JOBGATE_NEGATIVE_CACHE_TTL_MS: '60000', ...env };
+  const shared = {
+    JOBGATE_KEY_PREFIX: `rev${Math.random().toString(36).slice(2, 8)}:`,
+    JOBGATE_CACHE_TTL_MS: '300000',
+    JOBGATE_NEGATIVE_CACHE_TTL_MS: '60000',
+    ...env,
+  };
   const a = await startHarness(shared, redis);
   const b = await startHarness(shared, redis);
   t.teardown(async () => {
@@ -146,7 +151,10 @@ t.test('a revoked WebSocket mid-message still gets a clean close frame', async (
   await a.tokens.delete(token.record.id);
   const { code } = await closed;
   t.equal(code, 1008, 'the client parsed a valid close frame, not a corrupted stream');
-  t.ok(received.every((length) => length === big.length), 'every message received was whole');
+  t.ok(
+    received.every((length) => length === big.length),
+    'every message received was whole',
+  );
 });
 
 t.test('brute force: past the failure limit, 429 for all but known-valid tokens', async (t) => {
@@ -179,10 +187,12 @@ t.test('a gap in the subscription flushes the caches; readiness follows it', asy
   await a.redisServer.restart(); // comes back empty: messages about the lost records were never sent
   await waitFor(async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
   // The test's own Redis client reconnects on its own schedule: retried until it is back too.
-  await waitFor(() => a.jobs.put({ id: 'nb1', upstream: up.url }).then(
-    () => true,
-    () => false,
-  ));
+  await waitFor(() =>
+    a.jobs.put({ id: 'nb1', upstream: up.url }).then(
+      () => true,
+      () => false,
+    ),
+  );
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 401, 'the token cached before the gap is forgotten, though its TTL is 5 minutes');
 });
 
@@ -446,12 +456,15 @@ t.test('a revocation that lands while the decision waits for Redis still cuts th
 
   const url = new URL(h.url);
   const streamOutcome = await deleteDuringDecision((value, outcome) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path: '/events', headers: { host: 'sse1.job.test', ...bearer(value) }, agent: false }, (res) => {
-      if (res.statusCode !== 200) outcome(`refused ${res.statusCode}`);
-      res.resume();
-      res.on('end', () => outcome('ended'));
-      res.on('close', () => outcome('ended'));
-    });
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: '/events', headers: { host: 'sse1.job.test', ...bearer(value) }, agent: false },
+      (res) => {
+        if (res.statusCode !== 200) outcome(`refused ${res.statusCode}`);
+        res.resume();
+        res.on('end', () => outcome('ended'));
+        res.on('close', () => outcome('ended'));
+      },
+    );
     req.on('error', () => outcome('ended'));
     req.end();
     t.teardown(() => req.destroy());

@@ -23,11 +23,14 @@ t.test('graceful shutdown: not ready at once, in-flight requests finish, WebSock
   const agent = new (await import('node:http')).Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
   const inFlight = new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: h.jobgate.proxyAddress.port, path: '/slow', agent, headers: { host: 'nb1.job.test', ...bearer(value) } }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port: h.jobgate.proxyAddress.port, path: '/slow', agent, headers: { host: 'nb1.job.test', ...bearer(value) } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -61,5 +64,8 @@ t.test('the drain timeout cuts what is still in flight', async (t) => {
   await waitFor(() => up.received.length === 1);
   await h.jobgate.close(200);
   t.match(await stuck, /socket hang up|ECONNRESET/, 'the request was cut when the drain timeout ran out');
-  t.ok(h.log.lines.some((line) => line.event === 'drain_timeout' && line.unfinished === 1), 'and the log says so');
+  t.ok(
+    h.log.lines.some((line) => line.event === 'drain_timeout' && line.unfinished === 1),
+    'and the log says so',
+  );
 });

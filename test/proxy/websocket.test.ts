@@ -159,7 +159,11 @@ t.test('the upstream sees identity headers, never the token or client-sent ident
   t.equal(seen.headers['x-jobgate-extra'], undefined, 'client-sent X-Jobgate-* is dropped');
   t.equal(seen.headers.x_jobgate_token_name, undefined, 'client-sent x_jobgate_* is dropped');
   const identityNames = seen.rawHeaders.filter((_, i) => i % 2 === 0).filter((name) => /^x[-_]jobgate[-_]/i.test(name));
-  t.same(identityNames.map((name) => name.toLowerCase()).sort(), ['x-jobgate-assertion', 'x-jobgate-role', 'x-jobgate-token-id', 'x-jobgate-token-name'], 'each identity header once');
+  t.same(
+    identityNames.map((name) => name.toLowerCase()).sort(),
+    ['x-jobgate-assertion', 'x-jobgate-role', 'x-jobgate-token-id', 'x-jobgate-token-name'],
+    'each identity header once',
+  );
   t.equal(seen.headers['x-forwarded-for'], '127.0.0.1', 'X-Forwarded-For is the peer, not the client-sent value');
   t.equal(seen.headers.upgrade?.toLowerCase(), 'websocket');
   await closeWs(ws);

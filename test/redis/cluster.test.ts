@@ -39,10 +39,17 @@ async function keysByNode(): Promise<Map<number, string[]>> {
 
 t.test('the store lifecycle through the CLI: every key is under {jobgate}: in one slot', async (t) => {
   await cli(['job', 'put', 'nb', '--upstream', up.url, '-l', 'team=a']);
-  const created = JSON.parse((await cli(['token', 'create', 'alice', '--role', 'read', '-l', 'team=a'])).stdout) as { id: string; status: { value: string; version: number } };
+  const created = JSON.parse((await cli(['token', 'create', 'alice', '--role', 'read', '-l', 'team=a'])).stdout) as {
+    id: string;
+    status: { value: string; version: number };
+  };
   t.equal(created.status.version, 1);
   const listed = JSON.parse((await cli(['token', 'list'])).stdout) as Array<{ id: string }>;
-  t.same(listed.map((token) => token.id), [created.id], 'token list');
+  t.same(
+    listed.map((token) => token.id),
+    [created.id],
+    'token list',
+  );
 
   const nodes = [...(await keysByNode()).entries()].filter(([, keys]) => keys.length > 0);
   t.equal(nodes.length, 1, 'all keys live on one node');
@@ -55,7 +62,11 @@ t.test('the store lifecycle through the CLI: every key is under {jobgate}: in on
   t.equal(renewed.status.version, 2, 'renew (a script over two keys of the slot)');
   t.not(renewed.status.value, created.status.value);
   const jobs = JSON.parse((await cli(['job', 'list'])).stdout) as Array<{ id: string }>;
-  t.same(jobs.map((job) => job.id), ['nb'], 'job list (a pipeline)');
+  t.same(
+    jobs.map((job) => job.id),
+    ['nb'],
+    'job list (a pipeline)',
+  );
   await cli(['token', 'delete', created.id]);
   await cli(['job', 'delete', 'nb']);
   t.same([...(await keysByNode()).values()].flat(), [], 'delete removes hash and index entry');
@@ -164,10 +175,14 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   dataLost = true;
   await cluster.restart(dataNode);
   // Without persistence the node comes back empty, with its slots: seed again.
-  await until('the node serves its slots again', async () => {
-    await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
-    return true;
-  }, 20_000);
+  await until(
+    'the node serves its slots again',
+    async () => {
+      await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
+      return true;
+    },
+    20_000,
+  );
   const fresh = await h.tokens.create({ name: 'fresh', role: 'read', labelSelector: 'team=a' });
   validToken = fresh.value;
   await until('ready again without restarting jobgate', async () => (await readyz()) === 200, 20_000);

@@ -25,7 +25,16 @@ const SENTINELS = [{ host: '127.0.0.1', port: 26379 }];
 const base: RedisSettings = { redisUrl: 'redis://127.0.0.1:6379' };
 
 t.test('standalone: the URL gives host, port, database, TLS and credentials; the prefix defaults to jobgate:', async (t) => {
-  t.match(redisTopology(base), { kind: 'standalone', host: '127.0.0.1', port: 6379, db: 0, tls: false, username: undefined, password: undefined, keyPrefix: 'jobgate:' });
+  t.match(redisTopology(base), {
+    kind: 'standalone',
+    host: '127.0.0.1',
+    port: 6379,
+    db: 0,
+    tls: false,
+    username: undefined,
+    password: undefined,
+    keyPrefix: 'jobgate:',
+  });
   t.match(redisTopology({ redisUrl: 'rediss://alice:s%40cret@redis.internal:6380/3' }), {
     kind: 'standalone',
     host: 'redis.internal',
@@ -49,7 +58,11 @@ t.test('credentials: JOBGATE_REDIS_USERNAME / JOBGATE_REDIS_PASSWORD win over th
   // The same from the environment.
   const settings = loadSettings({ env: { JOBGATE_REDIS_URL: url, JOBGATE_REDIS_PASSWORD: 'env-pass', JOBGATE_REDIS_CLUSTER_NODES: '127.0.0.1:7001' } });
   t.match(redisTopology(settings), { kind: 'cluster', username: 'url-user', password: 'env-pass', keyPrefix: '{jobgate}:' });
-  t.match(redisTopology({ ...base, redisUrl: 'rediss://u:p@10.0.0.1:6379', redisClusterNodes: NODES }), { kind: 'cluster', tls: true, nodes: NODES }, 'TLS from the scheme on every topology');
+  t.match(
+    redisTopology({ ...base, redisUrl: 'rediss://u:p@10.0.0.1:6379', redisClusterNodes: NODES }),
+    { kind: 'cluster', tls: true, nodes: NODES },
+    'TLS from the scheme on every topology',
+  );
 });
 
 t.test('Sentinel and Cluster together are refused, naming both settings', async (t) => {
@@ -79,7 +92,11 @@ t.test('Cluster: the prefix defaults to {jobgate}:, and an explicit one needs a 
 
 t.test('Sentinel: addresses, master name, Sentinel password', async (t) => {
   const settings = loadSettings({
-    env: { JOBGATE_REDIS_SENTINELS: '127.0.0.1:26379, [::1]:26380,sentinel.internal:26381', JOBGATE_REDIS_SENTINEL_PASSWORD: 'sentinel-pass', JOBGATE_REDIS_PASSWORD: 'redis-pass' },
+    env: {
+      JOBGATE_REDIS_SENTINELS: '127.0.0.1:26379, [::1]:26380,sentinel.internal:26381',
+      JOBGATE_REDIS_SENTINEL_PASSWORD: 'sentinel-pass',
+      JOBGATE_REDIS_PASSWORD: 'redis-pass',
+    },
   });
   t.match(redisTopology(settings), {
     kind: 'sentinel',
@@ -94,7 +111,9 @@ t.test('Sentinel: addresses, master name, Sentinel password', async (t) => {
     keyPrefix: 'jobgate:',
   });
   t.equal(redisTopology(loadSettings({ env: { JOBGATE_REDIS_SENTINELS: '127.0.0.1:26379', JOBGATE_REDIS_SENTINEL_NAME: 'other' } })).kind, 'sentinel');
-  t.match(redisTopology(loadSettings({ file: undefined, env: { JOBGATE_REDIS_SENTINELS: '127.0.0.1:26379', JOBGATE_REDIS_SENTINEL_NAME: 'other' } })), { name: 'other' });
+  t.match(redisTopology(loadSettings({ file: undefined, env: { JOBGATE_REDIS_SENTINELS: '127.0.0.1:26379', JOBGATE_REDIS_SENTINEL_NAME: 'other' } })), {
+    name: 'other',
+  });
   const orphan = errorOf(() => redisTopology({ ...base, redisSentinelPassword: 'x' }));
   t.match(orphan.message, /JOBGATE_REDIS_SENTINEL_PASSWORD.*JOBGATE_REDIS_SENTINELS/, 'a Sentinel password without Sentinels');
   for (const bad of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', 'a b:1', ',', 'host:port']) {
@@ -131,11 +150,33 @@ t.test('passwords never appear in messages or descriptions', async (t) => {
 t.test('createRedisClient: one factory, fail-fast options for every topology', async (t) => {
   const standalone = createRedisClient({ topology: redisTopology({ redisUrl: 'rediss://u:p@127.0.0.1:6390/2' }), commandTimeoutMs: 300 }, 'commands');
   t.ok(standalone instanceof Redis);
-  t.match((standalone as Redis).options, { host: '127.0.0.1', port: 6390, db: 2, username: 'u', password: 'p', tls: {}, enableOfflineQueue: false, commandTimeout: 300, lazyConnect: true, autoResubscribe: true });
+  t.match((standalone as Redis).options, {
+    host: '127.0.0.1',
+    port: 6390,
+    db: 2,
+    username: 'u',
+    password: 'p',
+    tls: {},
+    enableOfflineQueue: false,
+    commandTimeout: 300,
+    lazyConnect: true,
+    autoResubscribe: true,
+  });
   t.equal(standalone.status, 'wait', 'lazy: nothing is connected yet');
 
-  const sentinel = createRedisClient({ topology: redisTopology({ ...base, redisSentinels: SENTINELS, redisSentinelPassword: 'sp' }), commandTimeoutMs: 300 }, 'subscriber');
-  t.match((sentinel as Redis).options, { sentinels: SENTINELS, name: 'mymaster', sentinelPassword: 'sp', role: 'master', failoverDetector: true, enableOfflineQueue: false, autoResubscribe: false });
+  const sentinel = createRedisClient(
+    { topology: redisTopology({ ...base, redisSentinels: SENTINELS, redisSentinelPassword: 'sp' }), commandTimeoutMs: 300 },
+    'subscriber',
+  );
+  t.match((sentinel as Redis).options, {
+    sentinels: SENTINELS,
+    name: 'mymaster',
+    sentinelPassword: 'sp',
+    role: 'master',
+    failoverDetector: true,
+    enableOfflineQueue: false,
+    autoResubscribe: false,
+  });
 
   const cluster = createRedisClient({ topology: redisTopology({ ...base, redisClusterNodes: NODES }), commandTimeoutMs: 300 }, 'commands');
   t.ok(cluster instanceof Cluster);
@@ -179,7 +220,10 @@ t.test('the CLI and serve exit 2 with one line for impossible Redis settings', a
   t.equal(serve.stderr.trim().split('\n').length, 1, 'one line');
 
   const secret = 'cli-secret-pw';
-  const unreachable = await runCli(['token', 'list'], { JOBGATE_REDIS_URL: `redis://u:${secret}@127.0.0.1`, JOBGATE_REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()}` });
+  const unreachable = await runCli(['token', 'list'], {
+    JOBGATE_REDIS_URL: `redis://u:${secret}@127.0.0.1`,
+    JOBGATE_REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()}`,
+  });
   t.equal(unreachable.code, 1, 'an unreachable Cluster: exit 1');
   t.match(unreachable.stderr, /^jobgate: cannot reach Redis at Redis Cluster 127\.0\.0\.1:\d+/);
   t.notMatch(unreachable.stderr, secret, 'the password is not printed');

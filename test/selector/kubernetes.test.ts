@@ -17,15 +17,7 @@
  */
 import t from 'tap';
 import { equalityLabels, matches } from '../../src/selector/match.js';
-import {
-  EMPTY_SELECTOR,
-  formatSelector,
-  parseSelector,
-  SelectorError,
-  tokenizeSelector,
-  type Requirement,
-  type Selector,
-} from '../../src/selector/parse.js';
+import { EMPTY_SELECTOR, formatSelector, parseSelector, SelectorError, tokenizeSelector, type Requirement, type Selector } from '../../src/selector/parse.js';
 import type { Labels } from '../../src/selector/labels.js';
 
 const set = (entries: Record<string, string>): Labels => new Map(Object.entries(entries));
@@ -54,9 +46,7 @@ function asKubernetes(selector: Selector): K8sRequirement[] {
 }
 
 function sorted(requirements: K8sRequirement[]): K8sRequirement[] {
-  return [...requirements]
-    .map(([key, op, values]): K8sRequirement => [key, op, [...values].sort()])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return [...requirements].map(([key, op, values]): K8sRequirement => [key, op, [...values].sort()]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 function parseError(text: string): unknown {

@@ -71,7 +71,12 @@ const dnsLabel = fc
 /** A label key: an optional DNS subdomain prefix and '/', then a name. */
 export const labelKey: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('a', 'b', 'x', 'team', 'in', 'notin', 'app.kubernetes.io/name', 'jobgate/id', 'k-1', 'A_b.c') },
-  { weight: 1, arbitrary: fc.tuple(fc.option(fc.array(dnsLabel, { minLength: 1, maxLength: 3 }), { nil: undefined }), labelName).map(([prefix, name]) => (prefix ? `${prefix.join('.')}/${name}` : name)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.option(fc.array(dnsLabel, { minLength: 1, maxLength: 3 }), { nil: undefined }), labelName)
+      .map(([prefix, name]) => (prefix ? `${prefix.join('.')}/${name}` : name)),
+  },
 );
 
 /** A label value: empty, or a label name. */
@@ -131,7 +136,12 @@ export interface SpelledSelector {
 export function spelled(selectors: fc.Arbitrary<ModelRequirement[]>): fc.Arbitrary<SpelledSelector> {
   return selectors.chain((requirements) =>
     fc
-      .tuple(fc.tuple(...requirements.map(requirementText)), fc.array(fc.tuple(space, space), { minLength: requirements.length, maxLength: requirements.length }), space, space)
+      .tuple(
+        fc.tuple(...requirements.map(requirementText)),
+        fc.array(fc.tuple(space, space), { minLength: requirements.length, maxLength: requirements.length }),
+        space,
+        space,
+      )
       .map(([texts, separators, lead, trail]) => ({
         requirements,
         text: lead + texts.map((text, i) => (i === 0 ? text : `${separators[i]![0]},${separators[i]![1]}${text}`)).join('') + trail,
@@ -149,7 +159,10 @@ export const modelLabels: fc.Arbitrary<Record<string, string>> = fc
       labelKey,
       fc.oneof(
         { weight: 4, arbitrary: labelValue },
-        { weight: 2, arbitrary: fc.constantFrom('-5', '+3', '-0', '+0', '00', '-9223372036854775808', '-9223372036854775809', '9223372036854775808', '1_0', ' 1', '0x1') },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom('-5', '+3', '-0', '+0', '00', '-9223372036854775808', '-9223372036854775809', '9223372036854775808', '1_0', ' 1', '0x1'),
+        },
         { weight: 1, arbitrary: fc.bigInt(INT64_MIN, INT64_MAX).map(String) },
         { weight: 1, arbitrary: fc.string() },
       ),

@@ -46,8 +46,40 @@ function assertSound(text: string, outcome: Selector | SelectorError): void {
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 /** Pieces of selector text, valid and not, so that random text gets deep into the grammar. */
 const selectorPiece = fc.constantFrom(
-  'a', 'b', 'x', 'in', 'notin', ' in ', ' notin ', '(', ')', ',', '!', '=', '==', '!=', '>', '<', ' ', '\t', '\n', '\r',
-  '1', '007', '-', '_', '.', '/', 'a.b/c', 'é', '\0', '\u2028', '\ud800', '||', '~', '99999999999999999999',
+  'a',
+  'b',
+  'x',
+  'in',
+  'notin',
+  ' in ',
+  ' notin ',
+  '(',
+  ')',
+  ',',
+  '!',
+  '=',
+  '==',
+  '!=',
+  '>',
+  '<',
+  ' ',
+  '\t',
+  '\n',
+  '\r',
+  '1',
+  '007',
+  '-',
+  '_',
+  '.',
+  '/',
+  'a.b/c',
+  'é',
+  '\0',
+  '\u2028',
+  '\ud800',
+  '||',
+  '~',
+  '99999999999999999999',
 );
 const anyText = fc.oneof(
   fc.string(),
@@ -68,7 +100,13 @@ t.test('any text: a selector or a SelectorError, never anything else', async (t)
 
 t.test('text near and past the size bound', async (t) => {
   const long = fc
-    .tuple(fc.oneof(fc.array(selectorPiece, { minLength: 1, maxLength: 8 }).map((p) => p.join('')), fc.string({ unit: codeUnit, minLength: 1, maxLength: 8 })), fc.integer({ min: MAX_SELECTOR_LENGTH - 64, max: MAX_SELECTOR_LENGTH + 64 }))
+    .tuple(
+      fc.oneof(
+        fc.array(selectorPiece, { minLength: 1, maxLength: 8 }).map((p) => p.join('')),
+        fc.string({ unit: codeUnit, minLength: 1, maxLength: 8 }),
+      ),
+      fc.integer({ min: MAX_SELECTOR_LENGTH - 64, max: MAX_SELECTOR_LENGTH + 64 }),
+    )
     .map(([fragment, length]) => fragment.repeat(Math.ceil(length / fragment.length)).slice(0, length));
   await check(
     fc.property(long, (text) => {

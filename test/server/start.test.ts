@@ -26,7 +26,10 @@ t.test('a start that cannot listen closes what it had opened, as close() does', 
     admin.disconnect();
     await redis.stop();
   });
-  const clients = async () => String(await admin.call('CLIENT', 'LIST')).trim().split('\n').length;
+  const clients = async () =>
+    String(await admin.call('CLIENT', 'LIST'))
+      .trim()
+      .split('\n').length;
   const before = await clients();
   const settings = loadSettings({
     env: {
@@ -47,5 +50,8 @@ t.test('a start that cannot listen closes what it had opened, as close() does', 
   t.pass('the proxy port it had opened is free again');
   await waitFor(async () => (await clients()) === before);
   t.equal(await clients(), before, 'its Redis connections are closed');
-  t.notOk(log.lines.some((line) => line.event === 'started'), 'it never said it started');
+  t.notOk(
+    log.lines.some((line) => line.event === 'started'),
+    'it never said it started',
+  );
 });

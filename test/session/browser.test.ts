@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import t from 'tap';
-import { absoluteLocation, followedFromElsewhere, fromOwnOrigin, isSafeMethod, prefersHtml, safeNext, sameOriginRequest, splitDeepLink } from '../../src/session/browser.js';
+import {
+  absoluteLocation,
+  followedFromElsewhere,
+  fromOwnOrigin,
+  isSafeMethod,
+  prefersHtml,
+  safeNext,
+  sameOriginRequest,
+  splitDeepLink,
+} from '../../src/session/browser.js';
 
 const req = (headers: Record<string, string>, method = 'GET') => ({ method, headers }) as unknown as IncomingMessage;
 
@@ -41,7 +50,7 @@ t.test('deep links keep every other parameter as it was', async (t) => {
   t.equal(splitDeepLink('/a?not_jobgate_token=1'), undefined);
 });
 
-t.test('a deep link redirects only to a path on the job\'s own host', async (t) => {
+t.test("a deep link redirects only to a path on the job's own host", async (t) => {
   const hostile = [
     '//evil.example/',
     '//evil.example',
@@ -73,7 +82,18 @@ t.test('a deep link redirects only to a path on the job\'s own host', async (t) 
     t.equal(new URL(link!.rest, 'http://job.example/').host, 'job.example');
   }
   // Percent-encoded slashes, backslashes and controls are not decoded in a Location: they stay in the path.
-  for (const path of ['/%2f%2fevil.example/', '/%2F/evil.example', '/%5cevil.example/', '/%5C%5Cevil.example', '/%09/evil.example', '/%0d%0a/x', '/@evil.example', '/user:pass@evil.example/', '/.//evil.example', '/a/../..//evil.example']) {
+  for (const path of [
+    '/%2f%2fevil.example/',
+    '/%2F/evil.example',
+    '/%5cevil.example/',
+    '/%5C%5Cevil.example',
+    '/%09/evil.example',
+    '/%0d%0a/x',
+    '/@evil.example',
+    '/user:pass@evil.example/',
+    '/.//evil.example',
+    '/a/../..//evil.example',
+  ]) {
     const link = splitDeepLink(`${path}?b=2&jobgate_token=x`);
     t.equal(link?.rest, `${path}?b=2`, `${path} is a path on the job's host`);
     t.equal(new URL(link!.rest, 'http://job.example/').host, 'job.example', `${path} resolves on the job's host`);
@@ -88,7 +108,24 @@ t.test('absolute redirects name the original host and nothing else', async (t) =
   t.equal(absoluteLocation(false, '[::1]:8080', '/x'), 'http://[::1]:8080/x');
   t.equal(absoluteLocation(false, '127.0.0.1', '/x'), 'http://127.0.0.1/x');
   t.equal(absoluteLocation(false, 'nb1.job.test', '//evil.example/'), 'http://nb1.job.test/', 'the path goes through the same rule');
-  for (const host of ['nb1.job.test:@evil.example', 'evil.example@nb1.job.test', 'nb1.job.test/@evil.example', 'evil.example/', 'evil.example#', 'evil.example?', 'evil.example\\', 'nb1.job.test:80:81', 'nb1.job.test:', 'nb1.job.test:123456', ':80', '', '[::1', '[]', 'a b', 'nb1.job.test\t']) {
+  for (const host of [
+    'nb1.job.test:@evil.example',
+    'evil.example@nb1.job.test',
+    'nb1.job.test/@evil.example',
+    'evil.example/',
+    'evil.example#',
+    'evil.example?',
+    'evil.example\\',
+    'nb1.job.test:80:81',
+    'nb1.job.test:',
+    'nb1.job.test:123456',
+    ':80',
+    '',
+    '[::1',
+    '[]',
+    'a b',
+    'nb1.job.test\t',
+  ]) {
     t.equal(absoluteLocation(false, host, '/'), undefined, JSON.stringify(host));
   }
 });
@@ -103,7 +140,10 @@ t.test('same-origin check for the login POST', async (t) => {
   t.ok(sameOriginRequest(req({ 'sec-fetch-site': 'same-origin' }, 'POST'), expected));
   t.notOk(sameOriginRequest(req({ 'sec-fetch-site': 'same-site' }, 'POST'), expected));
   t.ok(sameOriginRequest(req({}, 'POST'), expected), 'neither header: not a browser');
-  t.ok(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-origin' }, 'POST'), expected), "Origin: null from a no-referrer page of the job (the page that asks before switching tokens)");
+  t.ok(
+    sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-origin' }, 'POST'), expected),
+    'Origin: null from a no-referrer page of the job (the page that asks before switching tokens)',
+  );
   t.notOk(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'same-site' }, 'POST'), expected));
   t.notOk(sameOriginRequest(req({ origin: 'null', 'sec-fetch-site': 'cross-site' }, 'POST'), expected));
 });
@@ -127,5 +167,15 @@ t.test('own-origin check for unsafe requests on the session cookie: fails closed
   t.notOk(fromOwnOrigin({ 'sec-fetch-site': 'same-site' }, expected));
   t.notOk(fromOwnOrigin({ 'sec-fetch-site': 'none' }, expected));
   t.notOk(fromOwnOrigin({}, expected), 'neither header');
-  t.same(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', undefined].map(isSafeMethod), [true, true, true, false, false, false, false, false, false]);
+  t.same(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH', 'PROPFIND', undefined].map(isSafeMethod), [
+    true,
+    true,
+    true,
+    false,
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
 });

@@ -82,7 +82,10 @@ function handshakeCookies(h: Harness, host: string, path: string, headers: Recor
 
 t.test("by default: jobgate's cookie names are dropped, Domain is removed, the job's cookies stay on its host", async (t) => {
   const { h, auth } = await gateway(t);
-  for (const [host, headers] of [['toss.job.test', {}], ['nb1.job.test', auth]] as const) {
+  for (const [host, headers] of [
+    ['toss.job.test', {}],
+    ['nb1.job.test', auth],
+  ] as const) {
     const reply = await request(h.url, { host, headers });
     t.equal(reply.status, 200);
     t.equal(reply.body, 'hello');
@@ -94,7 +97,7 @@ t.test("by default: jobgate's cookie names are dropped, Domain is removed, the j
   }
 });
 
-t.test('JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep keeps Domain, never a cookie named like jobgate\'s', async (t) => {
+t.test("JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep keeps Domain, never a cookie named like jobgate's", async (t) => {
   const { h } = await gateway(t, { JOBGATE_UPSTREAM_COOKIE_DOMAIN: 'keep' });
   const reply = await request(h.url, { host: 'toss.job.test' });
   t.same(reply.headers['set-cookie'], OWN);

@@ -40,9 +40,20 @@ t.test('a cookie holds for the job and port it was issued for, not only for the 
 t.test('a cookie from before the job and port claims is refused (the user logs in again)', async (t) => {
   const keys = sessionKeys([SECRET_A]);
   const cookies = new SessionCookies(keys, 3600);
-  const old = await new SignJWT({ ver: 1 }).setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid }).setSubject('tok').setAudience('h').setIssuedAt().setExpirationTime('1h').sign(keys.signing.key);
+  const old = await new SignJWT({ ver: 1 })
+    .setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid })
+    .setSubject('tok')
+    .setAudience('h')
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(keys.signing.key);
   t.equal(await cookies.verify(old, at('h')), undefined);
-  const stringPort = await new SignJWT({ ver: 1, job: 'job', port: '0' }).setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid }).setSubject('tok').setAudience('h').setExpirationTime('1h').sign(keys.signing.key);
+  const stringPort = await new SignJWT({ ver: 1, job: 'job', port: '0' })
+    .setProtectedHeader({ alg: 'HS256', kid: keys.signing.kid })
+    .setSubject('tok')
+    .setAudience('h')
+    .setExpirationTime('1h')
+    .sign(keys.signing.key);
   t.equal(await cookies.verify(stringPort, at('h')), undefined, 'a port claim that is not a number');
 });
 

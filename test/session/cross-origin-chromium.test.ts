@@ -12,7 +12,9 @@ import { Upstream } from '../helpers/upstream.js';
 
 const browser: Browser = await launchChromium();
 const PAGE = '<!doctype html><html><head><title>page</title></head><body><p>job page</p></body></html>';
-const up = await Upstream.start('jobs', (req) => (req.url.startsWith('/api') ? undefined : { headers: { 'content-type': 'text/html; charset=utf-8' }, body: PAGE }));
+const up = await Upstream.start('jobs', (req) =>
+  req.url.startsWith('/api') ? undefined : { headers: { 'content-type': 'text/html; charset=utf-8' }, body: PAGE },
+);
 const h = await startHarness({ JOBGATE_JOB_DOMAIN: 'job.localhost' });
 t.teardown(async () => {
   await browser.close();
@@ -53,7 +55,10 @@ t.test("the job's own page posts with its session; a sibling job's page cannot",
 
   await page.goto(`${EVIL}/`);
   const before = h.log.access.length;
-  await page.evaluate((target) => fetch(target, { method: 'POST', body: 'evil-fetch', mode: 'no-cors', credentials: 'include' }).then(() => undefined), `${NB1}/api/save`);
+  await page.evaluate(
+    (target) => fetch(target, { method: 'POST', body: 'evil-fetch', mode: 'no-cors', credentials: 'include' }).then(() => undefined),
+    `${NB1}/api/save`,
+  );
   const [evilForm] = await Promise.all([
     page.waitForResponse((response) => response.url() === `${NB1}/api/save`),
     page.waitForURL(`${NB1}/api/save`),

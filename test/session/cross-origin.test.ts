@@ -26,18 +26,18 @@ const session = await loginCookie(h.url, HOST, value);
 /** [why, method, headers besides the credential, whether the request may pass] */
 type Case = [string, string, Record<string, string>, boolean];
 const CASES: Case[] = [
-  ['a POST from the job\'s own page', 'POST', { origin: OWN }, true],
+  ["a POST from the job's own page", 'POST', { origin: OWN }, true],
   ['the same, Origin in capitals', 'POST', { origin: OWN.toUpperCase() }, true],
   ['a POST from a page on another job', 'POST', { origin: 'http://evil.job.test' }, false],
   ['another job, even with Sec-Fetch-Site claiming same-origin', 'POST', { origin: 'http://evil.job.test', 'sec-fetch-site': 'same-origin' }, false],
-  ['the job\'s host over another scheme', 'POST', { origin: `https://${HOST}` }, false],
-  ['the job\'s host on another port', 'POST', { origin: `${OWN}:8080` }, false],
+  ["the job's host over another scheme", 'POST', { origin: `https://${HOST}` }, false],
+  ["the job's host on another port", 'POST', { origin: `${OWN}:8080` }, false],
   ['PUT from another job', 'PUT', { origin: 'http://evil.job.test' }, false],
   ['DELETE from another job', 'DELETE', { origin: 'http://evil.job.test' }, false],
   ['PATCH from another job', 'PATCH', { origin: 'http://evil.job.test' }, false],
   ['Origin: null (sandboxed frame) and no Sec-Fetch-Site', 'POST', { origin: 'null' }, false],
   ['Origin: null, cross-site', 'POST', { origin: 'null', 'sec-fetch-site': 'cross-site' }, false],
-  ['Origin: null from the job\'s own page (Referrer-Policy: no-referrer)', 'POST', { origin: 'null', 'sec-fetch-site': 'same-origin' }, true],
+  ["Origin: null from the job's own page (Referrer-Policy: no-referrer)", 'POST', { origin: 'null', 'sec-fetch-site': 'same-origin' }, true],
   ['no Origin, Sec-Fetch-Site same-origin', 'POST', { 'sec-fetch-site': 'same-origin' }, true],
   ['no Origin, Sec-Fetch-Site same-site (another job)', 'POST', { 'sec-fetch-site': 'same-site' }, false],
   ['no Origin, Sec-Fetch-Site cross-site', 'POST', { 'sec-fetch-site': 'cross-site' }, false],
@@ -50,7 +50,7 @@ const CASES: Case[] = [
 
 const bodyFor = (method: string) => (method === 'POST' || method === 'PUT' || method === 'PATCH' ? 'x=1' : undefined);
 
-t.test('inline: an unsafe request on the session cookie must come from the job\'s own origin', async (t) => {
+t.test("inline: an unsafe request on the session cookie must come from the job's own origin", async (t) => {
   for (const [why, method, headers, passes] of CASES) {
     const before = up.received.length;
     const reply = await request(h.url, { host: HOST, method, path: '/api/contents', headers: { cookie: session, ...headers }, body: bodyFor(method) });
@@ -64,7 +64,10 @@ t.test('inline: an unsafe request on the session cookie must come from the job\'
     }
   }
   h.jobgate.logger.flush();
-  t.ok(h.log.access.some((line) => line.decision === 'foreign_origin' && line.method === 'POST'), 'logged as foreign_origin');
+  t.ok(
+    h.log.access.some((line) => line.decision === 'foreign_origin' && line.method === 'POST'),
+    'logged as foreign_origin',
+  );
 });
 
 t.test('inline: bearer tokens are not cookies (non-browser clients keep working)', async (t) => {
@@ -80,7 +83,19 @@ t.test('forward-auth: the same decision for the edge', async (t) => {
     request(`http://127.0.0.1:${authzPort}`, {
       path: '/__jobgate_authz',
       host: '127.0.0.1',
-      headers: ['X-Forwarded-Method', method, 'X-Forwarded-Proto', 'http', 'X-Forwarded-For', '203.0.113.7', 'X-Forwarded-Host', HOST, 'X-Forwarded-Uri', '/api/contents', ...Object.entries(headers).flat()],
+      headers: [
+        'X-Forwarded-Method',
+        method,
+        'X-Forwarded-Proto',
+        'http',
+        'X-Forwarded-For',
+        '203.0.113.7',
+        'X-Forwarded-Host',
+        HOST,
+        'X-Forwarded-Uri',
+        '/api/contents',
+        ...Object.entries(headers).flat(),
+      ],
     });
   for (const [why, method, headers, passes] of CASES) {
     const reply = await ask(method, { cookie: session, ...headers });

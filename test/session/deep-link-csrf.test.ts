@@ -58,14 +58,25 @@ t.test('a cross-site deep link with another token, while a valid session exists:
     t.notMatch(reply.body, /attacker/, "the link's token name is not shown (its maker chose it)");
   }
   t.equal(await whoIs(session), 'victim', 'the old session still works');
-  t.same(up.received.filter((received) => received.url.includes('lab')), [], 'nothing reached the job');
+  t.same(
+    up.received.filter((received) => received.url.includes('lab')),
+    [],
+    'nothing reached the job',
+  );
 });
 
 t.test("confirming on the page (the form's same-origin POST) switches the session; a cross-site POST of it does not", async (t) => {
   const page = await deepLink({ cookie: session, 'sec-fetch-site': 'cross-site' });
   const form = new URLSearchParams(hiddenFields(page.body)).toString();
   const post = (headers: Record<string, string>) =>
-    request(h.url, { method: 'POST', host: HOST, path: '/__jobgate/login', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: session, ...headers }, body: form, timeoutMs: 30_000 });
+    request(h.url, {
+      method: 'POST',
+      host: HOST,
+      path: '/__jobgate/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: session, ...headers },
+      body: form,
+      timeoutMs: 30_000,
+    });
   const forged = await post({ origin: 'null', 'sec-fetch-site': 'cross-site' });
   t.equal(forged.status, 403, 'the same form posted from another site is refused');
   t.equal(forged.headers['set-cookie'], undefined);
@@ -75,7 +86,7 @@ t.test("confirming on the page (the form's same-origin POST) switches the sessio
   t.equal(confirmed.headers.location, '/lab?x=1');
   const switched = confirmed.headers['set-cookie']?.[0]?.split(';')[0];
   t.ok(switched, 'a new session cookie');
-  t.equal(await whoIs(switched!), 'attacker', 'the session is now the link token\'s, as the user asked');
+  t.equal(await whoIs(switched!), 'attacker', "the session is now the link token's, as the user asked");
 });
 
 t.test('pasted and same-origin deep links, and deep links without a valid session for another token, open the session as before', async (t) => {
@@ -101,8 +112,21 @@ t.test('forward-auth: the same page instead of the 303, with the session cookie 
       path: '/__jobgate_authz',
       host: '127.0.0.1',
       headers: [
-        'X-Forwarded-Method', 'GET', 'X-Forwarded-Proto', 'http', 'X-Forwarded-For', '203.0.113.7', 'X-Forwarded-Host', HOST,
-        'X-Forwarded-Uri', `/lab?x=1&jobgate_token=${attacker.value}`, 'Accept', 'text/html', 'Cookie', session, ...headers,
+        'X-Forwarded-Method',
+        'GET',
+        'X-Forwarded-Proto',
+        'http',
+        'X-Forwarded-For',
+        '203.0.113.7',
+        'X-Forwarded-Host',
+        HOST,
+        'X-Forwarded-Uri',
+        `/lab?x=1&jobgate_token=${attacker.value}`,
+        'Accept',
+        'text/html',
+        'Cookie',
+        session,
+        ...headers,
       ],
       timeoutMs: 30_000,
     });

@@ -15,7 +15,13 @@ t.test('wrong logins and invalid deep links count toward the failure limit; stal
   const { value } = await h.tokens.create({ name: 'x', role: 'read' });
   const host = 'nb1.job.test';
   const form = (token: string) =>
-    request(h.url, { method: 'POST', host, path: '/__jobgate/login', body: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    request(h.url, {
+      method: 'POST',
+      host,
+      path: '/__jobgate/login',
+      body: `token=${token}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
 
   for (let i = 0; i < 5; i++) {
     const stale = await request(h.url, { host, headers: { cookie: 'jobgate=stale.cookie.value' } });
@@ -47,7 +53,14 @@ t.test('past the failure limit, a token known valid keeps passing after its cach
   const host = 'nb1.job.test';
   const get = (token: string) => request(h.url, { host, headers: bearer(token), timeoutMs: 30_000 });
   const form = (token: string) =>
-    request(h.url, { method: 'POST', host, path: '/__jobgate/login', body: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, timeoutMs: 30_000 });
+    request(h.url, {
+      method: 'POST',
+      host,
+      path: '/__jobgate/login',
+      body: `token=${token}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      timeoutMs: 30_000,
+    });
 
   t.equal((await get(valid.value)).status, 200, 'the valid token is used');
   t.equal((await form(viaForm.value)).status, 303, 'the other logs in');

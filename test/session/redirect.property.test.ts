@@ -4,9 +4,43 @@ import { absoluteLocation, safeNext, splitDeepLink } from '../../src/session/bro
 import { check } from '../helpers/property.js';
 
 /** Pieces that URL parsers treat specially: slashes, backslashes, controls that browsers strip, schemes, userinfo. */
-const HOSTILE_PIECES = ['/', '//', '\\', '\\\\', '\t', '\n', '\r', ' ', '\u0000', '\u00a0', '\u3000', '%2f', '%5c', '%09', '%0a', '@', ':', '#', '?', '.', '..', 'evil.example', 'https:', 'http:', 'javascript:', 'user:pw@', '&', '=', 'jobgate_token=x', '\u2215', '\uff0f'];
+const HOSTILE_PIECES = [
+  '/',
+  '//',
+  '\\',
+  '\\\\',
+  '\t',
+  '\n',
+  '\r',
+  ' ',
+  '\u0000',
+  '\u00a0',
+  '\u3000',
+  '%2f',
+  '%5c',
+  '%09',
+  '%0a',
+  '@',
+  ':',
+  '#',
+  '?',
+  '.',
+  '..',
+  'evil.example',
+  'https:',
+  'http:',
+  'javascript:',
+  'user:pw@',
+  '&',
+  '=',
+  'jobgate_token=x',
+  '\u2215',
+  '\uff0f',
+];
 
-const hostileText = fc.array(fc.oneof(fc.constantFrom(...HOSTILE_PIECES), fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 12 }).map((parts) => parts.join(''));
+const hostileText = fc
+  .array(fc.oneof(fc.constantFrom(...HOSTILE_PIECES), fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 12 })
+  .map((parts) => parts.join(''));
 const anyPath = fc.oneof(hostileText, fc.string({ unit: 'grapheme-ascii' }), fc.webUrl(), fc.webPath());
 
 /** True when `target` is a path that, resolved against the job's URL, stays on the job's host. */
@@ -16,7 +50,7 @@ function staysOnJob(target: string): boolean {
   return resolved.host === 'job.example' && resolved.protocol === 'http:' && resolved.username === '' && resolved.password === '';
 }
 
-t.test('a deep link always redirects to a path on the job\'s host', async (t) => {
+t.test("a deep link always redirects to a path on the job's host", async (t) => {
   await check(
     fc.property(anyPath, hostileText, (path, query) => {
       const link = splitDeepLink(`${path}?${query}&jobgate_token=x`);
@@ -28,7 +62,7 @@ t.test('a deep link always redirects to a path on the job\'s host', async (t) =>
   t.pass('no input leaves the job host');
 });
 
-t.test('the login form\'s next is a path on the job\'s host, whatever is posted', async (t) => {
+t.test("the login form's next is a path on the job's host, whatever is posted", async (t) => {
   await check(
     fc.property(anyPath, (next) => {
       if (!staysOnJob(safeNext(next))) throw new Error(`${JSON.stringify(next)} gives ${JSON.stringify(safeNext(next))}`);
@@ -40,7 +74,9 @@ t.test('the login form\'s next is a path on the job\'s host, whatever is posted'
 
 t.test('an absolute redirect (forward-auth) names exactly the original host', async (t) => {
   const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
-  const plainHost = fc.tuple(fc.array(label, { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 1, max: 65535 }))).map(([labels, port]) => `${labels.join('.')}${port === null ? '' : `:${port}`}`);
+  const plainHost = fc
+    .tuple(fc.array(label, { minLength: 1, maxLength: 4 }), fc.option(fc.integer({ min: 1, max: 65535 })))
+    .map(([labels, port]) => `${labels.join('.')}${port === null ? '' : `:${port}`}`);
   await check(
     fc.property(fc.oneof(plainHost, hostileText, fc.string()), anyPath, fc.boolean(), (host, path, https) => {
       const location = absoluteLocation(https, host, path);
@@ -49,7 +85,14 @@ t.test('an absolute redirect (forward-auth) names exactly the original host', as
       const expected = URL.parse(`${https ? 'https' : 'http'}://${host}/`);
       const resolved = URL.parse(location);
       if (expected === null && resolved === null) return;
-      if (expected === null || resolved === null || resolved.host !== expected.host || resolved.username !== '' || resolved.password !== '' || resolved.protocol !== expected.protocol) {
+      if (
+        expected === null ||
+        resolved === null ||
+        resolved.host !== expected.host ||
+        resolved.username !== '' ||
+        resolved.password !== '' ||
+        resolved.protocol !== expected.protocol
+      ) {
         throw new Error(`${JSON.stringify(host)} + ${JSON.stringify(path)} gives ${location}`);
       }
     }),

@@ -49,7 +49,7 @@ t.test('an unsecureHttp job never sees a jobgate token, in any header, scheme or
     ['no scheme at all', ['Authorization', TOKEN]],
     ['a token cut short', ['Authorization', `Bearer ${TOKEN.slice(0, 105)}`]],
     ['Basic with the token as password', ['Authorization', basic('x', TOKEN)]],
-    ['a second Authorization header after the job\'s own', ['Authorization', 'Basic am9iOm93bg==', 'Authorization', `Bearer ${TOKEN}`]],
+    ["a second Authorization header after the job's own", ['Authorization', 'Basic am9iOm93bg==', 'Authorization', `Bearer ${TOKEN}`]],
     ['in another header', ['X-Api-Key', TOKEN, 'X-Kept', 'yes']],
     ['in Referer', ['Referer', `http://nb1.job.test/?jobgate_token=${TOKEN}`]],
     ['in a cookie of the job', ['Cookie', `nb=1; saved=${TOKEN}; other=2`]],

@@ -21,9 +21,7 @@ function expectedParse(text: string): { id: string; digest: string } | undefined
 
 const hex = fc.constantFrom(...'0123456789abcdef'.split(''));
 const hexRun = (length: number): fc.Arbitrary<string> => fc.array(hex, { minLength: length, maxLength: length }).map((c) => c.join(''));
-const tokenId = fc
-  .tuple(hexRun(8), hexRun(4), hexRun(4), hexRun(4), hexRun(12))
-  .map((parts) => parts.join('-'));
+const tokenId = fc.tuple(hexRun(8), hexRun(4), hexRun(4), hexRun(4), hexRun(12)).map((parts) => parts.join('-'));
 
 /** A well-formed token built by hand from a generated id and secret. */
 const builtToken = fc.tuple(tokenId, hexRun(64)).map(([id, secret]) => {
@@ -70,10 +68,14 @@ t.test('any single-character change, truncation or extension is refused', async 
     .tuple(builtToken, fc.nat({ max: TOKEN_LENGTH - 1 }), nearChar)
     .filter(([value, at, c]) => value[at] !== c)
     .map(([value, at, c]) => value.slice(0, at) + c + value.slice(at + 1));
-  const truncated = fc.tuple(builtToken, fc.nat({ max: TOKEN_LENGTH - 1 }), fc.boolean()).map(([value, cut, fromEnd]) => (fromEnd ? value.slice(0, cut) : value.slice(TOKEN_LENGTH - cut)));
+  const truncated = fc
+    .tuple(builtToken, fc.nat({ max: TOKEN_LENGTH - 1 }), fc.boolean())
+    .map(([value, cut, fromEnd]) => (fromEnd ? value.slice(0, cut) : value.slice(TOKEN_LENGTH - cut)));
   const extended = fc
     .tuple(builtToken, fc.string({ unit: nearChar, minLength: 1, maxLength: 4 }), fc.constantFrom('before', 'after', 'inside'), fc.nat({ max: TOKEN_LENGTH }))
-    .map(([value, extra, where, at]) => (where === 'before' ? extra + value : where === 'after' ? value + extra : value.slice(0, at) + extra + value.slice(at)));
+    .map(([value, extra, where, at]) =>
+      where === 'before' ? extra + value : where === 'after' ? value + extra : value.slice(0, at) + extra + value.slice(at),
+    );
   await check(
     fc.property(fc.oneof(changed, truncated, extended), (text) => {
       if (parseToken(text) !== undefined) throw new Error(`${JSON.stringify(text)} was accepted`);
@@ -85,16 +87,23 @@ t.test('any single-character change, truncation or extension is refused', async 
 });
 
 t.test('arbitrary strings never throw and parse only with the exact shape and checksum', async (t) => {
-  const tokenShaped = fc
-    .tuple(tokenId, hexRun(64), hexRun(8))
-    .map(([id, secret, checksum]) => `jgt_${id}_${secret}_${checksum}`);
+  const tokenShaped = fc.tuple(tokenId, hexRun(64), hexRun(8)).map(([id, secret, checksum]) => `jgt_${id}_${secret}_${checksum}`);
   const mutated = fc
     .tuple(fc.oneof(builtToken, tokenShaped), fc.array(fc.tuple(fc.nat({ max: TOKEN_LENGTH - 1 }), nearChar), { maxLength: 3 }))
     .map(([value, edits]) => edits.reduce((text, [at, c]) => text.slice(0, at) + c + text.slice(at + 1), value));
   await check(
-    fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: nearChar, minLength: TOKEN_LENGTH - 2, maxLength: TOKEN_LENGTH + 2 }), tokenShaped, mutated), (text) => {
-      parseMatchesOracle(text);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        fc.string({ unit: nearChar, minLength: TOKEN_LENGTH - 2, maxLength: TOKEN_LENGTH + 2 }),
+        tokenShaped,
+        mutated,
+      ),
+      (text) => {
+        parseMatchesOracle(text);
+      },
+    ),
     2000,
   );
   t.pass();

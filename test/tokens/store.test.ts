@@ -77,7 +77,8 @@ t.test('the plaintext secret is stored nowhere', async (t) => {
   t.equal(secret.length, 64);
   for (const key of await admin.keys('*')) {
     const type = await admin.type(key);
-    const values = type === 'hash' ? Object.entries(await admin.hgetall(key)).flat() : type === 'set' ? await admin.smembers(key) : [String(await admin.get(key))];
+    const values =
+      type === 'hash' ? Object.entries(await admin.hgetall(key)).flat() : type === 'set' ? await admin.smembers(key) : [String(await admin.get(key))];
     for (const value of values) {
       t.notOk(value.includes(issued.value), `${key} does not hold the value`);
       t.notOk(value.includes(secret), `${key} does not hold the secret`);
@@ -149,10 +150,17 @@ t.test('get, list, renew and delete', async (t) => {
   const got = await store.get(a.record.id);
   t.match(got, { id: a.record.id, name: 'a', role: 'read', labelSelector: 'team=a', version: 1 });
   const listed = (await store.list()) as TokenRecord[];
-  t.same(listed.map((record) => record.id), [a.record.id, b.record.id].sort(), 'list returns every token, sorted by id');
+  t.same(
+    listed.map((record) => record.id),
+    [a.record.id, b.record.id].sort(),
+    'list returns every token, sorted by id',
+  );
   t.same(await store.ids(), [a.record.id, b.record.id].sort());
   await store.delete(b.record.id);
-  t.same(((await store.list()) as TokenRecord[]).map((record) => record.id), [a.record.id]);
+  t.same(
+    ((await store.list()) as TokenRecord[]).map((record) => record.id),
+    [a.record.id],
+  );
 });
 
 t.test('unknown tokens: get, renew and delete throw NotFoundError', async (t) => {
@@ -247,7 +255,11 @@ t.test('malformed hand-written records are refused with RecordError', async (t) 
   t.equal(listed.length, cases.length + 1, 'list returns one entry per indexed token');
   const records = listed.filter((entry): entry is TokenRecord => !(entry instanceof Error));
   const errors = listed.filter((entry): entry is Error => entry instanceof Error);
-  t.same(records.map((record) => record.id), [good.record.id], 'the valid record is still listed');
+  t.same(
+    records.map((record) => record.id),
+    [good.record.id],
+    'the valid record is still listed',
+  );
   t.equal(errors.length, cases.length, 'each malformed record is listed as its error');
   for (const error of errors) t.type(error, RecordError);
   t.same(errors.map((error) => (error as RecordError).key).sort(), ids.map((id) => keys.token(id)).sort());
@@ -271,7 +283,11 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   t.match(await rejectionOf(store.renew(minted.id)), { name: 'RecordError' }, 'renew refuses');
   t.equal(await admin.get(keys.token(minted.id)), minted.value, 'renew wrote nothing');
   const listed = await store.list();
-  t.same(listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as TokenRecord).id), [good.record.id], 'list keeps the valid token');
+  t.same(
+    listed.filter((entry) => !(entry instanceof Error)).map((entry) => (entry as TokenRecord).id),
+    [good.record.id],
+    'list keeps the valid token',
+  );
   const errors = listed.filter((entry) => entry instanceof Error);
   t.equal(errors.length, 1);
   t.match(errors[0], { name: 'RecordError', key: keys.token(minted.id) }, 'list reports it as a malformed record naming the key, like get');
@@ -283,7 +299,10 @@ t.test('an index entry whose hash is gone is skipped by list', async (t) => {
   const { keys, store } = await freshStore();
   const kept = await store.create({ name: 'kept', role: 'read' });
   await admin.sadd(keys.tokens, mintToken().id);
-  t.same(((await store.list()) as TokenRecord[]).map((record) => record.id), [kept.record.id]);
+  t.same(
+    ((await store.list()) as TokenRecord[]).map((record) => record.id),
+    [kept.record.id],
+  );
 });
 
 t.test('a hand-written valid record works like a created one', async (t) => {

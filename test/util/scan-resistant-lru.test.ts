@@ -69,7 +69,11 @@ t.test('a key set again soon after it left the window is admitted', async (t) =>
 
 t.test('without a scan it is a plain LRU of its capacity', async (t) => {
   const map = new ScanResistantLru<number>(3);
-  for (const [key, value] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+  for (const [key, value] of [
+    ['a', 1],
+    ['b', 2],
+    ['c', 3],
+  ] as const) {
     map.set(key, value);
     map.get(key);
   }
