@@ -36,6 +36,13 @@ export function sessionScope(req: GateRequest, target: Target): SessionScope {
   return { host: hostName(req.host), jobId: target.job.id, port: target.port };
 }
 
+/** What became of a session cookie that did not authenticate the request. */
+interface SessionState {
+  readonly staleSession?: boolean;
+  readonly tokenChanged?: boolean;
+}
+const FRESH: SessionState = Object.freeze({});
+
 const DUPLICATE_AUTHORIZATION = new Denial('duplicate_authorization', ANSWERS.duplicateAuthorization);
 const MALFORMED_TOKEN = new Denial('malformed_token', ANSWERS.malformedToken);
 const MISSING_TOKEN = new Denial('missing_token', ANSWERS.missingToken);
@@ -150,31 +157,40 @@ export class Authenticator {
   }
 
   private async admitSession(req: GateRequest, cookie: string, target: Target): Promise<JobAdmission | Denial> {
-    const token = await this.sessionToken(req, cookie, target);
-    if (token === undefined) return this.admit({ kind: 'anonymous' }, target, undefined, true);
+    const token = await this.sessionLookup(req, cookie, target);
+    if (token === 'no_session') return this.admit({ kind: 'anonymous' }, target, undefined, { staleSession: true });
+    if (token === 'token_changed') return this.admit({ kind: 'anonymous' }, target, undefined, { staleSession: true, tokenChanged: true });
     return isDenial(token) ? token : this.admit({ kind: 'token', token }, target, 'session');
   }
 
   private async sessionToken(req: GateRequest, cookie: string, target: Target): Promise<TokenRecord | Denial | undefined> {
+    const token = await this.sessionLookup(req, cookie, target);
+    return token === 'no_session' || token === 'token_changed' ? undefined : token;
+  }
+
+  /**
+   * The token of the session the cookie opens for the request's host, job and port: `no_session`
+   * when the cookie opens none (forged, expired, another host's), `token_changed` when its token
+   * was deleted or renewed since (the version is in the cookie), the denial when it cannot be read.
+   */
+  private async sessionLookup(req: GateRequest, cookie: string, target: Target): Promise<TokenRecord | Denial | 'no_session' | 'token_changed'> {
     const session = await this.sessions.verify(cookie, sessionScope(req, target));
-    if (!session) return undefined;
+    if (!session) return 'no_session';
     let token: TokenRecord | undefined;
     try {
       token = await this.registry.token(session.tokenId);
     } catch (error) {
       return storeFailure(error, 'token', { jobId: target.job.id, tokenId: session.tokenId });
     }
-    // A deleted or renewed token ends its sessions: the version is in the cookie.
-    return token && token.version === session.version ? token : undefined;
+    return token && token.version === session.version ? token : 'token_changed';
   }
 
   /** The decision for an authenticated (or anonymous) request, as an admission or a denial. */
-  private admit(auth: Authentication, target: Target, via: 'bearer' | 'session' | undefined, staleSession = false): JobAdmission | Denial {
+  private admit(auth: Authentication, target: Target, via: 'bearer' | 'session' | undefined, session: SessionState = FRESH): JobAdmission | Denial {
     const { job, upstream } = target;
     const decision = decide(auth, job, 'job');
     const token = auth.kind === 'token' ? auth.token : undefined;
-    if (!decision.allow)
-      return new Denial(decision.reason, answerFor(decision), { jobId: job.id, tokenId: token?.id, staleSession: staleSession || undefined });
+    if (!decision.allow) return new Denial(decision.reason, answerFor(decision), { jobId: job.id, tokenId: token?.id, ...session });
     return { decision: decision.reason, job, upstream, token, via };
   }
 

@@ -10,6 +10,8 @@ export interface DenialDetails {
   readonly recordError?: RecordError | undefined;
   /** A session cookie that no longer holds: the answer clears it. */
   readonly staleSession?: boolean | undefined;
+  /** The session held, but its token was renewed or deleted since: the login page says so. */
+  readonly tokenChanged?: boolean | undefined;
 }
 
 /**
@@ -21,6 +23,7 @@ export class Denial implements DenialDetails {
   readonly tokenId: string | undefined;
   readonly recordError: RecordError | undefined;
   readonly staleSession: boolean | undefined;
+  readonly tokenChanged: boolean | undefined;
 
   constructor(
     /** Why, for the access log and metrics. */
@@ -32,6 +35,7 @@ export class Denial implements DenialDetails {
     this.tokenId = details.tokenId;
     this.recordError = details.recordError;
     this.staleSession = details.staleSession;
+    this.tokenChanged = details.tokenChanged;
   }
 
   /** The same denial, about `details` as well. */

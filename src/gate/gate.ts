@@ -28,7 +28,7 @@ export class Gate {
 
   /** The job the request is for, or the denial (404, 409, 503). */
   target(req: GateRequest): MaybePromise<Target | Denial> {
-    return this.router.route(req.host);
+    return this.router.route(req.host, req.https);
   }
 
   /**

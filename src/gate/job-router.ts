@@ -14,8 +14,6 @@ export interface Target {
   readonly port?: number;
 }
 
-const NO_ROUTE = new Denial('no_route', ANSWERS.noRoute);
-
 /** A host name that is both a job's id and another job's `<id>-<port>` (written around `jobgate job put`). */
 const AMBIGUOUS_HOST = answer(
   409,
@@ -28,19 +26,25 @@ const AMBIGUOUS_HOST = answer(
  * Answers at once (no promise) when the cache knows the records, which is the common case.
  */
 export class JobRouter {
+  /** The 404 for a host outside the job domain, naming the domain, for clients over HTTP and HTTPS. */
+  private readonly noRoute: { readonly http: Denial; readonly https: Denial };
+
   constructor(
     private readonly mode: Mode,
     private readonly registry: Registry,
-  ) {}
+  ) {
+    const domain = mode.kind === 'gateway' ? mode.router.jobDomain : '<job domain>';
+    this.noRoute = { http: noRouteDenial('http', domain), https: noRouteDenial('https', domain) };
+  }
 
-  /** The job and upstream for a Host header, or the denial (404, 409, 503). */
-  route(host: string | undefined): MaybePromise<Target | Denial> {
+  /** The job and upstream for a Host header, or the denial (404, 409, 503); `https` says which scheme the 404 names. */
+  route(host: string | undefined, https: boolean): MaybePromise<Target | Denial> {
     if (this.mode.kind === 'sidecar') {
       const { jobId, upstream } = this.mode;
       return this.withJob(jobId, (job) => (job ? { job, upstream } : new Denial('sidecar_job_missing', missingSidecarJob(jobId), { jobId })));
     }
     const route = this.mode.router.route(host);
-    if (!route) return NO_ROUTE;
+    if (!route) return https ? this.noRoute.https : this.noRoute.http;
     return this.withJob(route.label, (job) => (job ? this.jobTarget(job, route) : this.portTarget(route)));
   }
 
@@ -89,4 +93,15 @@ export function storeFailure(
   }
   if (error instanceof StoreUnavailableError) return new Denial('store_unavailable', ANSWERS.storeUnavailable, ids);
   throw error;
+}
+
+function noRouteDenial(scheme: 'http' | 'https', jobDomain: string): Denial {
+  return new Denial(
+    'no_route',
+    answer(
+      404,
+      'not_found',
+      `No job is served at this host name. Job URLs look like ${scheme}://<job-id>.${jobDomain}/ or ${scheme}://<job-id>-<port>.${jobDomain}/.`,
+    ),
+  );
 }

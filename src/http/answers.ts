@@ -9,6 +9,8 @@ import type { Duplex } from 'node:stream';
 export interface Answer {
   readonly status: number;
   readonly error: string;
+  /** What happened and what to do, for a person (also in the JSON body). */
+  readonly message: string;
   /** A string, not a Buffer: Node then sends the status line, headers and body in one write. */
   readonly body: string;
   readonly headers: Readonly<Record<string, string>>;
@@ -31,15 +33,10 @@ export function answer(status: number, error: string, message: string, auth?: { 
     'x-content-type-options': 'nosniff',
   };
   if (auth) headers['www-authenticate'] = challenge(auth.error, auth.description);
-  return { status, error, body, headers };
+  return { status, error, message, body, headers };
 }
 
 export const ANSWERS = {
-  noRoute: answer(
-    404,
-    'not_found',
-    'No job is served at this host name. Job URLs look like https://<job-id>.<job domain>/ or https://<job-id>-<port>.<job domain>/.',
-  ),
   unknownJob: answer(404, 'not_found', 'No job with this id is registered. Check the job id in the URL.'),
   unknownPort: answer(404, 'not_found', 'This job exposes no service on that port. Check the port in the URL (<job-id>-<port>.<job domain>).'),
   missingToken: answer(401, 'unauthorized', 'This job needs an app token. Send it as "Authorization: Bearer <token>".', {}),
@@ -120,13 +117,20 @@ export function tooManyFailures(retryAfterSeconds: number): Answer {
   return { ...TOO_MANY_FAILURES, headers: { ...TOO_MANY_FAILURES.headers, 'retry-after': String(retryAfterSeconds) } };
 }
 
-/** Sends an answer on an HTTP response. */
-export function sendAnswer(res: ServerResponse, reply: Answer): void {
+/** What can be sent as one of jobgate's own answers: an Answer, or a page. */
+export interface Sendable {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | number | readonly string[]>>;
+  readonly body: string;
+}
+
+/** Sends an answer (or page) on an HTTP response; destroys the response when the upstream's already began. */
+export function sendAnswer(res: ServerResponse, reply: Sendable): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(reply.status, reply.headers);
+  res.writeHead(reply.status, reply.headers as Record<string, string | number | string[]>);
   res.end(reply.body);
 }
 

@@ -1,18 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AssertionSigner } from '../assertion/signer.js';
-import {
-  isDenial,
-  isPromise,
-  type Denial,
-  type Gate,
-  type GateRequest,
-  type JobAdmission,
-  type MaybePromise,
-  type Outcome,
-  type Reply,
-} from '../gate/index.js';
-import type { Answer } from '../http/answers.js';
+import { isDenial, isPromise, type Denial, type Gate, type GateRequest, type JobAdmission, type MaybePromise, type Outcome } from '../gate/index.js';
+import { sendAnswer, type Answer } from '../http/answers.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TokenRecord } from '../tokens/record.js';
@@ -110,18 +100,11 @@ function logRecordError(logger: Logger, denial: Denial): void {
   if (error) logger.error({ event: 'invalid_record', key: error.key, reason: error.reason }, error.message);
 }
 
-/** Sends one of jobgate's own answers (or destroys the response when the upstream's already began). */
-export function sendReply(res: ServerResponse, reply: Reply | Answer): void {
-  if (res.headersSent) return void res.destroy();
-  res.writeHead(reply.status, reply.headers as Record<string, string | number | string[]>);
-  res.end(reply.body);
-}
-
 /** Every route refuses an HTTP request the same way: access line, record errors logged, the gate's answer. */
 export function refuse(ctx: ProxyContext, call: HttpCall, denial: Denial): void {
   recordOutcome(call.outcome, denial);
   logRecordError(ctx.logger, denial);
-  sendReply(call.res, ctx.gate.refusal(denial, call.view));
+  sendAnswer(call.res, ctx.gate.refusal(denial, call.view));
 }
 
 /** As {@link refuse}, for a WebSocket handshake: never a page, always the JSON answer. */

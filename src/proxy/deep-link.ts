@@ -1,7 +1,8 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { isDenial, pageReply, type DeepLink, type Target } from '../gate/index.js';
+import { sendAnswer } from '../http/answers.js';
 import { SWITCH_SESSION_HEADERS } from '../session/pages.js';
-import { refuse, sendReply, type HttpCall, type ProxyContext } from './context.js';
+import { refuse, type HttpCall, type ProxyContext } from './context.js';
 
 /**
  * `?jobgate_token=` on a job URL: exchanged for a session, then 303 to the URL without it.
@@ -14,7 +15,7 @@ export async function deepLink(ctx: ProxyContext, call: HttpCall, target: Target
   if (result.kind === 'ask') {
     outcome.decision = 'deep_link_confirm';
     outcome.tokenId = result.currentTokenId;
-    return sendReply(res, pageReply(409, result.page, {}, SWITCH_SESSION_HEADERS));
+    return sendAnswer(res, pageReply(409, result.page, {}, SWITCH_SESSION_HEADERS));
   }
   outcome.decision = result.decision;
   if (result.tokenId !== undefined) outcome.tokenId = result.tokenId;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
+import { navigationReply } from '../gate/refusal.js';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
 import type { TokenRecord } from '../tokens/record.js';
@@ -153,7 +154,8 @@ class ResponseRelay implements Dispatcher.DispatchHandler, TrackedResponse {
     const code = (error as NodeJS.ErrnoException).code;
     const answer = code !== undefined && TIMEOUT_CODES.has(code) ? ANSWERS.upstreamTimeout : ANSWERS.upstreamUnreachable;
     this.onFailure(this.req, answer, error);
-    sendAnswer(this.res, answer);
+    // A person's navigation gets a page saying the job is not answering; clients keep the JSON.
+    sendAnswer(this.res, navigationReply(this.req, answer));
   }
 }
 

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { isDenial, pageReply, type Target } from '../gate/index.js';
-import { answer, ANSWERS, type Answer } from '../http/answers.js';
+import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { expectedOrigin, safeNext, sameOriginRequest } from '../session/browser.js';
 import { loginPage, noAccessPage, TOO_MANY_ATTEMPTS } from '../session/pages.js';
-import { refuse, sendReply, type HttpCall, type ProxyContext } from './context.js';
+import { refuse, type HttpCall, type ProxyContext } from './context.js';
 import { answerAndClose, readBodyUpTo } from './linger.js';
 
 /** The path prefix of jobgate's own pages on every job host. */
@@ -42,11 +42,11 @@ export async function reservedPage(ctx: ProxyContext, call: HttpCall, target: Ta
   const jobId = target.job.id;
   if (path === '/__jobgate/logout') {
     outcome.decision = 'logout';
-    return sendReply(res, pageReply(200, loginPage({ jobId, next: '/', notice: 'You are logged out.' }), { 'set-cookie': ctx.gate.clearSession(view.https) }));
+    return sendAnswer(res, pageReply(200, loginPage({ jobId, next: '/', notice: 'You are logged out.' }), { 'set-cookie': ctx.gate.clearSession(view.https) }));
   }
   if (path !== '/__jobgate/login') {
     outcome.decision = 'not_found';
-    return sendReply(res, RESERVED_NOT_FOUND);
+    return sendAnswer(res, RESERVED_NOT_FOUND);
   }
   return login(ctx, call, target);
 }
@@ -57,16 +57,16 @@ async function login(ctx: ProxyContext, call: HttpCall, target: Target): Promise
   const jobId = target.job.id;
   if (req.method !== 'POST') {
     outcome.decision = 'bad_login';
-    return sendReply(res, LOGIN_METHOD);
+    return sendAnswer(res, LOGIN_METHOD);
   }
   if (!sameOriginRequest(view, expectedOrigin(view.publicHost, view.https))) {
     outcome.decision = 'foreign_origin';
-    return sendReply(res, ANSWERS.foreignOrigin);
+    return sendAnswer(res, ANSWERS.foreignOrigin);
   }
   const form = await readForm(req);
   if (!(form instanceof URLSearchParams)) {
     outcome.decision = 'bad_login';
-    return form === LOGIN_TOO_LARGE ? answerAndClose(req, res, form) : sendReply(res, form);
+    return form === LOGIN_TOO_LARGE ? answerAndClose(req, res, form) : sendAnswer(res, form);
   }
   const next = safeNext(form.get('next'));
   const exchange = await ctx.gate.exchange(form.get('token') ?? '', view, target);
@@ -80,13 +80,13 @@ async function login(ctx: ProxyContext, call: HttpCall, target: Target): Promise
     case 'out_of_scope':
       outcome.decision = 'login_scope_denied';
       outcome.tokenId = exchange.token.id;
-      return sendReply(res, pageReply(403, noAccessPage(jobId, 'This token')));
+      return sendAnswer(res, pageReply(403, noAccessPage(jobId, 'This token')));
     case 'limited':
       outcome.decision = 'too_many_failures';
-      return sendReply(res, pageReply(429, loginPage({ jobId, next, error: TOO_MANY_ATTEMPTS }), { 'retry-after': String(exchange.retryAfter) }));
+      return sendAnswer(res, pageReply(429, loginPage({ jobId, next, error: TOO_MANY_ATTEMPTS }), { 'retry-after': String(exchange.retryAfter) }));
     case 'invalid':
       outcome.decision = 'login_failed';
-      return sendReply(res, pageReply(401, loginPage({ jobId, next, error: LOGIN_FAILED })));
+      return sendAnswer(res, pageReply(401, loginPage({ jobId, next, error: LOGIN_FAILED })));
   }
 }
 

@@ -17,9 +17,12 @@ export interface HostRoute {
 /** Parses Host headers against one job domain; built once at start-up. */
 export class HostRouter {
   private readonly suffix: string;
+  /** The job domain, lowercased: job URLs are `<label>.<jobDomain>`. */
+  readonly jobDomain: string;
 
   constructor(jobDomain: string) {
-    this.suffix = `.${jobDomain.toLowerCase()}`;
+    this.jobDomain = jobDomain.toLowerCase();
+    this.suffix = `.${this.jobDomain}`;
   }
 
   /** The route a Host header names, or undefined when it is outside the job domain. */

@@ -7,7 +7,7 @@ export interface LoginPage {
   /** A plain message shown above the form (never says which part of a token was wrong). */
   readonly error?: string;
   /** A message that is not an error (after logout). */
-  readonly notice?: string;
+  readonly notice?: string | undefined;
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -64,7 +64,7 @@ export function loginPage(page: LoginPage): string {
       : '';
   return layout(
     `Log in · ${page.jobId}`,
-    `<h1>Login with token</h1>
+    `<h1>Log in</h1>
 <p>Job <code>${escapeHtml(page.jobId)}</code> needs an app token.</p>
 ${message}
 <form method="post" action="/__jobgate/login">
@@ -72,7 +72,7 @@ ${message}
 <label for="token">App token</label>
 <input id="token" name="token" type="password" autocomplete="off" autocapitalize="off" spellcheck="false" required autofocus aria-describedby="token-hint">
 <button type="submit">Log in</button>
-<p class="hint" id="token-hint">Paste the value printed by <code>jobgate token create</code>. It stays in this browser as a session cookie, never in the address bar.</p>
+<p class="hint" id="token-hint">Paste the app token you were given. It stays in this browser as a session cookie, never in the address bar.</p>
 </form>`,
   );
 }
@@ -118,6 +118,28 @@ export function messagePage(title: string, message: string, jobId: string): stri
 <form method="post" action="/__jobgate/logout"><button type="submit">Log in with another token</button></form>`,
   );
 }
+
+/** A page for an answer other than a login (404, 502, 503...): what happened, what to do, and where to go from here. */
+export interface StatusPage {
+  readonly title: string;
+  readonly message: string;
+  /** The job the request was for, when it is known. */
+  readonly jobId?: string | undefined;
+  /** A same-host path to try again (transient failures), shown as a link. */
+  readonly retry?: string | undefined;
+}
+
+export function statusPage(page: StatusPage): string {
+  const retry = page.retry === undefined ? '' : `\n<p class="hint"><a href="${escapeHtml(page.retry)}">Try again</a></p>`;
+  const job = page.jobId === undefined ? '' : `\n<p>Job <code>${escapeHtml(page.jobId)}</code></p>`;
+  return layout(
+    page.jobId === undefined ? page.title : `${page.title} · ${page.jobId}`,
+    `<h1>${escapeHtml(page.title)}</h1>${job}\n<p>${escapeHtml(page.message)}</p>${retry}`,
+  );
+}
+
+/** The notice on the login page when a session ended because its token was renewed or deleted. */
+export const SESSION_ENDED = 'Your session ended because its token was renewed or deleted. Log in with the token you have now.';
 
 /** The error shown on the login page to an address past the failure limit. */
 export const TOO_MANY_ATTEMPTS = 'Too many failed attempts from your address. Wait a minute, then try again.';

@@ -58,7 +58,8 @@ t.test('open a job URL, log in with a token, reach the job and its WebSocket', a
   const first = await page.goto(`${base}/lab/tree?path=x`);
   t.equal(first?.status(), 401);
   t.equal(await page.title(), 'Log in · nb1');
-  t.equal(await page.getByRole('heading').textContent(), 'Login with token');
+  t.equal(await page.getByRole('heading').textContent(), 'Log in', 'one wording for the heading and the button');
+  t.equal(await page.getByRole('button').textContent(), 'Log in');
   t.equal(await page.getByLabel('App token').getAttribute('type'), 'password');
   t.equal(await page.locator('input[name=next]').inputValue(), '/lab/tree?path=x');
   t.ok(await page.getByLabel('App token').evaluate((input) => input === document.activeElement), 'the token field has focus');
@@ -203,6 +204,15 @@ t.test('screenshots of the login page at desktop and phone widths', async (t) =>
     t.ok(box && box.x >= 0 && box.x + box.width <= viewport.width, `${name}: the form fits the width`);
     await page.screenshot({ path: join(target, name) });
     t.ok(statSync(join(target, name)).size > 1000, name);
+    // The page a person meets for a job that does not exist, in the same style.
+    const missing = name.replace('login', 'not-found');
+    const reply = await page.goto(base.replace('nb1.', 'nb9.'));
+    t.equal(reply?.status(), 404);
+    t.equal(await page.getByRole('heading').textContent(), 'Nothing is served here', `${missing}: a page, not JSON`);
+    const missingBox = await page.locator('main').boundingBox();
+    t.ok(missingBox && missingBox.x >= 0 && missingBox.x + missingBox.width <= viewport.width, `${missing}: the page fits the width`);
+    await page.screenshot({ path: join(target, missing) });
+    t.ok(statSync(join(target, missing)).size > 1000, missing);
     await context.close();
   }
 });
