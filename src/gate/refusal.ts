@@ -1,5 +1,5 @@
 import type { Answer } from '../http/answers.js';
-import { prefersHtml, safeNext, type RequestHead } from '../session/browser.js';
+import { prefersHtml, safeNext, withoutTokenParameters, type RequestHead } from '../session/browser.js';
 import { loginPage, noAccessPage, PAGE_HEADERS, SESSION_ENDED, statusPage, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import type { Denial } from './denial.js';
 import type { GateRequest } from './request.js';
@@ -40,7 +40,8 @@ const TRANSIENT = new Set([502, 503, 504]);
 export function navigationReply(req: RequestHead & { readonly url?: string | undefined }, reply: Answer, jobId?: string): Reply | Answer {
   const title = PAGE_TITLES[reply.status];
   if (title === undefined || !prefersHtml(req)) return reply;
-  const retry = TRANSIENT.has(reply.status) ? safeNext(req.url) : undefined;
+  // The same path again, never with a token in it (a deep link's jobgate_token stays out of the page).
+  const retry = TRANSIENT.has(reply.status) ? withoutTokenParameters(safeNext(req.url)) : undefined;
   const retryAfter = reply.headers['retry-after'];
   return pageReply(reply.status, statusPage({ title, message: reply.message, jobId, retry }), retryAfter ? { 'retry-after': retryAfter } : {});
 }

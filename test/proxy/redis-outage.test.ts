@@ -217,8 +217,13 @@ for (const outage of ['down', 'hung'] as const) {
     const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://nb1.job.test', accept: 'text/html' };
     assertUnavailable(t, await job({ method: 'POST', path: '/__jobgate/login', headers: form, body: `token=${login}&next=%2F` }), 'login form');
     const deepLink = await job({ path: `/lab?jobgate_token=${link}`, headers: { accept: 'text/html' } });
-    assertUnavailable(t, deepLink, 'deep link');
+    // A browser's navigation: the 503 as a page for the person (API clients get the JSON below).
+    t.equal(deepLink.status, 503, 'deep link: 503');
+    t.match(deepLink.headers['content-type'], /^text\/html/, 'deep link: a page, for a navigation');
+    t.match(deepLink.body, /Access cannot be checked right now/, 'deep link: says what happened');
+    t.notOk(deepLink.body.includes(link), 'deep link: the page does not echo the token');
     t.equal(deepLink.headers['set-cookie'], undefined, 'deep link: no session');
+    assertUnavailable(t, await job({ path: `/lab?jobgate_token=${link}`, headers: { accept: 'application/json' } }), 'deep link from a script');
     assertUnavailable(t, await job({ path: '/__jobgate/logout', host: 'nb2.job.test' }), 'logout on a job not cached');
     const logout = await job({ path: '/__jobgate/logout' });
     t.equal(logout.status, 200, 'logout on a cached job needs no Redis: the cookie is cleared');
@@ -240,10 +245,14 @@ for (const outage of ['down', 'hung'] as const) {
       await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': '/lab', authorization: `Bearer ${authzBearer}` }),
       'forward-auth bearer',
     );
+    const authzDeepLink = await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'text/html' });
+    t.equal(authzDeepLink.status, 503, 'forward-auth deep link: 503');
+    t.match(authzDeepLink.body, /Access cannot be checked right now/, 'forward-auth deep link: the same page as inline, for a navigation');
+    t.notOk(authzDeepLink.body.includes(authzLink), 'forward-auth deep link: the page does not echo the token');
     assertUnavailable(
       t,
-      await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'text/html' }),
-      'forward-auth deep link',
+      await authz({ 'x-forwarded-host': 'nb1.job.test', 'x-forwarded-uri': `/lab?jobgate_token=${authzLink}`, accept: 'application/json' }),
+      'forward-auth deep link from a script',
     );
     assertUnavailable(
       t,
