@@ -11,7 +11,7 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# --- build: dev dependencies, TypeScript -> dist/ ---
+# --- build: dev dependencies, TypeScript -> dist/, and the CLI bundled (esbuild) -> dist/bundle/ ---
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -22,6 +22,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ ./src/
 COPY bin/ ./bin/
 COPY config/ ./config/
+COPY scripts/bundle-cli.mjs ./scripts/
 RUN npm run build
 
 # --- runtime ---

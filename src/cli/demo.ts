@@ -1,18 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/settings.js';
 import { startSampleJobs, type SampleJobs } from '../demo/jobs.js';
 import { portIsFree, startPrivateRedis } from '../demo/redis.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { JobStore } from '../jobs/store.js';
-import { connectRedis, createRedis, KeySpace } from '../redis/index.js';
-import { resolveSettings } from '../config/resolve.js';
-import { startJobgate, type RunningJobgate } from '../server.js';
-import { TokenStore } from '../tokens/store.js';
+import type { RunningJobgate } from '../server.js';
 import type { CliIo, GlobalOptions } from './context.js';
-import { CLI_REDIS_TIMEOUT_MS } from './stores.js';
 import { terminalLine } from './terminal.js';
 
 /** Every key the demo writes starts with this, so that it never touches a real installation's data. */
@@ -116,7 +110,9 @@ interface RunningDemo {
  * but the log level, so that nothing in the user's shell turns it into another mode, moves
  * a listener off 127.0.0.1 or points it at another Redis topology.
  */
-function demoSettings(env: NodeJS.ProcessEnv, redisUrl: string, port: number, adminPort: number, cookieSecret: string): Settings {
+async function demoSettings(env: NodeJS.ProcessEnv, redisUrl: string, port: number, adminPort: number, cookieSecret: string): Promise<Settings> {
+  // This module's Redis, settings and proxy modules load when the demo runs, not with its definition (`jobgate --help`).
+  const { loadSettings } = await import('../config/load.js');
   const passed = Object.fromEntries(PASSED_SETTINGS.filter((name) => env[name]).map((name) => [name, env[name]]));
   return loadSettings({
     env: {
@@ -156,7 +152,7 @@ async function start(options: DemoOptions, io: CliIo, cleanups: Cleanup[], cance
 
 /** A bad setting (JOBGATE_LOG_LEVEL, --redis-url) or a busy forced port is reported before anything starts. */
 async function checkBeforeStarting(options: DemoOptions, env: NodeJS.ProcessEnv, externalUrl: string | undefined, cookieSecret: string): Promise<void> {
-  demoSettings(env, externalUrl ?? 'redis://127.0.0.1:6379', 0, 0, cookieSecret);
+  await demoSettings(env, externalUrl ?? 'redis://127.0.0.1:6379', 0, 0, cookieSecret);
   for (const [flag, port] of [
     ['--port', options.port],
     ['--admin-port', options.adminPort],
@@ -179,6 +175,12 @@ async function startOwnRedis(cleanups: Cleanup[], cancelled: () => boolean): Pro
  * Redis disappears with the demo; a `shared` one gets back what the demo wrote.
  */
 async function seed(redisUrl: string, jobs: SampleJobs, shared: boolean, cleanups: Cleanup[]): Promise<Pick<RunningDemo, 'readerId' | 'reader' | 'operator'>> {
+  const [{ JobStore }, { connectRedis, createRedis, KeySpace }, { TokenStore }, { CLI_REDIS_TIMEOUT_MS }] = await Promise.all([
+    import('../jobs/store.js'),
+    import('../redis/index.js'),
+    import('../tokens/store.js'),
+    import('./stores.js'),
+  ]);
   const admin = createRedis({ url: redisUrl, commandTimeoutMs: CLI_REDIS_TIMEOUT_MS, reconnect: true });
   admin.on('error', () => {
     // Reported by the command that fails.
@@ -249,9 +251,10 @@ class DemoLog {
 
 /** jobgate on 8080 and 9090 when they are free (or the forced ports), else on free ones. */
 async function startDemoJobgate(options: DemoOptions, env: NodeJS.ProcessEnv, redisUrl: string, cookieSecret: string, log: DemoLog): Promise<RunningJobgate> {
+  const [{ resolveSettings }, { startJobgate }] = await Promise.all([import('../config/resolve.js'), import('../server.js')]);
   const choose = async (forced: number | undefined, preferred: number) => forced ?? ((await portIsFree(preferred)) ? preferred : 0);
   const attempt = async (port: number, adminPort: number) =>
-    startJobgate(await resolveSettings(demoSettings(env, redisUrl, port, adminPort, cookieSecret)), { logDestination: log });
+    startJobgate(await resolveSettings(await demoSettings(env, redisUrl, port, adminPort, cookieSecret)), { logDestination: log });
   try {
     return await attempt(await choose(options.port, DEFAULT_PORT), await choose(options.adminPort, DEFAULT_ADMIN_PORT));
   } catch (error) {

@@ -1,11 +1,20 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
-import { jobView } from '../jobs/record.js';
-import { assertJobId, validateJobSpec, type JobSpec } from '../jobs/store.js';
+import type { JobSpec } from '../jobs/store.js';
 import type { CliIo } from './context.js';
-import { settingsFor, withStores } from './stores.js';
-import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './output-format.js';
 import { terminalLine } from './terminal.js';
+
+/** What the actions need (Redis, the settings' schema, YAML), loaded when one runs: `jobgate --help` does without. */
+async function actionModules() {
+  const [record, store, stores, output] = await Promise.all([
+    import('../jobs/record.js'),
+    import('../jobs/store.js'),
+    import('./stores.js'),
+    import('./output.js'),
+  ]);
+  return { ...record, ...store, ...stores, ...output };
+}
 
 const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
 
@@ -49,6 +58,7 @@ function definePut(putCommand: Command, io: CliIo): void {
     .option('--unsecure-http', 'serve this job without any authentication', false)
     .addOption(outputOption())
     .action(async (id: string, options: PutOptions, command: Command) => {
+      const { validateJobSpec, withStores, settingsFor, render, jobView } = await actionModules();
       const spec: JobSpec = {
         id,
         upstream: options.upstream,
@@ -69,6 +79,7 @@ function defineGet(getCommand: Command, io: CliIo): void {
     .argument('<id>', 'job id')
     .addOption(outputOption())
     .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      const { assertJobId, withStores, settingsFor, render, jobView } = await actionModules();
       assertJobId(id);
       const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.get(id));
       io.stdout(render(jobView(record), options.output));
@@ -81,6 +92,7 @@ function defineList(listCommand: Command, io: CliIo): void {
     .description('list every job')
     .addOption(outputOption())
     .action(async (options: { output: OutputFormat }, command: Command) => {
+      const { withStores, settingsFor, render, jobView } = await actionModules();
       const records = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.list());
       const views = [];
       for (const record of records) {
@@ -97,6 +109,7 @@ function defineDelete(deleteCommand: Command, io: CliIo): void {
     .description('remove a job: its URLs answer 404 at once')
     .argument('<id>', 'job id')
     .action(async (id: string, _options: unknown, command: Command) => {
+      const { assertJobId, withStores, settingsFor } = await actionModules();
       assertJobId(id);
       await withStores(settingsFor(command, io.env), (stores) => stores.jobs.delete(id));
       io.stderr(`job ${id} deleted\n`);

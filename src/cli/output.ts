@@ -1,8 +1,8 @@
 import { Document, Scalar, visit } from 'yaml';
+import type { OutputFormat } from './output-format.js';
 import { escapeInvisibleExceptNewline, INVISIBLE, jsonEscape } from './terminal.js';
 
-export type OutputFormat = 'yaml' | 'json';
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ['yaml', 'json'];
+export { OUTPUT_FORMATS, type OutputFormat } from './output-format.js';
 
 /**
  * Renders a document as YAML (the default) or as one JSON document that jq can read. A string

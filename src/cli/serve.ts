@@ -1,9 +1,5 @@
 import { Command } from 'commander';
-import { loadSettings } from '../config/load.js';
 import cluster from 'node:cluster';
-import { runPrimary, runWorker, workerCount } from '../cluster/workers.js';
-import { resolveSettings } from '../config/resolve.js';
-import { startJobgate } from '../server.js';
 import type { GlobalOptions } from './context.js';
 import type { CliIo } from './context.js';
 
@@ -24,6 +20,14 @@ export function serveCommand(io: CliIo): Command {
     .option('--workers <n|auto>', 'run n worker processes sharing the port (auto: one per CPU); the primary serves the admin listener')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<ServeOptions>();
+      // The proxy's modules (undici, pino, prom-client, jose, the settings' schema) load here, not
+      // with the command's definition: `jobgate --help` and the admin commands start without them.
+      const [{ loadSettings }, { runPrimary, runWorker, workerCount }, { resolveSettings }, { startJobgate }] = await Promise.all([
+        import('../config/load.js'),
+        import('../cluster/workers.js'),
+        import('../config/resolve.js'),
+        import('../server.js'),
+      ]);
       const settings = loadSettings({
         file: options.config,
         env: io.env,

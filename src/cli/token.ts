@@ -1,10 +1,19 @@
 import { Command, Option } from 'commander';
-import { ROLES, tokenView } from '../tokens/record.js';
-import { assertTokenId, validateNewToken } from '../tokens/store.js';
+import { ROLES } from '../tokens/record.js';
 import type { CliIo } from './context.js';
-import { settingsFor, withStores } from './stores.js';
-import { OUTPUT_FORMATS, render, type OutputFormat } from './output.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './output-format.js';
 import { terminalLine } from './terminal.js';
+
+/** What the actions need (Redis, the settings' schema, YAML), loaded when one runs: `jobgate --help` does without. */
+async function actionModules() {
+  const [record, store, stores, output] = await Promise.all([
+    import('../tokens/record.js'),
+    import('../tokens/store.js'),
+    import('./stores.js'),
+    import('./output.js'),
+  ]);
+  return { ...record, ...store, ...stores, ...output };
+}
 
 const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
 
@@ -28,6 +37,7 @@ function defineCreate(createCommand: Command, io: CliIo): void {
     .option('-l, --label-selector <selector>', 'only jobs whose labels match are reachable (Kubernetes syntax, e.g. team=a)', '')
     .addOption(outputOption())
     .action(async (name: string, options: { role: string; labelSelector: string; output: OutputFormat }, command: Command) => {
+      const { validateNewToken, withStores, settingsFor, render, tokenView } = await actionModules();
       const input = { name, role: options.role, labelSelector: options.labelSelector };
       validateNewToken(input);
       const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.create(input));
@@ -41,6 +51,7 @@ function defineList(listCommand: Command, io: CliIo): void {
     .description('list every token (without values)')
     .addOption(outputOption())
     .action(async (options: { output: OutputFormat }, command: Command) => {
+      const { withStores, settingsFor, render, tokenView } = await actionModules();
       const records = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.list());
       const views = [];
       for (const record of records) {
@@ -58,6 +69,7 @@ function defineGet(getCommand: Command, io: CliIo): void {
     .argument('<id>', "token's id")
     .addOption(outputOption())
     .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      const { assertTokenId, withStores, settingsFor, render, tokenView } = await actionModules();
       assertTokenId(id);
       const record = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.get(id));
       io.stdout(render(tokenView(record), options.output));
@@ -71,6 +83,7 @@ function defineRenew(renewCommand: Command, io: CliIo): void {
     .argument('<id>', "token's id")
     .addOption(outputOption())
     .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
+      const { assertTokenId, withStores, settingsFor, render, tokenView } = await actionModules();
       assertTokenId(id);
       const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.renew(id));
       io.stdout(render(tokenView(issued.record, issued.value), options.output));
@@ -83,6 +96,7 @@ function defineDelete(deleteCommand: Command, io: CliIo): void {
     .description('delete a token; its value stops working at once')
     .argument('<id>', "token's id")
     .action(async (id: string, _options: unknown, command: Command) => {
+      const { assertTokenId, withStores, settingsFor } = await actionModules();
       assertTokenId(id);
       await withStores(settingsFor(command, io.env), (stores) => stores.tokens.delete(id));
       io.stderr(`token ${id} deleted\n`);
