@@ -13,7 +13,7 @@ interface GenerateOptions {
 
 /** `jobgate keys generate`: a new private key for signing X-Jobgate-Assertion. */
 export function keysCommand(io: CliIo): Command {
-  const keys = new Command('keys').description('keys that sign X-Jobgate-Assertion (see "Signed assertion" in the README)');
+  const keys = new Command('keys').description('keys that sign X-Jobgate-Assertion (see "Signed identity for upstreams" in the README)');
   keys
     .command('generate')
     .description('write a new private key (PKCS#8 PEM or JWK) for JOBGATE_ASSERTION_KEY_FILES or JOBGATE_ASSERTION_KEYS')
