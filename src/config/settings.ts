@@ -336,8 +336,9 @@ export const SETTINGS = {
   },
   authzTrusted: {
     env: 'JOBGATE_AUTHZ_TRUSTED',
-    default: '127.0.0.0/8,::1/128',
-    accepts: 'CIDR blocks, comma-separated, of the proxies whose X-Forwarded-* the decision endpoint believes',
+    // A list, as config/jobgate.yaml writes it; the environment gives the same as 127.0.0.0/8,::1/128.
+    default: ['127.0.0.0/8', '::1/128'],
+    accepts: 'CIDR blocks, comma-separated (a YAML list in the config file), of the proxies whose X-Forwarded-* the decision endpoint believes',
     schema: commaList(parsedBy(parseCidr)),
   },
   drainTimeoutMs: {

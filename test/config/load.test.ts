@@ -301,6 +301,24 @@ t.test('config/jobgate.yaml documents every setting and loads to the defaults', 
   t.match(loadSettings({ file: SHIPPED_CONFIG }), KNOWN_DEFAULTS);
 });
 
+t.test('config/jobgate.yaml writes authzTrusted as the YAML list its comment promises; the string form still loads the same', async (t) => {
+  const text = readFileSync(SHIPPED_CONFIG, 'utf8');
+  const shipped = (parseYaml(text) as Record<string, unknown>).authzTrusted;
+  t.ok(Array.isArray(shipped), `authzTrusted is a YAML list in the shipped file: ${JSON.stringify(shipped)}`);
+  t.match(text, /^# JOBGATE_AUTHZ_TRUSTED: .*\(a YAML list here\)/m, 'as its comment says');
+  const loopback = [
+    { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '::1', prefix: 128, family: 'ipv6' },
+  ];
+  t.same(loadSettings({ file: SHIPPED_CONFIG }).authzTrusted, loopback, 'the shipped file loads to loopback');
+  const asString = configFile(text.replace(/^authzTrusted: .*$/m, 'authzTrusted: 127.0.0.0/8,::1/128'));
+  t.same(loadSettings({ file: asString }).authzTrusted, loopback, 'the comma-separated string, as earlier files wrote it');
+  const asBlockList = configFile(text.replace(/^authzTrusted: .*$/m, 'authzTrusted:\n  - 127.0.0.0/8\n  - ::1/128'));
+  t.same(loadSettings({ file: asBlockList }).authzTrusted, loopback, 'a block-style YAML list');
+  t.same(loadSettings({ env: { JOBGATE_AUTHZ_TRUSTED: '127.0.0.0/8,::1/128' } }).authzTrusted, loopback, 'the environment');
+  t.same(loadSettings().authzTrusted, loopback, 'the default');
+});
+
 t.test('the commented-out examples in config/jobgate.yaml are valid values', async (t) => {
   const text = readFileSync(SHIPPED_CONFIG, 'utf8');
   const uncommented = text.replace(/^# (jobDomain|sidecarJob|sidecarUpstream): /gm, '$1: ');
