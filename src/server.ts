@@ -8,6 +8,7 @@ import { InputError } from './errors.js';
 import { JobStore } from './jobs/store.js';
 import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
+import { sidecarUpstreamWarning } from './observability/sidecar-upstream.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { Forwarder } from './proxy/forward.js';
@@ -228,13 +229,14 @@ function watchRevocations(
 
 /** The readiness probe; returns why this instance is not ready (what /readyz answers). */
 function startReadiness(
-  { resolved, teardown, draining }: StartContext,
+  { resolved, logger, teardown, draining }: StartContext,
   redis: RedisClient,
   registry: CachedRegistry,
   invalidation: InvalidationSubscriber,
 ): (detailed?: boolean) => string[] {
   const { mode } = resolved;
-  const readiness = new ReadinessProbe(redis, registry, mode.kind === 'sidecar' ? mode.jobId : undefined);
+  const sidecar = mode.kind === 'sidecar' ? { jobId: mode.jobId, seen: sidecarUpstreamWarning(mode.jobId, mode.upstream, logger) } : undefined;
+  const readiness = new ReadinessProbe(redis, registry, sidecar);
   readiness.start();
   teardown.push({ stop: () => readiness.stop() });
   return (detailed = true) => {

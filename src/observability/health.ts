@@ -1,5 +1,12 @@
+import type { JobRecord } from '../jobs/record.js';
 import type { RedisClient } from '../redis/connect.js';
 import type { RecordSource } from '../registry/registry.js';
+
+/** Sidecar mode: the one job jobgate fronts, and who wants to see its record at each check. */
+export interface SidecarCheck {
+  readonly jobId: string;
+  readonly seen?: (job: JobRecord) => void;
+}
 
 /**
  * Readiness: Redis answers a PING (checked every second, and at once when the
@@ -14,10 +21,10 @@ export class ReadinessProbe {
   constructor(
     private readonly redis: RedisClient,
     private readonly registry: RecordSource,
-    private readonly sidecarJob: string | undefined,
+    private readonly sidecar: SidecarCheck | undefined,
     private readonly intervalMs = 1000,
   ) {
-    this.sidecarJobKnown = sidecarJob === undefined;
+    this.sidecarJobKnown = sidecar === undefined;
     redis.on('close', () => {
       this.redisAnswers = false;
     });
@@ -37,7 +44,7 @@ export class ReadinessProbe {
   reasons(detailed = true): string[] {
     const reasons: string[] = [];
     if (!this.redisAnswers || this.redis.status !== 'ready') reasons.push('redis is not answering');
-    if (!this.sidecarJobKnown) reasons.push(detailed ? `job ${this.sidecarJob} is not registered` : 'the sidecar job is not registered');
+    if (!this.sidecarJobKnown) reasons.push(detailed ? `job ${this.sidecar?.jobId} is not registered` : 'the sidecar job is not registered');
     return reasons;
   }
 
@@ -50,12 +57,12 @@ export class ReadinessProbe {
     } catch {
       this.redisAnswers = false;
     }
-    if (this.redisAnswers && this.sidecarJob !== undefined) {
+    const sidecar = this.sidecar;
+    if (this.redisAnswers && sidecar !== undefined) {
       // A malformed record counts as not registered: the sidecar cannot serve its job.
-      this.sidecarJobKnown = await this.registry.job(this.sidecarJob).then(
-        (job) => job !== undefined,
-        () => false,
-      );
+      const job = await this.registry.job(sidecar.jobId).catch(() => undefined);
+      this.sidecarJobKnown = job !== undefined;
+      if (job) sidecar.seen?.(job);
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.check(), this.intervalMs);
   }
