@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+import UndiciAgent from 'undici/lib/dispatcher/agent.js';
 import { navigationReply } from '../gate/refusal.js';
 import { ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { upstreamSetCookie } from '../session/cookie.js';
@@ -34,7 +35,7 @@ export class Forwarder {
     /** JOBGATE_UPSTREAM_COOKIE_DOMAIN=keep: Set-Cookie keeps its Domain attribute. */
     private readonly keepCookieDomain = false,
   ) {
-    this.agent = new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
+    this.agent = new UndiciAgent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
   }
 
   /**
