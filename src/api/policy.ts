@@ -3,8 +3,8 @@
  * order, first match wins. Patterns are compiled once at start-up; matching a request
  * allocates one array of segments and compiles nothing.
  */
-import { z } from 'zod';
 import { ROLES, isRole, type Role } from '../tokens/record.js';
+import * as z from '../util/zod.js';
 import { foldSegment, readsAsLiteral } from './path.js';
 
 /**
@@ -361,8 +361,8 @@ export function buildApiPolicy(configured: readonly ApiRule[] = []): CompiledApi
 
 /** One rule in the config file (YAML or JSON): `{method, path, role, scope}`, nothing else. */
 export const apiRuleSchema = z.strictObject({
-  method: z.string().min(1),
-  path: z.string().min(1),
+  method: z.string().check(z.minLength(1)),
+  path: z.string().check(z.minLength(1)),
   role: z.enum(ROLES),
   scope: z.enum(SCOPE_RULES),
 });
@@ -371,9 +371,11 @@ export const apiRuleSchema = z.strictObject({
  * The config-file form of the table: an array of {@link apiRuleSchema}, each pattern checked as
  * {@link compileApiRules} would (an issue at the rule's index names the problem).
  */
-export const apiRulesSchema = z.array(apiRuleSchema).superRefine((rules, ctx) => {
-  rules.forEach((rule, index) => {
-    const problem = apiRuleProblem(rule);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [index], message: problem });
-  });
-});
+export const apiRulesSchema = z.array(apiRuleSchema).check(
+  z.superRefine((rules, ctx) => {
+    rules.forEach((rule, index) => {
+      const problem = apiRuleProblem(rule);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [index], message: problem });
+    });
+  }),
+);

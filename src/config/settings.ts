@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { z } from 'zod';
 import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
 import { parseHostPort } from '../redis/topology.js';
 import { MIN_COOKIE_SECRET_LENGTH } from '../session/keys.js';
 import { parseCidr } from '../util/address-blocks.js';
+import * as z from '../util/zod.js';
 
 /** A listening address. */
 export interface ListenAddress {
@@ -12,62 +12,71 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-const listenAddress = z.string().transform((text, ctx): ListenAddress => {
-  const colon = text.lastIndexOf(':');
-  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(text.slice(colon + 1));
-  if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(text.slice(colon + 1))) {
-    ctx.addIssue({ code: 'custom', message: 'bad address' });
-    return z.NEVER;
-  }
-  return { host, port };
-});
+const listenAddress = z.pipe(
+  z.string(),
+  z.transform((text: string, ctx): ListenAddress => {
+    const colon = text.lastIndexOf(':');
+    const host = text.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(text.slice(colon + 1));
+    if (colon < 1 || !Number.isInteger(port) || port < 0 || port > 65535 || !/^\d+$/.test(text.slice(colon + 1))) {
+      ctx.issues.push({ code: 'custom', message: 'bad address', input: text });
+      return z.NEVER;
+    }
+    return { host, port };
+  }),
+);
 
 /** A whole number, from YAML or from digits in the environment (no blanks, exponents or hex). */
 const integer = (min: number, max: number) =>
-  z
-    .union([
-      z.number(),
-      z
-        .string()
-        .regex(/^\d{1,10}$/)
-        .transform(Number),
-    ])
-    .pipe(z.number().int().min(min).max(max));
-const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((text) => text === 'true' || text === '1')]);
-const redisUrl = z.string().refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text));
+  z.pipe(z.union([z.number(), z.pipe(z.string().check(z.regex(/^\d{1,10}$/)), z.transform(Number))]), z.number().check(z.int(), z.gte(min), z.lte(max)));
+const flag = z.union([
+  z.boolean(),
+  z.pipe(
+    z.enum(['true', 'false', '1', '0']),
+    z.transform((text) => text === 'true' || text === '1'),
+  ),
+]);
+const redisUrl = z.string().check(z.refine((text) => /^rediss?:\/\/[^\s]*$/.test(text) && URL.canParse(text)));
 /**
  * A list: a YAML list in the config file, or one comma-separated string (environment, flag or file;
  * `source` may allow the string only). Items are trimmed and empty ones dropped; at least one must
  * be left, and `item` must accept each.
  */
-const commaList = <T>(item: z.ZodType<T, string>, source: z.ZodType<string | string[]> = z.union([z.array(z.string()), z.string()])) =>
-  source.transform((value, ctx): T[] => {
-    const texts = typeof value === 'string' ? value.split(',') : value;
-    const items = texts
-      .map((text) => text.trim())
-      .filter((text) => text.length > 0)
-      .map((text) => item.safeParse(text));
-    if (items.length === 0 || items.some((parsed) => !parsed.success)) {
-      ctx.addIssue({ code: 'custom', message: 'bad list' });
-      return z.NEVER;
-    }
-    return items.map((parsed) => parsed.data as T);
-  });
+const commaList = <T>(item: z.ZodMiniType<T, string>, source: z.ZodMiniType<string | string[]> = z.union([z.array(z.string()), z.string()])) =>
+  z.pipe(
+    source,
+    z.transform((value: string | string[], ctx): T[] => {
+      const texts = typeof value === 'string' ? value.split(',') : value;
+      const items = texts
+        .map((text) => text.trim())
+        .filter((text) => text.length > 0)
+        .map((text) => item.safeParse(text));
+      if (items.length === 0 || items.some((parsed) => !parsed.success)) {
+        ctx.issues.push({ code: 'custom', message: 'bad list', input: value });
+        return z.NEVER;
+      }
+      return items.map((parsed) => parsed.data as T);
+    }),
+  );
 /** A string that `parse` reads; undefined from it refuses the string. */
 const parsedBy = <T>(parse: (text: string) => T | undefined) =>
-  z.string().transform((text, ctx): T => {
-    const value = parse(text);
-    if (value !== undefined) return value;
-    ctx.addIssue({ code: 'custom', message: 'not accepted' });
-    return z.NEVER;
-  });
+  z.pipe(
+    z.string(),
+    z.transform((text: string, ctx): T => {
+      const value = parse(text);
+      if (value !== undefined) return value;
+      ctx.issues.push({ code: 'custom', message: 'not accepted', input: text });
+      return z.NEVER;
+    }),
+  );
 const hostPortList = commaList(parsedBy(parseHostPort));
 const dnsName = z
-  .string()
-  .transform((text) => text.toLowerCase().replace(/^\.+|\.+$/g, ''))
-  .refine((text) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(text));
-const httpUrl = z.string().refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol));
+  .pipe(
+    z.string(),
+    z.transform((text: string) => text.toLowerCase().replace(/^\.+|\.+$/g, '')),
+  )
+  .check(z.refine((text) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(text)));
+const httpUrl = z.string().check(z.refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol)));
 
 /**
  * Every setting: its name in the config file, its environment variable, its default,
@@ -80,58 +89,46 @@ export const SETTINGS = {
     env: 'JOBGATE_REDIS_USERNAME',
     default: undefined,
     accepts: 'an ACL user name of 1 to 256 printable characters without spaces (overrides the user in JOBGATE_REDIS_URL)',
-    schema: z
-      .string()
-      .regex(/^[\x21-\x7e]{1,256}$/)
-      .optional(),
+    schema: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,256}$/))),
   },
   redisPassword: {
     env: 'JOBGATE_REDIS_PASSWORD',
     secret: true,
     default: undefined,
     accepts: 'a password of 1 to 512 characters without spaces or control characters (overrides the password in JOBGATE_REDIS_URL)',
-    schema: z
-      .string()
-      .regex(/^[^\s\p{Cc}]{1,512}$/u)
-      .optional(),
+    schema: z.optional(z.string().check(z.regex(/^[^\s\p{Cc}]{1,512}$/u))),
   },
   redisSentinels: {
     env: 'JOBGATE_REDIS_SENTINELS',
     default: undefined,
     accepts: 'Sentinel addresses, host:port, comma-separated (Redis Sentinel instead of the host of JOBGATE_REDIS_URL)',
-    schema: hostPortList.optional(),
+    schema: z.optional(hostPortList),
   },
   redisSentinelName: {
     env: 'JOBGATE_REDIS_SENTINEL_NAME',
     default: 'mymaster',
     accepts: 'the master group name the Sentinels monitor: 1 to 128 letters, digits, ".", "_" or "-"',
-    schema: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+    schema: z.string().check(z.regex(/^[A-Za-z0-9._-]{1,128}$/)),
   },
   redisSentinelPassword: {
     env: 'JOBGATE_REDIS_SENTINEL_PASSWORD',
     secret: true,
     default: undefined,
     accepts: 'the password of the Sentinels themselves: 1 to 512 characters without spaces or control characters',
-    schema: z
-      .string()
-      .regex(/^[^\s\p{Cc}]{1,512}$/u)
-      .optional(),
+    schema: z.optional(z.string().check(z.regex(/^[^\s\p{Cc}]{1,512}$/u))),
   },
   redisClusterNodes: {
     env: 'JOBGATE_REDIS_CLUSTER_NODES',
     default: undefined,
     accepts: 'Redis Cluster nodes to start from, host:port, comma-separated (Redis Cluster instead of the host of JOBGATE_REDIS_URL)',
-    schema: hostPortList.optional(),
+    schema: z.optional(hostPortList),
   },
   keyPrefix: {
     env: 'JOBGATE_KEY_PREFIX',
     // Unset means DEFAULT_KEY_PREFIX, or a hash-tagged prefix on Redis Cluster: see redisTopology().
     default: undefined,
     accepts: `a prefix of 1 to 64 printable characters without spaces (unset: ${DEFAULT_KEY_PREFIX}, or {jobgate}: with JOBGATE_REDIS_CLUSTER_NODES)`,
-    schema: z
-      .string()
-      .regex(/^[\x21-\x7e]{1,64}$/)
-      .optional(),
+    schema: z.optional(z.string().check(z.regex(/^[\x21-\x7e]{1,64}$/))),
   },
   listen: { env: 'JOBGATE_LISTEN', default: '0.0.0.0:8080', accepts: 'host:port, such as 0.0.0.0:8080 or [::]:8080', schema: listenAddress },
   adminListen: {
@@ -145,18 +142,15 @@ export const SETTINGS = {
     env: 'JOBGATE_JOB_DOMAIN',
     default: undefined,
     accepts: 'a DNS name such as job.example.com (job URLs are <job-id>.<jobDomain>)',
-    schema: dnsName.optional(),
+    schema: z.optional(dnsName),
   },
   sidecarJob: {
     env: 'JOBGATE_SIDECAR_JOB',
     default: undefined,
     accepts: 'a job id (lowercase letters, digits and "-", at most 63)',
-    schema: z
-      .string()
-      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
-      .optional(),
+    schema: z.optional(z.string().check(z.regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/))),
   },
-  sidecarUpstream: { env: 'JOBGATE_SIDECAR_UPSTREAM', default: undefined, accepts: 'an http:// or https:// URL', schema: httpUrl.optional() },
+  sidecarUpstream: { env: 'JOBGATE_SIDECAR_UPSTREAM', default: undefined, accepts: 'an http:// or https:// URL', schema: z.optional(httpUrl) },
   trustedHops: {
     env: 'JOBGATE_TRUSTED_HOPS',
     default: 0,
@@ -210,18 +204,23 @@ export const SETTINGS = {
     env: 'JOBGATE_API_HOST',
     default: undefined,
     accepts: 'one or more host names, comma-separated (requests with such a Host are training-API traffic)',
-    schema: commaList(
-      z
-        .string()
-        .transform((host) => host.toLowerCase())
-        .pipe(z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/)),
-    ).optional(),
+    schema: z.optional(
+      commaList(
+        z.pipe(
+          z.pipe(
+            z.string(),
+            z.transform((host: string) => host.toLowerCase()),
+          ),
+          z.string().check(z.regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/)),
+        ),
+      ),
+    ),
   },
   apiUpstream: {
     env: 'JOBGATE_API_UPSTREAM',
     default: undefined,
     accepts: 'an http:// or https:// URL: where training-API traffic goes (required with JOBGATE_API_HOST)',
-    schema: httpUrl.optional(),
+    schema: z.optional(httpUrl),
   },
   apiMaxBodyBytes: {
     env: 'JOBGATE_API_MAX_BODY_BYTES',
@@ -233,22 +232,25 @@ export const SETTINGS = {
     env: 'JOBGATE_API_RULES',
     default: undefined,
     accepts: 'a list of {method, path, role, scope} rules (YAML in the config file, JSON in the environment); see docs/api.md',
-    schema: z
-      .union([
+    schema: z.optional(
+      z.union([
         apiRulesSchema,
-        z
-          .string()
-          .transform((text, ctx) => {
-            try {
-              return JSON.parse(text) as unknown;
-            } catch {
-              ctx.addIssue({ code: 'custom', message: 'not JSON' });
-              return z.NEVER;
-            }
-          })
-          .pipe(apiRulesSchema),
-      ])
-      .optional(),
+        z.pipe(
+          z.pipe(
+            z.string(),
+            z.transform((text: string, ctx) => {
+              try {
+                return JSON.parse(text) as unknown;
+              } catch {
+                ctx.issues.push({ code: 'custom', message: 'not JSON', input: text });
+                return z.NEVER;
+              }
+            }),
+          ),
+          apiRulesSchema,
+        ),
+      ]),
+    ),
   },
   cacheSize: {
     env: 'JOBGATE_CACHE_SIZE',
@@ -286,7 +288,7 @@ export const SETTINGS = {
     default: undefined,
     accepts: 'one or more secrets of at least 32 characters, comma-separated (the first signs session cookies, all verify)',
     // A string also in the config file, not a YAML list.
-    schema: commaList(z.string().min(MIN_COOKIE_SECRET_LENGTH), z.string()).optional(),
+    schema: z.optional(commaList(z.string().check(z.minLength(MIN_COOKIE_SECRET_LENGTH)), z.string())),
   },
   sessionTtlSeconds: {
     env: 'JOBGATE_SESSION_TTL_SECONDS',
@@ -298,13 +300,13 @@ export const SETTINGS = {
     env: 'JOBGATE_PUBLIC_SCHEME',
     default: undefined,
     accepts: 'http or https: the scheme browsers use to reach jobgate (https makes session cookies Secure and __Host-)',
-    schema: z.enum(['http', 'https']).optional(),
+    schema: z.optional(z.enum(['http', 'https'])),
   },
   assertionIssuer: {
     env: 'JOBGATE_ASSERTION_ISSUER',
     default: 'jobgate',
     accepts: 'the iss claim of X-Jobgate-Assertion: 1 to 256 printable characters',
-    schema: z.string().regex(/^[\x21-\x7e]{1,256}$/),
+    schema: z.string().check(z.regex(/^[\x21-\x7e]{1,256}$/)),
   },
   assertionAlg: {
     env: 'JOBGATE_ASSERTION_ALG',
@@ -317,22 +319,19 @@ export const SETTINGS = {
     secret: true,
     default: undefined,
     accepts: 'one or more private keys: PEM (PKCS#8) blocks, or a JWK / JSON array of JWKs; the first signs, all are published',
-    schema: z
-      .string()
-      .refine((text) => text.includes('PRIVATE KEY-----') || /^\s*[[{]/.test(text))
-      .optional(),
+    schema: z.optional(z.string().check(z.refine((text) => text.includes('PRIVATE KEY-----') || /^\s*[[{]/.test(text)))),
   },
   assertionKeyFiles: {
     env: 'JOBGATE_ASSERTION_KEY_FILES',
     default: undefined,
     accepts: 'paths of existing private key files (PEM or JWK), comma-separated; read after JOBGATE_ASSERTION_KEYS',
-    schema: commaList(z.string().refine((path) => existsSync(path))).optional(),
+    schema: z.optional(commaList(z.string().check(z.refine((path) => existsSync(path))))),
   },
   authzListen: {
     env: 'JOBGATE_AUTHZ_LISTEN',
     default: undefined,
     accepts: 'host:port of the forward-auth decision endpoint (nginx auth_request, Traefik ForwardAuth), such as 127.0.0.1:9191',
-    schema: listenAddress.optional(),
+    schema: z.optional(listenAddress),
   },
   authzTrusted: {
     env: 'JOBGATE_AUTHZ_TRUSTED',

@@ -226,6 +226,23 @@ t.test('an invalid file value names the setting and the file; an invalid flag na
   t.match(errorOf(() => loadSettings({ file: configFile('keepAuthorization: yes\n') })).message, /keepAuthorization.*true or false/);
 });
 
+t.test('a bad API rule is named by its position and what is wrong with it, in words', async (t) => {
+  const rule = { method: 'GET', path: '/v1/x', role: 'read', scope: 'any' };
+  const unknownKey = errorOf(() => loadSettings({ file: configFile(`apiRules:\n  - ${JSON.stringify({ ...rule, extra: 1 })}\n`) }));
+  t.type(unknownKey, InputError);
+  t.match(
+    unknownKey.message,
+    /^invalid setting apiRules in .* \(JOBGATE_API_RULES\): .* is not accepted \(at 0: Unrecognized key: "extra"\); expected a list of/,
+  );
+
+  const emptyMethod = errorOf(() => loadSettings({ env: { JOBGATE_API_RULES: JSON.stringify([rule, { ...rule, method: '' }]) } })).message;
+  t.match(emptyMethod, /\(at 1\.method: Too small: expected string to have >=1 characters\)/);
+
+  const badPattern = errorOf(() => loadSettings({ env: { JOBGATE_API_RULES: JSON.stringify([{ ...rule, path: '/v1/x/{name}' }]) } })).message;
+  t.match(badPattern, /\(at 0: segment "\{name\}": "\{id\}" is the only placeholder, and it must be a whole segment\)/);
+  for (const message of [unknownKey.message, emptyMethod, badPattern]) t.notMatch(message, /Invalid input/, 'never a bare "Invalid input"');
+});
+
 t.test('only the source that wins is validated', async (t) => {
   const file = configFile('logLevel: loud\n');
   t.equal(loadSettings({ file, env: { JOBGATE_LOG_LEVEL: 'warn' } }).logLevel, 'warn', 'the env value wins, the file value is never used');
