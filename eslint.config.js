@@ -22,6 +22,18 @@ export default tseslint.config(
     rules: { 'max-lines-per-function': ['error', { max: 60 }] },
   },
   {
+    // The classic API (`zod`) bundles whole, every locale included (580 KB, some 30 ms of each
+    // start): schemas import src/util/zod.ts, zod/mini with its English messages loaded.
+    files: ['src/**/*.ts'],
+    ignores: ['src/util/zod.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['zod', 'zod/*'], message: 'import * as z from src/util/zod.ts instead (zod/mini, English messages loaded)' }] },
+      ],
+    },
+  },
+  {
     // tap queues `t.test(...)` subtests itself, so their promises are not left floating,
     // and an async test callback without an await is tap's idiom.
     files: ['test/**/*.ts'],
