@@ -28,3 +28,17 @@ export class NotFoundError extends Error {
 export class StoreUnavailableError extends Error {
   override readonly name = 'StoreUnavailableError';
 }
+
+/**
+ * A listener whose address another process holds. Not bad input (the same setting works once the
+ * port is free): exit code 1. The message names the setting, so that it says what to change.
+ */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  constructor(
+    readonly setting: string,
+    readonly address: string,
+  ) {
+    super(`${setting} ${address} is in use; stop what listens there or set ${setting} to another host:port`);
+  }
+}

@@ -3,8 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
 import type { ResolvedSettings } from './config/resolve.js';
-import type { ListenAddress } from './config/settings.js';
-import { InputError } from './errors.js';
+import { SETTINGS } from './config/settings.js';
 import { JobStore } from './jobs/store.js';
 import { createAdminServer } from './observability/admin.js';
 import { ReadinessProbe } from './observability/health.js';
@@ -16,6 +15,7 @@ import { jwksDocument } from './assertion/keys.js';
 import { AssertionSigner } from './assertion/signer.js';
 import { createAuthzServer } from './authz/endpoint.js';
 import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
+import { listenOn } from './http/listen.js';
 import { ApiAccess, Authenticator, Gate, JobRouter } from './gate/index.js';
 import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedisClient, KeySpace, type RedisClient } from './redis/index.js';
@@ -109,6 +109,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const proxy = createProxy(step, access, revocations.liveSockets);
   const authz = createAuthz(step, access);
   const addresses = await listenAll(resolved, { proxy: proxy.server, admin, authz });
+  warnOfEphemeralKeys(resolved, logger);
   logStarted(resolved, logger, addresses);
 
   return {
@@ -137,8 +138,10 @@ function openRedis({ resolved, logger, metrics, teardown }: StartContext): { red
   const { topology, settings } = resolved;
   const redis = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'commands');
   const subscriber = createRedisClient({ topology, commandTimeoutMs: settings.redisTimeoutMs }, 'subscriber');
+  let closing = false;
   teardown.push({
     close: () => {
+      closing = true;
       redis.disconnect();
       subscriber.disconnect();
     },
@@ -149,6 +152,9 @@ function openRedis({ resolved, logger, metrics, teardown }: StartContext): { red
   ] as const) {
     let lastError = '';
     connection.on('error', (error: Error) => {
+      // Closing fails what a connection under way still had pending ("Stream isn't writeable"):
+      // the consequence of the shutdown (or of a start that could not listen), not news.
+      if (closing) return;
       metrics.redisError();
       if (error.message !== lastError) logger.warn({ event: 'redis_error', connection: name, err: { message: error.message } }, 'redis connection error');
       lastError = error.message;
@@ -251,24 +257,12 @@ function startReadiness(
  * Who may pass: browser sessions, the gate every entry point asks (job routing, authentication,
  * the training API), and the assertion signer with its JWKS.
  */
-function openAccess({ resolved, logger }: StartContext, registry: CachedRegistry, failureLimiter: FailureCounter | undefined) {
+function openAccess({ resolved }: StartContext, registry: CachedRegistry, failureLimiter: FailureCounter | undefined) {
   const { settings, mode, api, cookieKeys, assertionKeys } = resolved;
-  if (cookieKeys.ephemeral) {
-    logger.warn(
-      { event: 'ephemeral_cookie_key' },
-      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
-    );
-  }
   const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
   const authenticator = new Authenticator(registry, failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
   const apiAccess = api && new ApiAccess(api, authenticator, registry);
   const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess);
-  if (assertionKeys.ephemeral) {
-    logger.warn(
-      { event: 'ephemeral_assertion_key', kid: assertionKeys.signing.kid },
-      'no assertion key configured (JOBGATE_ASSERTION_KEYS / JOBGATE_ASSERTION_KEY_FILES): signing X-Jobgate-Assertion with a per-process key; verifiers must fetch the JWKS again after every restart',
-    );
-  }
   const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
   const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
   return { gate, signer, jwks };
@@ -350,28 +344,32 @@ interface Addresses {
   readonly authzAddress: AddressInfo | undefined;
 }
 
-/** Opens the listeners that exist: a port that cannot be had is an InputError (exit 2). */
+/**
+ * Opens the listeners that exist. One that cannot be had fails the start with the setting that
+ * names it: PortInUseError (exit 1) when another process holds the port, else InputError (exit 2).
+ */
 async function listenAll(resolved: ResolvedSettings, servers: { proxy: Server; admin: Server | undefined; authz: Server | undefined }): Promise<Addresses> {
   const { settings, forwardAuth } = resolved;
-  try {
-    const proxyAddress = await listen(servers.proxy, settings.listen);
-    const adminAddress = servers.admin ? await listen(servers.admin, settings.adminListen) : { address: '', family: '', port: 0 };
-    const authzAddress = servers.authz && forwardAuth ? await listen(servers.authz, forwardAuth.listen) : undefined;
-    return { proxyAddress, adminAddress, authzAddress };
-  } catch (error) {
-    throw new InputError(`cannot listen: ${(error as Error).message}`);
-  }
+  const proxyAddress = await listenOn(servers.proxy, settings.listen, SETTINGS.listen.env);
+  const adminAddress = servers.admin ? await listenOn(servers.admin, settings.adminListen, SETTINGS.adminListen.env) : { address: '', family: '', port: 0 };
+  const authzAddress = servers.authz && forwardAuth ? await listenOn(servers.authz, forwardAuth.listen, SETTINGS.authzListen.env) : undefined;
+  return { proxyAddress, adminAddress, authzAddress };
 }
 
-async function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server.address() as AddressInfo;
+/** Keys made for this process only: said once the listeners are open, so that a start that fails says only why. */
+function warnOfEphemeralKeys({ cookieKeys, assertionKeys }: ResolvedSettings, logger: Logger): void {
+  if (cookieKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_cookie_key' },
+      'JOBGATE_COOKIE_SECRET is not set: browser sessions use a random key of this process, so they end when it restarts and do not work across instances',
+    );
+  }
+  if (assertionKeys.ephemeral) {
+    logger.warn(
+      { event: 'ephemeral_assertion_key', kid: assertionKeys.signing.kid },
+      'no assertion key configured (JOBGATE_ASSERTION_KEYS / JOBGATE_ASSERTION_KEY_FILES): signing X-Jobgate-Assertion with a per-process key; verifiers must fetch the JWKS again after every restart',
+    );
+  }
 }
 
 function logStarted({ mode }: ResolvedSettings, logger: Logger, { proxyAddress, adminAddress, authzAddress }: Addresses): void {

@@ -8,6 +8,10 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
+  /** Whether stdout is a terminal: a table may then be coloured. */
+  readonly stdoutIsTerminal?: boolean;
+  /** Whether stderr is a terminal: notes meant for a person at the keyboard are then printed. */
+  readonly stderrIsTerminal?: boolean;
 }
 
 export const EXIT_OK = 0;

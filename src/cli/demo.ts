@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Settings } from '../config/settings.js';
 import { startSampleJobs, type SampleJobs } from '../demo/jobs.js';
 import { portIsFree, startPrivateRedis } from '../demo/redis.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { InputError, NotFoundError, PortInUseError } from '../errors.js';
 import type { RunningJobgate } from '../server.js';
 import type { CliIo, GlobalOptions } from './context.js';
 import { terminalLine } from './terminal.js';
@@ -259,7 +259,7 @@ async function startDemoJobgate(options: DemoOptions, env: NodeJS.ProcessEnv, re
     return await attempt(await choose(options.port, DEFAULT_PORT), await choose(options.adminPort, DEFAULT_ADMIN_PORT));
   } catch (error) {
     // Taken between the check and the listen: any free port will do, unless both are forced.
-    if (!/EADDRINUSE/.test((error as Error).message) || (options.port !== undefined && options.adminPort !== undefined)) throw error;
+    if (!(error instanceof PortInUseError) || (options.port !== undefined && options.adminPort !== undefined)) throw error;
     return attempt(options.port ?? 0, options.adminPort ?? 0);
   }
 }

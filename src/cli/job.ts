@@ -1,22 +1,31 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
+import type { JobRecord } from '../jobs/record.js';
 import type { JobSpec } from '../jobs/store.js';
 import type { CliIo } from './context.js';
-import { OUTPUT_FORMATS, type OutputFormat } from './output-format.js';
+import { documentOutputOption, listOutputOption, requiredOption } from './options.js';
+import type { DocumentFormat, ListFormat } from './output-format.js';
 import { terminalLine } from './terminal.js';
 
 /** What the actions need (Redis, the settings' schema, YAML), loaded when one runs: `jobgate --help` does without. */
 async function actionModules() {
-  const [record, store, stores, output] = await Promise.all([
+  const [record, store, stores, output, table] = await Promise.all([
     import('../jobs/record.js'),
     import('../jobs/store.js'),
     import('./stores.js'),
     import('./output.js'),
+    import('./table.js'),
   ]);
-  return { ...record, ...store, ...stores, ...output };
+  return { ...record, ...store, ...stores, ...output, ...table };
 }
+type Modules = Awaited<ReturnType<typeof actionModules>>;
 
-const outputOption = () => new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('yaml');
+/** Jobs as YAML or JSON (a list is an array; one job, a document), or as a table. */
+function print(modules: Modules, jobs: JobRecord[] | JobRecord, format: ListFormat, io: CliIo): void {
+  const views = Array.isArray(jobs) ? jobs.map((record) => modules.jobView(record)) : modules.jobView(jobs);
+  if (format !== 'table') return io.stdout(modules.render(views, format));
+  io.stdout(modules.renderTable(modules.JOB_COLUMNS, Array.isArray(views) ? views : [views], modules.stdoutTakesColour(io)));
+}
 
 /** Collects repeated `key=value` flags into a map; a repeated key is an error, not a silent overwrite. */
 function collectPairs(flag: string) {
@@ -34,7 +43,7 @@ interface PutOptions {
   port?: Record<string, string>;
   label?: Record<string, string>;
   unsecureHttp?: boolean;
-  output: OutputFormat;
+  output: DocumentFormat;
 }
 
 /** `jobgate job ...`: the job registry that the proxy routes and authorizes with. */
@@ -52,11 +61,11 @@ function definePut(putCommand: Command, io: CliIo): void {
   putCommand
     .description('create or replace a job')
     .argument('<id>', 'job id (a DNS label): the job URL is <id>.<jobDomain>')
-    .requiredOption('--upstream <url>', "upstream URL of the job's default HTTP port")
+    .addOption(requiredOption(new Option('--upstream <url>', "upstream URL of the job's default HTTP port")))
     .option('--port <port=url>', 'upstream of another port, reached as <id>-<port>.<jobDomain> (repeatable)', collectPairs('--port'))
     .option('-l, --label <key=value>', 'label of the job, matched by token selectors (repeatable)', collectPairs('--label'))
     .option('--unsecure-http', 'serve this job without any authentication', false)
-    .addOption(outputOption())
+    .addOption(documentOutputOption())
     .action(async (id: string, options: PutOptions, command: Command) => {
       const { validateJobSpec, withStores, settingsFor, render, jobView } = await actionModules();
       const spec: JobSpec = {
@@ -77,12 +86,12 @@ function defineGet(getCommand: Command, io: CliIo): void {
   getCommand
     .description('show one job')
     .argument('<id>', 'job id')
-    .addOption(outputOption())
-    .action(async (id: string, options: { output: OutputFormat }, command: Command) => {
-      const { assertJobId, withStores, settingsFor, render, jobView } = await actionModules();
-      assertJobId(id);
-      const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.get(id));
-      io.stdout(render(jobView(record), options.output));
+    .addOption(listOutputOption())
+    .action(async (id: string, options: { output: ListFormat }, command: Command) => {
+      const modules = await actionModules();
+      modules.assertJobId(id);
+      const record = await modules.withStores(modules.settingsFor(command, io.env), (stores) => stores.jobs.get(id));
+      print(modules, record, options.output, io);
     });
 }
 
@@ -90,16 +99,16 @@ function defineGet(getCommand: Command, io: CliIo): void {
 function defineList(listCommand: Command, io: CliIo): void {
   listCommand
     .description('list every job')
-    .addOption(outputOption())
-    .action(async (options: { output: OutputFormat }, command: Command) => {
-      const { withStores, settingsFor, render, jobView } = await actionModules();
-      const records = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.list());
-      const views = [];
+    .addOption(listOutputOption())
+    .action(async (options: { output: ListFormat }, command: Command) => {
+      const modules = await actionModules();
+      const records = await modules.withStores(modules.settingsFor(command, io.env), (stores) => stores.jobs.list());
+      const valid: JobRecord[] = [];
       for (const record of records) {
         if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${terminalLine(record.message)}\n`);
-        else views.push(jobView(record));
+        else valid.push(record);
       }
-      io.stdout(render(views, options.output));
+      print(modules, valid, options.output, io);
     });
 }
 

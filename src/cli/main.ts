@@ -1,12 +1,19 @@
 import { Command, CommanderError } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './context.js';
+import { checkRequiredOptions } from './options.js';
 import { terminalLine, terminalLines } from './terminal.js';
 
 const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
   env: process.env,
+  get stdoutIsTerminal() {
+    return process.stdout.isTTY === true;
+  },
+  get stderrIsTerminal() {
+    return process.stderr.isTTY === true;
+  },
 };
 
 /**
@@ -47,7 +54,10 @@ export async function buildProgram(io: CliIo, only?: CommandName): Promise<Comma
     .option('--redis-url <url>', 'Redis URL (env JOBGATE_REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(commanderErrorLine(text)) });
-  program.hook('preAction', (_program, action) => warnOfCommandLinePassword(action.optsWithGlobals<{ redisUrl?: string }>().redisUrl, io));
+  program.hook('preAction', (_program, action) => {
+    checkRequiredOptions(action);
+    warnOfCommandLinePassword(action.optsWithGlobals<{ redisUrl?: string }>().redisUrl, io);
+  });
   const names = only === undefined ? (Object.keys(COMMANDS) as CommandName[]) : [only];
   for (const command of await Promise.all(names.map((name) => COMMANDS[name](io)))) program.addCommand(command);
   // Every command reports its own errors through the same exit path below.

@@ -1,15 +1,13 @@
 import { Document, Scalar, visit } from 'yaml';
-import type { OutputFormat } from './output-format.js';
+import type { DocumentFormat } from './output-format.js';
 import { escapeInvisibleExceptNewline, INVISIBLE, jsonEscape } from './terminal.js';
-
-export { OUTPUT_FORMATS, type OutputFormat } from './output-format.js';
 
 /**
  * Renders a document as YAML (the default) or as one JSON document that jq can read. A string
  * holding a character a terminal does not show as itself (see INVISIBLE) is printed escaped, so
  * that a hostile record cannot rewrite the terminal, and the output still parses back to it.
  */
-export function render(document: unknown, format: OutputFormat): string {
+export function render(document: unknown, format: DocumentFormat): string {
   return format === 'json' ? renderJson(document) : renderYaml(document);
 }
 

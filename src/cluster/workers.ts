@@ -5,8 +5,9 @@ import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { jwksDocument, type AssertionKeys } from '../assertion/keys.js';
 import { resolveSettings, type ResolvedSettings } from '../config/resolve.js';
-import type { Settings } from '../config/settings.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
 import { InputError } from '../errors.js';
+import { listenOn } from '../http/listen.js';
 import { createAdminServer } from '../observability/admin.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { startJobgate, type RunningJobgate } from '../server.js';
@@ -62,13 +63,10 @@ export async function runPrimary(resolved: ResolvedSettings, count: number): Pro
   const admin = primaryAdminServer(pool, resolved.assertionKeys);
   pool.start();
   try {
-    await new Promise<void>((resolve, reject) => {
-      admin.once('error', reject);
-      admin.listen(settings.adminListen.port, settings.adminListen.host, resolve);
-    });
+    await listenOn(admin, settings.adminListen, SETTINGS.adminListen.env);
   } catch (error) {
     await pool.stop();
-    throw new InputError(`cannot listen: ${(error as Error).message}`);
+    throw error;
   }
   logger.info({ event: 'primary_started', workers: count, admin: `${settings.adminListen.host}:${settings.adminListen.port}` }, 'jobgate primary is running');
 

@@ -182,6 +182,7 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
     ['upstream with credentials', ['job', 'put', 'j', '--upstream', 'http://user:pass@u/']],
     ['upstream with a query', ['job', 'put', 'j', '--upstream', 'http://u/?a=1']],
     ['missing --upstream', ['job', 'put', 'j']],
+    ['mistyped --upstream', ['job', 'put', 'j', '-l', 'team=a', '--upstrem', 'http://u']],
     ['missing id', ['job', 'put', '--upstream', 'http://u']],
     ['uppercase id', ['job', 'put', 'Job', '--upstream', 'http://u']],
     ['reserved label', ['job', 'put', 'j', '--upstream', 'http://u', '-l', 'jobgate/id=other']],
@@ -204,7 +205,8 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
   t.match(stderrOf('ftp upstream'), /invalid upstream "ftp:\/\/u\/"/);
   t.match(stderrOf('reserved label'), /reserved prefix "jobgate\/"/);
   t.match(stderrOf('duplicate --label'), /--label "team" is given twice/);
-  t.match(stderrOf('missing --upstream'), /--upstream/);
+  t.equal(stderrOf('missing --upstream'), "jobgate: required option '--upstream <url>' not specified\n");
+  t.equal(stderrOf('mistyped --upstream'), "jobgate: unknown option '--upstrem' (Did you mean --upstream?)\n", 'the mistyped option, not the missing one');
   t.match(stderrOf('uppercase id'), /invalid job id "Job"/);
 
   t.same(await keysUnder(admin, keys), keysBefore, 'no key was added');
@@ -346,4 +348,50 @@ t.test('--help on every job command exits 0 and prints its usage', async (t) => 
   }
   const put = results[1]?.stdout ?? '';
   for (const flag of ['--upstream', '--port', '--label', '--unsecure-http', '--output']) t.match(put, flag, `put --help mentions ${flag}`);
+});
+
+t.test('-o table on list and get: id, labels, upstream host, ports, unsecureHttp, aligned; no colour off a terminal', async (t) => {
+  const { env } = fresh();
+  for (const args of [
+    [
+      'notebook',
+      '--upstream',
+      'http://10.0.0.5:8888',
+      '-l',
+      'team=a',
+      '-l',
+      'env=dev',
+      '--port',
+      '6006=http://10.0.0.5:6006',
+      '--port',
+      '8080=http://10.0.0.5:8080',
+    ],
+    ['model', '--upstream', 'https://model.internal/v1', '--unsecure-http'],
+  ]) {
+    succeeded(t, await runCli(['job', 'put', ...args], env), `put ${args[0]}`);
+  }
+  const list = await runCli(['job', 'list', '-o', 'table'], env);
+  succeeded(t, list, 'list -o table');
+  t.equal(
+    list.stdout,
+    [
+      'ID         LABELS           UPSTREAM         PORTS       UNSECURE-HTTP',
+      'model      <none>           model.internal   <none>      true',
+      'notebook   team=a,env=dev   10.0.0.5:8888    6006,8080   false',
+      '',
+    ].join('\n'),
+    'sorted by id, aligned, without escape sequences: stdout is a pipe',
+  );
+  const get = await runCli(['job', 'get', 'notebook', '-o', 'table'], env);
+  succeeded(t, get, 'get -o table');
+  t.equal(get.stdout, 'ID         LABELS           UPSTREAM        PORTS       UNSECURE-HTTP\nnotebook   team=a,env=dev   10.0.0.5:8888   6006,8080   false\n');
+  t.match(
+    parseYaml((await runCli(['job', 'get', 'notebook'], env)).stdout),
+    { id: 'notebook', spec: { upstream: 'http://10.0.0.5:8888/' } },
+    'YAML stays the default',
+  );
+  const empty = fresh();
+  t.equal((await runCli(['job', 'list', '-o', 'table'], empty.env)).stdout, 'ID   LABELS   UPSTREAM   PORTS   UNSECURE-HTTP\n', 'no job: the header alone');
+  const refused = await runCli(['job', 'put', 'x', '--upstream', 'http://u', '-o', 'table'], env);
+  failed(t, refused, 2, 'put -o table');
 });

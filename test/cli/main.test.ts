@@ -32,7 +32,7 @@ t.test('an argument echoed in an error is shown escaped, on one line', async (t)
   const cases: Array<[string, string[], string]> = [
     ['unknown command', ['token', hostile], `unknown command '${hostile}'`],
     ['unknown option', ['token', 'list', `--${hostile}`], `unknown option '--${hostile}'`],
-    ['bad token id', ['token', 'get', hostile], `invalid token id "${hostile}"`],
+    ['bad token id or name', ['token', 'get', hostile], `invalid token id or name "${hostile}"`],
     ['bad job id', ['job', 'get', hostile], `invalid job id "${hostile}"`],
     ['bad label flag', ['job', 'put', 'j', '--upstream', 'http://u', '-l', hostile], `invalid --label "${hostile}"`],
   ];

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer } from 'node:net';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,4 +84,47 @@ t.test('bad settings stop start-up with exit 2 and a message naming the setting'
   const flag = await runCli(['serve', '--listen', 'x:y'], { JOBGATE_JOB_DOMAIN: 'job.test' });
   t.equal(flag.code, 2);
   t.match(flag.stderr, /invalid setting --listen \(JOBGATE_LISTEN\): "x:y"/);
+});
+
+t.test('a busy port stops start-up with one line naming the setting, exit 1, and nothing else', async (t) => {
+  // Redis is up, so its connections are under way when the listener fails: closing them must stay quiet.
+  const redis = await RedisServer.start();
+  const busy = createNetServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    busy.close();
+    await redis.stop();
+  });
+  const taken = `127.0.0.1:${(busy.address() as { port: number }).port}`;
+  const free = async () => `127.0.0.1:${await freePort()}`;
+  const cases: Array<[string, Record<string, string>]> = [
+    ['JOBGATE_LISTEN', { JOBGATE_LISTEN: taken, JOBGATE_ADMIN_LISTEN: await free() }],
+    ['JOBGATE_ADMIN_LISTEN', { JOBGATE_LISTEN: await free(), JOBGATE_ADMIN_LISTEN: taken }],
+    ['JOBGATE_AUTHZ_LISTEN', { JOBGATE_LISTEN: await free(), JOBGATE_ADMIN_LISTEN: await free(), JOBGATE_AUTHZ_LISTEN: taken }],
+  ];
+  for (const [setting, listeners] of cases) {
+    const result = await runCli(['serve'], { JOBGATE_REDIS_URL: redis.url, JOBGATE_JOB_DOMAIN: 'job.test', ...listeners });
+    t.equal(result.code, 1, `${setting}: exit 1`);
+    t.equal(
+      result.stderr,
+      `jobgate: ${setting} ${taken} is in use; stop what listens there or set ${setting} to another host:port\n`,
+      `${setting}: one line naming it`,
+    );
+    t.equal(result.stdout, '', `${setting}: no log line (no Redis error from closing, no warning about keys)`);
+  }
+  const flag = await runCli(['serve', '--listen', taken], { JOBGATE_REDIS_URL: redis.url, JOBGATE_JOB_DOMAIN: 'job.test', JOBGATE_ADMIN_LISTEN: await free() });
+  t.equal(flag.code, 1, '--listen: exit 1');
+  t.match(flag.stderr, /^jobgate: JOBGATE_LISTEN [^\n]* is in use;[^\n]*\n$/, '--listen: the same line');
+});
+
+t.test('a listener address that cannot work here is bad input: exit 2, naming the setting', async (t) => {
+  // 192.0.2.0/24 is TEST-NET-1: never an address of this machine.
+  const result = await runCli(['serve'], {
+    JOBGATE_REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+    JOBGATE_JOB_DOMAIN: 'job.test',
+    JOBGATE_LISTEN: '192.0.2.1:8080',
+  });
+  t.equal(result.code, 2);
+  t.equal(result.stderr, 'jobgate: JOBGATE_LISTEN 192.0.2.1:8080: 192.0.2.1 is not an address of this machine\n');
+  t.equal(result.stdout, '');
 });

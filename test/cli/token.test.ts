@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { withStores } from '../../src/cli/stores.js';
 import { loadSettings } from '../../src/config/load.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { mintToken, parseToken, TOKEN_LENGTH, type ParsedToken } from '../../src/tokens/format.js';
 import { TokenStore } from '../../src/tokens/store.js';
-import { failed, hiddenCharacters, runCli, succeeded, type CliResult } from '../helpers/cli.js';
+import { failed, hiddenCharacters, runCli, runCliInTerminal, succeeded, type CliResult } from '../helpers/cli.js';
 import { keysUnder, RedisServer } from '../helpers/redis.js';
 
 // The CLI runs from bin/jobgate.js, which loads dist/: `npm run build` first (npm test does).
@@ -80,15 +80,34 @@ t.test('create prints the token as YAML by default, once with its value', async 
 
 t.test('-o json prints one JSON document', async (t) => {
   const { env, store } = fresh();
-  const result = await runCli(['token', 'create', 'reader', '-r', 'read', '-o', 'json'], env);
+  const result = await runCli(['token', 'create', 'reader', '-r', 'read', '-l', 'team=a', '-o', 'json'], env);
   succeeded(t, result, 'create -o json');
   const printed = JSON.parse(result.stdout) as PrintedToken;
-  t.same(printed.spec, { name: 'reader', role: 'read', labelSelector: '' }, 'no selector: unscoped');
+  t.same(printed.spec, { name: 'reader', role: 'read', labelSelector: 'team=a' });
   t.equal(printed.status.version, 1);
   t.match(await store.resolve(mustParse(printed.status.value ?? '')), { id: printed.id, role: 'read' });
-  const long = await runCli(['token', 'create', 'reader', '-r', 'read', '--output', 'json'], env);
+  const long = await runCli(['token', 'create', 'reader', '-r', 'read', '-l', 'team=a', '--output', 'json'], env);
   succeeded(t, long, 'create --output json');
   t.ok(JSON.parse(long.stdout));
+});
+
+const UNSCOPED = 'jobgate: warning: this token reaches every job; scope it with -l\n';
+
+t.test('create without -l says on stderr that the token reaches every job; stdout stays the document', async (t) => {
+  const { env, store } = fresh();
+  for (const [what, args] of [
+    ['no -l, JSON', ['-o', 'json']],
+    ['no -l, YAML', []],
+    ['an empty -l', ['-l', ' ', '-o', 'json']],
+  ] as const) {
+    const result = await runCli(['token', 'create', 'everywhere', '-r', 'operator', ...args], env);
+    t.equal(result.code, 0, `${what}: exit 0`);
+    t.equal(result.stderr, UNSCOPED, `${what}: the warning, alone on stderr`);
+    const printed = ((args as readonly string[]).includes('json') ? JSON.parse(result.stdout) : parseYaml(result.stdout)) as PrintedToken;
+    t.same(printed.spec, { name: 'everywhere', role: 'operator', labelSelector: '' }, `${what}: the unscoped token, as before`);
+    t.match(await store.resolve(mustParse(printed.status.value ?? '')), { id: printed.id }, `${what}: its value works`);
+  }
+  succeeded(t, await runCli(['token', 'create', 'scoped', '-r', 'read', '-l', 'team=a'], env), 'with a selector: no warning');
 });
 
 t.test('list and get never print the value', async (t) => {
@@ -190,10 +209,12 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
     ['missing role', ['token', 'create', 'x']],
     ['bad output format', ['token', 'create', 'x', '-r', 'read', '-o', 'xml']],
     ['unknown option', ['token', 'create', 'x', '-r', 'read', '--bogus']],
+    ['mistyped option', ['token', 'create', 'x', '--rol', 'read']],
+    ['mistyped option, no name', ['token', 'create', '--rol', 'read']],
     ['unknown command', ['token', 'frobnicate']],
-    ['bad id for get', ['token', 'get', 'nope']],
+    ['neither id nor name for get', ['token', 'get', 'a\u0007b']],
+    ['neither id nor name for delete', ['token', 'delete', '']],
     ['bad id for renew', ['token', 'renew', 'nope']],
-    ['uppercase id', ['token', 'get', mintToken().id.toUpperCase()]],
     ['missing id', ['token', 'get']],
     ['bad --redis-url', ['--redis-url', 'http://127.0.0.1:6379', 'token', 'create', 'x', '-r', 'read']],
     ['bad JOBGATE_REDIS_URL', ['token', 'create', 'x', '-r', 'read'], { JOBGATE_REDIS_URL: 'not a url' }],
@@ -204,8 +225,14 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
   const stderrOf = (what: string): string => results[cases.findIndex(([name]) => name === what)]?.stderr ?? '';
   t.match(stderrOf('bad role'), /admin.*read, operator/, 'the message lists the roles');
   t.match(stderrOf('bad selector'), /label selector/, 'the message names the selector');
-  t.match(stderrOf('bad id for get'), /invalid token id "nope"/);
+  t.match(stderrOf('neither id nor name for get'), 'invalid token id or name "a\\u0007b": the name contains a control character');
+  t.match(stderrOf('neither id nor name for delete'), 'invalid token id or name "": the name is empty');
+  t.match(stderrOf('bad id for renew'), /invalid token id "nope"/);
   t.match(stderrOf('missing name'), /missing required argument 'name'/);
+  t.equal(stderrOf('missing role'), "jobgate: required option '-r, --role <role>' not specified\n");
+  // The mistyped option is what is wrong, not the --role it was meant to be.
+  t.equal(stderrOf('mistyped option'), "jobgate: unknown option '--rol' (Did you mean --role?)\n");
+  t.equal(stderrOf('mistyped option, no name'), "jobgate: unknown option '--rol' (Did you mean --role?)\n");
   t.match(stderrOf('bad JOBGATE_REDIS_URL'), /JOBGATE_REDIS_URL/, 'a bad setting is named');
   t.same(await keysUnder(admin, keys), [], 'nothing under the prefix');
   t.equal(await admin.dbsize(), sizeBefore, 'nothing anywhere in Redis');
@@ -214,7 +241,7 @@ t.test('bad input: exit 2, one line on stderr, nothing written', async (t) => {
 t.test('bad input is reported as such even when Redis is down', async (t) => {
   const env = { JOBGATE_REDIS_URL: dead.url };
   failed(t, await runCli(['token', 'create', 'x', '-r', 'admin'], env), 2, 'bad role');
-  failed(t, await runCli(['token', 'get', 'nope'], env), 2, 'bad id');
+  failed(t, await runCli(['token', 'get', ''], env), 2, 'neither id nor name');
 });
 
 t.test('Redis unreachable: exit 1 with one line', async (t) => {
@@ -254,7 +281,7 @@ t.test('Redis unreachable: the CLI leaves no timer or socket behind, so the proc
 
 t.test('--redis-url and --key-prefix override the environment', async (t) => {
   const { keys } = fresh();
-  const ok = await runCli(['--redis-url', server.url, 'token', 'create', 'flagged', '-r', 'read', '-o', 'json'], {
+  const ok = await runCli(['--redis-url', server.url, 'token', 'create', 'flagged', '-r', 'read', '-l', 'team=a', '-o', 'json'], {
     JOBGATE_REDIS_URL: dead.url,
     JOBGATE_KEY_PREFIX: keys.prefix,
   });
@@ -279,7 +306,7 @@ t.test('--config reads the settings from a YAML file, below the environment', as
   const { keys } = fresh();
   const file = join(dir, 'jobgate.yaml');
   writeFileSync(file, `redisUrl: ${server.url}\nkeyPrefix: "${keys.prefix}"\n`);
-  const created = await runCli(['--config', file, 'token', 'create', 'from-file', '-r', 'read', '-o', 'json']);
+  const created = await runCli(['--config', file, 'token', 'create', 'from-file', '-r', 'read', '-l', 'team=a', '-o', 'json']);
   succeeded(t, created, 'create with --config');
   t.equal(await admin.sismember(keys.tokens, (JSON.parse(created.stdout) as PrintedToken).id), 1);
   failed(t, await runCli(['--config', file, 'token', 'list'], { JOBGATE_REDIS_URL: dead.url }), 1, 'the environment beats the file');
@@ -415,4 +442,192 @@ t.test('--help on every command exits 0 and prints its usage', async (t) => {
   const bare = await runCli([]);
   t.equal(bare.code, 0, 'no arguments prints the help');
   t.match(bare.stdout, /^Usage: jobgate /);
+});
+
+const SHOWN_ONCE =
+  /^jobgate: the value \(status\.value\) is shown only once, here: keep it now; a lost value cannot be read back, only replaced by `jobgate token renew ([0-9a-f-]{36})`$/m;
+
+t.test('create and renew say on a terminal that the value is shown only once; not when stderr is a pipe', async (t) => {
+  const { env, store } = fresh();
+  // Not a terminal: scripts get the document and an empty stderr.
+  const piped = await runCli(['token', 'create', 'piped', '-r', 'read', '-l', 'team=a', '-o', 'json'], env);
+  succeeded(t, piped, 'create, stderr a pipe');
+  const pipedId = (JSON.parse(piped.stdout) as PrintedToken).id;
+  succeeded(t, await runCli(['token', 'renew', pipedId], env), 'renew, stderr a pipe');
+
+  // A terminal, with the document sent to a file, as in `jobgate token create ... > token.yaml`.
+  const created = await runCliInTerminal(['token', 'create', 'typed', '-r', 'read', '-l', 'team=a'], env, 'stdout');
+  t.equal(created.code, 0, 'create: exit 0');
+  const printed = parseYaml(created.file) as PrintedToken;
+  t.match(await store.resolve(mustParse(printed.status.value ?? '')), { id: printed.id }, 'the file holds the token and its value');
+  t.equal(created.terminal.match(SHOWN_ONCE)?.[1], printed.id, 'the terminal is told, with the command that replaces the value');
+  t.equal(created.terminal.split('\n').length, 2, 'in one line');
+  t.notMatch(created.terminal, 'jgt_', 'the value itself stays in the file');
+
+  const renewed = await runCliInTerminal(['token', 'renew', printed.id, '-o', 'json'], env, 'stdout');
+  t.equal(renewed.code, 0, 'renew: exit 0');
+  t.equal((JSON.parse(renewed.file) as PrintedToken).status.version, 2, 'the file holds the renewed token');
+  t.equal(renewed.terminal.match(SHOWN_ONCE)?.[1], printed.id, 'renew says it too');
+
+  const unscoped = await runCliInTerminal(['token', 'create', 'wide', '-r', 'read'], env, 'stdout');
+  t.match(unscoped.terminal, SHOWN_ONCE, 'without -l: the note');
+  t.match(unscoped.terminal, UNSCOPED, 'and the warning');
+
+  const listed = await runCliInTerminal(['token', 'list'], env, 'stdout');
+  t.equal(listed.terminal, '', 'list says nothing of the kind');
+});
+
+/** The cells of a table, cut at the columns that its header starts; checks that every row keeps to them. */
+function tableCells(t: Test, text: string): string[][] {
+  t.equal(text.at(-1), '\n', 'the table ends with a line break');
+  const [header = '', ...rows] = text.slice(0, -1).split('\n');
+  const starts = [...header.matchAll(/\S+/g)].map((match) => match.index);
+  const cut = (line: string) => starts.map((start, i) => line.slice(start, starts[i + 1]).trimEnd());
+  for (const row of rows) {
+    t.ok(
+      starts.every((start) => start === 0 || row[start - 1] === ' '),
+      `every column starts where its header does: ${row}`,
+    );
+  }
+  return [cut(header), ...rows.map(cut)];
+}
+
+t.test('-o table on list and get: aligned columns, id, name, role, selector, created; no colour off a terminal', async (t) => {
+  const { env } = fresh();
+  const created: PrintedToken[] = [];
+  for (const [name, role, selector] of [
+    ['ci', 'operator', ''],
+    ['alice the analyst', 'read', 'team=a'],
+    ['b', 'read', 'env in (dev,prod),team!=x'],
+  ] as const) {
+    created.push(JSON.parse((await runCli(['token', 'create', name, '-r', role, '-l', selector, '-o', 'json'], env)).stdout) as PrintedToken);
+  }
+  const list = await runCli(['token', 'list', '-o', 'table'], env);
+  succeeded(t, list, 'list -o table');
+  t.notMatch(list.stdout, '\u001b', 'no escape sequence: stdout is a pipe');
+  t.notMatch(list.stdout, 'jgt_', 'no value');
+  const byId = [...created].sort((a, b) => a.id.localeCompare(b.id));
+  t.same(tableCells(t, list.stdout), [
+    ['ID', 'NAME', 'ROLE', 'SELECTOR', 'CREATED'],
+    ...byId.map((token) => [token.id, token.spec.name, token.spec.role, token.spec.labelSelector || '<every job>', token.createdAt]),
+  ]);
+  const alice = created[1]!;
+  const widest = 'alice the analyst'.length;
+  t.equal(
+    list.stdout.split('\n')[0],
+    `ID${' '.repeat(36 - 2)}   NAME${' '.repeat(widest - 4)}   ROLE${' '.repeat('operator'.length - 4)}   SELECTOR${' '.repeat('env in (dev,prod),team!=x'.length - 8)}   CREATED`,
+    'each column as wide as its widest cell, three spaces apart',
+  );
+
+  for (const reference of [alice.id, 'alice the analyst']) {
+    const get = await runCli(['token', 'get', reference, '-o', 'table'], env);
+    succeeded(t, get, `get ${reference} -o table`);
+    t.equal(
+      get.stdout,
+      `ID${' '.repeat(34)}   NAME${' '.repeat(13)}   ROLE   SELECTOR   CREATED\n${alice.id}   alice the analyst   read   team=a     ${alice.createdAt}\n`,
+      'one row under its header',
+    );
+  }
+  t.same(
+    parseYaml((await runCli(['token', 'list'], env)).stdout),
+    byId.map((token) => ({ ...token, status: { version: 1 } })),
+    'YAML stays the default',
+  );
+  const empty = fresh();
+  t.equal((await runCli(['token', 'list', '-o', 'table'], empty.env)).stdout, 'ID   NAME   ROLE   SELECTOR   CREATED\n', 'no token: the header alone');
+
+  const refused = await runCli(['token', 'create', 'x', '-r', 'read', '-o', 'table'], env);
+  failed(t, refused, 2, 'create -o table');
+  t.match(refused.stderr, 'Allowed choices are yaml, json', 'create prints a document, whose value a script reads');
+});
+
+t.test('-o table on a terminal: a bold header, unless NO_COLOR or TERM=dumb; the cells never carry escapes', async (t) => {
+  const { env, keys } = fresh();
+  const hostile = mintToken().id;
+  const at = '2024-01-01T00:00:00.000Z';
+  await admin
+    .multi()
+    .hset(keys.token(hostile), {
+      id: hostile,
+      name: 'ops\u202eexe\u009b2J\u0085x',
+      role: 'read',
+      labelSelector: '',
+      secretHash: 'ab'.repeat(32),
+      version: '1',
+      createdAt: at,
+      updatedAt: at,
+    })
+    .sadd(keys.tokens, hostile)
+    .exec();
+  const bold = await runCliInTerminal(['token', 'list', '-o', 'table'], env, 'stderr');
+  t.equal(bold.code, 0);
+  const [header, row] = bold.terminal.split('\n');
+  t.equal(
+    header,
+    `\u001b[1mID${' '.repeat(34)}   NAME${' '.repeat('ops\\u202eexe\\u009b2J\\u0085x'.length - 4)}   ROLE   SELECTOR      CREATED\u001b[0m`,
+    'the header is bold',
+  );
+  t.equal(row, `${hostile}   ops\\u202eexe\\u009b2J\\u0085x   read   <every job>   ${at}`, 'the name is shown escaped, on its row');
+  t.equal(bold.file, '', 'nothing on stderr');
+  const plainTerminals: Array<Record<string, string>> = [{ NO_COLOR: '1' }, { TERM: 'dumb' }];
+  for (const plain of plainTerminals) {
+    const result = await runCliInTerminal(['token', 'list', '-o', 'table'], { ...env, ...plain }, 'stderr');
+    t.equal(result.terminal, `${header!.slice(4, -4)}\n${row}\n`, `${JSON.stringify(plain)}: the same table without escapes`);
+  }
+});
+
+t.test('get and delete take a name when one token has it; ids keep working and win over names', async (t) => {
+  const { env, keys, store } = fresh();
+  const create = async (name: string, selector = 'team=a') =>
+    JSON.parse((await runCli(['token', 'create', name, '-r', 'read', '-l', selector, '-o', 'json'], env)).stdout) as PrintedToken;
+  const alice = await create('alice');
+  const twins = [await create('twin'), await create('twin')];
+  // A token named after another token's id: the id names that other token.
+  const impostor = await create(alice.id, 'team=b');
+
+  const byName = await runCli(['token', 'get', 'alice', '-o', 'json'], env);
+  succeeded(t, byName, 'get by name');
+  t.same(JSON.parse(byName.stdout), { ...alice, status: { version: 1 } }, 'the token named alice, without its value');
+
+  const byId = await runCli(['token', 'get', alice.id, '-o', 'json'], env);
+  succeeded(t, byId, 'get by id');
+  t.equal((JSON.parse(byId.stdout) as PrintedToken).id, alice.id, 'the id wins over a token of that name');
+
+  const ambiguous = await runCli(['token', 'get', 'twin'], env);
+  failed(t, ambiguous, 2, 'get of an ambiguous name');
+  const twinIds = twins.map((token) => token.id).sort();
+  t.equal(ambiguous.stderr, `jobgate: 2 tokens are named "twin": ${twinIds.join(', ')}; give the id instead\n`, 'the matching ids are listed');
+  const ambiguousDelete = await runCli(['token', 'delete', 'twin'], env);
+  failed(t, ambiguousDelete, 2, 'delete of an ambiguous name');
+  t.equal(ambiguousDelete.stderr, ambiguous.stderr);
+  t.same((await store.ids()).length, 4, 'nothing deleted');
+
+  const unknown = await runCli(['token', 'get', 'nobody'], env);
+  failed(t, unknown, 1, 'an unknown name');
+  t.equal(unknown.stderr, 'jobgate: token "nobody" not found: no token has that id or name\n');
+  const upper = mintToken().id.toUpperCase();
+  const uppercase = await runCli(['token', 'delete', upper], env);
+  failed(t, uppercase, 1, 'an id in uppercase');
+  t.equal(uppercase.stderr, `jobgate: token "${upper}" not found: no token has that id or name (a token id is written in lowercase)\n`);
+
+  // Deleting alice by id leaves the impostor, which is then reached by its name.
+  const deleted = await runCli(['token', 'delete', alice.id], env);
+  t.equal(deleted.stderr, `token ${alice.id} deleted\n`, 'delete by id');
+  t.equal(await admin.exists(keys.token(alice.id)), 0);
+  const impostorGet = await runCli(['token', 'get', alice.id, '-o', 'json'], env);
+  succeeded(t, impostorGet, 'the id of no token: the token of that name');
+  t.equal((JSON.parse(impostorGet.stdout) as PrintedToken).id, impostor.id);
+
+  const deletedByName = await runCli(['token', 'delete', 'twin'], env);
+  t.equal(deletedByName.code, 2, 'still ambiguous');
+  await store.delete(twins[0]!.id);
+  const single = await runCli(['token', 'delete', 'twin'], env);
+  t.equal(single.code, 0, 'delete by a name that is now unique: exit 0');
+  t.equal(single.stdout, '');
+  t.equal(single.stderr, `token ${twins[1]!.id} deleted\n`, 'names the id it deleted');
+  t.equal(await admin.exists(keys.token(twins[1]!.id)), 0, 'and the token is gone');
+  t.equal(await store.resolve(mustParse(twins[1]!.status.value ?? '')), undefined, 'its value stops working');
+  const again = await runCli(['token', 'delete', 'twin'], env);
+  failed(t, again, 1, 'delete by name again');
+  t.match(again.stderr, 'not found');
 });

@@ -136,7 +136,8 @@ t.test('serve --workers 2 whose workers cannot listen exits non-zero with their 
   });
   t.not(finished.code, undefined, 'the primary exits by itself');
   t.not(finished.code, 0, 'with a non-zero code');
-  t.match(finished.stderr, /^jobgate: cannot listen: .*EADDRINUSE/, "with the worker's message");
+  t.match(finished.stderr, new RegExp(`^jobgate: JOBGATE_LISTEN 127\\.0\\.0\\.1:${port} is in use;`), "with the worker's message");
+  t.equal(finished.code, 1, 'exit 1: the setting is fine, the port is taken');
   t.equal(finished.stderr.split('\n').filter((line) => line.startsWith('jobgate: ')).length, 1, 'once');
 });
 

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 
@@ -54,6 +56,41 @@ async function spawnCli(args: readonly string[], env: Record<string, string>, in
   child.stdin.end(input ?? '');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, stdout, stderr };
+}
+
+export interface TerminalResult {
+  readonly code: number | null;
+  /** What reached the terminal, with its line ends as \n. */
+  readonly terminal: string;
+  /** What reached the file that the other stream was redirected to. */
+  readonly file: string;
+}
+
+/**
+ * Runs the built `jobgate` binary as a person at a terminal would, with one stream redirected to
+ * a file (`jobgate token create ... > token.yaml`): the other one is a real pseudo-terminal, made
+ * by util-linux `script`, so that the CLI sees isTTY as it would in a terminal emulator.
+ */
+export async function runCliInTerminal(args: readonly string[], env: Record<string, string>, redirect: 'stdout' | 'stderr'): Promise<TerminalResult> {
+  const release = await slot();
+  const dir = await mkdtemp(join(tmpdir(), 'jobgate-terminal-'));
+  try {
+    const file = join(dir, redirect);
+    const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
+    const command = `${[process.execPath, JOBGATE_BIN, ...args].map(quote).join(' ')} ${redirect === 'stdout' ? '>' : '2>'} ${quote(file)}`;
+    const base: Record<string, string> = { PATH: process.env.PATH ?? '', TERM: 'xterm' };
+    if (process.env.NODE_V8_COVERAGE) base.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE;
+    // -q: no "Script started" lines; -e: the command's exit code; /dev/null: no typescript file.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let terminal = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (terminal += chunk));
+    child.stderr.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, terminal: terminal.replaceAll('\r\n', '\n'), file: await readFile(file, 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    release();
+  }
 }
 
 /** Asserts a successful run that printed nothing on stderr. */

@@ -2,7 +2,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import t from 'tap';
 import { loadSettings } from '../../src/config/load.js';
 import { resolveSettings } from '../../src/config/resolve.js';
-import { InputError } from '../../src/errors.js';
+import { PortInUseError } from '../../src/errors.js';
 import { connectRedis, createRedis } from '../../src/redis/index.js';
 import { startJobgate } from '../../src/server.js';
 import { JOB_DOMAIN, LogCapture, waitFor } from '../helpers/jobgate.js';
@@ -42,7 +42,10 @@ t.test('a start that cannot listen closes what it had opened, as close() does', 
     },
   });
   const log = new LogCapture();
-  await t.rejects(startJobgate(await resolveSettings(settings), { logDestination: log }), { constructor: InputError, message: /^cannot listen: .*EADDRINUSE/ });
+  await t.rejects(startJobgate(await resolveSettings(settings), { logDestination: log }), {
+    constructor: PortInUseError,
+    message: `JOBGATE_ADMIN_LISTEN 127.0.0.1:${(busy.address() as { port: number }).port} is in use; stop what listens there or set JOBGATE_ADMIN_LISTEN to another host:port`,
+  });
 
   const again = createNetServer();
   await listening(again, proxyPort);
@@ -53,5 +56,9 @@ t.test('a start that cannot listen closes what it had opened, as close() does', 
   t.notOk(
     log.lines.some((line) => line.event === 'started'),
     'it never said it started',
+  );
+  t.notOk(
+    log.lines.some((line) => line.event === 'redis_error' || String(line.event).startsWith('ephemeral_')),
+    'nor anything but why it stopped: no error from closing its own Redis connections, no warning about keys',
   );
 });
