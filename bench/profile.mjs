@@ -157,7 +157,9 @@ try {
   const latest = join(outDir, 'latest.json');
   if (existsSync(latest)) {
     const results = JSON.parse(readFileSync(latest, 'utf8'));
-    writeFileSync(join(root, 'docs/benchmarks.md'), markdown(results, { svg: svgChart(results), profilePath: join(outDir, 'profile.json') }));
+    const docsPath = join(root, 'docs/benchmarks.md');
+    const previous = existsSync(docsPath) ? readFileSync(docsPath, 'utf8') : undefined;
+    writeFileSync(docsPath, markdown(results, { svg: svgChart(results), profilePath: join(outDir, 'profile.json'), previous }));
     console.log('\nwrote bench/results/profile.json, bench/results/*.cpuprofile and docs/benchmarks.md');
   } else {
     console.log('\nwrote bench/results/profile.json and bench/results/*.cpuprofile');

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// jobgate's throughput benchmark (`npm run bench`; `npm run bench -- --quick` in CI).
-// Starts, each in its own process on 127.0.0.1: a trivial upstream, a bare http-proxy-3
-// pass-through, configurable-http-proxy, nginx + auth_request (when installed), and two
-// jobgate instances (a 10-token registry and a 1,000,000-token / 100,000-job one, each on
-// its own redis-server). Then runs every case in short bursts, rotating the order each
-// round, and prints requests/s, p50/p99 latency, ratios to the bare proxy and peak RSS.
+// jobgate's benchmark (`npm run bench`; `npm run bench -- --quick` in CI).
+// Throughput: starts, each in its own process on 127.0.0.1, a trivial upstream, a bare
+// http-proxy-3 pass-through, a minimal undici pass-through, configurable-http-proxy, nginx +
+// auth_request (when installed), and jobgate instances (a 10-token registry and a
+// 1,000,000-token / 100,000-job one, each on its own redis-server). Then runs every case in short
+// bursts, rotating the order each round, and prints requests/s, p50/p99 latency, ratios to the
+// bare proxy and peak RSS. Start-up and idle cost: the CLI's latency beside `node -e 0`, a
+// sidecar's time to ready and idle RSS, and jobgate's memory per idle WebSocket.
 // Full mode writes bench/results/latest.{json,svg} and docs/benchmarks.md; --quick writes
 // bench/results/quick.{json,svg,md}. See docs/benchmarks.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,9 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../dist/tokens/format.js';
 import { loadGenerator } from './lib/load.mjs';
-import { cpuSeconds, freePort, httpStatus, peakRss, Processes, sleep, tcpOpen, waitUntil } from './lib/proc.mjs';
+import { cpuSeconds, fileLimits, freePort, httpStatus, peakRss, Processes, sleep, tcpOpen, waitUntil } from './lib/proc.mjs';
 import { consoleTable, markdown, svgChart } from './lib/report.mjs';
-import { describeRegistry, KEY_PREFIX, mintTokens, putBenchJob, seedFiller, startRedis } from './lib/seed.mjs';
+import { describeRegistry, JOB_ID, KEY_PREFIX, mintTokens, putBenchJob, seedFiller, startRedis } from './lib/seed.mjs';
+import { cliLatency, median, sidecarStarts } from './lib/startup.mjs';
+import { stopClients, websocketMemory } from './lib/websockets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const here = (path) => join(root, path);
@@ -33,10 +37,13 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '32' },
     load: { type: 'string', default: 'auto' },
     only: { type: 'string' },
+    websockets: { type: 'string' },
     'jobgate-node-options': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+const THROUGHPUT_IDS = ['upstream', 'bare', 'undici', 'chp', 'nginx', 'nginx-jobgate', 'jg-valid', 'jg-invalid', 'jg-cold', 'jg-1m'];
+const OTHER_IDS = ['cli', 'sidecar', 'websocket'];
 if (flags.help) {
   console.log(`usage: npm run bench [-- options]
   --quick             every case once for 2 s, smaller large registry (CI: proves the harness works)
@@ -45,12 +52,24 @@ if (flags.help) {
   --warmup <s>        warm-up seconds per case before the rounds (full: 2)
   --connections <n>   keep-alive connections, the same for every case (32)
   --load <tool>       auto (wrk if installed, else autocannon), wrk or autocannon
-  --only <ids>        comma-separated case ids (upstream,bare,chp,nginx,nginx-jobgate,jg-valid,jg-invalid,jg-cold,jg-1m)
+  --websockets <n>    idle WebSockets held through one jobgate (full: 10000, quick: 200; fewer when
+                      jobgate's open-file limit cannot hold two descriptors each)
+  --only <ids>        comma-separated ids: throughput cases (${THROUGHPUT_IDS.join(',')})
+                      and start-up and memory parts (${OTHER_IDS.join(',')})
   --jobgate-node-options=<flags>
                       NODE_OPTIONS for the jobgate instances (default: the Dockerfile's ENV NODE_OPTIONS, so
                       that jobgate runs as its image does; --jobgate-node-options= runs it with Node's defaults)`);
   process.exit(0);
 }
+
+const only = flags.only?.split(',').map((id) => id.trim());
+const unknown = only?.filter((id) => ![...THROUGHPUT_IDS, ...OTHER_IDS].includes(id)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown --only id: ${unknown.join(', ')} (known: ${[...THROUGHPUT_IDS, ...OTHER_IDS].join(', ')})`);
+  process.exit(2);
+}
+const selected = (id) => !only || only.includes(id);
+const throughputSelected = THROUGHPUT_IDS.some(selected);
 
 const quick = flags.quick;
 const settings = {
@@ -64,6 +83,12 @@ const settings = {
   largeJobs: quick ? 1_000 : 100_000,
   coldTokens: quick ? 2_000 : 20_000,
   smallTokens: 10,
+  // Start-up and memory (issue 17): runs of each CLI command, sidecar starts, WebSockets.
+  cliRuns: quick ? 3 : 15,
+  sidecarStarts: quick ? 3 : 9,
+  idleMs: 3000,
+  webSockets: Number(flags.websockets ?? (quick ? 200 : 10_000)),
+  webSocketWarmup: quick ? 20 : 100,
 };
 for (const [name, value] of Object.entries(settings)) {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`bad --${name}: ${value}`);
@@ -114,6 +139,18 @@ function toolVersion(command, args, pattern) {
   }
 }
 
+/** The checked-out commit, "(modified)" when src/, bin/ or the build's inputs differ from it; undefined outside git. */
+function gitCommit() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const hash = git('rev-parse', '--short', 'HEAD');
+    const changed = git('status', '--porcelain', '--', 'src', 'bin', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.build.json', 'Dockerfile');
+    return changed ? `${hash} (modified)` : hash;
+  } catch {
+    return undefined;
+  }
+}
+
 const packageVersion = (name) => JSON.parse(readFileSync(here(`node_modules/${name}/package.json`), 'utf8')).version;
 
 /** NODE_OPTIONS of the jobgate image (`ENV NODE_OPTIONS=...` in the Dockerfile), '' when it sets none. */
@@ -122,6 +159,13 @@ function imageNodeOptions() {
   return match ? (match[1] ?? match[2]) : '';
 }
 const jobgateNodeOptions = flags['jobgate-node-options'] ?? imageNodeOptions();
+
+/** The environment of the CLI runs and of `node -e 0` beside them: the jobgate instances' NODE_OPTIONS, no JOBGATE_* of the developer's. */
+function cliEnv(redisUrl) {
+  const env = {};
+  for (const name of Object.keys(process.env)) if (name.startsWith('JOBGATE_')) env[name] = undefined;
+  return Object.assign(env, { JOBGATE_REDIS_URL: redisUrl, JOBGATE_KEY_PREFIX: KEY_PREFIX, NODE_OPTIONS: jobgateNodeOptions || undefined });
+}
 
 function jobgateEnv(redisUrl, port, adminPort) {
   const env = {};
@@ -141,13 +185,15 @@ function jobgateEnv(redisUrl, port, adminPort) {
   });
 }
 
-async function startJobgate(name, redis, authz = false) {
+/** `prefix`: a command and its arguments to run jobgate under (prlimit, to raise its open-file limit). */
+async function startJobgate(name, redis, { authz = false, prefix = [] } = {}) {
   const port = await freePort();
   const adminPort = await freePort();
   const authzPort = authz ? await freePort() : undefined;
   const env = jobgateEnv(redis.url, port, adminPort);
   if (authzPort) env.JOBGATE_AUTHZ_LISTEN = `127.0.0.1:${authzPort}`;
-  const child = processes.start(name, process.execPath, [here('bin/jobgate.js'), 'serve'], env);
+  const argv = [...prefix, process.execPath, here('bin/jobgate.js'), 'serve'];
+  const child = processes.start(name, argv[0], argv.slice(1), env);
   await waitUntil(`${name} /readyz`, async () => {
     processes.assertAlive(child);
     return (await httpStatus(adminPort, {}, '/readyz')) === 200;
@@ -212,24 +258,107 @@ http {
   return { port, children: [child, ...auth.children] };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** The CLI beside `node -e 0`, against the 10-token registry: `--help`, `token get`, `job list`. */
+function measureCli(small, tokenValue) {
+  const bin = here('bin/jobgate.js');
+  // jgt_<36-character id>_<secret>_<check>
+  const tokenId = tokenValue.slice(4, 40);
+  return cliLatency({
+    runs: settings.cliRuns,
+    env: cliEnv(small.url),
+    log,
+    commands: [
+      { id: 'node', label: 'node -e 0', args: ['-e', '0'] },
+      { id: 'help', label: 'jobgate --help', args: [bin, '--help'], expect: /Usage: jobgate/ },
+      { id: 'token-get', label: 'jobgate token get <id>', args: [bin, 'token', 'get', tokenId], expect: new RegExp(tokenId) },
+      { id: 'job-list', label: 'jobgate job list', args: [bin, 'job', 'list'], expect: new RegExp(`\\b${JOB_ID}\\b`) },
+    ],
+  });
 }
 
-async function main() {
-  const load = await loadGenerator(flags.load === 'auto' ? undefined : flags.load);
-  log(
-    `jobgate benchmark (${quick ? 'quick' : 'full'} mode): load from ${load.name} ${load.version}${load.name === 'wrk' ? '' : ' (wrk not found: apt-get install wrk)'}, ${settings.connections} connections, ${settings.rounds} round(s) x ${settings.seconds} s per case`,
-  );
+/** Sidecar starts (JOBGATE_SIDECAR_JOB / JOBGATE_SIDECAR_UPSTREAM) on the 10-token registry, whose bench job is registered. */
+function measureSidecar(small, upstreamUrl, tokenValue) {
+  return sidecarStarts({
+    processes,
+    bin: here('bin/jobgate.js'),
+    starts: settings.sidecarStarts,
+    idleMs: settings.idleMs,
+    sidecarEnv: (port, adminPort) => ({
+      ...jobgateEnv(small.url, port, adminPort),
+      JOBGATE_JOB_DOMAIN: undefined,
+      JOBGATE_SIDECAR_JOB: JOB_ID,
+      // As the job record names it, so that jobgate has no difference to warn about.
+      JOBGATE_SIDECAR_UPSTREAM: `${upstreamUrl}/`,
+    }),
+    nodeEnv: cliEnv(small.url),
+    probeHeaders: { Authorization: `Bearer ${tokenValue}` },
+    log,
+  });
+}
 
-  // Upstream and the proxies without auth.
-  const upstreamPort = await freePort();
-  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
-  const upstream = processes.start('upstream', process.execPath, [here('bench/servers/upstream.mjs'), String(upstreamPort)]);
+/**
+ * Runs jobgate under `prlimit` with its soft open-file limit raised towards `needed` when this
+ * process's soft limit is lower than its hard one (raising the soft limit needs no privilege);
+ * otherwise as it is. Returns the command prefix.
+ */
+function fileLimitPrefix(needed) {
+  const limits = fileLimits(process.pid);
+  if (!limits || limits.soft >= needed || limits.soft >= limits.hard) return [];
+  const prlimit = execFileSync('sh', ['-c', 'command -v prlimit || true'], { encoding: 'utf8' }).trim();
+  if (!prlimit) return [];
+  const soft = Math.min(needed, limits.hard);
+  return [prlimit, `--nofile=${soft}:${limits.hard === Infinity ? 'unlimited' : limits.hard}`];
+}
+
+/**
+ * Memory per idle WebSocket: an echo upstream (bench/servers/ws-upstream.mjs) as the bench job of
+ * its own registry, one jobgate in gateway mode, and a client process (bench/servers/ws-clients.mjs).
+ */
+async function measureWebSockets() {
+  const wsPort = await freePort();
+  const wsUpstream = processes.start('WebSocket echo upstream', process.execPath, [here('bench/servers/ws-upstream.mjs'), String(wsPort)]);
+  const redis = await startRedis(processes, 'redis (WebSockets)');
+  let jobgate;
+  let clients;
+  try {
+    await putBenchJob(redis, `http://127.0.0.1:${wsPort}/`);
+    const [token] = await mintTokens(redis, 1, 'websockets');
+    await waitUntil('WebSocket echo upstream', () => tcpOpen(wsPort));
+    jobgate = await startJobgate('jobgate (WebSockets)', redis, { prefix: fileLimitPrefix(settings.webSockets * 2 + 200) });
+    clients = processes.start(
+      'WebSocket clients',
+      process.execPath,
+      [here('bench/servers/ws-clients.mjs'), String(jobgate.port), JOB_HOST, token],
+      {},
+      { ipc: true },
+    );
+    return await websocketMemory({
+      processes,
+      jobgate,
+      clients,
+      requested: settings.webSockets,
+      warmup: settings.webSocketWarmup,
+      settleMs: quick ? 1000 : 2000,
+      idleMs: settings.idleMs,
+      log,
+    });
+  } finally {
+    if (clients) await stopClients(processes, clients);
+    await Promise.all([jobgate && processes.stop(jobgate.child), processes.stop(wsUpstream)]);
+    redis.admin.disconnect();
+    await processes.stop(redis.child);
+  }
+}
+
+/**
+ * The throughput cases' servers: the proxies without auth, the large registry, one jobgate per
+ * case and nginx when installed. Resolves with the cases and what the report needs of the rest.
+ */
+async function startThroughput({ upstreamPort, upstreamUrl, upstream, small, valid }) {
   const barePort = await freePort();
   const bare = processes.start('bare http-proxy-3', process.execPath, [here('bench/servers/bare-proxy.mjs'), String(barePort), upstreamUrl]);
+  const undiciPort = await freePort();
+  const undici = processes.start('undici pass-through', process.execPath, [here('bench/servers/undici-proxy.mjs'), String(undiciPort), upstreamUrl]);
   const chpPort = await freePort();
   const chp = processes.start(
     'configurable-http-proxy',
@@ -254,10 +383,9 @@ async function main() {
 
   // Registries.
   const seedStarted = performance.now();
-  const [small, large] = await Promise.all([startRedis(processes, 'redis (10 tokens)'), startRedis(processes, 'redis (large registry)')]);
+  const large = await startRedis(processes, 'redis (large registry)');
   const jobUpstream = `${upstreamUrl}/`;
-  await Promise.all([putBenchJob(small, jobUpstream), putBenchJob(large, jobUpstream)]);
-  const smallTokens = await mintTokens(small, settings.smallTokens, 'small');
+  await putBenchJob(large, jobUpstream);
   log(
     `seeding the large registry: ${settings.largeTokens.toLocaleString('en-US')} tokens, ${settings.largeJobs.toLocaleString('en-US')} jobs${quick ? ' (quick mode; the full run uses 1,000,000 and 100,000)' : ''}...`,
   );
@@ -279,9 +407,9 @@ async function main() {
     startJobgate('jobgate (invalid token)', small),
     startJobgate('jobgate (cold path)', large),
     startJobgate('jobgate (valid token, large registry)', large),
-    startJobgate('jobgate (decision endpoint)', small, true),
+    startJobgate('jobgate (decision endpoint)', small, { authz: true }),
   ]);
-  await waitUntil('upstream', () => tcpOpen(upstreamPort));
+  await waitUntil('undici pass-through', () => tcpOpen(undiciPort));
   await waitUntil('bare proxy', () => tcpOpen(barePort));
   await waitUntil('configurable-http-proxy', () => tcpOpen(chpPort));
 
@@ -300,7 +428,6 @@ async function main() {
     nginxJobgate = await startNginx(nginx, upstreamPort, { port: jgAuthz.authzPort, children: [jgAuthz.child], dir: 'nginx-jobgate' });
   }
 
-  const valid = { Host: JOB_HOST, Authorization: `Bearer ${smallTokens[0]}` };
   const largeTokenLabel = `${settings.largeTokens / 1e6 >= 1 ? `${settings.largeTokens / 1e6}M` : `${settings.largeTokens / 1e3}k`} tokens / ${settings.largeJobs >= 1000 ? `${settings.largeJobs / 1e3}k` : settings.largeJobs} jobs`;
   const cases = [
     {
@@ -324,6 +451,17 @@ async function main() {
       headers: valid,
       expect: 200,
       children: [bare],
+    },
+    {
+      id: 'undici',
+      group: 'baseline',
+      short: 'minimal undici pass-through',
+      label: 'minimal undici pass-through',
+      description: `a node:http server forwarding through one keep-alive undici ${packageVersion('undici')} Pool, headers and body passed on, no auth (bench/servers/undici-proxy.mjs, a dozen lines): the floor cost of forwarding as jobgate does`,
+      port: undiciPort,
+      headers: valid,
+      expect: 200,
+      children: [undici],
     },
     {
       id: 'chp',
@@ -425,17 +563,21 @@ async function main() {
       expect: 200,
       children: [jgLarge.child],
     },
-  ].filter((c) => !flags.only || flags.only.split(',').includes(c.id));
-  const active = cases.filter((c) => !c.skipped);
-  for (const c of cases) if (c.skipped) log(`  ${c.id}: skipped (${c.skipped})`);
+  ].filter((c) => selected(c.id));
+  return {
+    cases,
+    instances: { valid: jgValid, invalid: jgInvalid, cold: jgCold, largeRegistry: jgLarge, decision: jgAuthz },
+    registries,
+    nginx,
+    largeTokenLabel,
+  };
+}
 
-  for (const c of active) {
-    const status = await httpStatus(c.port, c.probeHeaders ?? c.headers);
-    if (status !== c.expect) throw new Error(`${c.label}: pre-flight request answered ${status}, expected ${c.expect}`);
-    c.rounds = [];
-    c.unexpected = 0;
-  }
-
+/**
+ * The throughput runs: a warm-up that checks every status code, the rounds, then the
+ * back-to-back pairs. Fills each case's `rounds`; resolves with the pairs' ratios.
+ */
+async function runThroughput(active, load) {
   const burst = async (c, seconds, countStatus = false) => {
     for (const child of c.children) processes.assertAlive(child);
     const pids = c.children.map((child) => child.pid);
@@ -484,6 +626,7 @@ async function main() {
   const paired = {};
   for (const [a, b] of [
     ['jg-valid', 'bare'],
+    ['jg-valid', 'undici'],
     ['jg-invalid', 'jg-valid'],
     ['jg-1m', 'jg-valid'],
   ]) {
@@ -508,14 +651,73 @@ async function main() {
     log(`  p99 ratios   ${p99Ratios.map((r) => r.toFixed(2)).join(' ')}: median ${median(p99Ratios).toFixed(2)}x`);
   }
 
+  return paired;
+}
+
+async function main() {
+  const load = throughputSelected ? await loadGenerator(flags.load === 'auto' ? undefined : flags.load) : undefined;
+  log(
+    `jobgate benchmark (${quick ? 'quick' : 'full'} mode)${load ? `: load from ${load.name} ${load.version}${load.name === 'wrk' ? '' : ' (wrk not found: apt-get install wrk)'}, ${settings.connections} connections, ${settings.rounds} round(s) x ${settings.seconds} s per case` : ''}`,
+  );
+
+  // The upstream, and the 10-token registry with the bench job (the CLI's and the sidecar's too).
+  const upstreamPort = await freePort();
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const upstream = processes.start('upstream', process.execPath, [here('bench/servers/upstream.mjs'), String(upstreamPort)]);
+  const small = await startRedis(processes, 'redis (10 tokens)');
+  await putBenchJob(small, `${upstreamUrl}/`);
+  const smallTokens = await mintTokens(small, settings.smallTokens, 'small');
+  await waitUntil('upstream', () => tcpOpen(upstreamPort));
+  const valid = { Host: JOB_HOST, Authorization: `Bearer ${smallTokens[0]}` };
+
+  const throughput = throughputSelected ? await startThroughput({ upstreamPort, upstreamUrl, upstream, small, valid }) : undefined;
+  const cases = throughput?.cases ?? [];
+  const active = cases.filter((c) => !c.skipped);
+  for (const c of cases) if (c.skipped) log(`  ${c.id}: skipped (${c.skipped})`);
+
+  for (const c of active) {
+    const status = await httpStatus(c.port, c.probeHeaders ?? c.headers);
+    if (status !== c.expect) throw new Error(`${c.label}: pre-flight request answered ${status}, expected ${c.expect}`);
+    c.rounds = [];
+    c.unexpected = 0;
+  }
+
+  // Start-up first, while the machine is quiet (the servers above sit idle). A part that fails
+  // is reported with the rest, and the run then exits 1.
+  const failures = {};
+  const part = async (id, title, measure) => {
+    if (!selected(id)) return undefined;
+    log(title);
+    try {
+      return await measure();
+    } catch (error) {
+      failures[id] = error.message;
+      log(`  failed: ${error.message}`);
+      return undefined;
+    }
+  };
+  const cli = await part('cli', `CLI latency: each command ${settings.cliRuns} times, interleaved with node -e 0`, () => measureCli(small, smallTokens[0]));
+  const sidecar = await part(
+    'sidecar',
+    `sidecar start: ${settings.sidecarStarts} starts of jobgate serve (sidecar mode) to /readyz 200, idle RSS ${settings.idleMs / 1000} s later`,
+    () => measureSidecar(small, upstreamUrl, smallTokens[1]),
+  );
+
+  const paired = active.length > 0 ? await runThroughput(active, load) : {};
+
+  const websockets = await part(
+    'websocket',
+    `memory per idle WebSocket: ${settings.webSockets.toLocaleString('en-US')} WebSockets through one jobgate (fewer if its open-file limit cannot hold them)`,
+    () => measureWebSockets(),
+  );
+
   // Peak RSS (VmHWM) of each process, read before anything stops.
   for (const c of active) c.peakRssBytes = c.children.length === 1 ? peakRss(c.children[0].pid) : undefined;
-  const jobgateRss = {
-    valid: peakRss(jgValid.child.pid),
-    invalid: peakRss(jgInvalid.child.pid),
-    cold: peakRss(jgCold.child.pid),
-    largeRegistry: peakRss(jgLarge.child.pid),
-  };
+  // Every jobgate instance but the WebSocket one, which holds thousands of connections by design.
+  const jobgateRss = {};
+  for (const [name, instance] of Object.entries(throughput?.instances ?? {})) jobgateRss[name] = peakRss(instance.child.pid);
+  if (sidecar?.peakRssBytes !== undefined) jobgateRss.sidecar = sidecar.peakRssBytes;
+  const largeTokenLabel = throughput?.largeTokenLabel ?? 'large';
 
   const bareCase = active.find((c) => c.id === 'bare');
   const summary = cases.map((c) => {
@@ -558,7 +760,7 @@ async function main() {
 
   const get = (id) => summary.find((c) => c.id === id && !c.skipped);
   const target = (name, measure, wanted, test) => {
-    const value = measure();
+    const value = measure() || undefined;
     return value === undefined
       ? { name, measured: 'not measured', target: wanted, met: undefined }
       : { name, measured: value.text, value: value.n, target: wanted, met: test(value.n) };
@@ -607,7 +809,19 @@ async function main() {
       (n) => Math.abs(n - 1) <= 0.05,
     ),
     target(
-      'jobgate peak RSS (largest of its instances)',
+      pairs('jobgate authenticated req/s vs minimal undici pass-through'),
+      () => pairedRatio('jg-valid', 'undici'),
+      '>= 0.95x',
+      (n) => n >= 0.95,
+    ),
+    target(
+      pairs('jobgate authenticated p99 vs minimal undici pass-through'),
+      () => pairedRatio('jg-valid', 'undici', 'p99'),
+      '<= 1.10x',
+      (n) => n <= 1.1,
+    ),
+    target(
+      'jobgate peak RSS per instance (largest of its instances)',
       () =>
         Number.isFinite(maxRss)
           ? {
@@ -617,8 +831,45 @@ async function main() {
                 .join(', ')})`,
             }
           : undefined,
-      '<= 150 MB',
-      (n) => n <= 150e6,
+      '<= 96 MB',
+      (n) => n <= 96e6,
+    ),
+    ...['help', 'token-get', 'job-list'].map((id) => {
+      const command = cli?.commands.find((c) => c.id === id);
+      const limit = id === 'help' ? 2.5 : 3.5;
+      return target(
+        `CLI \`${command?.label ?? id}\` vs \`node -e 0\` (median of ${settings.cliRuns} interleaved runs)`,
+        () =>
+          command && {
+            n: command.ratio,
+            text: `${command.ratio.toFixed(2)}x (${command.medianMs.toFixed(0)} ms vs ${cli.commands[0].medianMs.toFixed(0)} ms)`,
+          },
+        `<= ${limit.toFixed(1)}x`,
+        (n) => n <= limit,
+      );
+    }),
+    target(
+      `sidecar start to /readyz 200 (median of ${settings.sidecarStarts} starts)`,
+      () => sidecar && { n: sidecar.readyMs, text: `${sidecar.readyMs.toFixed(0)} ms (node -e 0: ${sidecar.nodeMs.toFixed(0)} ms)` },
+      '<= 250 ms',
+      (n) => n <= 250,
+    ),
+    target(
+      `sidecar idle RSS, ${settings.idleMs / 1000} s after ready (median)`,
+      () =>
+        sidecar?.idleRssBytes !== undefined && {
+          n: sidecar.idleRssBytes,
+          text: `${(sidecar.idleRssBytes / 1e6).toFixed(1)} MB (idle node: ${(sidecar.nodeIdleRssBytes / 1e6).toFixed(1)} MB)`,
+        },
+      '<= 60 MB',
+      (n) => n <= 60e6,
+    ),
+    target(
+      `jobgate memory per idle WebSocket (RSS growth / ${websockets?.connections.toLocaleString('en-US') ?? 'N'} open)`,
+      () =>
+        websockets?.perConnectionBytes !== undefined && { n: websockets.perConnectionBytes, text: `${(websockets.perConnectionBytes / 1e3).toFixed(2)} KB` },
+      '<= 10 KB',
+      (n) => n <= 10e3,
     ),
   ];
 
@@ -634,11 +885,12 @@ async function main() {
   const results = {
     generatedAt: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
+    commit: gitCommit(),
     machine,
     tools: {
-      loadGenerator: { name: load.name, version: load.version },
+      loadGenerator: load ? { name: load.name, version: load.version } : undefined,
       redis: toolVersion('redis-server', ['--version'], /v=(\S+)/),
-      nginx: nginx?.version,
+      nginx: throughput?.nginx?.version,
       chp: packageVersion('configurable-http-proxy'),
       httpProxy3: packageVersion('http-proxy-3'),
       undici: packageVersion('undici'),
@@ -650,21 +902,23 @@ async function main() {
       warmupSeconds: settings.warmupSeconds,
       connections: settings.connections,
       coldTokens: settings.coldTokens,
+      cliRuns: settings.cliRuns,
+      sidecarStarts: settings.sidecarStarts,
+      webSockets: settings.webSockets,
     },
-    registries,
+    registries: throughput?.registries ?? { small: await describeRegistry(small) },
     jobgatePeakRssBytes: jobgateRss,
     cases: summary,
     paired,
+    cli,
+    sidecar,
+    websockets,
+    failures: Object.keys(failures).length > 0 ? failures : undefined,
     targets,
   };
 
   log('');
   log(consoleTable(results));
-  log(
-    `\njobgate peak RSS per instance: ${Object.entries(jobgateRss)
-      .map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)} MB`)
-      .join(', ')}`,
-  );
   for (const c of summary) if (c.unexpected) log(`warning: ${c.label}: ${c.unexpected} answers other than ${c.expect} or socket errors`);
 
   const svg = svgChart(results);
@@ -674,10 +928,16 @@ async function main() {
   const base = quick ? 'quick' : flags.only ? 'partial' : 'latest';
   writeFileSync(join(outDir, `${base}.json`), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, `${base}.svg`), `${svg}\n`);
-  const md = markdown(results, { svg, profilePath: join(outDir, 'profile.json') });
-  const mdPath = base === 'latest' ? here('docs/benchmarks.md') : join(outDir, `${base}.md`);
+  const docsPath = here('docs/benchmarks.md');
+  const previous = existsSync(docsPath) ? readFileSync(docsPath, 'utf8') : undefined;
+  const md = markdown(results, { svg, profilePath: join(outDir, 'profile.json'), previous });
+  const mdPath = base === 'latest' ? docsPath : join(outDir, `${base}.md`);
   writeFileSync(mdPath, md);
   log(`\nwrote bench/results/${base}.json, bench/results/${base}.svg and ${base === 'latest' ? 'docs/benchmarks.md' : `bench/results/${base}.md`}`);
+  if (Object.keys(failures).length > 0) {
+    console.error(`benchmark failed: ${Object.keys(failures).join(', ')} could not be measured (see above)`);
+    process.exitCode = 1;
+  }
 }
 
 try {

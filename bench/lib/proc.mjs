@@ -2,7 +2,7 @@
 // Every server listens on 127.0.0.1 only.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 
@@ -55,6 +55,85 @@ export function peakRss(pid) {
   try {
     const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident set size (VmRSS) of a live process in bytes, from /proc; undefined elsewhere. */
+export function rss(pid) {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a process's resident memory is, from /proc/PID/smaps, in bytes: `nodeBinary`, the pages of
+ * the node executable read from its file (which every node process on the host shares), `otherFiles`,
+ * pages of other files (shared libraries, ICU data), and `anonymous` (heap, stacks, and the private
+ * copies of written file pages); the three add up to `total`. Undefined where smaps is missing.
+ */
+export function memoryBreakdown(pid, binary = process.execPath) {
+  let text;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let binaryPath = binary;
+  try {
+    binaryPath = realpathSync(binary);
+  } catch {
+    // Compared as given.
+  }
+  const out = { total: 0, nodeBinary: 0, otherFiles: 0, anonymous: 0 };
+  let path = '';
+  let mappingRss = 0;
+  const close = (anonymous) => {
+    const fileBacked = path.startsWith('/') ? mappingRss - anonymous : 0;
+    if (path === binaryPath) out.nodeBinary += fileBacked;
+    else out.otherFiles += fileBacked;
+    out.anonymous += path.startsWith('/') ? anonymous : mappingRss;
+    out.total += mappingRss;
+  };
+  let anonymous = 0;
+  let open = false;
+  for (const line of text.split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+ *(.*)$/.exec(line);
+    if (header) {
+      if (open) close(anonymous);
+      open = true;
+      path = header[1].trim();
+      mappingRss = 0;
+      anonymous = 0;
+      continue;
+    }
+    const field = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (field?.[1] === 'Rss') mappingRss = Number(field[2]) * 1024;
+    else if (field) anonymous = Number(field[2]) * 1024;
+  }
+  if (open) close(anonymous);
+  return out;
+}
+
+/** How many file descriptors a process has open; undefined where /proc is missing. */
+export function openFds(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's limits on open files (RLIMIT_NOFILE): { soft, hard }, Infinity when unlimited; undefined without /proc. */
+export function fileLimits(pid) {
+  try {
+    const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    const value = (text) => (text === 'unlimited' ? Infinity : Number(text));
+    return match ? { soft: value(match[1]), hard: value(match[2]) } : undefined;
   } catch {
     return undefined;
   }
@@ -113,8 +192,10 @@ export class Processes {
     this.stopping = false;
   }
 
-  start(name, command, args, env = {}) {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  /** `ipc: true` opens a message channel (child.send, 'message'), for a child that takes orders. */
+  start(name, command, args, env = {}, { ipc = false } = {}) {
+    const stdio = ipc ? ['ignore', 'ignore', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'];
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio });
     child.benchName = name;
     child.stderrTail = '';
     child.stderr.setEncoding('utf8');

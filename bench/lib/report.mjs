@@ -1,11 +1,106 @@
 // What the benchmark prints and writes: the console table, the SVG chart (hand-written, no
-// chart library) and docs/benchmarks.md (machine, table, targets, chart, how to run, raw JSON).
+// chart library) and docs/benchmarks.md (machine, table, targets, chart, start-up and memory,
+// history, how to run, raw JSON).
 import { existsSync, readFileSync } from 'node:fs';
 
 const mb = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1e6).toFixed(0)} MB`);
+const mb1 = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1e6).toFixed(1)} MB`);
+const kb = (bytes) => (bytes === undefined ? '—' : `${(bytes / 1e3).toFixed(1)} KB`);
+const ms = (value) => (value === undefined ? '—' : `${value.toFixed(0)} ms`);
 const fixed = (value, digits) => (value === undefined || Number.isNaN(value) ? '—' : value.toFixed(digits));
 const ratio = (value) => (value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(2)}x`);
 const thousands = (value) => Math.round(value).toLocaleString('en-US');
+const share = (part, whole) => (part === undefined || !whole ? '—' : `${((part / whole) * 100).toFixed(0)} %`);
+
+/** The targets of the start-up and memory figures, as the targets table states them. */
+const CLI_TARGETS = { help: '<= 2.5x', 'token-get': '<= 3.5x', 'job-list': '<= 3.5x' };
+
+/** What each jobgate instance of the peak RSS figure is. */
+const INSTANCES = {
+  valid: 'valid token, warm cache (10-token registry)',
+  invalid: 'invalid token (401)',
+  cold: 'fresh token per request (cold path)',
+  largeRegistry: 'valid token, warm cache (large registry)',
+  decision: 'decision endpoint behind nginx (JOBGATE_AUTHZ_LISTEN)',
+  sidecar: 'sidecar mode, idle (largest of its starts)',
+};
+
+/** CLI latency rows: [command, median, vs node -e 0, range, target]; `code` puts commands in backquotes. */
+function cliRows(cli, code = true) {
+  return cli.commands.map((c, i) => [
+    code ? `\`${c.label}\`` : c.label,
+    ms(c.medianMs),
+    i === 0 ? '1.00x' : ratio(c.ratio),
+    `${c.minMs.toFixed(0)}-${c.maxMs.toFixed(0)} ms`,
+    CLI_TARGETS[c.id] ?? '—',
+  ]);
+}
+
+/** Sidecar rows: [figure, jobgate sidecar, node, target]. */
+function sidecarRows(sidecar) {
+  return [
+    ['start: spawn to /readyz 200 (node: spawn to exit of `node -e 0`)', ms(sidecar.readyMs), ms(sidecar.nodeMs), '<= 250 ms'],
+    [`idle RSS ${sidecar.idleSeconds} s after ready (node: an empty script kept alive)`, mb1(sidecar.idleRssBytes), mb1(sidecar.nodeIdleRssBytes), '<= 60 MB'],
+  ];
+}
+
+/** Where the idle RSS is (smaps): [kind, jobgate, share, node, share]. */
+function breakdownRows(sidecar) {
+  const jobgate = sidecar.breakdown ?? {};
+  const node = sidecar.nodeBreakdown ?? {};
+  return [
+    ['the node binary, pages read from its file (shared by every node process on the host)', 'nodeBinary'],
+    ['other files (shared libraries)', 'otherFiles'],
+    ['anonymous (V8 heap, stacks, malloc, written copies of file pages)', 'anonymous'],
+    ['total', 'total'],
+  ].map(([label, key]) => [label, mb1(jobgate[key]), share(jobgate[key], jobgate.total), mb1(node[key]), share(node[key], node.total)]);
+}
+
+/** WebSocket memory rows: [figure, value]. */
+function websocketRows(ws) {
+  return [
+    [
+      'WebSockets open through one jobgate, idle',
+      `${thousands(ws.connections)}${ws.connections < ws.requested ? ` (of ${thousands(ws.requested)} asked for)` : ''}`,
+    ],
+    [`jobgate RSS after a warm-up of ${ws.warmup} (closed again)`, mb1(ws.rssBeforeBytes)],
+    [`jobgate RSS with them open, ${ws.idleSeconds} s idle`, mb1(ws.rssAfterBytes)],
+    ['RSS growth per WebSocket (the figure of the target)', kb(ws.perConnectionBytes)],
+    [
+      `the second half alone: growth from ${thousands(Math.floor(ws.connections / 2))} open (${mb1(ws.rssHalfBytes)}) to all, per WebSocket`,
+      kb(ws.secondHalfPerConnectionBytes),
+    ],
+    [
+      'open files of jobgate, before and with them open (its limit)',
+      `${ws.fdsBefore === undefined ? '—' : thousands(ws.fdsBefore)} → ${ws.fdsAfter === undefined ? '—' : thousands(ws.fdsAfter)} (${ws.fdLimit === undefined ? '—' : thousands(ws.fdLimit)})`,
+    ],
+    ['time to open them (100 at a time, each echoing one message)', `${ws.openSeconds.toFixed(1)} s`],
+    ['peak RSS of this jobgate', mb1(ws.peakRssBytes)],
+  ];
+}
+
+/** Plain-text table for the console: the first column left-aligned, the others right-aligned. */
+function textTable(header, body) {
+  const all = [header, ...body];
+  const widths = header.map((_, i) => Math.max(...all.map((row) => String(row[i]).length)));
+  const line = (row) => row.map((cell, i) => (i === 0 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
+/** The start-up and memory figures for the console. */
+function startupConsole(results) {
+  const out = [];
+  if (results.cli) out.push('', ...textTable(['CLI (median)', 'ms', 'vs node -e 0', 'range', 'target'], cliRows(results.cli, false)));
+  if (results.sidecar) {
+    out.push('', ...textTable(['sidecar (median of starts)', 'jobgate', 'node', 'target'], sidecarRows(results.sidecar)));
+    out.push('', ...textTable(['idle RSS by kind (/proc/PID/smaps)', 'jobgate', '', 'idle node', ''], breakdownRows(results.sidecar)));
+  }
+  if (results.websockets) out.push('', ...textTable(['idle WebSockets', ''], websocketRows(results.websockets)));
+  const peaks = Object.entries(results.jobgatePeakRssBytes ?? {});
+  if (peaks.length > 0) out.push('', `jobgate peak RSS per instance: ${peaks.map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ')}`);
+  for (const [id, message] of Object.entries(results.failures ?? {})) out.push('', `FAILED: ${id}: ${message}`);
+  return out;
+}
 
 /** Rows of the results table: [case, req/s, p50, p99, x bare req/s, x bare p99, CPU/request, peak RSS]. */
 function rows(results) {
@@ -28,10 +123,8 @@ function rows(results) {
 const HEADER = ['case', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs bare', 'p99 vs bare', 'CPU µs/req', 'peak RSS'];
 
 export function consoleTable(results) {
-  const all = [HEADER, ...rows(results)];
-  const widths = HEADER.map((_, i) => Math.max(...all.map((row) => row[i].length)));
-  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
-  const out = [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(results).map(line)];
+  const out = results.cases.length > 0 ? textTable(HEADER, rows(results)) : [];
+  out.push(...startupConsole(results));
   out.push('');
   for (const t of results.targets) out.push(`${t.met === undefined ? '  n/a ' : t.met ? '  met ' : ' MISSED'}  ${t.name}: ${t.measured} (target ${t.target})`);
   return out.join('\n');
@@ -62,7 +155,7 @@ export function svgChart(results) {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="8" y="18" font-size="14" font-weight="bold">requests/s (median of ${results.settings.rounds} round${results.settings.rounds === 1 ? '' : 's'}, ${results.settings.connections} connections, ${xml(results.tools.loadGenerator.name)})</text>`,
+    `<text x="8" y="18" font-size="14" font-weight="bold">requests/s (median of ${results.settings.rounds} round${results.settings.rounds === 1 ? '' : 's'}, ${results.settings.connections} connections, ${xml(results.tools.loadGenerator?.name ?? 'no load generator')})</text>`,
     `<text x="8" y="34" fill="#5f6368">ratio = req/s / bare http-proxy-3 pass-through; ${xml(results.machine.summary)}</text>`,
   ];
   cases.forEach((c, i) => {
@@ -229,8 +322,170 @@ const HOT_PATH_HISTORY = [
   'across runs and machines.',
 ];
 
-/** The whole of docs/benchmarks.md. */
-export function markdown(results, { svg, profilePath }) {
+/** docs/benchmarks.md's sections on start-up, idle memory and peak memory (those this run measured). */
+function startupSections(results) {
+  const out = [];
+  const { cli, sidecar, websockets: ws } = results;
+  const failed = results.failures ?? {};
+  if (cli || sidecar || ws || Object.keys(results.jobgatePeakRssBytes ?? {}).length > 0 || Object.keys(failed).length > 0) {
+    out.push(
+      '## Start-up and memory',
+      '',
+      'jobgate runs beside every job as a sidecar and in admin scripts that call the CLI in loops, so',
+      'what it costs to start and to sit idle matters as much as throughput. Times are ratios to `node -e 0`',
+      'measured in the same run, interleaved, since this machine is shared; MB = 10^6 bytes, KB = 10^3 bytes.',
+      '',
+    );
+  }
+  for (const [id, message] of Object.entries(failed)) out.push(`**${id} failed in this run**: ${message}`, '');
+  if (cli) {
+    out.push(
+      '### CLI latency',
+      '',
+      `\`node bin/jobgate.js <command>\` as \`npx jobgate\` runs it, with the jobgate instances' NODE_OPTIONS, against the 10-token registry (its bench job and tokens); each command ${cli.runs} times after one unmeasured run, the order rotated each time, interleaved with \`node -e 0\`. Time from spawn to exit; medians.`,
+      '',
+      markdownTable(['command', 'median', 'vs `node -e 0`', 'range', 'target'], cliRows(cli)),
+      '',
+    );
+  }
+  if (sidecar) {
+    out.push(
+      '### Sidecar start and idle memory',
+      '',
+      `\`node bin/jobgate.js serve\` in sidecar mode (\`JOBGATE_SIDECAR_JOB=bench\`, \`JOBGATE_SIDECAR_UPSTREAM\` the upstream) against the 10-token registry, where the job is registered, started ${sidecar.starts} times one after the other. Ready is the first 200 from \`/readyz\` on the admin listener (Redis connected, the invalidation subscription live, the job found), polled every 2 ms from the spawn; each start is preceded by a timed \`node -e 0\`. Idle RSS is VmRSS ${sidecar.idleSeconds} s after ready, beside an empty \`node\` script kept alive for the same time. Medians of the starts; each start then answers one request with a valid token (200) before it stops.`,
+      '',
+      markdownTable(['figure', 'jobgate sidecar', 'node', 'target'], sidecarRows(sidecar)),
+      '',
+      "Where the idle RSS is, from /proc/PID/smaps (the start whose RSS is the median): the node binary's pages come from its file and are shared by every node process of the host, so in a fleet of sidecars on one node each pays mostly for its anonymous memory.",
+      '',
+      markdownTable(['kind', 'jobgate', 'share', 'idle node', 'share'], breakdownRows(sidecar)),
+      '',
+    );
+  }
+  const peaks = Object.entries(results.jobgatePeakRssBytes ?? {});
+  if (peaks.length > 0) {
+    out.push(
+      '### Peak RSS per instance',
+      '',
+      'VmHWM of each jobgate process at the end of its part of the run (target: at most 96 MB each). The WebSocket instance below is not counted: it holds thousands of connections by design.',
+      '',
+      markdownTable(
+        ['jobgate instance', 'peak RSS'],
+        peaks.map(([name, bytes]) => [INSTANCES[name] ?? name, mb(bytes)]),
+      ),
+      '',
+    );
+  }
+  if (ws) {
+    out.push(
+      '### Memory per idle WebSocket',
+      '',
+      `One jobgate instance (gateway mode, its own registry whose bench job is an echo server on the \`ws\` package, bench/servers/ws-upstream.mjs) and a client process (bench/servers/ws-clients.mjs) that opens WebSockets through it with a valid token, each echoing one message, then leaves them idle. The figure is jobgate's RSS growth divided by the number open, ${ws.idleSeconds} s after the last opened, over its RSS after a warm-up of ${ws.warmup} connections opened and closed again. jobgate holds two sockets per WebSocket (to the client and to the upstream), so its open-file limit bounds how many one instance can hold${ws.note ? `: here ${ws.note}` : ''}.`,
+      '',
+      markdownTable(['figure', 'value'], websocketRows(ws)),
+      '',
+      ...(ws.connections < 2000
+        ? [
+            `With only ${thousands(ws.connections)} WebSockets, what jobgate allocates once under the first handshakes (its young generation growing to its full size) outweighs them: the figure means something at thousands, as in the full run.`,
+            '',
+          ]
+        : []),
+    );
+  }
+  return out;
+}
+
+const HISTORY_BEGIN = '<!-- history: one row per full run, newest last; bench/lib/report.mjs keeps the rows between these two lines -->';
+const HISTORY_END = '<!-- end of history -->';
+const HISTORY_HEADER = [
+  'date',
+  'commit',
+  'mode',
+  'req/s vs bare',
+  'p99 vs bare',
+  'req/s vs undici',
+  'p99 vs undici',
+  '401 vs accepted',
+  'peak RSS (largest instance)',
+  'CLI vs node -e 0: --help / token get / job list',
+  'sidecar ready',
+  'sidecar idle RSS',
+  'per idle WebSocket',
+];
+
+/** One row of the history table: the headline figures of a run (of this format or an older one). */
+export function historyRow(results) {
+  const pair = (key, field) => ratio(results.paired?.[key]?.[field]);
+  const peaks = Object.values(results.jobgatePeakRssBytes ?? {}).filter((v) => v !== undefined);
+  const cli = results.cli?.commands;
+  const cliRatio = (id) => ratio(cli?.find((c) => c.id === id)?.ratio);
+  return [
+    `${results.generatedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    results.commit ?? '—',
+    results.mode,
+    pair('jg-valid/bare', 'median'),
+    pair('jg-valid/bare', 'p99Median'),
+    pair('jg-valid/undici', 'median'),
+    pair('jg-valid/undici', 'p99Median'),
+    pair('jg-invalid/jg-valid', 'median'),
+    peaks.length > 0 ? mb(Math.max(...peaks)) : '—',
+    cli ? `${cliRatio('help')} / ${cliRatio('token-get')} / ${cliRatio('job-list')}` : '—',
+    ms(results.sidecar?.readyMs),
+    mb1(results.sidecar?.idleRssBytes),
+    kb(results.websockets?.perConnectionBytes),
+  ];
+}
+
+const tableLine = (row) => `| ${row.map((cell) => String(cell).replaceAll('|', '\\|')).join(' | ')} |`;
+
+/**
+ * The history rows of the page this run replaces: the rows between the markers, or, on a page
+ * from before the history, one row made from its raw results.
+ */
+function previousHistory(previous) {
+  if (!previous) return [];
+  const begin = previous.indexOf(HISTORY_BEGIN);
+  const end = previous.indexOf(HISTORY_END);
+  if (begin >= 0 && end > begin) {
+    const lines = previous
+      .slice(begin + HISTORY_BEGIN.length, end)
+      .trim()
+      .split('\n');
+    // Past the header and its separator.
+    return lines.slice(2).filter((line) => line.startsWith('|'));
+  }
+  const raw = /<summary>Raw results[^\n]*<\/summary>\s*```json\n([\s\S]*?)\n```/.exec(previous);
+  if (!raw) return [];
+  try {
+    return [tableLine(historyRow(JSON.parse(raw[1])))];
+  } catch {
+    return [];
+  }
+}
+
+function historySection(results, previous) {
+  // A page rendered again from the same results (bench/profile.mjs does) keeps one row for the run.
+  const row = tableLine(historyRow(results));
+  const rows = [...previousHistory(previous).filter((line) => line.split(' | ')[0] !== row.split(' | ')[0]), row];
+  return [
+    '## History',
+    '',
+    'The headline figures of every full run, newest last (ratios are medians of back-to-back pairs;',
+    'the commit is the checkout\'s, "(modified)" when src/, bin/ or the build differed from it).',
+    ...(results.mode === 'full' ? [] : [`The last row is this ${results.mode} run, shown here only: docs/benchmarks.md keeps full runs.`]),
+    '',
+    HISTORY_BEGIN,
+    tableLine(HISTORY_HEADER),
+    tableLine(HISTORY_HEADER.map(() => '---')),
+    ...rows,
+    HISTORY_END,
+  ];
+}
+
+/**
+ * The whole of docs/benchmarks.md. `previous` is the page this run replaces (its history is kept).
+ */
+export function markdown(results, { svg, profilePath, previous }) {
   const m = results.machine;
   const t = results.tools;
   const s = results.settings;
@@ -240,17 +495,21 @@ export function markdown(results, { svg, profilePath }) {
     '<!-- Written by `npm run bench` (bench/run.mjs); edits here are overwritten. -->',
     '',
     'What a request costs in jobgate, measured against the upstream alone, the floor cost of proxying in',
-    "Node (a bare http-proxy-3 pass-through), JupyterHub's configurable-http-proxy and nginx with",
-    '`auth_request`, all side by side on one machine. A benchmark is not a test: nothing here is asserted',
-    'by the tap suite.',
+    "Node (a bare http-proxy-3 pass-through and a minimal undici one), JupyterHub's configurable-http-proxy",
+    'and nginx with `auth_request`, all side by side on one machine; and what jobgate costs to start',
+    '(the CLI, a sidecar) and to hold (idle, peak, per WebSocket). A benchmark is not a test: nothing',
+    'here is asserted by the tap suite.',
     '',
     `## Latest run (${results.mode === 'quick' ? 'quick mode: figures only prove the harness works' : 'full mode'})`,
     '',
     `- date: ${results.generatedAt}`,
     `- machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB memory, ${m.os}, Node ${m.node}`,
-    `- load: ${t.loadGenerator.name} ${t.loadGenerator.version}${t.loadGenerator.name === 'wrk' ? ' (1 thread)' : ' (in-process)'}, ${s.connections} keep-alive connections, ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.seconds} s per case after a ${s.warmupSeconds} s warm-up, case order rotated every round and reversed every other round, 1 s pause between bursts; figures are medians over rounds`,
+    t.loadGenerator
+      ? `- load: ${t.loadGenerator.name} ${t.loadGenerator.version}${t.loadGenerator.name === 'wrk' ? ' (1 thread)' : ' (in-process)'}, ${s.connections} keep-alive connections, ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.seconds} s per case after a ${s.warmupSeconds} s warm-up, case order rotated every round and reversed every other round, 1 s pause between bursts; figures are medians over rounds`
+      : '- load: none (no throughput case in this run)',
     `- software: redis-server ${t.redis}, http-proxy-3 ${t.httpProxy3}, configurable-http-proxy ${t.chp}, nginx ${t.nginx ?? 'not installed'}${t.undici ? `; jobgate forwards with undici ${t.undici}` : ''}; jobgate runs with ${t.jobgateNodeOptions ? `NODE_OPTIONS=${t.jobgateNodeOptions} (as its Dockerfile sets)` : "Node's default heap settings"}`,
-    `- registries: small ${thousands(results.registries.small.tokens)} tokens / ${thousands(results.registries.small.jobs)} job; large ${thousands(results.registries.large.tokens)} tokens / ${thousands(results.registries.large.jobs)} jobs (Redis used memory ${mb(results.registries.large.redisUsedMemoryBytes)}; seeded in ${results.registries.seedSeconds.toFixed(1)} s)`,
+    `- registries: small ${thousands(results.registries.small.tokens)} tokens / ${thousands(results.registries.small.jobs)} job${results.registries.large ? `; large ${thousands(results.registries.large.tokens)} tokens / ${thousands(results.registries.large.jobs)} jobs (Redis used memory ${mb(results.registries.large.redisUsedMemoryBytes)}; seeded in ${results.registries.seedSeconds.toFixed(1)} s)` : ''}`,
+    ...(results.commit ? [`- commit: ${results.commit}`] : []),
     '',
     markdownTable(HEADER, rows(results)),
     '',
@@ -261,7 +520,7 @@ export function markdown(results, { svg, profilePath }) {
     'worker and auth service; the upstream and Redis are not counted, except in "upstream alone").',
     'Peak RSS is VmHWM at the end of the run of the one process that serves the case (— for nginx).',
     '',
-    '### Targets (ratios within this run)',
+    '### Targets (within this run)',
     '',
     markdownTable(
       ['target', 'measured', 'wanted', ''],
@@ -279,6 +538,7 @@ export function markdown(results, { svg, profilePath }) {
     '',
     'The same chart as a file, for viewers that strip inline SVG: [bench/results/latest.svg](../bench/results/latest.svg).',
     '',
+    ...startupSections(results),
     '## The cases',
     '',
     'Every server is its own process listening on 127.0.0.1, started once; the cases then run in',
@@ -304,16 +564,21 @@ export function markdown(results, { svg, profilePath }) {
     '',
     ...profileSection(profilePath),
     '',
+    ...historySection(results, previous),
+    '',
     '## How to run',
     '',
     '```sh',
     'npm run bench                    # builds, then the full run (a few minutes): rewrites this page',
     '                                 # and bench/results/latest.json + latest.svg',
     'npm run bench -- --quick         # every case once for 2 s, 10,000 tokens / 1,000 jobs in the large',
-    '                                 # registry: proves the harness works (what CI may call); writes',
+    '                                 # registry, 3 runs of each CLI command, 3 sidecar starts, 200',
+    '                                 # WebSockets: proves the harness works (what CI may call); writes',
     '                                 # bench/results/quick.{json,md,svg} and leaves this page alone',
     'npm run bench -- --rounds 3 --duration 5 --connections 64 --load autocannon',
     'npm run bench -- --only bare,jg-valid,jg-1m   # some cases; writes bench/results/partial.*',
+    'npm run bench -- --only cli,sidecar,websocket # start-up and memory alone (no load, no large registry)',
+    'npm run bench -- --only websocket --websockets 2000   # fewer WebSockets (full: 10,000)',
     'node bench/profile.mjs           # CPU profiles (node --cpu-prof) of jobgate on the warm path and of the',
     '                                 # bare pass-through: refreshes the profile section of this page',
     '```',
@@ -329,6 +594,10 @@ export function markdown(results, { svg, profilePath }) {
     'runs `nginx -p <dir> -c nginx.conf -g "daemon off;"`: one worker process, keep-alive to the',
     'upstream and to the auth service, access log off. `.ci/run` installs nginx (the forward-auth tests use',
     'it) but not wrk, and runs `npm run bench -- --quick` with autocannon to prove the harness works.',
+    '',
+    'The WebSocket part needs two open files in jobgate per WebSocket: with `ulimit -n` below about',
+    'twice the count asked for, the harness raises the soft limit up to the hard one (with `prlimit`,',
+    'which needs no privilege for that), and otherwise holds as many as fit and says so.',
     '',
     '<details><summary>Raw results (bench/results/latest.json)</summary>',
     '',
