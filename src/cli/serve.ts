@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import cluster from 'node:cluster';
 import type { GlobalOptions } from './context.js';
 import type { CliIo } from './context.js';
 
@@ -22,9 +21,8 @@ export function serveCommand(io: CliIo): Command {
       const options = command.optsWithGlobals<ServeOptions>();
       // The proxy's modules (undici, pino, prom-client, jose, the settings' schema) load here, not
       // with the command's definition: `jobgate --help` and the admin commands start without them.
-      const [{ loadSettings }, { runPrimary, runWorker, workerCount }, { resolveSettings }, { startJobgate }] = await Promise.all([
+      const [{ loadSettings }, { resolveSettings }, { startJobgate }] = await Promise.all([
         import('../config/load.js'),
-        import('../cluster/workers.js'),
         import('../config/resolve.js'),
         import('../server.js'),
       ]);
@@ -39,9 +37,12 @@ export function serveCommand(io: CliIo): Command {
           jobDomain: options.jobDomain,
         },
       });
-      if (options.workers !== undefined || cluster.isWorker) {
-        if (cluster.isWorker) return runWorker(settings);
-        const count = workerCount(options.workers ?? '1');
+      // Workers are started with the primary's arguments, --workers included: a single process
+      // never loads node:cluster (nor the child_process module it brings).
+      if (options.workers !== undefined) {
+        const { runPrimary, runWorker, workerCount, isWorker } = await import('../cluster/workers.js');
+        if (isWorker()) return runWorker(settings);
+        const count = workerCount(options.workers);
         // Bad settings are refused once, here, with the message a single process prints: not in every worker.
         return runPrimary(await resolveSettings(settings), count);
       }

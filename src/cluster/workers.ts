@@ -14,6 +14,11 @@ import { startJobgate, type RunningJobgate } from '../server.js';
 import { PrimaryFailureLimiter, reportToPrimary, WorkerFailureLimiter } from './failure-limit.js';
 
 /** Parses `--workers <n|auto>`: auto is the CPU count. */
+/** True in a worker process that `runPrimary` forked. */
+export function isWorker(): boolean {
+  return cluster.isWorker;
+}
+
 export function workerCount(text: string): number {
   if (text === 'auto') return availableParallelism();
   if (!/^[1-9]\d{0,2}$/.test(text)) throw new InputError(`invalid --workers "${text}": expected a count from 1 to 999, or auto`);
