@@ -41,6 +41,16 @@ function sidecarRows(sidecar) {
   return [
     ['start: spawn to /readyz 200 (node: spawn to exit of `node -e 0`)', ms(sidecar.readyMs), ms(sidecar.nodeMs), '<= 250 ms'],
     [`idle RSS ${sidecar.idleSeconds} s after ready (node: an empty script kept alive)`, mb1(sidecar.idleRssBytes), mb1(sidecar.nodeIdleRssBytes), '<= 60 MB'],
+    ...(sidecar.settledRssBytes === undefined
+      ? []
+      : [
+          [
+            `idle RSS ${sidecar.settleSeconds} s after ready, after V8's idle-time GC`,
+            mb1(sidecar.settledRssBytes),
+            mb1(sidecar.nodeSettledRssBytes),
+            '<= 60 MB',
+          ],
+        ]),
   ];
 }
 

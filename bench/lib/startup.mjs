@@ -86,7 +86,7 @@ async function readyAt(processes, child, adminPort, started, timeoutMs = 30_000)
  * (and the same for an idle `node` started beside it), then one request through it with
  * `probeHeaders` (must answer 200) and a stop. Medians over the starts.
  */
-export async function sidecarStarts({ processes, bin, starts, idleMs, sidecarEnv, nodeEnv, probeHeaders, log }) {
+export async function sidecarStarts({ processes, bin, starts, idleMs, settleMs = 0, sidecarEnv, nodeEnv, probeHeaders, log }) {
   const runs = [];
   for (let i = 0; i < starts; i++) {
     const node = await timedRun(process.execPath, ['-e', '0'], nodeEnv);
@@ -110,13 +110,21 @@ export async function sidecarStarts({ processes, bin, starts, idleMs, sidecarEnv
       nodeIdleRssBytes: rss(idleNode.pid),
       nodeBreakdown: memoryBreakdown(idleNode.pid),
     };
+    // V8 shrinks an idle heap on its own some seconds later (its memory reducer, after about 8 s
+    // without allocation): what a sidecar that waits for traffic costs for most of its life.
+    if (settleMs > idleMs) {
+      await sleep(settleMs - idleMs);
+      processes.assertAlive(child);
+      run.settledRssBytes = rss(child.pid);
+      run.nodeSettledRssBytes = rss(idleNode.pid);
+    }
     const status = await httpStatus(port, probeHeaders);
     if (status !== 200) throw new Error(`${child.benchName}: a request with a valid token answered ${status}, expected 200`);
     run.peakRssBytes = peakRss(child.pid);
     await Promise.all([processes.stop(child), processes.stop(idleNode)]);
     runs.push(run);
     log(
-      `  start ${i + 1}/${starts}: ready in ${run.readyMs.toFixed(0)} ms (node -e 0: ${run.nodeMs.toFixed(0)} ms), idle RSS ${mb(run.idleRssBytes)} (idle node ${mb(run.nodeIdleRssBytes)})`,
+      `  start ${i + 1}/${starts}: ready in ${run.readyMs.toFixed(0)} ms (node -e 0: ${run.nodeMs.toFixed(0)} ms), idle RSS ${mb(run.idleRssBytes)} (idle node ${mb(run.nodeIdleRssBytes)})${run.settledRssBytes === undefined ? '' : `, settled ${mb(run.settledRssBytes)} (idle node ${mb(run.nodeSettledRssBytes)})`}`,
     );
   }
   const pick = (field) => runs.map((r) => r[field]).filter((v) => v !== undefined);
@@ -129,6 +137,9 @@ export async function sidecarStarts({ processes, bin, starts, idleMs, sidecarEnv
   return {
     starts,
     idleSeconds: idleMs / 1000,
+    settleSeconds: settleMs > idleMs ? settleMs / 1000 : undefined,
+    settledRssBytes: medianOf('settledRssBytes'),
+    nodeSettledRssBytes: medianOf('nodeSettledRssBytes'),
     readyMs: medianOf('readyMs'),
     nodeMs: medianOf('nodeMs'),
     readyRatio: medianOf('readyMs') / medianOf('nodeMs'),
