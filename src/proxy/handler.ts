@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { apiAudience } from '../assertion/audience.js';
 import { isDenial, isPromise, type MaybePromise, type Outcome } from '../gate/index.js';
 import { answer, ANSWERS, sendAnswer, writeAnswer, type Answer } from '../http/answers.js';
-import { AccessLog } from '../observability/access-log.js';
+import { AccessLog, type AccessSubject } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import { newRequestId } from '../observability/request-id.js';
 import { splitDeepLink } from '../session/browser.js';
@@ -34,7 +34,7 @@ class RequestLedger {
     this.accessLog = new AccessLog(logger);
   }
 
-  finished(req: IncomingMessage, requestId: string, started: number, status: number, outcome: Outcome, kind: 'http' | 'websocket'): void {
+  finished(req: AccessSubject, requestId: string, started: number, status: number, outcome: Outcome, kind: 'http' | 'websocket'): void {
     this.inFlight--;
     const durationMs = this.accessLog.write(req, requestId, started, status, outcome, kind);
     this.metrics.request(outcome.decision, status, durationMs / 1000);
@@ -87,7 +87,9 @@ async function onUpgrade(ctx: ProxyContext, ledger: RequestLedger, req: Incoming
   let relay: RelayedSocket | undefined;
   ledger.inFlight++;
   socket.on('error', () => socket.destroy());
-  socket.once('close', () => ledger.finished(req, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
+  // A WebSocket may stay open for hours: its close keeps what the access line names, not the request.
+  const subject: AccessSubject = { method: req.method, url: req.url, headers: { host: req.headers.host } };
+  socket.once('close', () => ledger.finished(subject, requestId, started, relay?.refusedWith ?? status, outcome, 'websocket'));
   const refuseWith = (reply: Answer) => {
     status = reply.status;
     writeAnswer(socket, reply);

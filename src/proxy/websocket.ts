@@ -194,7 +194,7 @@ export class RelayedSocket {
     client.once('end', leave);
     upstreamReq.on('upgrade', (res: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
       if (!this.settleHandshake(upstreamReq)) return void upstream.destroy();
-      upstreamReq.setTimeout(0);
+      releaseHandshake(upstreamReq);
       stopReading();
       this.relayUpgrade(res, upstream, upstreamHead, head, early, keepCookieDomain);
     });
@@ -256,6 +256,16 @@ export class RelayedSocket {
     client.write(`${text}\r\n`);
     res.pipe(client);
   }
+}
+
+/**
+ * After the upgrade: the upgraded socket keeps its ClientRequest, whose listeners hold the
+ * client's handshake (its request, what it sent early); they go, for as long as the relay lives.
+ */
+function releaseHandshake(upstreamReq: ClientRequest): void {
+  upstreamReq.setTimeout(0);
+  for (const event of ['timeout', 'error', 'upgrade', 'response'] as const) upstreamReq.removeAllListeners(event);
+  upstreamReq.on('error', () => {});
 }
 
 /** The upstream side of a client's WebSocket handshake, not sent yet. */
