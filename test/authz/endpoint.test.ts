@@ -307,6 +307,21 @@ t.test('browsers: a deep link and a session cookie work at the endpoint', async 
   const session = await ask({ host: 'nb1.job.test', uri: '/lab', headers: { cookie: `nb=1; ${cookie}` } });
   t.equal(session.status, 200, 'the session cookie is accepted');
   t.equal(session.headers['x-jobgate-token-id'], record.id);
+  // The endpoint does not touch the request the edge forwards (docs/forward-auth.md): removing the
+  // session cookie is the edge's job (deploy/nginx/jobgate.conf does; test/authz/nginx.test.ts). What
+  // it hands the edge to copy onto the job's request is the identity, never the session.
+  t.same(
+    Object.keys(session.headers)
+      .filter((name) => !['date', 'connection', 'keep-alive'].includes(name))
+      .sort(),
+    ['cache-control', 'content-length', 'x-jobgate-assertion', 'x-jobgate-role', 'x-jobgate-token-id', 'x-jobgate-token-name', 'x-request-id'],
+    'the allowed answer carries the identity headers and the request id, no Cookie or Set-Cookie',
+  );
+  const sessionValue = cookie.slice('jobgate='.length);
+  t.notOk(
+    Object.values(session.headers).some((header) => String(header).includes(sessionValue)),
+    'no header of the answer holds the session',
+  );
   t.equal((await ask({ host: 'nb2.job.test', uri: '/', headers: { cookie } })).status, 401, 'a cookie is bound to its host');
   t.equal((await ask({ host: 'nb1.job.test', uri: '/', proto: 'https', headers: { cookie } })).status, 401, 'over HTTPS only __Host-jobgate counts');
 

@@ -283,9 +283,10 @@ t.test("what a job sees through nginx: the session cookie and the token never, t
   t.equal(unsecure.seenViaNginx?.headers.cookie, 'a=1', 'but not the session cookie');
   t.equal(unsecure.seenViaNginx?.headers['x-jobgate-role'], undefined, 'nor a client-sent identity header');
 
-  const unmapped = await both({ host: `unmapped.${JOB_DOMAIN}`, headers: { ...bearer(value), cookie: 'a=1' } });
+  const unmapped = await both({ host: `unmapped.${JOB_DOMAIN}`, headers: { ...bearer(value), cookie: 'a=1; jobgate=x; __Host-jobgate=y; b=2' } });
   alike(t, unmapped, 'a job jobgate knows but nginx does not map');
   t.equal(unmapped.viaNginx.status, 200, 'jobgate proxies it itself');
+  t.equal(unmapped.seenViaNginx?.headers.cookie, 'a=1; b=2', "jobgate's listener removes the session cookies that nginx hands it; the job's pass");
   await checkForwarded(t, unmapped.seenViaNginx, { tokenId: record.id, name: 'cookies', role: 'read', audience: 'job:unmapped' }, 'unmapped');
 });
 
@@ -320,9 +321,22 @@ t.test('browsers through nginx: login form, deep link, session cookie, logout', 
   t.equal(page.status, 200, 'the session cookie opens the job');
   t.equal(job.received.length, before + 1);
   await checkForwarded(t, job.last, { tokenId: record.id, name: 'browser', role: 'read', audience: 'job:nb1' }, 'session');
-  t.equal(job.last.headers.cookie, 'nb=1');
+  t.equal(job.last.headers.cookie, 'nb=1', "the job's own cookie passes, nginx removes the session cookie");
   const other = await request(nginx.url, { host: `nb2.${JOB_DOMAIN}:${nginx.port}`, headers: { cookie } });
   t.equal(other.status, 401, 'the cookie is bound to its host');
+
+  // A job nginx does not map: nginx hands the request, session cookie and all, to jobgate's
+  // listener, which proxies it itself and so must remove the cookie itself.
+  const unmappedHost = `unmapped.${JOB_DOMAIN}:${nginx.port}`;
+  const unmappedLink = await request(nginx.url, { host: unmappedHost, path: `/lab?jobgate_token=${encodeURIComponent(value)}` });
+  t.equal(unmappedLink.status, 303, 'a deep link on a job nginx does not map');
+  const unmappedCookie = String(unmappedLink.headers['set-cookie']?.[0]).split(';')[0]!;
+  const beforeUnmapped = job.received.length;
+  const unmappedPage = await request(nginx.url, { host: unmappedHost, path: '/lab', headers: { cookie: `nb=1; ${unmappedCookie}; _xsrf=2` } });
+  t.equal(unmappedPage.status, 200, 'its session cookie opens the job through jobgate');
+  t.equal(job.received.length, beforeUnmapped + 1);
+  await checkForwarded(t, job.last, { tokenId: record.id, name: 'browser', role: 'read', audience: 'job:unmapped' }, 'session on an unmapped job');
+  t.equal(job.last.headers.cookie, 'nb=1; _xsrf=2', "the job's own cookies pass, jobgate removes the session cookie");
 
   const link = await request(nginx.url, { host, path: `/lab?a=1&jobgate_token=${encodeURIComponent(value)}` });
   t.equal(link.status, 303, 'a deep link');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import WebSocket from 'ws';
 import type { Role } from '../../src/tokens/record.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { bearer, request } from '../helpers/http.js';
@@ -188,7 +189,7 @@ t.test('what the upstream sees', async (t) => {
       'Proxy-Authorization',
       'Basic x',
       'Cookie',
-      'notebook=1',
+      'notebook=1; jobgate=forged; _xsrf=2; __Host-jobgate=forged',
       'X-Custom',
       'kept',
       'Content-Type',
@@ -222,10 +223,58 @@ t.test('what the upstream sees', async (t) => {
   t.equal(seen.headers['x-hop'], undefined, 'headers named in Connection are hop-by-hop');
   t.equal(seen.headers.te, undefined);
   t.equal(seen.headers['proxy-authorization'], undefined);
-  t.equal(seen.headers.cookie, 'notebook=1', "the job's own cookies pass");
+  t.equal(seen.headers.cookie, 'notebook=1; _xsrf=2', "the job's own cookies pass, jobgate's session cookies (under both names) do not");
   t.equal(seen.headers['x-custom'], 'kept');
   t.ok(seen.headers['x-request-id'], 'a request id is added');
 });
+
+/** Opens a WebSocket through jobgate; resolves with 101 once open (then closes it), else the refusal's status. */
+function handshake(url: string, headers: Record<string, string>): Promise<number> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { headers, handshakeTimeout: 30_000 });
+  return new Promise<number>((resolve) => {
+    socket.once('open', () => resolve(101));
+    socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    socket.once('error', () => resolve(-1));
+  }).finally(() => socket.terminate());
+}
+
+for (const scheme of ['http', 'https'] as const) {
+  const name = scheme === 'https' ? '__Host-jobgate' : 'jobgate';
+  t.test(`a browser session over ${scheme}: the job gets its own cookies, never the session cookie (${name})`, async (t) => {
+    const up = await Upstream.start();
+    const h = await startHarness(scheme === 'https' ? { JOBGATE_PUBLIC_SCHEME: 'https' } : {});
+    t.teardown(async () => {
+      await h.close();
+      await up.close();
+    });
+    await h.jobs.put({ id: 'nb1', upstream: up.url });
+    const { value } = await h.tokens.create({ name: 'browser', role: 'read' });
+    const link = await request(h.url, { host: 'nb1.job.test', path: `/lab?jobgate_token=${encodeURIComponent(value)}` });
+    t.equal(link.status, 303, 'a deep link opens a session');
+    const session = String(link.headers['set-cookie']?.[0]).split(';')[0]!;
+    t.ok(session.startsWith(`${name}=`), `the session cookie is ${name}`);
+    const secret = session.slice(name.length + 1);
+    // The session cookie between the job's own, as a browser sends them: the session alone opens the job.
+    const cookie = `notebook=1; ${session}; _xsrf=2`;
+
+    const page = await request(h.url, { host: 'nb1.job.test', path: '/lab', headers: { cookie } });
+    t.equal(page.status, 200, 'the session opens the job');
+    t.equal(up.last.headers.cookie, 'notebook=1; _xsrf=2', "an HTTP request: the job's cookies pass, the session cookie does not");
+    t.notOk(
+      up.last.rawHeaders.some((line) => line.includes(secret)),
+      'the session appears nowhere in what the job received',
+    );
+
+    const opened = await handshake(h.url, { host: 'nb1.job.test', cookie, origin: `${scheme}://nb1.job.test` });
+    t.equal(opened, 101, "the session opens a WebSocket from the job's own page");
+    t.equal(up.last.method, 'WS');
+    t.equal(up.last.headers.cookie, 'notebook=1; _xsrf=2', "a WebSocket handshake: the job's cookies pass, the session cookie does not");
+    t.notOk(
+      up.last.rawHeaders.some((line) => line.includes(secret)),
+      'the session appears nowhere in the handshake the job received',
+    );
+  });
+}
 
 t.test('trusted hops', async (t) => {
   const up = await Upstream.start();
@@ -256,10 +305,10 @@ t.test('unsecureHttp jobs need no credential and keep the client headers', async
   const anonymous = await request(h.url, { host: 'pub.job.test', headers: { 'x-jobgate-role': 'operator' } });
   t.equal(anonymous.status, 200);
   t.equal(up.last.headers['x-jobgate-role'], undefined, 'client-sent X-Jobgate-* are still removed');
-  const withBasic = await request(h.url, { host: 'pub.job.test', headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'a=1' } });
+  const withBasic = await request(h.url, { host: 'pub.job.test', headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'a=1; jobgate=x; b=2' } });
   t.equal(withBasic.status, 200);
   t.equal(up.last.headers.authorization, 'Basic dXNlcjpwYXNz', "the client's Authorization passes untouched");
-  t.equal(up.last.headers.cookie, 'a=1');
+  t.equal(up.last.headers.cookie, 'a=1; b=2', "the job's cookies pass, jobgate's session cookie not even here");
   const garbage = await request(h.url, { host: 'pub.job.test', headers: bearer('garbage') });
   t.equal(garbage.status, 200, 'a credential is not even read');
   t.equal(up.last.headers['x-jobgate-token-id'], undefined, 'no identity headers are added');

@@ -1,6 +1,5 @@
 import t from 'tap';
 import { request, type Reply } from '../helpers/http.js';
-import { waitFor } from '../helpers/jobgate.js';
 import { RedisSentinelSet, sleep, startTopologyHarness, until, type TopologyHarness } from '../helpers/redis-topologies.js';
 import { Upstream } from '../helpers/upstream.js';
 
@@ -13,11 +12,13 @@ const SENTINEL_PASSWORD = 'sentinel-Secret-3';
 const set = await RedisSentinelSet.start({ password: PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
 const up = await Upstream.start('sentinel-upstream');
 let harness: TopologyHarness | undefined;
+let watcher: TopologyHarness | undefined;
 let stopped = false;
 
 t.teardown(async () => {
   stopped = true;
   await harness?.close();
+  await watcher?.close();
   await up.close();
   await set.stop();
 });
@@ -33,10 +34,24 @@ t.test('a failover during traffic: 200 or 503, never a wrong 2xx, and service re
     JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
   });
   const h = harness;
+  // A second jobgate through the same failover, whose cache TTL outlasts the test: nothing but an
+  // invalidation message (or the flush when it subscribes again) clears its caches, so what it
+  // refuses after the failover proves that the new master's messages reach its new subscription.
+  // (The first one's 500 ms TTL would make it refuse a changed record anyway.)
+  watcher = await startTopologyHarness({
+    JOBGATE_REDIS_SENTINELS: set.sentinelList,
+    JOBGATE_REDIS_PASSWORD: PASSWORD,
+    JOBGATE_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+    JOBGATE_CACHE_TTL_MS: '300000',
+    JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
+  });
+  const w = watcher;
   t.equal(h.keys.prefix, 'jobgate:', 'the standalone default prefix');
-  const get = (value: string, timeoutMs = 30_000): Promise<Reply> =>
-    request(h.url, { host: 'nb.job.test', path: '/s', headers: { authorization: `Bearer ${value}` }, timeoutMs });
-  const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status;
+  const getFrom = (via: TopologyHarness, value: string): Promise<Reply> =>
+    request(via.url, { host: 'nb.job.test', path: '/s', headers: { authorization: `Bearer ${value}` }, timeoutMs: 30_000 });
+  const get = (value: string): Promise<Reply> => getFrom(h, value);
+  const readyzOf = async (via: TopologyHarness) => (await request(via.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status;
+  const readyz = () => readyzOf(h);
 
   await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
   const valid = await h.tokens.create({ name: 'valid', role: 'read', labelSelector: 'team=a' });
@@ -91,18 +106,32 @@ t.test('a failover during traffic: 200 or 503, never a wrong 2xx, and service re
   // that every request got an answer is asserted above (no status 0 among the valid token's).
   t.comment(`slowest 503: ${Math.max(...unavailable.map(({ ms }) => ms))} ms`);
 
-  // Writes go to the new master, and its invalidation messages reach jobgate's new subscription.
+  // Writes go to the new master, and its invalidation messages reach the new subscriptions: the
+  // long-TTL jobgate, ready again (subscribed, its caches flushed), caches the records below and
+  // can refuse them only when the message arrives.
+  await until('the long-TTL jobgate ready again after the failover', async () => (await readyzOf(w)) === 200, 30_000);
   const fresh = await h.tokens.create({ name: 'after-failover', role: 'read', labelSelector: 'team=a' });
   t.equal((await get(fresh.value)).status, 200, 'a token created on the new master works');
+  t.equal((await getFrom(w, fresh.value)).status, 200, 'the long-TTL jobgate caches the token and the job');
   const renewed = await h.tokens.renew(fresh.record.id);
   // Pub/sub is asynchronous: the message lands a few ms after the writer's command returns.
-  await waitFor(async () => (await get(fresh.value)).status === 401, 2000);
+  await until(
+    "the renewed token's old value still passes the long-TTL jobgate: its cache did not drop the token on the invalidation message",
+    async () => (await getFrom(w, fresh.value)).status === 401,
+    30_000,
+  );
   t.pass('renew on the new master: the old value is refused');
-  t.equal((await get(renewed.value)).status, 200);
+  t.equal((await getFrom(w, renewed.value)).status, 200, 'the new value passes');
   await h.jobs.delete('nb');
-  await waitFor(async () => (await get(renewed.value)).status === 404, 2000);
+  await until(
+    'the deleted job still answers through the long-TTL jobgate: its cache did not drop the job on the invalidation message',
+    async () => (await getFrom(w, renewed.value)).status === 404,
+    30_000,
+  );
   t.pass('a job deleted on the new master is gone');
   t.equal(String(await set.replica.command(['ROLE']).then((role) => (role as unknown[])[0])), 'master', 'the old replica is the master now');
   t.notMatch(h.log.text, PASSWORD, 'the password never reaches the log');
   t.notMatch(h.log.text, SENTINEL_PASSWORD);
+  t.notMatch(w.log.text, PASSWORD);
+  t.notMatch(w.log.text, SENTINEL_PASSWORD);
 });
