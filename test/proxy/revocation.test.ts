@@ -203,8 +203,26 @@ t.test('a gap in the subscription flushes the caches; readiness follows it', asy
   await a.jobs.put({ id: 'nb1', upstream: up.url });
   const token = await a.tokens.create({ name: 'x', role: 'read' });
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 200);
-  await a.redisServer.restart(); // comes back empty: messages about the lost records were never sent
-  await eventually('/readyz to answer 200 after the Redis restart', async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
+  const readyz = () => request(a.adminUrl, { path: '/readyz' });
+  t.same((await readyz()).json(), { status: 'ready' }, 'ready before the gap');
+
+  await a.redisServer.stop();
+  let during = await readyz();
+  await eventually('/readyz to answer 503 naming the invalidation subscription while Redis is down', async () => {
+    during = await readyz();
+    if (during.status !== 503 || !during.body.includes('invalidation subscription is down'))
+      throw new Error(`/readyz answered ${during.status} ${during.body.trim()}`);
+    return true;
+  });
+  t.same(
+    during.json(),
+    { status: 'not ready', reasons: ['redis is not answering', 'invalidation subscription is down'] },
+    'not ready during the gap, and the lost subscription is one of the reasons',
+  );
+
+  await a.redisServer.startAgain(); // comes back empty: messages about the lost records were never sent
+  await eventually('/readyz to answer 200 once Redis is back and the subscription is restored', async () => (await readyz()).status === 200);
+  t.same((await readyz()).json(), { status: 'ready' }, 'ready again after the gap');
   // The test's own Redis client reconnects on its own schedule: retried until it is back too.
   await eventually("the test's own Redis client to write the job again", () => a.jobs.put({ id: 'nb1', upstream: up.url }).then(() => true));
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 401, 'the token cached before the gap is forgotten, though its TTL is 5 minutes');
