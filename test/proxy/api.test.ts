@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
 import { bearer, request, type Reply } from '../helpers/http.js';
-import { startHarness, type Harness } from '../helpers/jobgate.js';
+import { metricSample, startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 import { eventually, nextEvent, within } from '../helpers/wait.js';
 
@@ -84,6 +84,19 @@ t.test('path tricks are refused before any rule', async (t) => {
   }
 });
 
+/**
+ * Job lookups jobgate has made, as its /metrics counts them: answered by its cache (hits) or by
+ * Redis (misses). Counted at the cache, not in Redis, because a lookup answered by the negative
+ * cache (an unknown job asked about before) never reaches Redis.
+ */
+async function jobLookups(): Promise<number> {
+  const text = (await request(h.adminUrl, { path: '/metrics' })).body;
+  const hits = metricSample(text, 'jobgate_cache_hits_total', 'cache="jobs"');
+  const misses = metricSample(text, 'jobgate_cache_misses_total', 'cache="jobs"');
+  if (hits === undefined || misses === undefined) throw new Error(`/metrics has no job cache counters:\n${text}`);
+  return hits + misses;
+}
+
 t.test('a scoped operator reaches only the jobs its selector matches', async (t) => {
   t.equal((await call('scoped', 'GET', '/v1/job/nb1')).status, 200);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/kill')).status, 200);
@@ -91,8 +104,12 @@ t.test('a scoped operator reaches only the jobs its selector matches', async (t)
   const other = await call('scoped', 'PUT', '/v1/job/nb2/kill');
   t.equal(other.status, 403);
   t.equal(other.json().error, 'insufficient_scope');
+  let lookups = await jobLookups();
   t.equal((await call('scoped', 'GET', '/v1/job/ghost')).status, 404);
-  t.equal((await call('operator', 'GET', '/v1/job/ghost')).status, 200, 'unscoped tokens are forwarded without a registry lookup');
+  t.equal(await jobLookups(), lookups + 1, 'a scoped token: the job is looked up (and counted)');
+  lookups = await jobLookups();
+  t.equal((await call('operator', 'GET', '/v1/job/ghost')).status, 200, 'unscoped tokens are forwarded');
+  t.equal(await jobLookups(), lookups, 'without a registry lookup: the job lookup counters did not move');
   t.equal((await call('scoped', 'POST', '/v1/job/nb1/exec', '{}')).status, 403, 'a configured rule tightens a path');
   t.equal((await call('operator', 'POST', '/v1/job/nb1/exec', '{}')).status, 200);
   t.equal((await call('scoped', 'GET', '/v2/anything')).status, 403, 'unknown paths deny scoped tokens');
