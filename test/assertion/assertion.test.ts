@@ -9,9 +9,10 @@ import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { runCli } from '../helpers/cli.js';
 import { bearer, request } from '../helpers/http.js';
-import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { freePort } from '../helpers/redis.js';
 import { Upstream } from '../helpers/upstream.js';
+import { eventually, nextEvent, within } from '../helpers/wait.js';
 
 const pem = (key: ReturnType<typeof generateKeyPairSync>['privateKey']) => key.export({ format: 'pem', type: 'pkcs8' }) as string;
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -71,7 +72,10 @@ t.test('forwarded requests carry a signed assertion the upstream can verify', as
   await request(h.url, { host: 'nb1.job.test', headers: bearer(value) });
   t.equal(up.last.headers['x-jobgate-assertion'], assertion, 'reused for the same token, version and audience');
   const renewed = await h.tokens.renew(record.id);
-  await waitFor(async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(renewed.value) })).status === 200);
+  await eventually(
+    'the renewed token value to pass',
+    async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(renewed.value) })).status === 200,
+  );
   t.not(up.last.headers['x-jobgate-assertion'], assertion, 'a renewed token gets a new one');
 
   await request(h.url, { host: 'api.test', path: '/v1/job', headers: bearer(renewed.value) });
@@ -91,7 +95,8 @@ t.test("a token's name and role rewritten in place (admin script, then PUBLISH):
   const prefix = h.settings.keyPrefix!;
   await h.admin.hset(`${prefix}token:${record.id}`, { name: 'demoted', role: 'read' });
   await h.admin.publish(`${prefix}invalidate`, `token:${record.id}`);
-  await waitFor(
+  await eventually(
+    'the rewritten role (read) to reach the upstream after the PUBLISH',
     async () => (await request(h.url, { host: 'nb1.job.test', headers: bearer(value) })).status === 200 && up.last.headers['x-jobgate-role'] === 'read',
   );
   t.equal(up.last.headers['x-jobgate-token-name'], 'demoted', 'the identity headers changed');
@@ -102,7 +107,7 @@ t.test('WebSocket handshakes carry it too', async (t) => {
   const { value } = await h.tokens.create({ name: 'ws', role: 'read' });
   const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
   t.teardown(() => socket.terminate());
-  await new Promise((resolve) => socket.once('open', resolve));
+  await nextEvent(socket, 'open', 'the WebSocket through jobgate to open');
   const { payload } = await jwtVerify(String(up.last.headers['x-jobgate-assertion']), createLocalJWKSet(jwks), { audience: 'job:nb1' });
   t.equal(payload.name, 'ws');
 });
@@ -121,7 +126,13 @@ async function startVerifier(t: Test, env: Record<string, string>): Promise<numb
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => void example.kill());
-  await new Promise((resolve) => example.stdout.once('data', resolve));
+  await within(
+    new Promise((resolve, reject) => {
+      example.stdout.once('data', resolve);
+      example.once('exit', (code) => reject(new Error(`examples/verify-upstream.mjs exited (${code}) before it said it listens`)));
+    }),
+    `examples/verify-upstream.mjs to say it listens on port ${port}`,
+  );
   return port;
 }
 
@@ -175,7 +186,10 @@ t.test("a job's ports have their own audience: a port's service cannot replay it
 
   // What each service received, captured by sending the same requests to the recording upstream.
   await h.jobs.put({ id: 'ported', upstream: up.url, ports: { '6006': up.url } });
-  await waitFor(async () => (await request(h.url, { host: 'ported.job.test', headers: bearer(value) })).json<{ name?: string }>().name === 'job');
+  await eventually(
+    'job ported to reach the recording upstream after its upstream changed',
+    async () => (await request(h.url, { host: 'ported.job.test', headers: bearer(value) })).json<{ name?: string }>().name === 'job',
+  );
   const forMain = String(up.last.headers['x-jobgate-assertion']);
   await request(h.url, { host: 'ported-6006.job.test', headers: bearer(value) });
   const forBoard = String(up.last.headers['x-jobgate-assertion']);

@@ -75,6 +75,12 @@ export class RedisServer {
     this.child?.kill('SIGCONT');
   }
 
+  /** After stop(): starts it again on the same port, empty (what restart() does, with the gap in the test's hands). */
+  async startAgain(): Promise<void> {
+    if (this.child) throw new Error(`redis-server on port ${this.port} is still running: stop() it first`);
+    await this.startProcess();
+  }
+
   /** Starts it again on the same port, empty. */
   async restart(): Promise<void> {
     await this.stop();

@@ -12,6 +12,16 @@ export interface Received {
   readonly body: string;
 }
 
+/** How a handler answers one request otherwise; the answer waits `delayMs`, then until `until` settles. */
+export interface Answer {
+  readonly status?: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  readonly delayMs?: number;
+  /** Holds the answer until it settles: a request in flight for as long as the test wants, whatever the machine's speed. */
+  readonly until?: PromiseLike<unknown>;
+}
+
 /**
  * A real upstream HTTP + WebSocket server on a free loopback port. HTTP requests are
  * answered 200 with a JSON echo ({name, method, url, headers, body}); WebSockets echo
@@ -35,10 +45,7 @@ export class Upstream {
     });
   }
 
-  static async start(
-    name = 'upstream',
-    handler?: (req: Received) => { status?: number; headers?: Record<string, string>; body?: string; delayMs?: number } | undefined,
-  ): Promise<Upstream> {
+  static async start(name = 'upstream', handler?: (req: Received) => Answer | undefined): Promise<Upstream> {
     let upstream: Upstream | undefined = undefined;
     const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
       let body = '';
@@ -47,6 +54,7 @@ export class Upstream {
       upstream!.received.push(received);
       const custom = handler?.(received);
       if (custom?.delayMs) await new Promise((resolve) => setTimeout(resolve, custom.delayMs));
+      if (custom?.until) await custom.until;
       if (res.destroyed) return;
       res.writeHead(custom?.status ?? 200, { 'content-type': 'application/json', ...(custom?.headers ?? {}) });
       res.end(custom?.body ?? JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body }));

@@ -1,8 +1,9 @@
 import t from 'tap';
 import WebSocket from 'ws';
 import { bearer, request } from '../helpers/http.js';
-import { metricSample, startHarness, waitFor } from '../helpers/jobgate.js';
+import { metricSample, startHarness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
+import { eventually, nextEvent } from '../helpers/wait.js';
 
 t.test('/metrics in Prometheus format', async (t) => {
   const up = await Upstream.start();
@@ -19,13 +20,13 @@ t.test('/metrics in Prometheus format', async (t) => {
   await request(h.url, { host: 'nb1.job.test', headers: bearer(scoped.value) });
   await request(h.url, { host: 'nope.job.test' });
   const socket = new WebSocket(`${h.url.replace('http', 'ws')}/`, { headers: { host: 'nb1.job.test', ...bearer(value) } });
-  await new Promise((resolve) => socket.once('open', resolve));
-  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await nextEvent(socket, 'open', 'the WebSocket through jobgate to open');
+  const closed = nextEvent(socket, 'close', "the deleted token's WebSocket to close");
   await h.tokens.delete(record.id);
   await closed;
 
   let text = '';
-  await waitFor(async () => {
+  await eventually('/metrics to count the revoked WebSocket and no open one', async () => {
     const reply = await request(h.adminUrl, { path: '/metrics' });
     text = reply.body;
     return (
@@ -59,7 +60,10 @@ t.test('/metrics in Prometheus format', async (t) => {
   t.match(text, /# TYPE jobgate_request_duration_seconds histogram/);
 
   await h.redisServer.stop();
-  await waitFor(async () => metricSample((await request(h.adminUrl, { path: '/metrics' })).body, 'jobgate_redis_errors_total')! > 0);
+  await eventually(
+    '/metrics to count a Redis error once Redis is gone',
+    async () => metricSample((await request(h.adminUrl, { path: '/metrics' })).body, 'jobgate_redis_errors_total')! > 0,
+  );
   t.pass('a lost Redis connection is counted');
   t.equal((await request(h.adminUrl, { path: '/nope' })).status, 404);
 });

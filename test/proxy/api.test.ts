@@ -3,8 +3,9 @@ import { connect } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
 import { bearer, request, type Reply } from '../helpers/http.js';
-import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { metricSample, startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
+import { eventually, nextEvent, within } from '../helpers/wait.js';
 
 const API = 'api.test';
 
@@ -83,6 +84,19 @@ t.test('path tricks are refused before any rule', async (t) => {
   }
 });
 
+/**
+ * Job lookups jobgate has made, as its /metrics counts them: answered by its cache (hits) or by
+ * Redis (misses). Counted at the cache, not in Redis, because a lookup answered by the negative
+ * cache (an unknown job asked about before) never reaches Redis.
+ */
+async function jobLookups(): Promise<number> {
+  const text = (await request(h.adminUrl, { path: '/metrics' })).body;
+  const hits = metricSample(text, 'jobgate_cache_hits_total', 'cache="jobs"');
+  const misses = metricSample(text, 'jobgate_cache_misses_total', 'cache="jobs"');
+  if (hits === undefined || misses === undefined) throw new Error(`/metrics has no job cache counters:\n${text}`);
+  return hits + misses;
+}
+
 t.test('a scoped operator reaches only the jobs its selector matches', async (t) => {
   t.equal((await call('scoped', 'GET', '/v1/job/nb1')).status, 200);
   t.equal((await call('scoped', 'PUT', '/v1/job/nb1/kill')).status, 200);
@@ -90,8 +104,12 @@ t.test('a scoped operator reaches only the jobs its selector matches', async (t)
   const other = await call('scoped', 'PUT', '/v1/job/nb2/kill');
   t.equal(other.status, 403);
   t.equal(other.json().error, 'insufficient_scope');
+  let lookups = await jobLookups();
   t.equal((await call('scoped', 'GET', '/v1/job/ghost')).status, 404);
-  t.equal((await call('operator', 'GET', '/v1/job/ghost')).status, 200, 'unscoped tokens are forwarded without a registry lookup');
+  t.equal(await jobLookups(), lookups + 1, 'a scoped token: the job is looked up (and counted)');
+  lookups = await jobLookups();
+  t.equal((await call('operator', 'GET', '/v1/job/ghost')).status, 200, 'unscoped tokens are forwarded');
+  t.equal(await jobLookups(), lookups, 'without a registry lookup: the job lookup counters did not move');
   t.equal((await call('scoped', 'POST', '/v1/job/nb1/exec', '{}')).status, 403, 'a configured rule tightens a path');
   t.equal((await call('operator', 'POST', '/v1/job/nb1/exec', '{}')).status, 200);
   t.equal((await call('scoped', 'GET', '/v2/anything')).status, 403, 'unknown paths deny scoped tokens');
@@ -116,24 +134,27 @@ t.test('creating a job with a scoped token labels it into scope', async (t) => {
   t.equal((await call('scoped', 'POST', '/v1/job', JSON.stringify({ pad: 'x'.repeat(4000) }))).status, 413);
 
   // A chunked body (no Content-Length) is read, checked and forwarded with one.
-  const chunked = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port: h.jobgate.proxyAddress.port,
-        method: 'POST',
-        path: '/v1/job',
-        headers: { host: API, ...bearer(tokens.scoped!), 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.write('{"image":');
-    req.end('"chunked"}');
-  });
+  const chunked = await within(
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: h.jobgate.proxyAddress.port,
+          method: 'POST',
+          path: '/v1/job',
+          headers: { host: API, ...bearer(tokens.scoped!), 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.write('{"image":');
+      req.end('"chunked"}');
+    }),
+    'the answer to a chunked job creation',
+  );
   t.equal(chunked, 200);
   t.same(JSON.parse(api.last.body), { image: 'chunked', labels: { team: 'a' } });
   t.equal(api.last.headers['transfer-encoding'], undefined);
@@ -305,23 +326,26 @@ t.test('token management needs an unscoped operator token', async (t) => {
 
 t.test('WebSocket API routes follow the same rules, and are revoked like job URLs', async (t) => {
   const open = (who: string, path: string) =>
-    new Promise<WebSocket | number>((resolve) => {
-      const socket = new WebSocket(`ws://127.0.0.1:${h.jobgate.proxyAddress.port}${path}`, { headers: { host: API, ...bearer(tokens[who]!) } });
-      socket.once('open', () => resolve(socket));
-      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      socket.once('error', () => undefined);
-    });
+    within(
+      new Promise<WebSocket | number>((resolve) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${h.jobgate.proxyAddress.port}${path}`, { headers: { host: API, ...bearer(tokens[who]!) } });
+        socket.once('open', () => resolve(socket));
+        socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        socket.once('error', () => undefined);
+      }),
+      `the ${who} token's WebSocket to ${path} to open or be refused`,
+    );
   t.equal(await open('read', '/v1/job/nb1/log?follow=true'), 403);
   t.equal(await open('scoped', '/v1/job/nb2/log?follow=true'), 403);
   const socket = await open('scoped', '/v1/job/nb1/log?follow=true');
   t.type(socket, WebSocket);
   if (!(socket instanceof WebSocket)) return;
   t.equal(api.last.url, '/v1/job/nb1/log?follow=true');
-  const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+  const closed = nextEvent<[number]>(socket, 'close', 'the WebSocket of the job relabelled out of scope to close');
   await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'z' } });
-  t.equal(await closed, 1008, 'relabelled out of scope: closed');
+  t.equal((await closed)[0], 1008, 'relabelled out of scope: closed');
   await h.jobs.put({ id: 'nb1', upstream: job.url, labels: { team: 'a' } });
-  await waitFor(async () => (await call('scoped', 'GET', '/v1/job/nb1')).status === 200);
+  await eventually('the job relabelled back into scope to be reachable again', async () => (await call('scoped', 'GET', '/v1/job/nb1')).status === 200);
 });
 
 /** A node:http client that hands its whole body to `end()` before it reads (as in the issue): the status it got (if any), and the error (if any). */
@@ -332,7 +356,7 @@ function postLarge(
   headers: Record<string, string>,
   chunked = false,
 ): Promise<{ status: number | undefined; error: string | undefined }> {
-  return new Promise((resolve) => {
+  const answered = new Promise<{ status: number | undefined; error: string | undefined }>((resolve) => {
     let status: number | undefined;
     let error: string | undefined;
     const req = httpRequest({
@@ -351,6 +375,7 @@ function postLarge(
     req.on('close', () => resolve({ status, error }));
     req.end(Buffer.alloc(total, 0x61));
   });
+  return within(answered, `the ${chunked ? 'chunked' : 'declared'} ${total}-byte POST to ${host}${path} to be answered and closed`);
 }
 
 /**
@@ -359,7 +384,7 @@ function postLarge(
  * it wrote.
  */
 function flood(total: number, headers: string): Promise<{ status: number; written: number }> {
-  return new Promise((resolve) => {
+  const closed = new Promise<{ status: number; written: number }>((resolve) => {
     const socket = connect(h.jobgate.proxyAddress.port, '127.0.0.1');
     let received = '';
     let written = 0;
@@ -377,6 +402,7 @@ function flood(total: number, headers: string): Promise<{ status: number; writte
     };
     write();
   });
+  return within(closed, `jobgate to close the connection of a ${total}-byte flood`);
 }
 
 t.test('a client that writes its whole large body before reading still gets the 413, not a reset', async (t) => {

@@ -3,10 +3,11 @@ import { createServer, request as httpRequest, type ServerResponse } from 'node:
 import { createServer as createNetServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
-import { startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { bearer, request } from '../helpers/http.js';
 import { RedisServer } from '../helpers/redis.js';
 import { Upstream } from '../helpers/upstream.js';
+import { eventually, within } from '../helpers/wait.js';
 
 /** Two jobgate instances on one Redis and one key prefix, with caches that only invalidation can clear. */
 async function twoInstances(t: Test, env: Record<string, string> = {}): Promise<[Harness, Harness, Upstream]> {
@@ -43,7 +44,8 @@ t.test('every instance enforces a delete, a renew, a relabel and a job delete at
   }
 
   await a.tokens.delete(doomed.record.id);
-  for (const h of [a, b]) await waitFor(async () => (await statusOn(h, 'nb1.job.test', doomed.value)) === 401);
+  for (const h of [a, b])
+    await eventually(`${h.url} to refuse the deleted token with 401`, async () => (await statusOn(h, 'nb1.job.test', doomed.value)) === 401);
   t.pass('a deleted token is refused by both instances');
   for (let i = 0; i < 2; i++) {
     // The second answer comes from the negative cache, before any hashing: the same 401.
@@ -54,20 +56,23 @@ t.test('every instance enforces a delete, a renew, a relabel and a job delete at
 
   const next = await a.tokens.renew(renewed.record.id);
   for (const h of [a, b]) {
-    await waitFor(async () => (await statusOn(h, 'nb1.job.test', renewed.value)) === 401);
+    await eventually(`${h.url} to refuse the renewed token's old value with 401`, async () => (await statusOn(h, 'nb1.job.test', renewed.value)) === 401);
     t.equal(await statusOn(h, 'nb1.job.test', next.value), 200, 'the renewed value works');
   }
 
   await a.jobs.put({ id: 'nb1', upstream: up.url, labels: { team: 'b' } });
-  for (const h of [a, b]) await waitFor(async () => (await statusOn(h, 'nb1.job.test', next.value)) === 403);
+  for (const h of [a, b])
+    await eventually(`${h.url} to refuse the relabelled job with 403`, async () => (await statusOn(h, 'nb1.job.test', next.value)) === 403);
   t.pass('a relabelled job is out of scope on both instances');
 
   await a.jobs.put({ id: 'nb2', upstream: up.url, labels: { team: 'a' } });
-  for (const h of [a, b]) await waitFor(async () => (await statusOn(h, 'nb2.job.test', next.value)) === 200);
+  for (const h of [a, b])
+    await eventually(`${h.url} to reach the new job nb2 (cached as unknown before)`, async () => (await statusOn(h, 'nb2.job.test', next.value)) === 200);
   t.pass('a new job is reachable although it was cached as unknown');
 
   await a.jobs.delete('nb2');
-  for (const h of [a, b]) await waitFor(async () => (await statusOn(h, 'nb2.job.test', next.value)) === 404);
+  for (const h of [a, b])
+    await eventually(`${h.url} to answer 404 for the deleted job nb2`, async () => (await statusOn(h, 'nb2.job.test', next.value)) === 404);
   t.pass('a deleted job is gone on both instances');
 });
 
@@ -77,22 +82,36 @@ t.test('a writer that forgets to publish is caught by the TTL', async (t) => {
   const token = await a.tokens.create({ name: 'x', role: 'read' });
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 200);
   await a.admin.del(`${a.settings.keyPrefix}token:${token.record.id}`); // no PUBLISH
-  await waitFor(async () => (await statusOn(a, 'nb1.job.test', token.value)) === 401);
+  await eventually(
+    'the token deleted without a PUBLISH to be refused once its 300 ms TTL ran out',
+    async () => (await statusOn(a, 'nb1.job.test', token.value)) === 401,
+  );
   t.pass('refused once the TTL ran out');
 });
 
 /** Opens a WebSocket through jobgate and resolves once it is open. */
 async function openSocket(h: Harness, host: string, value: string): Promise<WebSocket> {
   const socket = new WebSocket(`${h.url.replace('http', 'ws')}/ws`, { headers: { host, ...bearer(value) } });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
+  await within(
+    new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    }),
+    `a WebSocket to ${host} through ${h.url} to open`,
+  );
   return socket;
 }
 
-const closeOf = (socket: WebSocket) =>
-  new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+/** The close code and reason of `socket`, once it closes; `what` names the socket in the failure. */
+const closeOf = (socket: WebSocket, what: string) =>
+  within(
+    new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }))),
+    `${what} to close`,
+  );
+
+/** The next message `socket` receives, as text. */
+const messageOf = (socket: WebSocket, what: string) =>
+  within(new Promise<string>((resolve) => socket.once('message', (data: Buffer) => resolve(data.toString()))), what);
 
 t.test('live WebSockets close with 1008 when their access is revoked', async (t) => {
   const [a, b, up] = await twoInstances(t);
@@ -109,27 +128,27 @@ t.test('live WebSockets close with 1008 when their access is revoked', async (t)
     bystander: await openSocket(a, 'nb1.job.test', bystander.value),
   };
   t.teardown(() => Object.values(sockets).forEach((socket) => socket.terminate()));
-  const echoed = new Promise((resolve) => sockets.bystander.once('message', (data: Buffer) => resolve(data.toString())));
+  const echoed = messageOf(sockets.bystander, 'the echo of "hello" on the bystander WebSocket');
   sockets.bystander.send('hello');
   t.equal(await echoed, 'hello');
 
-  const deletedClose = closeOf(sockets.deleted);
+  const deletedClose = closeOf(sockets.deleted, "the deleted token's WebSocket");
   await a.tokens.delete(deleted.record.id);
   t.same(await deletedClose, { code: 1008, reason: 'token deleted' });
 
-  const renewedClose = closeOf(sockets.renewed);
+  const renewedClose = closeOf(sockets.renewed, "the renewed token's WebSocket");
   await a.tokens.renew(renewed.record.id);
   t.same(await renewedClose, { code: 1008, reason: 'token renewed' });
 
-  const scopedClose = closeOf(sockets.scoped);
+  const scopedClose = closeOf(sockets.scoped, "the WebSocket of the token scoped to the job's old labels");
   await a.jobs.put({ id: 'nb1', upstream: up.url, labels: { team: 'b' } });
   t.same(await scopedClose, { code: 1008, reason: 'token no longer matches the job labels' });
 
   t.equal(sockets.bystander.readyState, WebSocket.OPEN, 'an unscoped token unaffected by the changes stays connected');
-  const still = new Promise((resolve) => sockets.bystander.once('message', (data: Buffer) => resolve(data.toString())));
+  const still = messageOf(sockets.bystander, 'the echo of "still here" on the bystander WebSocket');
   sockets.bystander.send('still here');
   t.equal(await still, 'still here');
-  await waitFor(() => up.sockets.size === 1);
+  await eventually('the upstream to hold only the bystander WebSocket (the revoked ones closed upstream too)', () => up.sockets.size === 1);
   t.pass('the upstream side of each revoked connection is closed too');
   const revoked = [...a.log.lines, ...b.log.lines].filter((line) => line.event === 'websocket_revoked');
   t.equal(revoked.length, 3);
@@ -146,8 +165,8 @@ t.test('a revoked WebSocket mid-message still gets a clean close frame', async (
   // Large messages keep frames in flight while the revocation lands.
   const big = Buffer.alloc(512 * 1024, 7);
   for (let i = 0; i < 8; i++) socket.send(big);
-  const closed = closeOf(socket);
-  await waitFor(() => received.length >= 1);
+  const closed = closeOf(socket, 'the WebSocket of the token deleted mid-message');
+  await eventually('the first 512 KiB echo to arrive', () => received.length >= 1);
   await a.tokens.delete(token.record.id);
   const { code } = await closed;
   t.equal(code, 1008, 'the client parsed a valid close frame, not a corrupted stream');
@@ -184,15 +203,28 @@ t.test('a gap in the subscription flushes the caches; readiness follows it', asy
   await a.jobs.put({ id: 'nb1', upstream: up.url });
   const token = await a.tokens.create({ name: 'x', role: 'read' });
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 200);
-  await a.redisServer.restart(); // comes back empty: messages about the lost records were never sent
-  await waitFor(async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
-  // The test's own Redis client reconnects on its own schedule: retried until it is back too.
-  await waitFor(() =>
-    a.jobs.put({ id: 'nb1', upstream: up.url }).then(
-      () => true,
-      () => false,
-    ),
+  const readyz = () => request(a.adminUrl, { path: '/readyz' });
+  t.same((await readyz()).json(), { status: 'ready' }, 'ready before the gap');
+
+  await a.redisServer.stop();
+  let during = await readyz();
+  await eventually('/readyz to answer 503 naming the invalidation subscription while Redis is down', async () => {
+    during = await readyz();
+    if (during.status !== 503 || !during.body.includes('invalidation subscription is down'))
+      throw new Error(`/readyz answered ${during.status} ${during.body.trim()}`);
+    return true;
+  });
+  t.same(
+    during.json(),
+    { status: 'not ready', reasons: ['redis is not answering', 'invalidation subscription is down'] },
+    'not ready during the gap, and the lost subscription is one of the reasons',
   );
+
+  await a.redisServer.startAgain(); // comes back empty: messages about the lost records were never sent
+  await eventually('/readyz to answer 200 once Redis is back and the subscription is restored', async () => (await readyz()).status === 200);
+  t.same((await readyz()).json(), { status: 'ready' }, 'ready again after the gap');
+  // The test's own Redis client reconnects on its own schedule: retried until it is back too.
+  await eventually("the test's own Redis client to write the job again", () => a.jobs.put({ id: 'nb1', upstream: up.url }).then(() => true));
   t.equal(await statusOn(a, 'nb1.job.test', token.value), 401, 'the token cached before the gap is forgotten, though its TTL is 5 minutes');
 });
 
@@ -202,11 +234,14 @@ t.test('readiness needs the invalidation subscription', async (t) => {
   // Commands keep working, but no connection may subscribe: drop the subscriber and let it fail to come back.
   await a.admin.call('ACL', 'SETUSER', 'default', 'resetchannels');
   await a.admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-  await waitFor(async () => (await request(a.adminUrl, { path: '/readyz' })).status === 503);
+  await eventually(
+    '/readyz to answer 503 while Redis answers but the subscription is refused',
+    async () => (await request(a.adminUrl, { path: '/readyz' })).status === 503,
+  );
   const reply = await request(a.adminUrl, { path: '/readyz' });
   t.same(reply.json(), { status: 'not ready', reasons: ['invalidation subscription is down'] });
   await a.admin.call('ACL', 'SETUSER', 'default', 'allchannels');
-  await waitFor(async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
+  await eventually('/readyz to answer 200 once the subscription is allowed again', async () => (await request(a.adminUrl, { path: '/readyz' })).status === 200);
   t.pass('ready again once resubscribed');
 });
 
@@ -233,30 +268,33 @@ async function eventStreamUpstream(t: Test): Promise<{ url: string; open: Set<Se
 }
 
 interface Stream {
-  /** Settles with the first event. */
+  /** Settles with the first event; rejects if the stream could not start. */
   readonly first: Promise<string>;
   /** Settles when the response is over: `complete` when it ended cleanly (the last chunk arrived). */
   readonly ended: Promise<{ complete: boolean }>;
   readonly events: () => number;
 }
 
-/** How `stream` ended; fails if it still flows after a generous wait. */
-async function endOf(stream: Stream): Promise<{ complete: boolean }> {
-  let outcome: { complete: boolean } | undefined;
-  void stream.ended.then((ended) => (outcome = ended));
-  await waitFor(() => outcome !== undefined, 20_000);
-  return outcome!;
-}
+/** How `stream` ended; fails, naming `what`, if it still flows after a generous wait. */
+const endOf = (stream: Stream, what: string): Promise<{ complete: boolean }> => within(stream.ended, `${what} to end`);
 
 /** A long-lived GET through jobgate, read as it comes. */
 function follow(h: Harness, host: string, path: string, headers: Record<string, string>, t: Test): Stream {
   const url = new URL(h.url);
   let count = 0;
   let settleFirst: (text: string) => void = () => {};
-  const first = new Promise<string>((resolve) => (settleFirst = resolve));
-  const ended = new Promise<{ complete: boolean }>((resolve, reject) => {
+  let failFirst: (error: Error) => void = () => {};
+  const first = new Promise<string>((resolve, reject) => {
+    settleFirst = resolve;
+    failFirst = reject;
+  });
+  const ended = new Promise<{ complete: boolean }>((resolve, rejectEnded) => {
+    const reject = (error: Error) => {
+      failFirst(error);
+      rejectEnded(error);
+    };
     const req = httpRequest({ host: url.hostname, port: url.port, path, headers: { host, accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`expected a stream, got ${res.statusCode}`));
+      if (res.statusCode !== 200) reject(new Error(`expected a stream from ${host}${path}, got ${res.statusCode}`));
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         count++;
@@ -269,6 +307,9 @@ function follow(h: Harness, host: string, path: string, headers: Record<string, 
     req.end();
     t.teardown(() => req.destroy());
   });
+  // Awaited by the test; a stream it no longer awaits (it failed earlier) is not a second failure.
+  first.catch(() => {});
+  ended.catch(() => {});
   return { first, ended, events: () => count };
 }
 
@@ -308,23 +349,27 @@ t.test('event streams and followed logs end when their access is revoked', async
     api: follow(h, 'api.test', '/v1/job/nb1/log?follow=true', bearer(operator.value), t),
     bystander: follow(h, 'nb1.job.test', '/events', bearer(bystander.value), t),
   };
-  for (const stream of Object.values(streams)) await stream.first;
-  await waitFor(() => events.open.size === 4);
+  for (const [name, stream] of Object.entries(streams)) await within(stream.first, `the first event of the ${name} stream`);
+  await eventually('the upstream to hold four open streams', () => events.open.size === 4);
   t.pass('four streams flow');
 
   await h.tokens.delete(deleted.record.id);
-  t.same(await endOf(streams.bearer), { complete: true }, 'a deleted token: the stream ends cleanly');
+  t.same(await endOf(streams.bearer, "the deleted bearer token's stream"), { complete: true }, 'a deleted token: the stream ends cleanly');
 
   await h.tokens.renew(renewed.record.id);
-  t.same(await endOf(streams.session), { complete: true }, 'a renewed token: the session stream ends cleanly');
+  t.same(await endOf(streams.session, "the renewed token's session stream"), { complete: true }, 'a renewed token: the session stream ends cleanly');
 
   await h.jobs.put({ id: 'nb1', upstream: events.url, labels: { team: 'b' } });
-  t.same(await endOf(streams.api), { complete: true }, 'a job relabelled out of the scope: the followed API log ends');
+  t.same(
+    await endOf(streams.api, 'the followed API log of the job relabelled out of scope'),
+    { complete: true },
+    'a job relabelled out of the scope: the followed API log ends',
+  );
 
-  await waitFor(() => events.open.size === 1, 20_000);
+  await eventually('the upstream to hold only the bystander stream (the revoked ones closed upstream too)', () => events.open.size === 1);
   t.pass('the upstream side of each revoked stream is closed too');
   const before = streams.bystander.events();
-  await waitFor(() => streams.bystander.events() > before + 2);
+  await eventually('three more events on the bystander stream', () => streams.bystander.events() > before + 2);
   t.pass('a stream whose access holds keeps flowing');
   const revoked = h.log.lines.filter((line) => line.event === 'response_revoked');
   t.same(
@@ -432,12 +477,12 @@ t.test('a revocation that lands while the decision waits for Redis still cuts th
       let outcome: string | undefined;
       relay.hold(token.record.id);
       open(token.value, (text) => (outcome ??= text));
-      await waitFor(() => relay.held() > 0 || outcome !== undefined, 20_000);
+      await eventually("the relay to hold Redis's answer to the token lookup", () => relay.held() > 0 || outcome !== undefined);
       await h.tokens.delete(token.record.id);
-      await waitFor(async () => (await tokenInvalidations(h)) > seen, 20_000);
+      await eventually('jobgate to count the invalidation of the deleted token', async () => (await tokenInvalidations(h)) > seen);
       relay.release();
-      await waitFor(() => outcome !== undefined, 20_000).catch(() => {});
-      outcome ??= 'still open after 20 s';
+      await eventually('the connection to be refused or end', () => outcome !== undefined).catch(() => {});
+      outcome ??= 'still open after 30 s';
       if (outcome !== 'refused 503' || attempt === 4) return outcome;
     }
   };
@@ -470,6 +515,6 @@ t.test('a revocation that lands while the decision waits for Redis still cuts th
     t.teardown(() => req.destroy());
   });
   t.match(streamOutcome, /^(refused 401|ended)$/, `the event stream was refused or ended, not left flowing (${streamOutcome})`);
-  await waitFor(() => events.open.size === 0, 20_000);
+  await eventually('the upstream to hold no open stream', () => events.open.size === 0);
   t.pass('no stream is left open upstream');
 });
