@@ -64,7 +64,8 @@ t.test('mintToken keeps a given id (renew) and refuses a non-UUID id', async (t)
   t.equal(parseToken(minted.value)?.id, ID);
   t.not(mintToken(ID).value, minted.value, 'same id, fresh secret');
   for (const bad of ['', 'nope', ID.toUpperCase(), `${ID}0`, ID.replace(/-/g, '')]) {
-    t.throws(() => mintToken(bad), TypeError, JSON.stringify(bad));
+    // The message names the id and what an id is: an admin script's mistake reads as one.
+    t.throws(() => mintToken(bad), new TypeError(`invalid token id "${bad}": expected a lowercase UUID`), JSON.stringify(bad));
   }
 });
 
