@@ -1,8 +1,13 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import t from 'tap';
 import { decideApi, decideApiForJob, type ApiDecision } from '../../src/api/decide.js';
 import { UNKNOWN_PATH_RULE, buildApiPolicy, type ApiMatch, type ApiRule } from '../../src/api/policy.js';
-import { parseSelector, type Labels } from '../../src/selector/index.js';
+import type { Labels } from '../../src/selector/index.js';
+import type { Role } from '../../src/tokens/record.js';
 import { labels, tokenRecord } from '../helpers/fixtures.js';
+import { check } from '../helpers/property.js';
+import { modelLabels, modelRequirement, spelled } from '../selector/model.js';
 
 const token = tokenRecord;
 
@@ -151,10 +156,82 @@ t.test('decideApiForJob: unknown job 404, out of scope 403, in scope forward or 
   t.match(decideApiForJob(scoped, { labels: labels({ team: 'b' }) }, forward), { kind: 'deny', reason: 'scope_denied' });
 });
 
-t.test('decisions are pure: same input, same output; the token is not modified', async (t) => {
-  const before = JSON.stringify({ ...scoped, selector: parseSelector(scoped.labelSelector) });
-  const a = decideApi(scoped, m('GET', '/v1/job'), { rawQuery: 'x=1' });
-  const b = decideApi(scoped, m('GET', '/v1/job'), { rawQuery: 'x=1' });
-  t.same(a, b);
-  t.equal(JSON.stringify(scoped), before);
+/** Freezes `value` and everything it holds (a Map's entries too: the Map itself cannot be frozen shut). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (value instanceof Map) {
+    for (const [key, entry] of value) {
+      deepFreeze(key);
+      deepFreeze(entry);
+    }
+  }
+  for (const entry of Object.values(value)) deepFreeze(entry);
+  return Object.freeze(value);
+}
+
+const RULES = [{ method: 'GET', path: '/v1/info', role: 'read', scope: 'any' }] as const;
+const apiInput = fc.record({
+  role: fc.constantFrom<Role>('read', 'operator'),
+  selector: spelled(fc.array(modelRequirement, { maxLength: 2 })),
+  // A route of every scope rule, and paths no rule names.
+  route: fc.constantFrom<readonly [string, string]>(
+    ['GET', '/v1/job'],
+    ['POST', '/v1/job'],
+    ['DELETE', '/v1/job'],
+    ['GET', '/v1/job/nb1'],
+    ['PUT', '/v1/job/nb2/kill'],
+    ['GET', '/v1/job/nb1/log'],
+    ['PUT', '/v1/job/nb1/label'],
+    ['DELETE', '/v1/job/nb1/label/team'],
+    ['GET', '/v1/job/NB1'],
+    ['POST', '/v1/token'],
+    ['PUT', '/v1/token/abc/renew'],
+    ['GET', '/v1/info'],
+    ['GET', '/v1/whatever'],
+  ),
+  rawQuery: fc.constantFrom('', 'page=2', 'labelSelector=env%3Ddev&statusState=RUNNING', 'labelSelector=a%20in%20(', 'labelSelector=a&labelSelector=b'),
+  upgrade: fc.boolean(),
+  // A registered job carries its id as the reserved label jobgate/id.
+  job: fc.option(
+    modelLabels.map((labels) => ({ ...labels, 'jobgate/id': 'nb1' })),
+    { nil: undefined },
+  ),
+});
+type ApiInput = typeof apiInput extends fc.Arbitrary<infer T> ? T : never;
+
+/** Every input of both steps, built from scratch: a new token record, policy, match, context and job record. */
+function buildInputs(input: ApiInput) {
+  return {
+    token: token(input.role, input.selector.text),
+    match: buildApiPolicy([...RULES]).match(input.route[0], input.route[1]),
+    ctx: { rawQuery: input.rawQuery, upgrade: input.upgrade },
+    job: input.job === undefined ? undefined : { labels: labels(input.job) },
+  };
+}
+
+/** Both steps, as the caller runs them: the first decision, and the second when it asks for the job. */
+function decideBoth({ token, match, ctx, job }: ReturnType<typeof buildInputs>) {
+  const first = decideApi(token, match, ctx);
+  return { first, second: first.kind === 'needs-job' ? decideApiForJob(token, job, first) : undefined };
+}
+
+t.test('decisions are pure: equal inputs built apart get equal decisions, and no input is changed', async (t) => {
+  const kinds = new Set<string>();
+  await check(
+    fc.property(apiInput, (input) => {
+      const given = buildInputs(input);
+      const untouched = structuredClone(given);
+      const decided = decideBoth(given);
+      assert.deepStrictEqual(given, untouched, 'the token, match, context and job record are as they were before the decision');
+      // Inputs built apart and deep-frozen: a decision that writes to one of their objects throws here
+      // (a Map's entries stay writable; the comparison with the clone above covers those).
+      const again = decideBoth(deepFreeze(buildInputs(input)));
+      assert.deepStrictEqual(again, decided, 'the same decision for equal inputs that share no object');
+      assert.deepStrictEqual(decideBoth(buildInputs(input)), decided, 'and once more: nothing carried over from earlier calls');
+      const last = decided.second ?? decided.first;
+      kinds.add(last.kind === 'inspect-body' ? `inspect-body ${last.check.op}` : last.kind);
+    }),
+    1000,
+  );
+  t.same([...kinds].sort(), ['deny', 'forward', 'inspect-body create', 'inspect-body relabel', 'rewrite-query'], 'every kind of decision was reached');
 });

@@ -7,7 +7,9 @@ import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
 import { request } from '../helpers/http.js';
-import { startHarness, type Harness } from '../helpers/jobgate.js';
+import { KeySpace } from '../../src/redis/index.js';
+import { metricSample, startHarness, waitFor, type Harness } from '../helpers/jobgate.js';
+import { RedisClients, type Invalidations } from '../helpers/redis.js';
 import { Upstream } from '../helpers/upstream.js';
 
 /** The job's own page: it says hello and opens a WebSocket back to its host. */
@@ -24,12 +26,23 @@ let browser: Browser;
 let h: Harness;
 let up: Upstream;
 let base: string;
+let redisClients: RedisClients;
+let invalidations: Invalidations;
+
+/** How many token invalidation messages jobgate has received, by its /metrics. */
+async function tokenMessagesReceived(): Promise<number> {
+  const metrics = (await request(h.adminUrl, { path: '/metrics' })).body;
+  return metricSample(metrics, 'jobgate_invalidation_messages_total', 'kind="token"') ?? 0;
+}
 
 t.before(async () => {
   up = await Upstream.start('notebook', (req) =>
     req.url.startsWith('/api') ? undefined : { headers: { 'content-type': 'text/html; charset=utf-8' }, body: JOB_PAGE },
   );
   h = await startHarness({ JOBGATE_JOB_DOMAIN: 'job.localhost', JOBGATE_COOKIE_SECRET: 'a-cookie-secret-of-at-least-32-characters' });
+  // Every invalidation message from now on, in the order Redis delivers them (to jobgate too).
+  redisClients = new RedisClients(h.redisServer.url);
+  invalidations = await redisClients.invalidations(new KeySpace(h.settings.keyPrefix!));
   await h.jobs.put({ id: 'nb1', upstream: up.url, labels: { team: 'a' } });
   await h.jobs.put({ id: 'nb2', upstream: up.url, labels: { team: 'b' } });
   base = `http://nb1.job.localhost:${h.jobgate.proxyAddress.port}`;
@@ -37,6 +50,7 @@ t.before(async () => {
 });
 
 t.teardown(async () => {
+  redisClients?.disconnectAll();
   await browser?.close();
   await h?.close();
   await up?.close();
@@ -120,12 +134,52 @@ t.test('a valid token for another job: 403 page, no cookie', async (t) => {
 t.test('deep link: the token leaves the address bar and history', async (t) => {
   const { value } = await h.tokens.create({ name: 'carol', role: 'read' });
   const page = await freshPage();
-  await page.goto(`${base}/notebooks/a.ipynb?jobgate_token=${value}&kernel=py`);
-  t.equal(page.url(), `${base}/notebooks/a.ipynb?kernel=py`);
-  t.equal(await page.locator('#hello').textContent(), 'Hello from the notebook');
+  // Every URL the tab showed, new documents and same-document changes (pushState) alike.
+  const shown: string[] = [];
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) shown.push(frame.url());
+  });
+  // A page of the job's own origin first, so that the history is the job origin's to read.
+  const start = `${base}/start`;
+  await page.goto(start);
   const depth: number = await page.evaluate(() => window.history.length);
-  t.ok(depth >= 1);
-  t.notOk((await page.evaluate(() => document.referrer)).includes(value));
+
+  const clean = `${base}/notebooks/a.ipynb?kernel=py`;
+  await page.goto(`${base}/notebooks/a.ipynb?jobgate_token=${value}&kernel=py`);
+  t.equal(page.url(), clean);
+  t.equal(await page.locator('#hello').textContent(), 'Hello from the notebook');
+  t.equal(await page.evaluate(() => window.history.length), depth + 1, 'the link added one history entry: the URL without the token');
+  t.notOk((await page.evaluate(() => document.referrer)).includes(value), 'the job page was not reached from a URL with the token');
+
+  await page.goBack();
+  t.equal(page.url(), start, 'back: the page before the link, not the URL with the token');
+  await page.goForward();
+  t.equal(page.url(), clean, 'forward: the URL without the token');
+  t.equal(await page.locator('#hello').textContent(), 'Hello from the notebook');
+  t.same(
+    shown.filter((url) => url.includes('jobgate_token') || url.includes(value)),
+    [],
+    `the tab never showed a URL with the token (${shown.length} URLs shown)`,
+  );
+
+  // A link followed from the job's page: the job gets the page's URL as the Referer, without the token.
+  const seen = up.received.length;
+  await Promise.all([
+    page.waitForURL(`${base}/next`),
+    page.evaluate(() => {
+      const link = document.createElement('a');
+      link.href = '/next';
+      document.body.append(link);
+      link.click();
+    }),
+  ]);
+  const next = up.received.slice(seen).find((received) => received.url === '/next');
+  t.equal(next?.headers.referer, clean, 'the Referer of the next navigation is the URL without the token');
+  t.same(
+    up.received.filter((received) => received.url.includes('jobgate_token') || JSON.stringify(received.headers).includes(value)),
+    [],
+    'the token reached the job in no URL and no header',
+  );
 
   const bad = await freshPage();
   await bad.goto(`${base}/x?jobgate_token=jgt_nope`);
@@ -180,8 +234,26 @@ t.test('logout, then renew: each ends the session', async (t) => {
 
   await logIn(page, value);
   t.equal(await page.locator('#hello').textContent(), 'Hello from the notebook');
+  const published = invalidations.seen.length;
   await h.tokens.renew(record.id);
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the invalidation message is on its way
+  // The renew publishes token:<id>; jobgate has handled it once it has counted every token message
+  // published up to that one (the channel delivers in order). Then the next navigation must see it.
+  const renewMessage = `token:${record.id}`;
+  const delivered = await waitFor(() => invalidations.seen.indexOf(renewMessage, published) !== -1).then(
+    () => true,
+    () => false,
+  );
+  t.ok(delivered, `the renew published ${renewMessage} on the invalidation channel`);
+  if (delivered) {
+    const upToRenew = invalidations.seen.slice(0, invalidations.seen.indexOf(renewMessage, published) + 1);
+    const expected = upToRenew.filter((message) => message.startsWith('token:')).length;
+    let counted = 0;
+    const handled = await waitFor(async () => (counted = await tokenMessagesReceived()) >= expected).then(
+      () => true,
+      () => false,
+    );
+    t.ok(handled, `jobgate received the renew's invalidation message (token message number ${expected}; it counted ${counted})`);
+  }
   const after = await page.goto(`${base}/again`);
   t.equal(after?.status(), 401);
   t.equal(await page.title(), 'Log in · nb1', 'after a renew the next navigation shows the login page');

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import t, { type Test } from 'tap';
 import { JobStore } from '../../src/jobs/store.js';
@@ -13,6 +13,15 @@ import { bearer, request } from '../helpers/http.js';
 import { metricSample, waitFor } from '../helpers/jobgate.js';
 import { freePort, RedisServer } from '../helpers/redis.js';
 import { Upstream } from '../helpers/upstream.js';
+
+/** The pids of a process's children (Linux: /proc/<pid>/task/<tid>/children, over its threads). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (child) children.push(Number(child));
+  }
+  return children.sort((a, b) => a - b);
+}
 
 t.test('serve --workers 2: shared port, one admin listener for all, crash replaced, SIGTERM relayed', async (t) => {
   const redis = await RedisServer.start();
@@ -45,16 +54,57 @@ t.test('serve --workers 2: shared port, one admin listener for all, crash replac
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await waitFor(async () => (await request(adminUrl, { path: '/readyz' })).status === 200, 60_000);
 
-  const pids = new Set<string>();
-  for (let i = 0; i < 40; i++) {
-    const reply = await request(`http://127.0.0.1:${port}`, { host: 'nb1.job.test', headers: bearer(value) });
-    t.equal(reply.status, 200);
-  }
-  for (const line of log.split('\n')) if (line.includes('"event":"access"')) pids.add(String((JSON.parse(line) as { pid?: number }).pid));
-  t.ok(pids.size >= 1, 'workers answered');
+  // The workers are the primary's child processes, whatever they log.
+  let workers: number[] = [];
+  const gotWorkers = await waitFor(() => (workers = childrenOf(primary.pid!)).length === 2, 60_000).then(
+    () => true,
+    () => false,
+  );
+  t.ok(gotWorkers, `the primary runs two worker processes (children: ${workers.join(', ') || 'none'})`);
+
+  // One connection per request: the primary hands them to the workers in turn. Ask until every
+  // worker has answered at least once, as its access lines show.
+  const statuses: Array<number | string> = [];
+  const answeredBy = new Set<number>();
+  const lines = () => log.split('\n').filter((line) => line.includes('"event":"access"'));
+  const everyWorkerServed = await waitFor(async () => {
+    statuses.push(
+      await request(`http://127.0.0.1:${port}`, { host: 'nb1.job.test', headers: bearer(value) }).then(
+        (reply) => reply.status,
+        (error: Error) => error.message,
+      ),
+    );
+    for (const line of lines()) answeredBy.add((JSON.parse(line) as { pid?: number }).pid ?? NaN);
+    return workers.every((pid) => answeredBy.has(pid));
+  }).then(
+    () => true,
+    () => false,
+  );
+  const sent = statuses.length;
+  t.ok(
+    everyWorkerServed,
+    `every worker answered on the shared port (workers ${workers.join(', ')}; answers came from ${[...answeredBy].join(', ')} after ${sent} requests)`,
+  );
+  t.same(
+    statuses.filter((status) => status !== 200),
+    [],
+    `all ${sent} requests were answered 200`,
+  );
+  const allLogged = await waitFor(() => lines().length >= sent).then(
+    () => true,
+    () => false,
+  );
+  const pids = lines().map((line) => (JSON.parse(line) as { pid?: unknown }).pid);
+  t.ok(allLogged, `an access line for each of the ${sent} requests (${pids.length} logged)`);
+  t.equal(pids.length, sent, 'one access line per request');
+  t.same(
+    pids.filter((pid) => typeof pid !== 'number' || !workers.includes(pid)),
+    [],
+    "every access line names the pid of one of the primary's workers",
+  );
 
   const metrics = (await request(adminUrl, { path: '/metrics' })).body;
-  t.equal(metricSample(metrics, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), 40, '/metrics sums every worker');
+  t.equal(metricSample(metrics, 'jobgate_requests_total', 'decision="allowed",status_class="2xx"'), sent, '/metrics sums every worker');
   const keysDoc = (await request(adminUrl, { path: '/.well-known/jobgate/jwks.json' })).json<{ keys: unknown[] }>();
   t.equal(keysDoc.keys.length, 1, 'the primary publishes the key the workers sign with');
 

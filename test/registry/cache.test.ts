@@ -149,14 +149,39 @@ t.test('outage: fail closed, unless a grace period is configured', async (t) => 
   await t.rejects(graced.cache.token('a'), StoreUnavailableError, 'an invalidated entry never serves');
 });
 
-t.test('the cache is bounded', async (t) => {
-  const { source, cache } = setup({ maxEntries: 3 });
-  for (const id of ['a', 'b', 'c', 'd']) {
-    source.tokens.set(id, record(id));
+t.test('the cache is bounded: one entry over, exactly the least recently used one goes and every other one stays', async (t) => {
+  const { source, cache } = setup({ maxEntries: 8 });
+  const ids = Array.from({ length: 9 }, (_, i) => `t${i}`);
+  for (const id of ids) source.tokens.set(id, record(id));
+  // Eight tokens, each used twice (a token used once is a newcomer the cache may let pass).
+  for (const id of ids.slice(0, 8)) {
+    await cache.token(id);
     await cache.token(id);
   }
-  t.equal(cache.rememberedToken('a'), undefined, 'the least recently used entry went');
-  t.equal(cache.rememberedToken('d')?.id, 'd');
+  t.equal(source.loads, 8, 'eight tokens, one load each');
+  // Used again, oldest first: t1 is now the least recently used.
+  for (const id of ['t0', 't2', 't4']) await cache.token(id);
+  t.equal(source.loads, 8, 'the touches were answered from the cache');
+
+  // One more token in use: the cache is one entry over its size.
+  await cache.token('t8');
+  await cache.token('t8');
+  t.equal(source.loads, 9);
+
+  const stayed = ids.filter((id) => id !== 't1');
+  const before = { loads: source.loads, hits: cache.stats.tokens.hits, misses: cache.stats.tokens.misses };
+  const missing = [];
+  for (const id of stayed) if (cache.peekToken(id)?.value?.id !== id) missing.push(id);
+  t.same(missing, [], 'every entry but the least recently used one is still cached');
+  for (const id of stayed) t.equal((await cache.token(id))?.id, id, `${id} answered`);
+  t.equal(source.loads, before.loads, 'the eight that stayed were answered without a load');
+  t.same(cache.stats.tokens, { hits: before.hits + 2 * stayed.length, misses: before.misses }, "the cache's own counters: hits only");
+
+  t.equal(cache.peekToken('t1'), undefined, 'the least recently used token went');
+  t.equal(cache.rememberedToken('t1'), undefined, 'and is not remembered either');
+  t.equal((await cache.token('t1'))?.id, 't1', 'asking for it again...');
+  t.equal(source.loads, before.loads + 1, '...loads it from the source');
+  t.equal(cache.stats.tokens.misses, before.misses + 1, 'counted as a miss');
 });
 
 t.test('Lru keeps the most recently used', async (t) => {
