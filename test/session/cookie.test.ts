@@ -145,3 +145,56 @@ t.test("an upstream's Set-Cookie: jobgate's name is dropped, Domain removed unle
     t.equal(upstreamSetCookie(sent, true), sent, `${JSON.stringify(sent)} as sent with keep`);
   }
 });
+
+// Cases found by mutation testing (docs/testing.md): each fails with one of the mutants that the
+// tests above let through.
+t.test('the job claim alone refuses a cookie: same host name and port, another job', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 3600);
+  const value = valueOf(await cookies.issue({ tokenId: 'tok', version: 1 }, at('nb.job.test', 'nb'), false));
+  t.equal(await cookies.verify(value, at('nb.job.test', 'other')), undefined, 'the host now routes to job "other"');
+  t.ok(await cookies.verify(value, at('nb.job.test', 'nb')));
+});
+
+t.test('the 1024-character bound: a valid cookie of exactly 1024 characters passes, one longer does not', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 3600);
+  // A cookie value of `length` characters (or more): the token id and the version's digits are the
+  // free-length claims (base64url never ends a segment on some lengths, so the two together land
+  // on 1024; 1025 is one such length, hence "or more" for the longer one).
+  const sized = async (length: number, exactly = true) => {
+    for (let idLength = 1; idLength < 1000; idLength++) {
+      for (const version of [1, 10, 100]) {
+        const value = valueOf(await cookies.issue({ tokenId: 'x'.repeat(idLength), version }, at('h'), false));
+        if (exactly ? value.length === length : value.length >= length) return value;
+      }
+    }
+    throw new Error(`no cookie of ${length} characters`);
+  };
+  const exact = await sized(1024);
+  const longer = await sized(1025, false);
+  t.ok(await cookies.verify(exact, at('h')), 'at the bound: verified');
+  t.equal(await cookies.verify(longer, at('h')), undefined, 'over the bound: refused before it is parsed');
+});
+
+t.test('clearing over HTTPS names both cookies, each Secure', async (t) => {
+  const cookies = new SessionCookies(sessionKeys([SECRET_A]), 60);
+  t.same(cookies.clear(true), [
+    'jobgate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure',
+    '__Host-jobgate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure',
+  ]);
+});
+
+t.test('reading and stripping: names must match exactly, and what needs no stripping is passed as sent', async (t) => {
+  t.equal(readCookie('jobgatex=1', 'jobgate'), undefined, 'a longer name that starts with it');
+  t.equal(readCookie('a==1', 'b'), undefined, "another name whose value starts with '='");
+  t.equal(readCookie('jobgate=xyz ; a=1', 'jobgate'), 'xyz', 'blanks before the separator are not part of the value');
+  t.equal(cookiesForUpstream('a=1;b=2'), 'a=1;b=2', 'no jobgate cookie: the header as sent, spacing included');
+  t.equal(cookiesForUpstream('jobgate=x;; a=1; ;'), 'a=1', 'empty parts go with the session cookie');
+});
+
+t.test("an upstream's Set-Cookie: the name rules for prefixes, a name without '=', and a tab before Domain", async (t) => {
+  t.equal(upstreamSetCookie('jobgate; Path=/', false), undefined, "'=' only in an attribute: the cookie is nameless, its value jobgate");
+  t.equal(upstreamSetCookie('x-jobgate=1; Path=/', false), 'x-jobgate=1; Path=/', "a '-jobgate' name without the '__' prefix is the job's");
+  t.equal(upstreamSetCookie('__Host-other=1; Path=/', false), '__Host-other=1; Path=/', 'a prefixed name of the job');
+  t.equal(upstreamSetCookie('a=1;\tDomain=job.test; Path=/', false), 'a=1; Path=/', 'a tab before Domain');
+  t.equal(upstreamSetCookie('a=1; Domain\t=job.test; Path=/', false), 'a=1; Path=/', 'a tab after Domain');
+});
