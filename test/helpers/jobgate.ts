@@ -6,6 +6,7 @@ import { resolveSettings } from '../../src/config/resolve.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { startJobgate, type RunningJobgate } from '../../src/server.js';
+import { eventually, MIN_WAIT_MS } from './wait.js';
 import { TokenStore } from '../../src/tokens/store.js';
 import { RedisServer } from './redis.js';
 
@@ -97,30 +98,16 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
   };
 }
 
-/**
- * Waits at least this long for a condition before failing: a busy 2-core machine (CI runs two
- * test files at once, maybe beside another CPU-heavy process) can take seconds where an idle
- * one takes milliseconds. A condition that holds returns at once, so passing tests pay nothing.
- */
-const MIN_WAIT_MS = 30_000;
-
 /** The value of one sample line in a Prometheus exposition (`/metrics`), or undefined. */
 export function metricSample(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs` (at least 30 s). */
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = MIN_WAIT_MS): Promise<void> {
-  const bound = Math.max(timeoutMs, MIN_WAIT_MS);
-  const deadline = Date.now() + bound;
-  for (;;) {
-    try {
-      if (await condition()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${bound} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/**
+ * Polls `condition` every 20 ms until it holds; fails after `timeoutMs` (at least 30 s). The
+ * older name of `eventually` (test/helpers/wait.ts), without a description of what is awaited.
+ */
+export function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = MIN_WAIT_MS): Promise<void> {
+  return eventually('a condition to hold', condition, timeoutMs);
 }
