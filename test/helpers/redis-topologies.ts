@@ -129,6 +129,20 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
   }
 }
 
+/**
+ * The first answer that is not a 503. jobgate fails closed with 503 when a Redis command outlasts
+ * its timeout (300 ms in these tests), which a busy machine can cause on any request; a 503 that
+ * lasts past the bound still fails, and every other status is returned at once, as answered.
+ */
+export async function pastUnavailable<T extends { readonly status: number }>(send: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + Math.max(timeoutMs, 30_000);
+  for (;;) {
+    const reply = await send();
+    if (reply.status !== 503 || Date.now() > deadline) return reply;
+    await sleep(100);
+  }
+}
+
 async function run(program: string, args: readonly string[], timeoutMs: number): Promise<string> {
   const child = spawn(program, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request, type Reply } from '../helpers/http.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { RedisClusterSet, sleep, startTopologyHarness, until, type RedisProcess, type TopologyHarness } from '../helpers/redis-topologies.js';
+import { pastUnavailable, RedisClusterSet, sleep, startTopologyHarness, until, type RedisProcess, type TopologyHarness } from '../helpers/redis-topologies.js';
 import { Upstream } from '../helpers/upstream.js';
 
 // A real three-master Redis Cluster (no replicas), jobgate's ACL user required by every node.
@@ -80,8 +80,10 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   const h = harness;
   t.equal(h.keys.prefix, '{jobgate}:');
   await h.jobs.put({ id: 'nb', upstream: up.url, labels: { team: 'a' } });
-  const get = (value: string, timeoutMs = 30_000): Promise<Reply> =>
-    request(h.url, { host: 'nb.job.test', path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs });
+  /** One request, as answered: the traffic below, and the node loss, where 503 is the point. */
+  const send = (value: string): Promise<Reply> =>
+    request(h.url, { host: 'nb.job.test', path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs: 30_000 });
+  const get = (value: string): Promise<Reply> => pastUnavailable(() => send(value));
   const readyz = async () => (await request(h.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status;
 
   /**
@@ -93,7 +95,8 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
     await h.jobs.put({ id, upstream: up.url, labels: { team: 'a' } });
     const changed = await h.tokens.create({ name: id, role: 'read', labelSelector: 'team=a' });
     const steady = await h.tokens.create({ name: `${id} steady`, role: 'read', labelSelector: 'team=a' });
-    const onJob = (value: string) => request(h.url, { host: `${id}.job.test`, path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs: 30_000 });
+    const onJob = (value: string) =>
+      pastUnavailable(() => request(h.url, { host: `${id}.job.test`, path: '/c', headers: { authorization: `Bearer ${value}` }, timeoutMs: 30_000 }));
     /** What jobgate answers for the changed token (on nb) and for the steady token on the changed job. */
     const statuses = async () => ({ token: (await get(changed.value)).status, job: (await onJob(steady.value)).status });
     return {
@@ -142,7 +145,7 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   let validToken = renewed.value;
   const loop = (async () => {
     while (traffic && !stopped) {
-      const [valid, gone] = await Promise.all([get(validToken).catch(() => undefined), get(revoked.value).catch(() => undefined)]);
+      const [valid, gone] = await Promise.all([send(validToken).catch(() => undefined), send(revoked.value).catch(() => undefined)]);
       if (valid) answers.push({ token: 'valid', status: valid.status, dataLost });
       if (gone) answers.push({ token: 'revoked', status: gone.status, dataLost });
       await sleep(50);
@@ -209,7 +212,7 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   if (!killed.includes(dataNode)) killed.push(dataNode);
   // jobgate answers within its Redis timeout (0.5 s); the test only guards against a hang, since a
   // busy machine may take longer than any bound a test could state.
-  const down = await get(uncached.value, 30_000);
+  const down = await send(uncached.value);
   t.equal(down.status, 503, 'a token that is not cached: 503, not a hang');
   await until('not ready while the data node is down', async () => (await readyz()) === 503, 8000);
   t.pass('/readyz turns 503');
