@@ -6,11 +6,12 @@
 // Inside a folder, modules import each other freely, as long as no import circle forms.
 const LAYERS = [
   ['util', 'errors.ts'], // generic caches, address blocks, error classes
-  ['redis', 'http', 'selector'], // Redis client and keys, the catalogue of answers, label selectors
+  ['redis', 'http', 'selector'], // Redis client and keys, the catalogue of answers and bounded body reads, label selectors
+  ['audit'], // the audit trail's events: written by the stores with each change, read by the control API
   ['tokens', 'jobs'], // token and job records and their stores
   ['routing', 'registry', 'assertion', 'api', 'session'], // which job a request names, cached lookups, signed assertions, API policy, browser sessions
   ['config', 'auth', 'observability'], // settings resolved once, credentials and the decision table, logs and metrics
-  ['gate'], // one admission decision for every entry point
+  ['gate', 'control'], // one admission decision for every entry point; the control API's operations on tokens, jobs and events
   ['proxy', 'authz'], // the two transports: the inline proxy and the forward-auth endpoint
   ['server.ts'], // wires one jobgate process together
   ['cluster'], // forks and supervises workers

@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
+import { AuditLog } from './audit/log.js';
+import { ControlApi } from './control/http.js';
+import { ControlService } from './control/service.js';
 import type { ResolvedSettings } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
 import { JobStore } from './jobs/store.js';
@@ -106,7 +109,8 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
   const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
-  const proxy = createProxy(step, access, revocations.liveSockets);
+  const control = resolved.controlHost === undefined ? undefined : openControl(step, redis, stores.keys);
+  const proxy = createProxy(step, access, revocations.liveSockets, control);
   const authz = createAuthz(step, access);
   const addresses = await listenAll(resolved, { proxy: proxy.server, admin, authz });
   warnOfEphemeralKeys(resolved, logger);
@@ -262,7 +266,7 @@ function openAccess({ resolved }: StartContext, registry: CachedRegistry, failur
   const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
   const authenticator = new Authenticator(registry, failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
   const apiAccess = api && new ApiAccess(api, authenticator, registry);
-  const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess);
+  const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess, resolved.controlHost);
   const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
   const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
   return { gate, signer, jwks };
@@ -289,10 +293,21 @@ function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (deta
 }
 
 /** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
-function createProxy({ resolved, logger, metrics, teardown, draining }: StartContext, { gate, signer, jwks }: Access, liveSockets: LiveSockets) {
+/** The control API on JOBGATE_CONTROL_HOST: the stores it writes through, and the audit trail it reads. */
+function openControl({ logger }: StartContext, redis: RedisClient, keys: KeySpace): ControlApi {
+  const stores = { tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) };
+  return new ControlApi(new ControlService(stores, logger));
+}
+
+function createProxy(
+  { resolved, logger, metrics, teardown, draining }: StartContext,
+  { gate, signer, jwks }: Access,
+  liveSockets: LiveSockets,
+  control: ControlApi | undefined,
+) {
   const { settings } = resolved;
   const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), draining, settings.upstreamCookieDomain === 'keep');
-  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining });
+  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining, control });
   const server = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
     headersTimeout: settings.headersTimeoutMs,

@@ -121,7 +121,7 @@ function ambiguousKey(problem: Exclude<JsonKeyProblem, { kind: 'syntax' | 'too-d
 }
 
 /** A body read for a check: its text (BOM kept), where its JSON starts, the parsed object, and the spans of the watched objects. */
-interface JsonBody {
+export interface JsonBody {
   readonly ok: true;
   readonly text: string;
   readonly object: Record<string, unknown>;
@@ -129,7 +129,7 @@ interface JsonBody {
 }
 
 /** The body as a JSON object whose watched keys are unambiguous, or the refusal (415, 413, 400). */
-function readJsonObject(contentType: string | undefined, body: Buffer, maxBytes: number, watched: WatchedObject): JsonBody | Failure {
+export function readJsonObject(contentType: string | undefined, body: Buffer, maxBytes: number, watched: WatchedObject): JsonBody | Failure {
   const problem = contentTypeProblem(contentType);
   if (problem !== undefined) return unsupported(problem);
   if (body.length > maxBytes) return tooLarge(maxBytes);
@@ -183,6 +183,42 @@ function insertLabels(read: JsonBody, added: ReadonlyMap<string, string>): Buffe
 }
 
 /**
+ * Puts the equality requirements of `selector` (`k=v`, `k==v`, single-value `k in (v)`) into
+ * `labels` (in place) and checks that the result satisfies the whole selector. A label already in
+ * `labels` that contradicts one is refused (never silently overwritten), and so are labels that
+ * still do not match: 403 `insufficient_scope`. Requirements on `jobgate/` labels are only checked
+ * (users cannot set them; a caller may put jobgate's own ones, such as `jobgate/id`, in `labels`).
+ * Returns the labels it added.
+ */
+export function applySelectorLabels(selector: Selector, labels: Map<string, string>): { readonly ok: true; readonly added: Map<string, string> } | Failure {
+  const added = new Map<string, string>();
+  for (const [key, value] of equalityLabels(selector)) {
+    if (isReservedLabel(key)) continue; // cannot be set: the final check refuses it
+    const sent = labels.get(key);
+    if (sent === undefined) {
+      labels.set(key, value);
+      added.set(key, value);
+    } else if (sent !== value) {
+      return outOfScope(
+        `The label ${key}=${sent} contradicts the token's label selector, which requires ${key}=${value}. Remove the label or set it to ${JSON.stringify(value)}.`,
+      );
+    }
+  }
+  const unmet = firstUnmet(selector, labels);
+  if (unmet !== undefined) {
+    if (isReservedLabel(unmet.key)) {
+      return outOfScope(
+        `The token's label selector requires "${describe(unmet)}", a label that jobgate sets and a job creation cannot: use a token whose selector does not pin "${RESERVED_LABEL_PREFIX}" labels.`,
+      );
+    }
+    return outOfScope(
+      `The job's labels would not satisfy "${describe(unmet)}" from the token's label selector "${formatSelector(selector)}". Set the labels so that they do.`,
+    );
+  }
+  return { ok: true, added };
+}
+
+/**
  * For `POST /v1/job` with a token scoped by `selector`: checks the JSON body and merges the
  * selector's equality requirements (`k=v`, `k==v`, single-value `k in (v)`) into its top-level
  * `labels` map (created when absent; client labels keep their order, merged ones follow). The
@@ -224,30 +260,9 @@ export function mergeCreateLabels(selector: Selector, contentType: string | unde
     if (problem !== undefined) return badBody(`Invalid label: ${problem}.`);
     labels.set(key, value);
   }
-  const added = new Map<string, string>();
-  for (const [key, value] of equalityLabels(selector)) {
-    if (isReservedLabel(key)) continue; // cannot be set: the final check refuses it
-    const sent = labels.get(key);
-    if (sent === undefined) {
-      labels.set(key, value);
-      added.set(key, value);
-    } else if (sent !== value) {
-      return outOfScope(
-        `The label ${key}=${sent} contradicts the token's label selector, which requires ${key}=${value}. Remove the label or set it to ${JSON.stringify(value)}.`,
-      );
-    }
-  }
-  const unmet = firstUnmet(selector, labels);
-  if (unmet !== undefined) {
-    if (isReservedLabel(unmet.key)) {
-      return outOfScope(
-        `The token's label selector requires "${describe(unmet)}", a label that jobgate sets and a job creation cannot: use a token whose selector does not pin "${RESERVED_LABEL_PREFIX}" labels.`,
-      );
-    }
-    return outOfScope(
-      `The job's labels would not satisfy "${describe(unmet)}" from the token's label selector "${formatSelector(selector)}". Set the labels so that they do.`,
-    );
-  }
+  const scoped = applySelectorLabels(selector, labels);
+  if (!scoped.ok) return scoped;
+  const added = scoped.added;
   return { ok: true, body: added.size === 0 ? body : insertLabels(read, added) };
 }
 

@@ -29,6 +29,8 @@ export interface ResolvedSettings {
   readonly mode: Mode;
   /** Undefined without JOBGATE_API_HOST. */
   readonly api: ApiSettings | undefined;
+  /** The control API's host name (as hostName() reads a Host header); undefined without JOBGATE_CONTROL_HOST. */
+  readonly controlHost: string | undefined;
   /** Undefined without JOBGATE_AUTHZ_LISTEN. */
   readonly forwardAuth: ForwardAuthSettings | undefined;
   readonly topology: RedisTopology;
@@ -48,7 +50,20 @@ export async function resolveSettings(settings: Settings): Promise<ResolvedSetti
   const topology = redisTopology(settings);
   const assertionKeys = await loadAssertionKeys(settings.assertionKeys, settings.assertionKeyFiles ?? [], settings.assertionAlg);
   const forwardAuth = settings.authzListen === undefined ? undefined : { listen: settings.authzListen, trusted: new AddressBlocks(settings.authzTrusted) };
-  return { settings, mode, api, forwardAuth, topology, assertionKeys, cookieKeys: sessionKeys(settings.cookieSecret ?? []) };
+  const controlHost = controlHostOf(settings);
+  return { settings, mode, api, controlHost, forwardAuth, topology, assertionKeys, cookieKeys: sessionKeys(settings.cookieSecret ?? []) };
+}
+
+/** The control host may not also name a job or the training API: one host name, one meaning. */
+function controlHostOf({ controlHost, jobDomain, apiHost }: Settings): string | undefined {
+  if (controlHost === undefined) return undefined;
+  if (jobDomain !== undefined && (controlHost === jobDomain || controlHost.endsWith(`.${jobDomain}`)))
+    throw new InputError(
+      `invalid setting JOBGATE_CONTROL_HOST: "${controlHost}" is under the job domain ${jobDomain}, where host names name jobs; choose a host outside it`,
+    );
+  if (apiHost?.includes(controlHost))
+    throw new InputError(`invalid setting JOBGATE_CONTROL_HOST: "${controlHost}" is also a training-API host (JOBGATE_API_HOST)`);
+  return controlHost;
 }
 
 /** Gateway (job id from the Host) or sidecar (one job); an incomplete sidecar pair or neither is refused. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { existsSync } from 'node:fs';
 import { apiRulesSchema } from '../api/policy.js';
 import { DEFAULT_KEY_PREFIX } from '../redis/keys.js';
@@ -76,6 +77,14 @@ const dnsName = z
     z.transform((text: string) => text.toLowerCase().replace(/^\.+|\.+$/g, '')),
   )
   .check(z.refine((text) => /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(text)));
+/** A DNS name, `localhost`, an IPv4 address, or an IPv6 address (kept in brackets, as a Host header carries it). */
+const controlHost = z.union([
+  dnsName,
+  z.pipe(
+    z.string().check(z.refine((text) => isIP(text.replace(/^\[(.*)\]$/, '$1')) === 6)),
+    z.transform((text: string) => `[${text.replace(/^\[(.*)\]$/, '$1').toLowerCase()}]`),
+  ),
+]);
 const httpUrl = z.string().check(z.refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol)));
 
 /**
@@ -215,6 +224,12 @@ export const SETTINGS = {
         ),
       ),
     ),
+  },
+  controlHost: {
+    env: 'JOBGATE_CONTROL_HOST',
+    default: undefined,
+    accepts: 'a host name, an IP address or localhost (requests with this Host, any port, reach the control API; docs/control-api.md)',
+    schema: z.optional(controlHost),
   },
   apiUpstream: {
     env: 'JOBGATE_API_UPSTREAM',

@@ -53,6 +53,9 @@ export type AccessDecision =
   | 'deep_link_invalid'
   | 'deep_link_out_of_scope'
   | 'deep_link_limited'
+  // The control API (JOBGATE_CONTROL_HOST): done, or refused (a read token, out of scope).
+  | 'control'
+  | 'control_refused'
   // The forward-auth decision endpoint.
   | 'untrusted_source'
   | 'bad_request'

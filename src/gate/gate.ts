@@ -1,4 +1,5 @@
 import type { Answer } from '../http/answers.js';
+import type { TokenRecord } from '../tokens/record.js';
 import type { ApiAccess } from './api-access.js';
 import type { Authenticator, Exchange, JobAdmission } from './authenticator.js';
 import { followDeepLink, type DeepLink, type DeepLinkResult } from './deep-link.js';
@@ -19,7 +20,19 @@ export class Gate {
     private readonly authenticator: Authenticator,
     /** The training API, when JOBGATE_API_HOST is set. */
     readonly api: ApiAccess | undefined,
+    /** The control API's host name (JOBGATE_CONTROL_HOST), as {@link hostName} reads it. */
+    private readonly controlHost?: string,
   ) {}
+
+  /** Whether the request is for jobgate's control API. */
+  isControl(req: GateRequest): boolean {
+    return this.controlHost !== undefined && hostName(req.host) === this.controlHost;
+  }
+
+  /** The token of a control API request (a bearer token), or the denial (400, 401, 429, 503); its role is the API's to check. */
+  authenticateForControl(req: GateRequest): MaybePromise<TokenRecord | Denial> {
+    return this.authenticator.authenticateForApi(req);
+  }
 
   /** The training API when the request's host is one of its hosts. */
   apiFor(req: GateRequest): ApiAccess | undefined {

@@ -1,3 +1,4 @@
+import { AUDIT_LUA, cliActor, eventFields, type Actor } from '../audit/event.js';
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
@@ -14,19 +15,21 @@ export interface JobSpec {
   readonly unsecureHttp?: boolean;
 }
 
-// KEYS: job hash, job index, then the hashes whose existence would make a host name mean two
-// things: the job that `id` reads as `<job>-<port>` of (when it has that shape), then job
-// `<id>-<port>` for every port of the new job. ARGV: id, now, channel, message, the port of
-// id's reading ('' for none), the number of ports n, the n ports, then field/value pairs.
-// Refuses (returning "port:<port>" or "job:<port>", writing nothing) when a host name would
-// mean two things; otherwise replaces the hash whole, keeps the first createdAt, indexes and
-// announces the job. A record that cannot be read counts as a collision: fail closed.
-const PUT = new LuaScript(`
+// KEYS: job hash, job index, audit stream, then the hashes whose existence would make a host name
+// mean two things: the job that `id` reads as `<job>-<port>` of (when it has that shape), then job
+// `<id>-<port>` for every port of the new job. ARGV: id, now, channel, message, the port of id's
+// reading ('' for none), the number of ports n, the number of audit event fields m, the m fields,
+// the n ports, then field/value pairs. Refuses (returning "port:<port>" or "job:<port>", writing
+// nothing) when a host name would mean two things; otherwise replaces the hash whole, keeps the
+// first createdAt, indexes and announces the job, and records the event. A record that cannot be
+// read counts as a collision: fail closed.
+const PUT = new LuaScript(`${AUDIT_LUA}
 local portCount = tonumber(ARGV[6])
-local nextKey = 3
+local eventEnd = 7 + tonumber(ARGV[7])
+local nextKey = 4
 if ARGV[5] ~= '' then
-  local found = redis.pcall('HGET', KEYS[3], 'ports')
-  nextKey = 4
+  local found = redis.pcall('HGET', KEYS[4], 'ports')
+  nextKey = 5
   if type(found) == 'table' and found.err then return 'port:' .. ARGV[5] end
   if found then
     local ok, ports = pcall(cjson.decode, found)
@@ -34,21 +37,25 @@ if ARGV[5] ~= '' then
   end
 end
 for i = 1, portCount do
-  if redis.call('EXISTS', KEYS[nextKey + i - 1]) == 1 then return 'job:' .. ARGV[6 + i] end
+  if redis.call('EXISTS', KEYS[nextKey + i - 1]) == 1 then return 'job:' .. ARGV[eventEnd + i] end
 end
 local createdAt = redis.call('HGET', KEYS[1], 'createdAt') or ARGV[2]
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'createdAt', createdAt, 'updatedAt', ARGV[2], unpack(ARGV, 7 + portCount))
+redis.call('HSET', KEYS[1], 'createdAt', createdAt, 'updatedAt', ARGV[2], unpack(ARGV, eventEnd + portCount + 1))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+audit(KEYS[3], 8, eventEnd)
 return redis.call('HGETALL', KEYS[1])
 `);
 
-// KEYS: job hash, job index. ARGV: id, channel, message. Returns 1 when it existed.
-const DELETE = new LuaScript(`
+// KEYS: job hash, job index, audit stream. ARGV: id, channel, message, then the audit event's
+// fields. Returns 1 when it existed (and only then records the event).
+const DELETE = new LuaScript(`${AUDIT_LUA}
+local labels = fields(KEYS[1], 'labels')[1]
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
+if existed == 1 then audit(KEYS[3], 4, #ARGV, 'labels', labels) end
 return existed
 `);
 
@@ -86,12 +93,21 @@ export function validateJobSpec(spec: JobSpec): void {
   }
 }
 
-/** Job records in Redis: every change is one atomic script. */
+/**
+ * Job records in Redis: every change is one atomic script, which also appends its audit event
+ * (src/audit/), naming `actor`: by default this process's OS user and host.
+ */
 export class JobStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeySpace,
+    private readonly actor: Actor = cliActor(),
   ) {}
+
+  /** The same store, recording `actor` as the author of its changes. */
+  as(actor: Actor): JobStore {
+    return new JobStore(this.redis, this.keys, actor);
+  }
 
   /**
    * Creates or replaces a job. Refused (InputError, nothing written) when the job's id is
@@ -101,11 +117,12 @@ export class JobStore {
   async put(spec: JobSpec, now = new Date()): Promise<JobRecord> {
     validateJobSpec(spec);
     const key = this.keys.job(spec.id);
+    const labels = JSON.stringify(spec.labels ?? {});
     const fields = [
       'id',
       spec.id,
       'labels',
-      JSON.stringify(spec.labels ?? {}),
+      labels,
       'upstream',
       new URL(spec.upstream).href,
       'ports',
@@ -115,7 +132,14 @@ export class JobStore {
     ];
     const owner = portReading(spec.id);
     const ports = Object.keys(spec.ports ?? {});
-    const keys = [key, this.keys.jobs, ...(owner ? [this.keys.job(owner.jobId)] : []), ...ports.map((port) => this.keys.job(`${spec.id}-${port}`))];
+    const keys = [
+      key,
+      this.keys.jobs,
+      this.keys.events,
+      ...(owner ? [this.keys.job(owner.jobId)] : []),
+      ...ports.map((port) => this.keys.job(`${spec.id}-${port}`)),
+    ];
+    const event = [...eventFields('job.put', spec.id, this.actor, now), 'labels', labels];
     const args = [
       spec.id,
       now.toISOString(),
@@ -123,6 +147,8 @@ export class JobStore {
       invalidation.job(spec.id),
       owner ? String(owner.port) : '',
       String(ports.length),
+      String(event.length),
+      ...event,
       ...ports,
       ...fields,
     ];
@@ -156,9 +182,12 @@ export class JobStore {
     return readHashes(this.redis, await this.ids(), (id) => this.keys.job(id), jobFromHash);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, now = new Date()): Promise<void> {
     assertJobId(id);
-    const existed = await redisCall(() => DELETE.run(this.redis, [this.keys.job(id), this.keys.jobs], [id, this.keys.channel, invalidation.job(id)]));
+    const keys = [this.keys.job(id), this.keys.jobs, this.keys.events];
+    const existed = await redisCall(() =>
+      DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.job(id), ...eventFields('job.delete', id, this.actor, now)]),
+    );
     if (existed !== 1) throw new NotFoundError(`job ${id} not found`);
   }
 }

@@ -3,7 +3,7 @@ import { Denial, isDenial, type ApiAccess, type ApiAdmission } from '../gate/ind
 import { apiAnswer, type BodyCheck } from '../api/index.js';
 import { withoutTokenParameters } from '../session/browser.js';
 import { connectRelay, headersFor, recordOutcome, refuse, refuseUpgrade, type Call, type HttpCall, type ProxyContext, type UpgradeCall } from './context.js';
-import { answerAndClose, readBodyUpTo } from './linger.js';
+import { answerAndClose, readBodyUpTo } from '../http/linger.js';
 
 const BODY_TOO_LARGE = new Denial(
   'body_too_large',

@@ -10,6 +10,7 @@ import { newRequestId } from '../observability/request-id.js';
 import { splitDeepLink } from '../session/browser.js';
 import { apiHttp, apiWebSocket } from './api-route.js';
 import { gateRequest, refuse, refuseUpgrade, type HttpCall, type ProxyContext, type ProxyDeps, type ProxyOptions, type UpgradeCall } from './context.js';
+import { controlHttp, controlUpgrade } from './control-route.js';
 import { deepLink } from './deep-link.js';
 import { forwardedInfo } from './headers.js';
 import { jobHttp, jobWebSocket } from './job-route.js';
@@ -135,8 +136,9 @@ function onClientError(logger: Logger, error: NodeJS.ErrnoException, socket: Soc
   writeAnswer(socket, reply);
 }
 
-/** Which route an HTTP request takes: the training API, jobgate's pages, a deep link, or the job. */
+/** Which route an HTTP request takes: the control API, the training API, jobgate's pages, a deep link, or the job. */
 function routeHttp(ctx: ProxyContext, call: HttpCall): MaybePromise<void> {
+  if (ctx.control && ctx.gate.isControl(call.view)) return controlHttp(ctx, call, ctx.control);
   const api = ctx.gate.apiFor(call.view);
   if (api) return apiHttp(ctx, call, api);
   const routed = ctx.gate.target(call.view);
@@ -155,6 +157,7 @@ function routeToJob(ctx: ProxyContext, call: HttpCall, target: Awaited<ReturnTyp
 
 /** Which route a WebSocket handshake takes: the training API or the job (jobgate's pages have none). */
 async function routeUpgrade(ctx: ProxyContext, call: UpgradeCall): Promise<void> {
+  if (ctx.control && ctx.gate.isControl(call.view)) return controlUpgrade(call);
   const api = ctx.gate.apiFor(call.view);
   if (api) return apiWebSocket(ctx, call, api);
   const target = await ctx.gate.target(call.view);

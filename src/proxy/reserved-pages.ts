@@ -4,7 +4,7 @@ import { answer, ANSWERS, sendAnswer, type Answer } from '../http/answers.js';
 import { expectedOrigin, safeNext, sameOriginRequest } from '../session/browser.js';
 import { loginPage, noAccessPage, TOO_MANY_ATTEMPTS } from '../session/pages.js';
 import { refuse, type HttpCall, type ProxyContext } from './context.js';
-import { answerAndClose, readBodyUpTo } from './linger.js';
+import { answerAndClose, readBodyUpTo } from '../http/linger.js';
 
 /** The path prefix of jobgate's own pages on every job host. */
 export const RESERVED_PREFIX = '/__jobgate/';

@@ -10,11 +10,14 @@ export class KeySpace {
   readonly jobs: string;
   /** Pub/sub channel that carries `token:<id>` and `job:<id>` after every change. */
   readonly channel: string;
+  /** Capped stream of audit events, one per change (src/audit/). */
+  readonly events: string;
 
   constructor(readonly prefix: string) {
     this.tokens = `${prefix}tokens`;
     this.jobs = `${prefix}jobs`;
     this.channel = `${prefix}invalidate`;
+    this.events = `${prefix}events`;
   }
 
   /** Hash that holds token `id`. */

@@ -1,3 +1,4 @@
+import { AUDIT_LUA, AUDIT_STREAM_LENGTH, cliActor, eventFields, type Actor } from '../audit/event.js';
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
@@ -18,22 +19,27 @@ export interface IssuedToken {
   readonly value: string;
 }
 
-// KEYS: token hash, token index. ARGV: id, new secretHash, now, channel, message.
-// Returns the renewed hash, or false when the token does not exist. HINCRBY is the first
-// write, so a hand-broken version field fails the script before anything changes.
-const RENEW = new LuaScript(`
+// KEYS: token hash, token index, audit stream. ARGV: id, new secretHash, now, channel, message,
+// then the audit event's fields. Returns the renewed hash, or false when the token does not exist.
+// HINCRBY is the first write, so a hand-broken version field fails the script before anything changes.
+const RENEW = new LuaScript(`${AUDIT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'secretHash', ARGV[2], 'updatedAt', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
+local record = fields(KEYS[1], 'name', 'labelSelector')
+audit(KEYS[3], 6, #ARGV, 'targetName', record[1], 'labelSelector', record[2])
 return redis.call('HGETALL', KEYS[1])
 `);
 
-// KEYS: token hash, token index. ARGV: id, channel, message. Returns 1 when it existed.
-const DELETE = new LuaScript(`
+// KEYS: token hash, token index, audit stream. ARGV: id, channel, message, then the audit event's
+// fields. Returns 1 when it existed (and only then records the event).
+const DELETE = new LuaScript(`${AUDIT_LUA}
+local record = fields(KEYS[1], 'name', 'labelSelector')
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
+if existed == 1 then audit(KEYS[3], 4, #ARGV, 'targetName', record[1], 'labelSelector', record[2]) end
 return existed
 `);
 
@@ -56,12 +62,21 @@ export function assertTokenId(id: string): void {
   if (!isTokenId(id)) throw new InputError(`invalid token id "${id}": expected a lowercase UUID such as 0b5c2a36-8f1e-4a8e-9a57-1c2d3e4f5a6b`);
 }
 
-/** Token records in Redis: every lifecycle step is one atomic command or script. */
+/**
+ * Token records in Redis: every lifecycle step is one atomic command or script, which also appends
+ * its audit event (src/audit/), naming `actor`: by default this process's OS user and host.
+ */
 export class TokenStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeySpace,
+    private readonly actor: Actor = cliActor(),
   ) {}
+
+  /** The same store, recording `actor` as the author of its changes. */
+  as(actor: Actor): TokenStore {
+    return new TokenStore(this.redis, this.keys, actor);
+  }
 
   async create(input: NewToken, now = new Date()): Promise<IssuedToken> {
     const { name, role, labelSelector } = validateNewToken(input);
@@ -78,7 +93,15 @@ export class TokenStore {
       createdAt: timestamp,
       updatedAt: timestamp,
     };
-    await execAtomic(this.redis.multi().hset(key, hash).sadd(this.keys.tokens, minted.id).publish(this.keys.channel, invalidation.token(minted.id)));
+    const event = [...eventFields('token.create', minted.id, this.actor, now), 'targetName', name, 'labelSelector', labelSelector];
+    await execAtomic(
+      this.redis
+        .multi()
+        .hset(key, hash)
+        .sadd(this.keys.tokens, minted.id)
+        .publish(this.keys.channel, invalidation.token(minted.id))
+        .xadd(this.keys.events, 'MAXLEN', '~', AUDIT_STREAM_LENGTH, '*', ...event),
+    );
     return { record: tokenFromHash(key, minted.id, hash), value: minted.value };
   }
 
@@ -117,15 +140,22 @@ export class TokenStore {
     await this.get(id);
     const minted = mintToken(id);
     const reply = await redisCall(() =>
-      RENEW.run(this.redis, [key, this.keys.tokens], [id, minted.secretHash, now.toISOString(), this.keys.channel, invalidation.token(id)]),
+      RENEW.run(
+        this.redis,
+        [key, this.keys.tokens, this.keys.events],
+        [id, minted.secretHash, now.toISOString(), this.keys.channel, invalidation.token(id), ...eventFields('token.renew', id, this.actor, now)],
+      ),
     );
     if (reply === null || reply === false) throw new NotFoundError(`token ${id} not found`);
     return { record: tokenFromHash(key, id, pairsToObject(reply)), value: minted.value };
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, now = new Date()): Promise<void> {
     assertTokenId(id);
-    const existed = await redisCall(() => DELETE.run(this.redis, [this.keys.token(id), this.keys.tokens], [id, this.keys.channel, invalidation.token(id)]));
+    const keys = [this.keys.token(id), this.keys.tokens, this.keys.events];
+    const existed = await redisCall(() =>
+      DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.token(id), ...eventFields('token.delete', id, this.actor, now)]),
+    );
     if (existed !== 1) throw new NotFoundError(`token ${id} not found`);
   }
 

@@ -54,6 +54,7 @@ const KNOWN_DEFAULTS: Settings = {
   maxHeaderBytes: 16_384,
   maxHeaders: 100,
   apiHost: undefined,
+  controlHost: undefined,
   apiUpstream: undefined,
   apiMaxBodyBytes: 1_048_576,
   apiRules: undefined,
@@ -413,6 +414,16 @@ t.test('list settings: a YAML list or one comma-separated string, items trimmed,
     t.throws(() => loadSettings({ file: configFile(`${name}: []\n`) }), InputError, `${name}: an empty YAML list is refused`);
   }
   t.same(loadSettings({ env: { JOBGATE_API_HOST: 'API.test, other.test' } }).apiHost, ['api.test', 'other.test'], 'API hosts, lowercased');
+  for (const [given, read] of [
+    ['Jobgate.Example.com', 'jobgate.example.com'],
+    ['localhost', 'localhost'],
+    ['127.0.0.1', '127.0.0.1'],
+    ['::1', '[::1]'],
+    ['[::1]', '[::1]'],
+  ])
+    t.equal(loadSettings({ env: { JOBGATE_CONTROL_HOST: given } }).controlHost, read, `control host ${given}: as a Host header names it`);
+  for (const bad of ['jobgate.example.com:8443', 'http://jobgate.example.com', 'a b', '[::1'])
+    t.throws(() => loadSettings({ env: { JOBGATE_CONTROL_HOST: bad } }), /JOBGATE_CONTROL_HOST/, `control host ${bad} is refused`);
   t.same(loadSettings({ env: { JOBGATE_COOKIE_SECRET: ` ${secret}, ,${secret}b` } }).cookieSecret, [secret, `${secret}b`], 'cookie secrets, comma-separated');
   t.throws(() => loadSettings({ env: { JOBGATE_COOKIE_SECRET: `${secret},short` } }), InputError, 'every cookie secret has at least 32 characters');
   t.throws(

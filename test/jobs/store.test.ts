@@ -50,7 +50,7 @@ t.test('put stores the documented hash, indexes the id and announces it', async 
   });
   t.same(JSON.parse((await admin.hget(keys.job('train-42'), 'labels')) ?? ''), { team: 'a', 'example.com/tier': 'gold' }, 'jobgate/id is not stored');
   t.same(await admin.smembers(keys.jobs), ['train-42']);
-  t.same(await keysUnder(admin, keys), [keys.job('train-42'), keys.jobs].sort(), 'nothing else is written');
+  t.same(await keysUnder(admin, keys), [keys.events, keys.job('train-42'), keys.jobs].sort(), 'nothing else is written (beside its audit event)');
 
   t.equal(job.id, 'train-42');
   t.equal(job.upstream.href, 'http://10.0.0.7:8080/');
@@ -354,7 +354,7 @@ t.test('delete of a malformed record removes it', async (t) => {
   const { keys, store } = freshStore();
   await writeJobHash(admin, keys, 'broken', { ...storedJobHash('broken'), labels: '[' });
   await store.delete('broken');
-  t.same(await keysUnder(admin, keys), []);
+  t.same(await keysUnder(admin, keys), [keys.events], 'the record is gone, its delete recorded');
 });
 
 t.test('JobSpec fields are what the CLI writes', async (t) => {
@@ -367,7 +367,8 @@ t.test('JobSpec fields are what the CLI writes', async (t) => {
 async function dump(keys: KeySpace): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {};
   for (const key of await keysUnder(admin, keys)) {
-    result[key] = (await admin.type(key)) === 'set' ? (await admin.smembers(key)).sort() : await admin.hgetall(key);
+    const type = await admin.type(key);
+    result[key] = type === 'set' ? (await admin.smembers(key)).sort() : type === 'stream' ? await admin.xrange(key, '-', '+') : await admin.hgetall(key);
   }
   return result;
 }

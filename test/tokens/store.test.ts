@@ -65,26 +65,36 @@ t.test('create stores the documented hash, indexes the id and announces it', asy
     updatedAt: '2025-06-07T08:09:10.123Z',
   });
   t.same(await admin.smembers(keys.tokens), [id]);
-  t.same(await keysUnder(admin, keys), [keys.token(id), keys.tokens].sort(), 'nothing else is written');
+  t.same(await keysUnder(admin, keys), [keys.events, keys.token(id), keys.tokens].sort(), 'nothing else is written (beside its audit event)');
   await messages.count(1);
   t.same(messages.seen, [`token:${id}`], 'one invalidation message on <prefix>invalidate');
 });
 
 t.test('the plaintext secret is stored nowhere', async (t) => {
   const { keys, store } = await freshStore();
-  const issued = await store.create({ name: 'secret keeper', role: 'read' });
+  const created = await store.create({ name: 'secret keeper', role: 'read' });
+  const issued = await store.renew(created.record.id);
   const secret = issued.value.slice(41, 105);
   t.equal(secret.length, 64);
+  const streams: string[] = [];
   for (const key of await admin.keys('*')) {
     const type = await admin.type(key);
+    if (type === 'stream') streams.push(key);
     const values =
-      type === 'hash' ? Object.entries(await admin.hgetall(key)).flat() : type === 'set' ? await admin.smembers(key) : [String(await admin.get(key))];
+      type === 'hash'
+        ? Object.entries(await admin.hgetall(key)).flat()
+        : type === 'set'
+          ? await admin.smembers(key)
+          : type === 'stream'
+            ? (await admin.xrange(key, '-', '+')).flatMap(([id, fields]) => [id, ...fields])
+            : [String(await admin.get(key))];
     for (const value of values) {
       t.notOk(value.includes(issued.value), `${key} does not hold the value`);
       t.notOk(value.includes(secret), `${key} does not hold the secret`);
     }
   }
   t.notOk(JSON.stringify(await admin.hgetall(keys.token(issued.record.id))).includes(secret));
+  t.ok(streams.includes(keys.events), 'the audit stream, with the create and the renew, was searched too');
 });
 
 t.test('create trims the selector, defaults to unscoped and accepts a 128-character name', async (t) => {
@@ -292,7 +302,7 @@ t.test('a key of the wrong type (set by hand) is a malformed record', async (t) 
   t.equal(errors.length, 1);
   t.match(errors[0], { name: 'RecordError', key: keys.token(minted.id) }, 'list reports it as a malformed record naming the key, like get');
   await store.delete(minted.id);
-  t.same(await keysUnder(admin, keys), [keys.token(good.record.id), keys.tokens].sort(), 'delete removes it');
+  t.same(await keysUnder(admin, keys), [keys.events, keys.token(good.record.id), keys.tokens].sort(), 'delete removes it');
 });
 
 t.test('an index entry whose hash is gone is skipped by list', async (t) => {
@@ -344,7 +354,7 @@ t.test('delete of a malformed record removes it', async (t) => {
   const id = mintToken().id;
   await writeTokenHash(admin, keys, id, { ...storedTokenHash(id), role: 'root' });
   await store.delete(id);
-  t.same(await keysUnder(admin, keys), []);
+  t.same(await keysUnder(admin, keys), [keys.events], 'the record is gone, its delete recorded');
 });
 
 t.test('a hung Redis: create fails with StoreUnavailableError and leaves nothing half-written', async (t) => {

@@ -7,7 +7,7 @@
  * (a lingering close, as nginx does).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Answer } from '../http/answers.js';
+import type { Answer } from './answers.js';
 
 /** At most this much more of a refused body is read and thrown away before the connection is closed. */
 export const LINGER_MAX_BYTES = 8 * 1024 * 1024;

@@ -1,0 +1,232 @@
+/**
+ * The control API's operations: tokens, jobs and the audit trail, for one operator token, kept
+ * inside that token's scope (src/control/scope.ts). Transport-free: src/control/http.ts reads
+ * requests and writes answers; the stores write Redis (and the audit event, atomically).
+ */
+import { applySelectorLabels } from '../api/body.js';
+import type { AuditEvent, AuditTarget } from '../audit/event.js';
+import type { AuditLog } from '../audit/log.js';
+import { InputError, NotFoundError, RecordError } from '../errors.js';
+import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
+import type { JobSpec, JobStore } from '../jobs/store.js';
+import { assertJobId } from '../jobs/store.js';
+import type { Logger } from '../observability/logger.js';
+import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
+import { tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
+import { assertTokenId, validateNewToken, type TokenStore } from '../tokens/store.js';
+import { jobWithinScope, narrowedSelector, tokenWithinScope } from './scope.js';
+
+/** Who calls: an operator token, from an address. */
+export interface Caller {
+  readonly token: TokenRecord;
+  readonly client: string;
+}
+
+/** A refusal the control API answers with its own status (403 insufficient_scope, 409...). */
+export class ControlRefusal extends Error {
+  override readonly name = 'ControlRefusal';
+  constructor(
+    readonly status: 403 | 409,
+    readonly error: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const outOfScope = (message: string) => new ControlRefusal(403, 'insufficient_scope', message);
+
+/** What a token creation asks for. */
+export interface TokenRequest {
+  readonly name: string;
+  readonly role: string;
+  readonly labelSelector?: string | undefined;
+}
+
+/** The stores an operation uses, each recording the caller as the author of its changes. */
+export interface ControlStores {
+  readonly tokens: TokenStore;
+  readonly jobs: JobStore;
+  readonly events: AuditLog;
+}
+
+export class ControlService {
+  constructor(
+    private readonly stores: ControlStores,
+    private readonly logger: Logger,
+  ) {}
+
+  private tokensFor(caller: Caller): TokenStore {
+    return this.stores.tokens.as(actorOf(caller));
+  }
+
+  private jobsFor(caller: Caller): JobStore {
+    return this.stores.jobs.as(actorOf(caller));
+  }
+
+  async listTokens(caller: Caller): Promise<TokenView[]> {
+    const scope = caller.token.selector;
+    const records = this.readable(await this.stores.tokens.list());
+    return records.filter((token) => tokenWithinScope(scope, token.selector)).map((token) => tokenView(token));
+  }
+
+  async getToken(caller: Caller, id: string): Promise<TokenView> {
+    return tokenView(await this.visibleToken(caller, id));
+  }
+
+  /** A new token within the caller's scope: the requested selector ANDed with the caller's. */
+  async createToken(caller: Caller, request: TokenRequest): Promise<TokenView> {
+    const checked = validateNewToken(request);
+    const labelSelector = narrowedSelector(caller.token.selector, parseSelector(checked.labelSelector));
+    const issued = await this.tokensFor(caller).create({ ...checked, labelSelector });
+    return tokenView(issued.record, issued.value);
+  }
+
+  async renewToken(caller: Caller, id: string): Promise<TokenView> {
+    await this.visibleToken(caller, id);
+    const issued = await this.tokensFor(caller).renew(id);
+    return tokenView(issued.record, issued.value);
+  }
+
+  async deleteToken(caller: Caller, id: string): Promise<void> {
+    await this.visibleToken(caller, id);
+    await this.tokensFor(caller).delete(id);
+  }
+
+  /** Jobs within the caller's scope, and `filter` when given (a `labelSelector` query). */
+  async listJobs(caller: Caller, filterText: string | undefined): Promise<JobView[]> {
+    const filter = filterText === undefined ? undefined : parseFilter(filterText);
+    const jobs = this.readable(await this.stores.jobs.list());
+    return jobs
+      .filter((job) => jobWithinScope(caller.token.selector, job.labels) && (filter === undefined || matches(filter, job.labels)))
+      .map((job) => jobView(job));
+  }
+
+  async getJob(caller: Caller, id: string): Promise<JobView> {
+    return jobView(await this.visibleJob(caller, id));
+  }
+
+  /**
+   * Creates or replaces job `id` with `spec`. A scoped caller: the job it replaces must be within
+   * its scope; the new labels get the scope's equality requirements and must match it; the job may
+   * not be reachable without a token (unsecureHttp); and its upstreams may not be those of a job
+   * outside the scope, which would let the caller's tokens reach that job's service under a new name.
+   */
+  async putJob(caller: Caller, id: string, spec: Omit<JobSpec, 'id'>): Promise<{ job: JobView; created: boolean }> {
+    assertJobId(id);
+    const scope = caller.token.selector;
+    const existing = await this.stores.jobs.find(id).catch((error: unknown) => {
+      if (error instanceof RecordError) return undefined; // replaced whole, as the CLI's put does
+      throw error;
+    });
+    let labels = { ...spec.labels };
+    // What GET prints carries jobgate/id: a spec read back and sent again is accepted.
+    if (Object.hasOwn(labels, JOB_ID_LABEL)) {
+      if (labels[JOB_ID_LABEL] !== id) throw new InputError(`the label "${JOB_ID_LABEL}" is set by jobgate to the job's id ("${id}"): remove it`);
+      delete labels[JOB_ID_LABEL];
+    }
+    if (!scope.empty) {
+      if (existing && !jobWithinScope(scope, existing.labels)) throw outOfScope(`Job ${id} exists outside your token's label selector; you cannot replace it.`);
+      labels = this.scopedLabels(scope, id, labels);
+      if (spec.unsecureHttp === true) throw outOfScope('Only an unscoped operator token can make a job reachable without a token (unsecureHttp).');
+      await this.refuseBorrowedUpstreams(scope, id, spec);
+    }
+    const job = await this.jobsFor(caller).put({ ...spec, id, labels });
+    return { job: jobView(job), created: existing === undefined };
+  }
+
+  async deleteJob(caller: Caller, id: string): Promise<void> {
+    await this.visibleJob(caller, id);
+    await this.jobsFor(caller).delete(id);
+  }
+
+  /** Events after `after`, oldest first; a scoped caller sees those whose target is within its scope. */
+  async listEvents(caller: Caller, after: string | undefined, limit: number): Promise<AuditEvent[]> {
+    const events = this.readable(await this.stores.events.list(after, limit));
+    const scope = caller.token.selector;
+    return scope.empty ? events : events.filter((event) => targetWithinScope(scope, event.target));
+  }
+
+  private async visibleToken(caller: Caller, id: string): Promise<TokenRecord> {
+    assertTokenId(id);
+    const token = await this.stores.tokens.find(id);
+    // Out of scope reads as absent: a scoped caller learns nothing about other tokens.
+    if (!token || !tokenWithinScope(caller.token.selector, token.selector)) throw new NotFoundError(`token ${id} not found`);
+    return token;
+  }
+
+  private async visibleJob(caller: Caller, id: string): Promise<JobRecord> {
+    assertJobId(id);
+    const job = await this.stores.jobs.find(id);
+    if (!job || !jobWithinScope(caller.token.selector, job.labels)) throw new NotFoundError(`job ${id} not found`);
+    return job;
+  }
+
+  private scopedLabels(scope: Selector, id: string, given: Record<string, string>): Record<string, string> {
+    const labels = new Map(Object.entries(given));
+    // jobgate's own label takes part in the check (a scope of `jobgate/id=nb` may write job nb), not in the spec.
+    labels.set(JOB_ID_LABEL, id);
+    const result = applySelectorLabels(scope, labels);
+    if (!result.ok) throw outOfScope(result.message);
+    labels.delete(JOB_ID_LABEL);
+    return Object.fromEntries(labels);
+  }
+
+  private async refuseBorrowedUpstreams(scope: Selector, id: string, spec: Omit<JobSpec, 'id'>): Promise<void> {
+    const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(originOf));
+    for (const other of this.readable(await this.stores.jobs.list())) {
+      if (other.id === id || jobWithinScope(scope, other.labels)) continue;
+      for (const url of [other.upstream, ...other.ports.values()]) {
+        if (wanted.has(url.origin))
+          throw outOfScope(`The upstream ${url.origin} serves a job outside your token's label selector; a job you write cannot point at it.`);
+      }
+    }
+  }
+
+  /** The records that could be read; each malformed one is logged (an admin fixes it) and left out. */
+  private readable<T>(items: Array<T | Error>): Array<Exclude<T, Error>> {
+    const good: Array<Exclude<T, Error>> = [];
+    for (const item of items) {
+      if (item instanceof RecordError)
+        this.logger.warn({ event: 'malformed_record', key: item.key, reason: item.reason }, 'control API skipped a malformed record');
+      else if (item instanceof Error) throw item;
+      else good.push(item as Exclude<T, Error>);
+    }
+    return good;
+  }
+}
+
+function actorOf(caller: Caller) {
+  return { kind: 'token', tokenId: caller.token.id, tokenName: caller.token.name, client: caller.client } as const;
+}
+
+function originOf(text: string): string {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return text; // the store refuses it with its own message
+  }
+}
+
+function parseFilter(text: string): Selector {
+  try {
+    return sharedSelector(text.trim());
+  } catch (error) {
+    if (error instanceof SelectorError) throw new InputError(`invalid labelSelector: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Whether an event's target lies within `scope`, from what the event recorded. */
+function targetWithinScope(scope: Selector, target: AuditTarget): boolean {
+  if (target.kind === 'token') {
+    try {
+      return tokenWithinScope(scope, sharedSelector(target.labelSelector ?? ''));
+    } catch {
+      return false;
+    }
+  }
+  const labels = new Map(Object.entries(target.labels ?? {}));
+  labels.set(JOB_ID_LABEL, target.id);
+  return jobWithinScope(scope, labels);
+}
