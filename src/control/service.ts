@@ -129,7 +129,7 @@ export class ControlService {
       if (existing && !jobWithinScope(scope, existing.labels)) throw outOfScope(`Job ${id} exists outside your token's label selector; you cannot replace it.`);
       labels = this.scopedLabels(scope, id, labels);
       if (spec.unsecureHttp === true) throw outOfScope('Only an unscoped operator token can make a job reachable without a token (unsecureHttp).');
-      await this.refuseBorrowedUpstreams(scope, id, spec);
+      await this.refuseBorrowedUpstreams(scope, id, spec, existing);
     }
     const job = await this.jobsFor(caller).put({ ...spec, id, labels });
     return { job: jobView(job), created: existing === undefined };
@@ -172,8 +172,11 @@ export class ControlService {
     return Object.fromEntries(labels);
   }
 
-  private async refuseBorrowedUpstreams(scope: Selector, id: string, spec: Omit<JobSpec, 'id'>): Promise<void> {
+  /** Refuses upstream origins that a job outside `scope` uses, unless job `id` (within it) had them already. */
+  private async refuseBorrowedUpstreams(scope: Selector, id: string, spec: Omit<JobSpec, 'id'>, existing: JobRecord | undefined): Promise<void> {
     const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(originOf));
+    for (const url of existing ? [existing.upstream, ...existing.ports.values()] : []) wanted.delete(url.origin);
+    if (wanted.size === 0) return;
     for (const other of this.readable(await this.stores.jobs.list())) {
       if (other.id === id || jobWithinScope(scope, other.labels)) continue;
       for (const url of [other.upstream, ...other.ports.values()]) {
