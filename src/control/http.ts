@@ -70,8 +70,8 @@ const ROUTES: readonly Route[] = [
     pattern: ['tokens', ':id', 'renew'],
     methods: {
       POST: async (call, s) => {
-        checkRenewRequest((await call.body()) ?? {});
-        return ok(await s.renewToken(call.caller, call.params[1]!));
+        const { expiresAt } = checkRenewRequest((await call.body()) ?? {});
+        return ok(await s.renewToken(call.caller, call.params[1]!, expiresAt));
       },
     },
   },

@@ -55,7 +55,14 @@ export const OPENAPI_DOCUMENT = Object.freeze({
       parameters: [idParameter('The token id (a lowercase UUID)')],
       post: {
         summary: 'A new value for the token: same id, name and selector, version + 1; the old value stops working',
-        requestBody: { required: false, content: json({ type: 'object', additionalProperties: false }) },
+        requestBody: {
+          required: false,
+          content: json({
+            type: 'object',
+            additionalProperties: false,
+            properties: { expiresAt: { type: 'string', format: 'date-time', description: 'A new expiry; absent: the token keeps its own' } },
+          }),
+        },
         responses: { '200': { description: 'The token, with its new status.value', content: json(ref('Token')) }, ...BODY_ERRORS },
       },
     },
@@ -117,6 +124,7 @@ export const OPENAPI_DOCUMENT = Object.freeze({
           name: { type: 'string', minLength: 1, maxLength: 128 },
           role: { enum: ['read', 'operator'] },
           labelSelector: { type: 'string', description: 'A Kubernetes label selector; empty or absent: every job within the caller’s scope' },
+          expiresAt: { type: 'string', format: 'date-time', description: 'RFC 3339, in the future; absent: the token never expires' },
         },
       },
       Token: {
@@ -131,13 +139,17 @@ export const OPENAPI_DOCUMENT = Object.freeze({
             type: 'object',
             required: ['name', 'role', 'labelSelector'],
             additionalProperties: false,
-            properties: { name: { type: 'string' }, role: { enum: ['read', 'operator'] }, labelSelector: { type: 'string' } },
+            properties: { name: { type: 'string' }, role: { enum: ['read', 'operator'] }, labelSelector: { type: 'string' }, expiresAt: timestamp },
           },
           status: {
             type: 'object',
             required: ['version'],
             additionalProperties: false,
-            properties: { version: { type: 'integer', minimum: 1 }, value: { type: 'string', description: 'Only in the answer that creates or renews it' } },
+            properties: {
+              version: { type: 'integer', minimum: 1 },
+              value: { type: 'string', description: 'Only in the answer that creates or renews it' },
+              expired: { type: 'boolean', description: 'Only for a token with an expiry' },
+            },
           },
         },
       },

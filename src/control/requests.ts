@@ -39,15 +39,21 @@ function checkFields(body: Record<string, unknown>, fields: Readonly<Record<stri
   }
 }
 
-/** `POST /api/v1/tokens`: `{name, role, labelSelector?}`. */
+/** `POST /api/v1/tokens`: `{name, role, labelSelector?, expiresAt?}`. */
 export function checkTokenRequest(body: Record<string, unknown>): TokenRequest {
-  checkFields(body, { name: 'string', role: 'string', labelSelector: 'string' }, ['name', 'role'], 'a token');
-  return { name: body.name as string, role: body.role as string, labelSelector: body.labelSelector as string | undefined };
+  checkFields(body, { name: 'string', role: 'string', labelSelector: 'string', expiresAt: 'string' }, ['name', 'role'], 'a token');
+  return {
+    name: body.name as string,
+    role: body.role as string,
+    labelSelector: body.labelSelector as string | undefined,
+    expiresAt: body.expiresAt as string | undefined,
+  };
 }
 
-/** `POST /api/v1/tokens/{id}/renew`: an empty object (or no body). */
-export function checkRenewRequest(body: Record<string, unknown>): void {
-  checkFields(body, {}, [], 'a renewal');
+/** `POST /api/v1/tokens/{id}/renew`: `{expiresAt?}` (or no body): the new expiry, if any. */
+export function checkRenewRequest(body: Record<string, unknown>): { expiresAt: string | undefined } {
+  checkFields(body, { expiresAt: 'string' }, [], 'a renewal');
+  return { expiresAt: body.expiresAt as string | undefined };
 }
 
 /** `PUT /api/v1/jobs/{id}`: the job's spec, `{upstream, labels?, ports?, unsecureHttp?}`. */

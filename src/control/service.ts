@@ -41,6 +41,8 @@ export interface TokenRequest {
   readonly name: string;
   readonly role: string;
   readonly labelSelector?: string | undefined;
+  /** RFC 3339; never expires when absent. */
+  readonly expiresAt?: string | undefined;
 }
 
 /** The stores an operation uses, each recording the caller as the author of its changes. */
@@ -82,9 +84,10 @@ export class ControlService {
     return tokenView(issued.record, issued.value);
   }
 
-  async renewToken(caller: Caller, id: string): Promise<TokenView> {
+  /** A new value, same id, name and selector; `expiresAt` sets a new expiry, else the token keeps its own. */
+  async renewToken(caller: Caller, id: string, expiresAt?: string): Promise<TokenView> {
     await this.visibleToken(caller, id);
-    const issued = await this.tokensFor(caller).renew(id);
+    const issued = await this.tokensFor(caller).renew(id, new Date(), expiresAt);
     return tokenView(issued.record, issued.value);
   }
 

@@ -2,11 +2,11 @@ import { readCredential, type Credential } from '../auth/credential.js';
 import { decide, type Authentication, type Decision } from '../auth/decide.js';
 import type { FailureCounter } from '../auth/failure-limit.js';
 import { RecordError } from '../errors.js';
-import { ANSWERS, tooManyFailures, type Answer } from '../http/answers.js';
+import { ANSWERS, expiredToken, tooManyFailures, type Answer } from '../http/answers.js';
 import type { Registry } from '../registry/registry.js';
 import { cookieName, readCookie, type SessionCookies, type SessionScope } from '../session/cookie.js';
 import { checkToken, parseToken, sameDigest, type PresentedToken } from '../tokens/format.js';
-import type { TokenRecord } from '../tokens/record.js';
+import { isExpired, type TokenRecord } from '../tokens/record.js';
 import type { AccessDecision } from './decision.js';
 import { Denial, isDenial, isPromise, type MaybePromise } from './denial.js';
 import type { Target } from './job-router.js';
@@ -138,7 +138,7 @@ export class Authenticator {
         if (!(error instanceof RecordError)) return storeFailure(error, 'token', { jobId: job.id, tokenId: parsed.id });
       }
     }
-    if (!parsed || !token || !sameDigest(token.secretHash, parsed.digest)) {
+    if (!parsed || !token || !sameDigest(token.secretHash, parsed.digest) || isExpired(token)) {
       this.failures.recordFailure(req.client);
       return { kind: 'invalid' };
     }
@@ -182,7 +182,7 @@ export class Authenticator {
     } catch (error) {
       return storeFailure(error, 'token', { jobId: target.job.id, tokenId: session.tokenId });
     }
-    return token && token.version === session.version ? token : 'token_changed';
+    return token && token.version === session.version && !isExpired(token) ? token : 'token_changed';
   }
 
   /** The decision for an authenticated (or anonymous) request, as an admission or a denial. */
@@ -229,9 +229,14 @@ export class Authenticator {
     );
   }
 
-  /** The token when it exists and the presented secret is its own (constant-time), or the 401. */
+  /**
+   * The token when it exists, the presented secret is its own (constant-time) and it has not
+   * expired; else the 401. An expired token is not counted as a failure: its holder knew a secret.
+   */
   private verifyBearer(token: TokenRecord | undefined, digest: string, client: string, jobId: string | undefined, tokenId: string): TokenRecord | Denial {
-    if (token && sameDigest(token.secretHash, digest)) return token;
+    if (token && sameDigest(token.secretHash, digest)) {
+      return isExpired(token) ? new Denial('expired_token', expiredToken(token.expiresAt!), { jobId, tokenId }) : token;
+    }
     return this.refuseBearer(client, 'unknown_token', ANSWERS.unknownToken, jobId, tokenId);
   }
 
@@ -243,7 +248,7 @@ export class Authenticator {
 
   private knownValid(id: string, digest: string): boolean {
     const remembered = this.registry.rememberedToken(id);
-    return remembered !== undefined && sameDigest(remembered.secretHash, digest);
+    return remembered !== undefined && sameDigest(remembered.secretHash, digest) && !isExpired(remembered);
   }
 }
 

@@ -34,6 +34,7 @@ export type AccessDecision =
   | 'duplicate_authorization'
   | 'malformed_token'
   | 'unknown_token'
+  | 'expired_token'
   | 'too_many_failures'
   | 'foreign_origin'
   // The registry.

@@ -97,6 +97,14 @@ export const ANSWERS = {
   upstreamTimeout: answer(504, 'gateway_timeout', 'The job did not answer in time.'),
 } as const;
 
+/** A 401 for a token past its expiry (`expiresAt`, ISO-8601 UTC). */
+export function expiredToken(expiresAt: string): Answer {
+  return answer(401, 'invalid_token', `The token expired at ${expiresAt}. Ask for a new token, or renew this one with a later expiry.`, {
+    error: 'invalid_token',
+    description: 'The token expired',
+  });
+}
+
 /** A 503 naming the sidecar job whose record is missing. */
 export function missingSidecarJob(jobId: string): Answer {
   return answer(

@@ -1,7 +1,7 @@
 import { decide, type Authentication } from '../auth/decide.js';
-import { answer, ANSWERS, type Answer } from '../http/answers.js';
+import { answer, ANSWERS, expiredToken, type Answer } from '../http/answers.js';
 import type { RecordSource } from '../registry/registry.js';
-import type { TokenRecord } from '../tokens/record.js';
+import { isExpired, type TokenRecord } from '../tokens/record.js';
 import { CLOSE_GOING_AWAY, CLOSE_POLICY_VIOLATION, type RelayedSocket } from './websocket.js';
 
 export type Traffic = 'job' | 'api';
@@ -74,6 +74,8 @@ export class LiveSockets implements ResponseTracker {
   private readonly all = new Set<LiveSocket>();
   /** HTTP responses are many and short: one set, scanned on the (rare) changes. */
   private readonly responses = new Set<TrackedResponse>();
+  /** The timers that end connections whose token expires. */
+  private readonly expiries = new Map<LiveConnection, NodeJS.Timeout>();
   private changes = 0;
 
   constructor(
@@ -107,7 +109,9 @@ export class LiveSockets implements ResponseTracker {
       this.all.delete(live);
       if (jobId !== undefined) removeFrom(this.byJob, jobId, live);
       if (token) removeFrom(this.byToken, token.id, live);
+      this.stopExpiry(live);
     });
+    if (token?.expiresAtMs !== undefined) this.endAtExpiry(live, token.expiresAtMs);
     if (since !== this.changes) void this.verify(live);
   }
 
@@ -119,11 +123,39 @@ export class LiveSockets implements ResponseTracker {
     response.traffic = traffic;
     response.tracker = this;
     this.responses.add(response);
+    if (token.expiresAtMs !== undefined) this.endAtExpiry(response, token.expiresAtMs);
     if (since !== this.changes) void this.verify(response);
   }
 
   forget(response: TrackedResponse): void {
     this.responses.delete(response);
+    this.stopExpiry(response);
+  }
+
+  /**
+   * Ends `live` at the instant its token expires, on this instance's clock, without asking Redis.
+   * Node's timers reach about 24.8 days: a later expiry waits in steps.
+   */
+  private endAtExpiry(live: LiveConnection, expiresAtMs: number): void {
+    const timer = setTimeout(
+      () => {
+        this.expiries.delete(live);
+        if (live.isClosing) return;
+        if (Date.now() < expiresAtMs) return this.endAtExpiry(live, expiresAtMs);
+        this.onRevoked(live.kind, live.jobId, live.token?.id, TOKEN_EXPIRED);
+        live.revoke(TOKEN_EXPIRED, expiredToken(live.token?.expiresAt ?? new Date(expiresAtMs).toISOString()));
+      },
+      Math.min(Math.max(expiresAtMs - Date.now(), 0), MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.expiries.set(live, timer);
+  }
+
+  private stopExpiry(live: LiveConnection): void {
+    const timer = this.expiries.get(live);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.expiries.delete(live);
   }
 
   /** Token `id` changed: re-check its connections (the cache entry is already gone). */
@@ -172,6 +204,7 @@ export class LiveSockets implements ResponseTracker {
       const current = await this.registry.token(live.token.id);
       if (!current) return 'token deleted';
       if (current.secretHash !== live.token.secretHash) return 'token renewed';
+      if (isExpired(current)) return TOKEN_EXPIRED;
       auth = { kind: 'token', token: current };
       if (live.traffic === 'api') return live.jobId === undefined || !this.apiRecheck ? undefined : this.apiRecheck(current, live.jobId);
     }
@@ -185,6 +218,9 @@ export class LiveSockets implements ResponseTracker {
 }
 
 const UNVERIFIABLE = 'token could not be re-verified';
+const TOKEN_EXPIRED = 'token expired';
+/** The longest delay Node's timers take (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const JOB_REMOVED = 'job removed';
 const SHUTTING_DOWN = answer(503, 'unavailable', 'jobgate is shutting down. Retry in a moment.');
 
@@ -196,6 +232,8 @@ function refusalFor(reason: string): Answer {
       return ANSWERS.unknownToken;
     case UNVERIFIABLE:
       return ANSWERS.storeUnavailable;
+    case TOKEN_EXPIRED:
+      return ANSWERS.unknownToken;
     case JOB_REMOVED:
       return ANSWERS.unknownJob;
     default:

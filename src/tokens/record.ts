@@ -1,4 +1,4 @@
-import { RecordError } from '../errors.js';
+import { InputError, RecordError } from '../errors.js';
 import { type Selector, SelectorError, sharedSelector } from '../selector/index.js';
 import { isTokenId } from './format.js';
 
@@ -23,6 +23,15 @@ export interface TokenRecord {
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** When it stops working (ISO-8601 UTC), or undefined: tokens never expire by default. */
+  readonly expiresAt: string | undefined;
+  /** The same instant in ms since the epoch, so that the hot path compares numbers. */
+  readonly expiresAtMs: number | undefined;
+}
+
+/** Whether `token` has expired at `now` (ms since the epoch). */
+export function isExpired(token: Pick<TokenRecord, 'expiresAtMs'>, now: number = Date.now()): boolean {
+  return token.expiresAtMs !== undefined && now >= token.expiresAtMs;
 }
 
 /** The shape printed by the CLI, as the training service's API prints a token. */
@@ -30,20 +39,32 @@ export interface TokenView {
   id: string;
   createdAt: string;
   updatedAt: string;
-  spec: { name: string; role: Role; labelSelector: string };
-  status: { version: number; value?: string };
+  spec: { name: string; role: Role; labelSelector: string; expiresAt?: string };
+  status: { version: number; value?: string; expired?: boolean };
 }
 
-export function tokenView(record: TokenRecord, value?: string): TokenView {
+/** The printed shape; `expiresAt` and `expired` appear only for a token that expires. */
+export function tokenView(record: TokenRecord, value?: string, now: number = Date.now()): TokenView {
   const status: TokenView['status'] = { version: record.version };
   if (value !== undefined) status.value = value;
-  return {
-    id: record.id,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    spec: { name: record.name, role: record.role, labelSelector: record.labelSelector },
-    status,
-  };
+  const spec: TokenView['spec'] = { name: record.name, role: record.role, labelSelector: record.labelSelector };
+  if (record.expiresAt !== undefined) {
+    spec.expiresAt = record.expiresAt;
+    status.expired = isExpired(record, now);
+  }
+  return { id: record.id, createdAt: record.createdAt, updatedAt: record.updatedAt, spec, status };
+}
+
+/**
+ * An expiry as given (RFC 3339, any offset) in the form stored: ISO-8601 UTC with milliseconds.
+ * InputError when it does not parse, or when it is not after `now`.
+ */
+export function normalizeExpiry(text: string, now: Date): string {
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+  const ms = rfc3339.test(text) ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
+  if (Number.isNaN(ms)) throw new InputError(`invalid expiry "${text}": expected an RFC 3339 time such as 2027-01-31T12:00:00Z`);
+  if (ms <= now.getTime()) throw new InputError(`invalid expiry "${text}": it is not in the future`);
+  return new Date(ms).toISOString();
 }
 
 export const MAX_TOKEN_NAME_LENGTH = 128;
@@ -99,6 +120,9 @@ export function tokenFromHash(key: string, requestedId: string, hash: Record<str
   const updatedAt = field('updatedAt');
   if (!TIMESTAMP.test(createdAt)) throw new RecordError(key, 'createdAt is not an ISO-8601 UTC timestamp');
   if (!TIMESTAMP.test(updatedAt)) throw new RecordError(key, 'updatedAt is not an ISO-8601 UTC timestamp');
+  // Optional: absent or empty means the token never expires.
+  const expiresAt = hash.expiresAt === undefined || hash.expiresAt === '' ? undefined : hash.expiresAt;
+  if (expiresAt !== undefined && !TIMESTAMP.test(expiresAt)) throw new RecordError(key, 'expiresAt is not an ISO-8601 UTC timestamp');
   return {
     id,
     name,
@@ -109,5 +133,7 @@ export function tokenFromHash(key: string, requestedId: string, hash: Record<str
     version: Number(version),
     createdAt,
     updatedAt,
+    expiresAt,
+    expiresAtMs: expiresAt === undefined ? undefined : Date.parse(expiresAt),
   };
 }

@@ -5,12 +5,14 @@ import { invalidation, type KeySpace } from '../redis/keys.js';
 import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
 import { isTokenId, mintToken, type ParsedToken, sameDigest } from './format.js';
-import { isRole, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
+import { isRole, normalizeExpiry, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
 
 export interface NewToken {
   readonly name: string;
   readonly role: string;
   readonly labelSelector?: string;
+  /** When it stops working (RFC 3339); never when absent. */
+  readonly expiresAt?: string | undefined;
 }
 
 /** A record together with the only copy of its value (create and renew). */
@@ -20,15 +22,17 @@ export interface IssuedToken {
 }
 
 // KEYS: token hash, token index, audit stream. ARGV: id, new secretHash, now, channel, message,
-// then the audit event's fields. Returns the renewed hash, or false when the token does not exist.
-// HINCRBY is the first write, so a hand-broken version field fails the script before anything changes.
+// the new expiresAt ('' keeps the current one), then the audit event's fields. Returns the renewed
+// hash, or false when the token does not exist. HINCRBY is the first write, so a hand-broken
+// version field fails the script before anything changes.
 const RENEW = new LuaScript(`${AUDIT_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'secretHash', ARGV[2], 'updatedAt', ARGV[3])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'expiresAt', ARGV[6]) end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local record = fields(KEYS[1], 'name', 'labelSelector')
-audit(KEYS[3], 6, #ARGV, 'targetName', record[1], 'labelSelector', record[2])
+audit(KEYS[3], 7, #ARGV, 'targetName', record[1], 'labelSelector', record[2])
 return redis.call('HGETALL', KEYS[1])
 `);
 
@@ -44,7 +48,7 @@ return existed
 `);
 
 /** Validates create input; throws InputError naming the problem. */
-export function validateNewToken(input: NewToken): { name: string; role: Role; labelSelector: string } {
+export function validateNewToken(input: NewToken, now = new Date()): { name: string; role: Role; labelSelector: string; expiresAt: string | undefined } {
   const nameProblem = tokenNameProblem(input.name);
   if (nameProblem) throw new InputError(`invalid token name: ${nameProblem}`);
   if (!isRole(input.role)) throw new InputError(`invalid role "${input.role}": expected one of ${ROLES.join(', ')}`);
@@ -55,7 +59,8 @@ export function validateNewToken(input: NewToken): { name: string; role: Role; l
     if (error instanceof SelectorError) throw new InputError(`invalid label selector: ${error.message}`);
     throw error;
   }
-  return { name: input.name, role: input.role, labelSelector };
+  const expiresAt = input.expiresAt === undefined ? undefined : normalizeExpiry(input.expiresAt, now);
+  return { name: input.name, role: input.role, labelSelector, expiresAt };
 }
 
 export function assertTokenId(id: string): void {
@@ -79,11 +84,11 @@ export class TokenStore {
   }
 
   async create(input: NewToken, now = new Date()): Promise<IssuedToken> {
-    const { name, role, labelSelector } = validateNewToken(input);
+    const { name, role, labelSelector, expiresAt } = validateNewToken(input, now);
     const minted = mintToken();
     const timestamp = now.toISOString();
     const key = this.keys.token(minted.id);
-    const hash = {
+    const hash: Record<string, string> = {
       id: minted.id,
       name,
       role,
@@ -93,6 +98,7 @@ export class TokenStore {
       createdAt: timestamp,
       updatedAt: timestamp,
     };
+    if (expiresAt !== undefined) hash.expiresAt = expiresAt;
     const event = [...eventFields('token.create', minted.id, this.actor, now), 'targetName', name, 'labelSelector', labelSelector];
     await execAtomic(
       this.redis
@@ -132,9 +138,13 @@ export class TokenStore {
     return readHashes(this.redis, await this.ids(), (id) => this.keys.token(id), tokenFromHash);
   }
 
-  /** Issues a new secret: same id, name and selector, version + 1. The old value stops working. */
-  async renew(id: string, now = new Date()): Promise<IssuedToken> {
+  /**
+   * Issues a new secret: same id, name and selector, version + 1. The old value stops working.
+   * `expiresAt` (RFC 3339) sets a new expiry; without it the token keeps its own.
+   */
+  async renew(id: string, now = new Date(), expiresAt?: string): Promise<IssuedToken> {
     assertTokenId(id);
+    const expiry = expiresAt === undefined ? '' : normalizeExpiry(expiresAt, now);
     const key = this.keys.token(id);
     // Read first so that a malformed record is reported instead of renewed.
     await this.get(id);
@@ -143,7 +153,7 @@ export class TokenStore {
       RENEW.run(
         this.redis,
         [key, this.keys.tokens, this.keys.events],
-        [id, minted.secretHash, now.toISOString(), this.keys.channel, invalidation.token(id), ...eventFields('token.renew', id, this.actor, now)],
+        [id, minted.secretHash, now.toISOString(), this.keys.channel, invalidation.token(id), expiry, ...eventFields('token.renew', id, this.actor, now)],
       ),
     );
     if (reply === null || reply === false) throw new NotFoundError(`token ${id} not found`);

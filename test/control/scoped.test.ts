@@ -104,7 +104,11 @@ t.test('what it creates stays inside its scope', async (t) => {
     t.equal(reply.json<{ spec: { labelSelector: string } }>().spec.labelSelector, stored, `asked "${requested ?? '(nothing)'}": stored "${stored}"`);
   }
   const made = (await call('POST', '/api/v1/tokens', { name: 'reader b', role: 'read', labelSelector: 'team=b' })).json<{ status: { value: string } }>();
-  t.equal((await request(h.url, { host: 'nb-b.job.test', path: '/', headers: bearer(made.status.value) })).status, 403, 'a token it made for team=b cannot open the team=b job');
+  t.equal(
+    (await request(h.url, { host: 'nb-b.job.test', path: '/', headers: bearer(made.status.value) })).status,
+    403,
+    'a token it made for team=b cannot open the team=b job',
+  );
 
   const job = await call('PUT', '/api/v1/jobs/nb-new', { upstream: up.url });
   t.equal(job.status, 201);
@@ -117,7 +121,13 @@ t.test('what it creates stays inside its scope', async (t) => {
 t.test('scopes with !k and with a jobgate/ label', async (t) => {
   const noSecret = await h.tokens.create({ name: 'no secrets', role: 'operator', labelSelector: '!secret' });
   const asNoSecret = (path: string, body: unknown) =>
-    request(h.url, { method: 'PUT', path, host: CONTROL, headers: { ...bearer(noSecret.value), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    request(h.url, {
+      method: 'PUT',
+      path,
+      host: CONTROL,
+      headers: { ...bearer(noSecret.value), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   t.equal((await asNoSecret('/api/v1/jobs/s1', { upstream: up.url, labels: { secret: 'x' } })).status, 403, '!secret: a job with the label is refused');
   t.equal((await asNoSecret('/api/v1/jobs/s1', { upstream: up.url, labels: {} })).status, 201, '!secret: a job without it is written');
 

@@ -14,6 +14,8 @@ export function tokenRecord(role: Role, labelSelector = ''): TokenRecord {
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: undefined,
+    expiresAtMs: undefined,
   };
 }
 
