@@ -19,11 +19,12 @@ import { AssertionSigner } from './assertion/signer.js';
 import { createAuthzServer } from './authz/endpoint.js';
 import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
 import { listenOn } from './http/listen.js';
-import { ApiAccess, Authenticator, Gate, JobRouter } from './gate/index.js';
+import { ApiAccess, Authenticator, Gate, JobRouter, type UsageSink } from './gate/index.js';
 import { LiveSockets } from './proxy/live-sockets.js';
 import { createRedisClient, KeySpace, type RedisClient } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
+import { LastUse } from './registry/last-use.js';
 import { RedisRegistry, type RecordSource } from './registry/registry.js';
 import { StoreUnavailableError } from './errors.js';
 import { performance } from 'node:perf_hooks';
@@ -105,7 +106,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const step: StartContext = { resolved, logger, metrics, teardown, draining: () => draining };
   const { redis, subscriber } = openRedis(step);
   const stores = openRegistry(step, redis);
-  const access = openAccess(step, stores.registry, options.failureLimiter);
+  const access = openAccess(step, stores.registry, options.failureLimiter, recordLastUse(step, redis, stores.keys));
   const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
   const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
@@ -171,6 +172,18 @@ function openRedis({ resolved, logger, metrics, teardown }: StartContext): { red
     connection.connect().catch(() => {});
   }
   return { redis, subscriber };
+}
+
+/** The last-use record: uses noted in memory, written every interval (and at shutdown, before Redis closes). */
+function recordLastUse({ resolved, logger, teardown }: StartContext, redis: RedisClient, keys: KeySpace): LastUse {
+  const lastUse = new LastUse(
+    redis,
+    keys,
+    (error, dropped) => logger.warn({ event: 'last_use_write_failed', ...dropped, err: { message: error.message } }, 'last use not written'),
+    resolved.settings.lastUseIntervalMs,
+  );
+  teardown.push({ close: () => lastUse.close() });
+  return lastUse;
 }
 
 /** The cached registry of tokens and jobs. */
@@ -261,12 +274,12 @@ function startReadiness(
  * Who may pass: browser sessions, the gate every entry point asks (job routing, authentication,
  * the training API), and the assertion signer with its JWKS.
  */
-function openAccess({ resolved }: StartContext, registry: CachedRegistry, failureLimiter: FailureCounter | undefined) {
+function openAccess({ resolved }: StartContext, registry: CachedRegistry, failureLimiter: FailureCounter | undefined, usage: UsageSink) {
   const { settings, mode, api, cookieKeys, assertionKeys } = resolved;
   const sessions = new SessionCookies(cookieKeys, settings.sessionTtlSeconds);
   const authenticator = new Authenticator(registry, failureLimiter ?? new FailureLimiter(settings.authFailureLimit), sessions);
-  const apiAccess = api && new ApiAccess(api, authenticator, registry);
-  const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess, resolved.controlHost);
+  const apiAccess = api && new ApiAccess(api, authenticator, registry, usage);
+  const gate = new Gate(new JobRouter(mode, registry), authenticator, apiAccess, resolved.controlHost, usage);
   const signer = new AssertionSigner(assertionKeys, settings.assertionIssuer);
   const jwks = Buffer.from(JSON.stringify(jwksDocument(assertionKeys)));
   return { gate, signer, jwks };

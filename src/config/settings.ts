@@ -225,6 +225,12 @@ export const SETTINGS = {
       ),
     ),
   },
+  lastUseIntervalMs: {
+    env: 'JOBGATE_LAST_USE_INTERVAL_MS',
+    default: 60_000,
+    accepts: 'milliseconds, from 1000 to 3600000: how often each instance writes when tokens and jobs were last used',
+    schema: integer(1000, 3_600_000),
+  },
   controlHost: {
     env: 'JOBGATE_CONTROL_HOST',
     default: undefined,

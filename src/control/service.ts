@@ -68,12 +68,15 @@ export class ControlService {
 
   async listTokens(caller: Caller): Promise<TokenView[]> {
     const scope = caller.token.selector;
-    const records = this.readable(await this.stores.tokens.list());
-    return records.filter((token) => tokenWithinScope(scope, token.selector)).map((token) => tokenView(token));
+    const records = this.readable(await this.stores.tokens.list()).filter((token) => tokenWithinScope(scope, token.selector));
+    const lastUsed = await this.stores.tokens.lastUsed(records.map((token) => token.id));
+    return records.map((token) => tokenView(token, undefined, { lastUsedAt: lastUsed.get(token.id) }));
   }
 
   async getToken(caller: Caller, id: string): Promise<TokenView> {
-    return tokenView(await this.visibleToken(caller, id));
+    const token = await this.visibleToken(caller, id);
+    const lastUsed = await this.stores.tokens.lastUsed([id]);
+    return tokenView(token, undefined, { lastUsedAt: lastUsed.get(id) });
   }
 
   /** A new token within the caller's scope: the requested selector ANDed with the caller's. */
@@ -99,14 +102,16 @@ export class ControlService {
   /** Jobs within the caller's scope, and `filter` when given (a `labelSelector` query). */
   async listJobs(caller: Caller, filterText: string | undefined): Promise<JobView[]> {
     const filter = filterText === undefined ? undefined : parseFilter(filterText);
-    const jobs = this.readable(await this.stores.jobs.list());
-    return jobs
-      .filter((job) => jobWithinScope(caller.token.selector, job.labels) && (filter === undefined || matches(filter, job.labels)))
-      .map((job) => jobView(job));
+    const jobs = this.readable(await this.stores.jobs.list()).filter(
+      (job) => jobWithinScope(caller.token.selector, job.labels) && (filter === undefined || matches(filter, job.labels)),
+    );
+    const lastUsed = await this.stores.jobs.lastUsed(jobs.map((job) => job.id));
+    return jobs.map((job) => jobView(job, lastUsed.get(job.id)));
   }
 
   async getJob(caller: Caller, id: string): Promise<JobView> {
-    return jobView(await this.visibleJob(caller, id));
+    const job = await this.visibleJob(caller, id);
+    return jobView(job, (await this.stores.jobs.lastUsed([id])).get(id));
   }
 
   /**

@@ -20,6 +20,7 @@ import type { Authenticator } from './authenticator.js';
 import { Denial, isDenial, isPromise } from './denial.js';
 import { storeFailure } from './job-router.js';
 import type { GateRequest } from './request.js';
+import { NO_USAGE, type UsageSink } from './usage.js';
 
 /** An API request that may pass: its token, and what the route policy decided. */
 export interface ApiAdmission {
@@ -49,6 +50,7 @@ export class ApiAccess {
     settings: ApiSettings,
     private readonly authenticator: Authenticator,
     private readonly registry: RecordSource,
+    private readonly usage: UsageSink = NO_USAGE,
   ) {
     this.hosts = settings.hosts;
     this.upstream = settings.upstream;
@@ -63,7 +65,9 @@ export class ApiAccess {
     const authenticated = this.authenticator.authenticateForApi(req);
     const token = isPromise(authenticated) ? await authenticated : authenticated;
     if (isDenial(token)) return token;
-    return this.decide(req, token, upgrade);
+    const admission = await this.decide(req, token, upgrade);
+    if (!isDenial(admission)) this.usage.used(token.id, undefined);
+    return admission;
   }
 
   /**

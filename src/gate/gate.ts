@@ -8,6 +8,7 @@ import type { JobRouter, Target } from './job-router.js';
 import { crossOriginDenial } from './origin.js';
 import { refusalReply, type Reply } from './refusal.js';
 import { hostName, type GateRequest } from './request.js';
+import { NO_USAGE, type UsageSink } from './usage.js';
 
 /**
  * The one gate every entry point calls (the inline proxy for HTTP and WebSocket, the
@@ -22,7 +23,14 @@ export class Gate {
     readonly api: ApiAccess | undefined,
     /** The control API's host name (JOBGATE_CONTROL_HOST), as {@link hostName} reads it. */
     private readonly controlHost?: string,
+    /** Where admitted requests note their token and job (last use). */
+    private readonly usage: UsageSink = NO_USAGE,
   ) {}
+
+  /** Notes that `token` was accepted (and `jobId` forwarded to): the last-use record. */
+  used(tokenId: string | undefined, jobId?: string): void {
+    this.usage.used(tokenId, jobId);
+  }
 
   /** Whether the request is for jobgate's control API. */
   isControl(req: GateRequest): boolean {
@@ -50,7 +58,14 @@ export class Gate {
    */
   admitToJob(req: GateRequest, target: Target, websocket: boolean): MaybePromise<JobAdmission | Denial> {
     const admitted = this.authenticator.admitToJob(req, target);
-    return isPromise(admitted) ? admitted.then((admission) => withOrigin(req, admission, websocket)) : withOrigin(req, admitted, websocket);
+    return isPromise(admitted)
+      ? admitted.then((admission) => this.noted(withOrigin(req, admission, websocket)))
+      : this.noted(withOrigin(req, admitted, websocket));
+  }
+
+  private noted(admission: JobAdmission | Denial): JobAdmission | Denial {
+    if (!isDenial(admission)) this.usage.used(admission.token?.id, admission.job.id);
+    return admission;
   }
 
   /** A deep link (`?jobgate_token=`) to `target`: ask, redirect (with a session), or the denial. */

@@ -7,3 +7,4 @@ export { Gate } from './gate.js';
 export { JobRouter, type Target } from './job-router.js';
 export { pageReply, type Reply } from './refusal.js';
 export { hostName, type GateRequest } from './request.js';
+export { NO_USAGE, type UsageSink } from './usage.js';

@@ -28,17 +28,21 @@ export interface JobView {
   createdAt: string;
   updatedAt: string;
   spec: { labels: Record<string, string>; upstream: string; ports: Record<string, string>; unsecureHttp: boolean };
+  /** Only for a job forwarded to since jobgate records it. */
+  status?: { lastUsedAt: string };
 }
 
-export function jobView(job: JobRecord): JobView {
+export function jobView(job: JobRecord, lastUsedAt?: string): JobView {
   const ports: Record<string, string> = {};
   for (const [port, url] of job.ports) ports[String(port)] = url.href;
-  return {
+  const view: JobView = {
     id: job.id,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     spec: { labels: Object.fromEntries(job.labels), upstream: job.upstream.href, ports, unsecureHttp: job.unsecureHttp },
   };
+  if (lastUsedAt !== undefined) view.status = { lastUsedAt };
+  return view;
 }
 
 /** Why `id` is not a job id (a DNS label: lowercase letters, digits and '-', at most 63), or undefined. */

@@ -2,7 +2,7 @@ import { AUDIT_LUA, cliActor, eventFields, type Actor } from '../audit/event.js'
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
-import { LuaScript, pairsToObject, redisCall, readHash, readHashes } from '../redis/index.js';
+import { LuaScript, pairsToObject, redisCall, readHash, readHashes, readScores } from '../redis/index.js';
 import { portReading } from './port-label.js';
 import { jobFromHash, jobIdProblem, MAX_LABELS, portProblem, upstreamProblem, userLabelProblem, type JobRecord } from './record.js';
 
@@ -48,12 +48,13 @@ audit(KEYS[3], 8, eventEnd)
 return redis.call('HGETALL', KEYS[1])
 `);
 
-// KEYS: job hash, job index, audit stream. ARGV: id, channel, message, then the audit event's
-// fields. Returns 1 when it existed (and only then records the event).
+// KEYS: job hash, job index, audit stream, last-use set. ARGV: id, channel, message, then the audit
+// event's fields. Returns 1 when it existed (and only then records the event).
 const DELETE = new LuaScript(`${AUDIT_LUA}
 local labels = fields(KEYS[1], 'labels')[1]
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 if existed == 1 then audit(KEYS[3], 4, #ARGV, 'labels', labels) end
 return existed
@@ -182,9 +183,15 @@ export class JobStore {
     return readHashes(this.redis, await this.ids(), (id) => this.keys.job(id), jobFromHash);
   }
 
+  /** When each of `ids` was last forwarded to (ISO-8601 UTC), as jobgate records it; never-used ids are absent. */
+  async lastUsed(ids: readonly string[]): Promise<Map<string, string>> {
+    const scores = await readScores(this.redis, this.keys.jobsLastUsed, ids);
+    return new Map([...scores].map(([id, ms]) => [id, new Date(ms).toISOString()]));
+  }
+
   async delete(id: string, now = new Date()): Promise<void> {
     assertJobId(id);
-    const keys = [this.keys.job(id), this.keys.jobs, this.keys.events];
+    const keys = [this.keys.job(id), this.keys.jobs, this.keys.events, this.keys.jobsLastUsed];
     const existed = await redisCall(() =>
       DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.job(id), ...eventFields('job.delete', id, this.actor, now)]),
     );

@@ -12,6 +12,7 @@ export async function controlHttp(ctx: ProxyContext, call: HttpCall, control: Co
   if (isDenial(token)) return refuse(ctx, call, token);
   call.outcome.tokenId = token.id;
   call.outcome.decision = await control.handle(call.req, call.res, token, call.view.client);
+  if (call.outcome.decision === 'control') ctx.gate.used(token.id);
 }
 
 /** A WebSocket handshake to the control host: there is none to open. */

@@ -119,3 +119,15 @@ export async function readHashes<T>(
   });
   return results;
 }
+
+/** The score of each id in the sorted set `key` (one ZMSCORE); ids without one are absent. */
+export async function readScores(redis: RedisClient, key: string, ids: readonly string[]): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  if (ids.length === 0) return found;
+  const scores = await redisCall(() => redis.zmscore(key, ...ids));
+  ids.forEach((id, i) => {
+    const score = Number(scores[i] ?? Number.NaN);
+    if (Number.isFinite(score)) found.set(id, score);
+  });
+  return found;
+}

@@ -1,4 +1,4 @@
-export { createRedis, connectRedis, describeRedisUrl, redisCall, execAtomic, readHashes, readHash } from './client.js';
+export { createRedis, connectRedis, describeRedisUrl, redisCall, execAtomic, readHashes, readHash, readScores } from './client.js';
 export { KeySpace, DEFAULT_KEY_PREFIX, invalidation } from './keys.js';
 export { LuaScript, pairsToObject } from './script.js';
 export { createRedisClient, describeRedisClient, isCluster, type RedisClient, type RedisClientOptions, type RedisRole } from './connect.js';

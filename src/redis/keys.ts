@@ -12,12 +12,17 @@ export class KeySpace {
   readonly channel: string;
   /** Capped stream of audit events, one per change (src/audit/). */
   readonly events: string;
+  /** Sorted sets of last use: token id / job id, scored by the time in ms (src/registry/last-use.ts). */
+  readonly tokensLastUsed: string;
+  readonly jobsLastUsed: string;
 
   constructor(readonly prefix: string) {
     this.tokens = `${prefix}tokens`;
     this.jobs = `${prefix}jobs`;
     this.channel = `${prefix}invalidate`;
     this.events = `${prefix}events`;
+    this.tokensLastUsed = `${prefix}lastused:tokens`;
+    this.jobsLastUsed = `${prefix}lastused:jobs`;
   }
 
   /** Hash that holds token `id`. */

@@ -40,13 +40,23 @@ export interface TokenView {
   createdAt: string;
   updatedAt: string;
   spec: { name: string; role: Role; labelSelector: string; expiresAt?: string };
-  status: { version: number; value?: string; expired?: boolean };
+  status: { version: number; value?: string; expired?: boolean; lastUsedAt?: string };
 }
 
-/** The printed shape; `expiresAt` and `expired` appear only for a token that expires. */
-export function tokenView(record: TokenRecord, value?: string, now: number = Date.now()): TokenView {
+/** What a view adds to the record: when it was last used, and the clock that says whether it expired. */
+export interface ViewContext {
+  readonly lastUsedAt?: string | undefined;
+  readonly now?: number;
+}
+
+/**
+ * The printed shape; `expiresAt` and `expired` appear only for a token that expires, `lastUsedAt`
+ * only for one that was used since jobgate records it.
+ */
+export function tokenView(record: TokenRecord, value?: string, { lastUsedAt, now = Date.now() }: ViewContext = {}): TokenView {
   const status: TokenView['status'] = { version: record.version };
   if (value !== undefined) status.value = value;
+  if (lastUsedAt !== undefined) status.lastUsedAt = lastUsedAt;
   const spec: TokenView['spec'] = { name: record.name, role: record.role, labelSelector: record.labelSelector };
   if (record.expiresAt !== undefined) {
     spec.expiresAt = record.expiresAt;

@@ -2,7 +2,7 @@ import { AUDIT_LUA, AUDIT_STREAM_LENGTH, cliActor, eventFields, type Actor } fro
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
-import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes } from '../redis/index.js';
+import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes, readScores } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
 import { isTokenId, mintToken, type ParsedToken, sameDigest } from './format.js';
 import { isRole, normalizeExpiry, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
@@ -36,12 +36,13 @@ audit(KEYS[3], 7, #ARGV, 'targetName', record[1], 'labelSelector', record[2])
 return redis.call('HGETALL', KEYS[1])
 `);
 
-// KEYS: token hash, token index, audit stream. ARGV: id, channel, message, then the audit event's
-// fields. Returns 1 when it existed (and only then records the event).
+// KEYS: token hash, token index, audit stream, last-use set. ARGV: id, channel, message, then the
+// audit event's fields. Returns 1 when it existed (and only then records the event).
 const DELETE = new LuaScript(`${AUDIT_LUA}
 local record = fields(KEYS[1], 'name', 'labelSelector')
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 if existed == 1 then audit(KEYS[3], 4, #ARGV, 'targetName', record[1], 'labelSelector', record[2]) end
 return existed
@@ -162,11 +163,17 @@ export class TokenStore {
 
   async delete(id: string, now = new Date()): Promise<void> {
     assertTokenId(id);
-    const keys = [this.keys.token(id), this.keys.tokens, this.keys.events];
+    const keys = [this.keys.token(id), this.keys.tokens, this.keys.events, this.keys.tokensLastUsed];
     const existed = await redisCall(() =>
       DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.token(id), ...eventFields('token.delete', id, this.actor, now)]),
     );
     if (existed !== 1) throw new NotFoundError(`token ${id} not found`);
+  }
+
+  /** When each of `ids` was last used (ISO-8601 UTC), as jobgate records it; never-used ids are absent. */
+  async lastUsed(ids: readonly string[]): Promise<Map<string, string>> {
+    const scores = await readScores(this.redis, this.keys.tokensLastUsed, ids);
+    return new Map([...scores].map(([id, ms]) => [id, new Date(ms).toISOString()]));
   }
 
   /**

@@ -54,6 +54,7 @@ const KNOWN_DEFAULTS: Settings = {
   maxHeaderBytes: 16_384,
   maxHeaders: 100,
   apiHost: undefined,
+  lastUseIntervalMs: 60_000,
   controlHost: undefined,
   apiUpstream: undefined,
   apiMaxBodyBytes: 1_048_576,
