@@ -124,6 +124,8 @@ async function demoSettings(env: NodeJS.ProcessEnv, redisUrl: string, port: numb
       JOBGATE_LISTEN: `127.0.0.1:${port}`,
       JOBGATE_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       JOBGATE_COOKIE_SECRET: cookieSecret,
+      // The control API, on the proxy's own address: http://127.0.0.1:<port>/api/v1/...
+      JOBGATE_CONTROL_HOST: '127.0.0.1',
     },
   });
 }
@@ -201,6 +203,8 @@ async function seed(redisUrl: string, jobs: SampleJobs, shared: boolean, cleanup
       };
       for (const id of seeded.tokens) await tokenStore.delete(id).catch(gone);
       for (const id of seeded.jobs) await jobStore.delete(id).catch(gone);
+      // The demo's own audit trail and last-use record, under its own prefix.
+      await admin.del(keys.events, keys.tokensLastUsed, keys.jobsLastUsed);
     });
   }
   for (const [id, upstream] of [
@@ -325,5 +329,11 @@ In a browser (the token in the link logs you in, then leaves the address bar):
 
 Revoke the read token and watch the notebook page's WebSocket close (code 1008):
     npx jobgate ${cliRedis}--key-prefix ${DEMO_KEY_PREFIX} token delete ${demo.readerId}
+
+Manage tokens without Redis: the control API (operator tokens only; docs/control-api.md):
+    curl ${auth(demo.operator)} http://127.0.0.1:${port}/api/v1/tokens
+    JOBGATE_TOKEN=${demo.operator} npx jobgate --server http://127.0.0.1:${port} token list
+  and the audit trail of every change:
+    curl ${auth(demo.operator)} http://127.0.0.1:${port}/api/v1/events
 `;
 }

@@ -128,12 +128,12 @@ t.test('jobgate demo: a private Redis, two jobs, tokens, and commands that work 
   t.equal((await request(`http://127.0.0.1:${adminPort}`, { path: '/readyz' })).status, 200, 'jobgate is ready once it says so');
 
   const curls = curlCommands(stdout);
-  t.equal(curls.length, 5, 'five curl commands');
+  t.equal(curls.length, 7, 'seven curl commands');
   for (const curl of curls) {
     t.equal(curl.url.port || curl.url.hostname, String(port), `the real port: ${curl.line.slice(0, 60)}`);
     if (curl.url.search) t.match(curl.line, /'http:[^']*\?[^']*'/, 'a URL with a query is quoted for the shell');
   }
-  const [notebook, scoped, operator, anonymous, withHost] = curls as [Curl, Curl, Curl, Curl, Curl];
+  const [notebook, scoped, operator, anonymous, withHost, controlTokens, controlEvents] = curls as [Curl, Curl, Curl, Curl, Curl, Curl, Curl];
   const reader = notebook.headers.authorization!.replace('Bearer ', '');
   const operatorToken = operator.headers.authorization!.replace('Bearer ', '');
   t.match(reader, /^jgt_/, 'the token value is inline');
@@ -163,6 +163,23 @@ t.test('jobgate demo: a private Redis, two jobs, tokens, and commands that work 
   const viaHost = await run(withHost);
   t.equal(viaHost.status, 200, 'the Host-header variant for old curls');
   t.ok(viaHost.body.includes(GREETING));
+
+  const listed = await run(controlTokens);
+  t.equal(listed.status, 200, 'the control API lists the tokens for the operator token');
+  t.same(
+    listed
+      .json<Array<{ spec: { name: string } }>>()
+      .map((token) => token.spec.name)
+      .sort(),
+    ['demo-operator', 'demo-reader'],
+  );
+  const events = await run(controlEvents);
+  t.equal(events.status, 200, 'and the audit trail');
+  t.same(
+    events.json<Array<{ action: string }>>().map((event) => event.action),
+    ['job.put', 'job.put', 'token.create', 'token.create'],
+    'of the demo seeding',
+  );
 
   await t.test('the notebook page WebSocket echoes through jobgate, and closes cleanly', async (t) => {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/echo`, { headers: { host: `notebook.job.localhost:${port}`, authorization: `Bearer ${reader}` } });
