@@ -23,6 +23,7 @@ const processIo: CliIo = {
 const COMMANDS = {
   token: async (io: CliIo) => (await import('./token.js')).tokenCommand(io),
   job: async (io: CliIo) => (await import('./job.js')).jobCommand(io),
+  events: async (io: CliIo) => (await import('./events.js')).eventsCommand(io),
   serve: async (io: CliIo) => (await import('./serve.js')).serveCommand(io),
   demo: async (io: CliIo) => (await import('./demo.js')).demoCommand(io),
   keys: async (io: CliIo) => (await import('./keys.js')).keysCommand(io),
