@@ -24,4 +24,8 @@ export interface GlobalOptions {
   config?: string;
   redisUrl?: string;
   keyPrefix?: string;
+  /** jobgate's URL: the admin commands then go through its control API (src/cli/admin.ts). */
+  server?: string;
+  /** Refused: the token is read from JOBGATE_TOKEN only. */
+  token?: string;
 }

@@ -1,28 +1,21 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
-import type { JobRecord } from '../jobs/record.js';
+import type { JobView } from '../jobs/record.js';
 import type { JobSpec } from '../jobs/store.js';
 import type { CliIo } from './context.js';
 import { documentOutputOption, listOutputOption, requiredOption } from './options.js';
 import type { DocumentFormat, ListFormat } from './output-format.js';
 import { terminalLine } from './terminal.js';
 
-/** What the actions need (Redis, the settings' schema, YAML), loaded when one runs: `jobgate --help` does without. */
+/** What the actions need (Redis or the control API, YAML), loaded when one runs: `jobgate --help` does without. */
 async function actionModules() {
-  const [record, store, stores, output, table] = await Promise.all([
-    import('../jobs/record.js'),
-    import('../jobs/store.js'),
-    import('./stores.js'),
-    import('./output.js'),
-    import('./table.js'),
-  ]);
-  return { ...record, ...store, ...stores, ...output, ...table };
+  const [store, admin, output, table] = await Promise.all([import('../jobs/store.js'), import('./with-admin.js'), import('./output.js'), import('./table.js')]);
+  return { ...store, ...admin, ...output, ...table };
 }
 type Modules = Awaited<ReturnType<typeof actionModules>>;
 
 /** Jobs as YAML or JSON (a list is an array; one job, a document), or as a table. */
-function print(modules: Modules, jobs: JobRecord[] | JobRecord, format: ListFormat, io: CliIo): void {
-  const views = Array.isArray(jobs) ? jobs.map((record) => modules.jobView(record)) : modules.jobView(jobs);
+function print(modules: Modules, views: JobView[] | JobView, format: ListFormat, io: CliIo): void {
   if (format !== 'table') return io.stdout(modules.render(views, format));
   io.stdout(modules.renderTable(modules.JOB_COLUMNS, Array.isArray(views) ? views : [views], modules.stdoutTakesColour(io)));
 }
@@ -67,7 +60,7 @@ function definePut(putCommand: Command, io: CliIo): void {
     .option('--unsecure-http', 'serve this job without any authentication', false)
     .addOption(documentOutputOption())
     .action(async (id: string, options: PutOptions, command: Command) => {
-      const { validateJobSpec, withStores, settingsFor, render, jobView } = await actionModules();
+      const { validateJobSpec, withAdmin, render } = await actionModules();
       const spec: JobSpec = {
         id,
         upstream: options.upstream,
@@ -76,8 +69,8 @@ function definePut(putCommand: Command, io: CliIo): void {
         unsecureHttp: options.unsecureHttp === true,
       };
       validateJobSpec(spec);
-      const record = await withStores(settingsFor(command, io.env), (stores) => stores.jobs.put(spec));
-      io.stdout(render(jobView(record), options.output));
+      const job = await withAdmin(command, io, (admin) => admin.putJob(spec));
+      io.stdout(render(job, options.output));
     });
 }
 
@@ -90,8 +83,8 @@ function defineGet(getCommand: Command, io: CliIo): void {
     .action(async (id: string, options: { output: ListFormat }, command: Command) => {
       const modules = await actionModules();
       modules.assertJobId(id);
-      const record = await modules.withStores(modules.settingsFor(command, io.env), (stores) => stores.jobs.get(id));
-      print(modules, record, options.output, io);
+      const job = await modules.withAdmin(command, io, (admin) => admin.getJob(id));
+      print(modules, job, options.output, io);
     });
 }
 
@@ -102,8 +95,8 @@ function defineList(listCommand: Command, io: CliIo): void {
     .addOption(listOutputOption())
     .action(async (options: { output: ListFormat }, command: Command) => {
       const modules = await actionModules();
-      const records = await modules.withStores(modules.settingsFor(command, io.env), (stores) => stores.jobs.list());
-      const valid: JobRecord[] = [];
+      const records = await modules.withAdmin(command, io, (admin) => admin.listJobs());
+      const valid: JobView[] = [];
       for (const record of records) {
         if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${terminalLine(record.message)}\n`);
         else valid.push(record);
@@ -118,9 +111,9 @@ function defineDelete(deleteCommand: Command, io: CliIo): void {
     .description('remove a job: its URLs answer 404 at once')
     .argument('<id>', 'job id')
     .action(async (id: string, _options: unknown, command: Command) => {
-      const { assertJobId, withStores, settingsFor } = await actionModules();
+      const { assertJobId, withAdmin } = await actionModules();
       assertJobId(id);
-      await withStores(settingsFor(command, io.env), (stores) => stores.jobs.delete(id));
+      await withAdmin(command, io, (admin) => admin.deleteJob(id));
       io.stderr(`job ${id} deleted\n`);
     });
 }

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './context.js';
 import { checkRequiredOptions } from './options.js';
@@ -23,6 +23,7 @@ const processIo: CliIo = {
 const COMMANDS = {
   token: async (io: CliIo) => (await import('./token.js')).tokenCommand(io),
   job: async (io: CliIo) => (await import('./job.js')).jobCommand(io),
+  events: async (io: CliIo) => (await import('./events.js')).eventsCommand(io),
   serve: async (io: CliIo) => (await import('./serve.js')).serveCommand(io),
   demo: async (io: CliIo) => (await import('./demo.js')).demoCommand(io),
   keys: async (io: CliIo) => (await import('./keys.js')).keysCommand(io),
@@ -30,7 +31,7 @@ const COMMANDS = {
 type CommandName = keyof typeof COMMANDS;
 
 /** Global options that take a value (the value is not a command name). */
-const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--redis-url', '--key-prefix']);
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--redis-url', '--key-prefix', '--server', '--token']);
 
 /** The command that argv names, when it names one of ours; undefined for help, or an unknown or missing command. */
 export function commandNamed(argv: readonly string[]): CommandName | undefined {
@@ -49,13 +50,20 @@ export function commandNamed(argv: readonly string[]): CommandName | undefined {
 /** The program with `only` (one command), or with every command (help, unknown commands). */
 export async function buildProgram(io: CliIo, only?: CommandName): Promise<Command> {
   const program = new Command('jobgate')
-    .description('Authenticating reverse proxy for job URLs, and the admin commands that seed its Redis registry.')
+    .description('Authenticating reverse proxy for job URLs, and the admin commands that manage its registry: in Redis, or through its control API (--server).')
     .option('--config <file>', 'YAML config file (see config/jobgate.yaml)')
     .option('--redis-url <url>', 'Redis URL (env JOBGATE_REDIS_URL; default redis://127.0.0.1:6379)')
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
+    .option(
+      '--server <url>',
+      "token, job and events go through this jobgate's control API instead of Redis (env JOBGATE_SERVER), with the operator token in env JOBGATE_TOKEN",
+    )
+    // Only to say why it is refused: a token on the command line is visible to every user of the machine.
+    .addOption(new Option('--token <token>').hideHelp())
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(commanderErrorLine(text)) });
   program.hook('preAction', (_program, action) => {
     checkRequiredOptions(action);
+    refuseCommandLineToken(action.optsWithGlobals<{ token?: string }>().token);
     warnOfCommandLinePassword(action.optsWithGlobals<{ redisUrl?: string }>().redisUrl, io);
   });
   const names = only === undefined ? (Object.keys(COMMANDS) as CommandName[]) : [only];
@@ -90,6 +98,12 @@ function commanderErrorLine(text: string): string {
 function warnOfCommandLinePassword(redisUrl: string | undefined, io: CliIo): void {
   if (redisUrl === undefined || !URL.canParse(redisUrl) || new URL(redisUrl).password === '') return;
   io.stderr('jobgate: warning: the password in --redis-url is visible to every user of this machine in the process list; set JOBGATE_REDIS_URL instead\n');
+}
+
+/** The token is read from JOBGATE_TOKEN only: any user of the machine reads a command line. */
+function refuseCommandLineToken(token: string | undefined): void {
+  if (token === undefined) return;
+  throw new InputError('--token is refused: a command line is visible to every user of this machine; set JOBGATE_TOKEN to an operator token instead');
 }
 
 /** Runs the CLI and returns the process exit code. */

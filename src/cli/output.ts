@@ -11,6 +11,11 @@ export function render(document: unknown, format: DocumentFormat): string {
   return format === 'json' ? renderJson(document) : renderYaml(document);
 }
 
+/** One document as one line of JSON (JSON Lines, for a stream such as `events --follow -o json`), escaped as {@link render} does. */
+export function renderJsonLine(document: unknown): string {
+  return `${escapeInvisibleExceptNewline(JSON.stringify(document), jsonEscape)}\n`;
+}
+
 function renderJson(document: unknown): string {
   // JSON.stringify escapes C0 controls and lone surrogates but leaves DEL, C1 and format
   // characters raw. Outside strings it writes only ASCII, so each one left is inside a string,

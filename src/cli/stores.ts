@@ -1,5 +1,6 @@
-/** Settings and the Redis stores for the admin commands (token, job), loaded only by them. */
+/** Settings and the Redis stores for the admin commands (token, job, events), loaded only by them. */
 import type { Command } from 'commander';
+import { AuditLog } from '../audit/log.js';
 import { loadSettings } from '../config/load.js';
 import type { Settings } from '../config/settings.js';
 import { JobStore } from '../jobs/store.js';
@@ -13,6 +14,7 @@ export const CLI_REDIS_TIMEOUT_MS = 2000;
 export interface Stores {
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
+  readonly events: AuditLog;
 }
 
 /** Settings from the command's flags, the environment and the config file. */
@@ -32,7 +34,7 @@ export async function withStores<T>(settings: Settings, work: (stores: Stores) =
   try {
     await connectRedis(redis, CLI_REDIS_TIMEOUT_MS);
     const keys = new KeySpace(topology.keyPrefix);
-    return await work({ tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys) });
+    return await work({ tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) });
   } finally {
     if (redis.status !== 'end') redis.disconnect();
   }

@@ -1,24 +1,24 @@
 import { Command, Option } from 'commander';
 import { InputError, NotFoundError } from '../errors.js';
-import type { TokenRecord } from '../tokens/record.js';
+import type { TokenView } from '../tokens/record.js';
 import { ROLES } from '../tokens/record.js';
-import type { TokenStore } from '../tokens/store.js';
+import type { Admin } from './admin.js';
 import type { CliIo } from './context.js';
 import { documentOutputOption, listOutputOption, requiredOption } from './options.js';
 import type { DocumentFormat, ListFormat } from './output-format.js';
 import { terminalLine } from './terminal.js';
 
-/** What the actions need (Redis, the settings' schema, YAML), loaded when one runs: `jobgate --help` does without. */
+/** What the actions need (Redis or the control API, YAML), loaded when one runs: `jobgate --help` does without. */
 async function actionModules() {
-  const [record, format, store, stores, output, table] = await Promise.all([
+  const [record, format, store, admin, output, table] = await Promise.all([
     import('../tokens/record.js'),
     import('../tokens/format.js'),
     import('../tokens/store.js'),
-    import('./stores.js'),
+    import('./with-admin.js'),
     import('./output.js'),
     import('./table.js'),
   ]);
-  return { ...record, ...format, ...store, ...stores, ...output, ...table };
+  return { ...record, ...format, ...store, ...admin, ...output, ...table };
 }
 type Modules = Awaited<ReturnType<typeof actionModules>>;
 
@@ -34,8 +34,7 @@ export function tokenCommand(io: CliIo): Command {
 }
 
 /** Tokens as YAML or JSON (a list is an array; one token, a document), or as a table. */
-function print(modules: Modules, tokens: TokenRecord[] | TokenRecord, format: ListFormat, io: CliIo): void {
-  const views = Array.isArray(tokens) ? tokens.map((record) => modules.tokenView(record)) : modules.tokenView(tokens);
+function print(modules: Modules, views: TokenView[] | TokenView, format: ListFormat, io: CliIo): void {
   if (format !== 'table') return io.stdout(modules.render(views, format));
   io.stdout(modules.renderTable(modules.TOKEN_COLUMNS, Array.isArray(views) ? views : [views], modules.stdoutTakesColour(io)));
 }
@@ -57,14 +56,13 @@ function defineCreate(createCommand: Command, io: CliIo): void {
     .option('-l, --label-selector <selector>', 'only jobs whose labels match are reachable (Kubernetes syntax, e.g. team=a); without it, every job', '')
     .addOption(documentOutputOption())
     .action(async (name: string, options: { role: string; labelSelector: string; output: DocumentFormat }, command: Command) => {
-      const { validateNewToken, withStores, settingsFor, render, tokenView } = await actionModules();
-      const input = { name, role: options.role, labelSelector: options.labelSelector };
-      validateNewToken(input);
-      const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.create(input));
-      io.stdout(render(tokenView(issued.record, issued.value), options.output));
-      warnValueShownOnce(issued.record.id, io);
+      const { validateNewToken, withAdmin, render } = await actionModules();
+      const request = validateNewToken({ name, role: options.role, labelSelector: options.labelSelector });
+      const issued = await withAdmin(command, io, (admin) => admin.createToken(request));
+      io.stdout(render(issued, options.output));
+      warnValueShownOnce(issued.id, io);
       // stdout stays the document, for scripts and -o json; the person reads stderr.
-      if (issued.record.labelSelector === '') io.stderr('jobgate: warning: this token reaches every job; scope it with -l\n');
+      if (issued.spec.labelSelector === '') io.stderr('jobgate: warning: this token reaches every job; scope it with -l\n');
     });
 }
 
@@ -75,14 +73,14 @@ function defineList(listCommand: Command, io: CliIo): void {
     .addOption(listOutputOption())
     .action(async (options: { output: ListFormat }, command: Command) => {
       const modules = await actionModules();
-      const records = await modules.withStores(modules.settingsFor(command, io.env), (stores) => stores.tokens.list());
-      print(modules, validRecords(records, io), options.output, io);
+      const tokens = await modules.withAdmin(command, io, (admin) => admin.listTokens());
+      print(modules, validRecords(tokens, io), options.output, io);
     });
 }
 
 /** The records that read back, each one that did not said on stderr. */
-function validRecords(records: ReadonlyArray<TokenRecord | Error>, io: CliIo): TokenRecord[] {
-  const valid: TokenRecord[] = [];
+function validRecords(records: ReadonlyArray<TokenView | Error>, io: CliIo): TokenView[] {
+  const valid: TokenView[] = [];
   for (const record of records) {
     if (record instanceof Error) io.stderr(`jobgate: warning: skipped ${terminalLine(record.message)}\n`);
     else valid.push(record);
@@ -101,8 +99,8 @@ function defineGet(getCommand: Command, io: CliIo): void {
     .action(async (idOrName: string, options: { output: ListFormat }, command: Command) => {
       const modules = await actionModules();
       checkIdOrName(modules, idOrName);
-      const record = await modules.withStores(modules.settingsFor(command, io.env), (stores) => findToken(modules, stores.tokens, idOrName, io));
-      print(modules, record, options.output, io);
+      const token = await modules.withAdmin(command, io, (admin) => findToken(modules, admin, idOrName, io));
+      print(modules, token, options.output, io);
     });
 }
 
@@ -113,10 +111,10 @@ function defineRenew(renewCommand: Command, io: CliIo): void {
     .argument('<id>', "token's id")
     .addOption(documentOutputOption())
     .action(async (id: string, options: { output: DocumentFormat }, command: Command) => {
-      const { assertTokenId, withStores, settingsFor, render, tokenView } = await actionModules();
+      const { assertTokenId, withAdmin, render } = await actionModules();
       assertTokenId(id);
-      const issued = await withStores(settingsFor(command, io.env), (stores) => stores.tokens.renew(id));
-      io.stdout(render(tokenView(issued.record, issued.value), options.output));
+      const issued = await withAdmin(command, io, (admin) => admin.renewToken(id));
+      io.stdout(render(issued, options.output));
       warnValueShownOnce(id, io);
     });
 }
@@ -129,17 +127,17 @@ function defineDelete(deleteCommand: Command, io: CliIo): void {
     .action(async (idOrName: string, _options: unknown, command: Command) => {
       const modules = await actionModules();
       checkIdOrName(modules, idOrName);
-      const id = await modules.withStores(modules.settingsFor(command, io.env), async (stores) => {
+      const id = await modules.withAdmin(command, io, async (admin) => {
         if (modules.isTokenId(idOrName)) {
           try {
-            await stores.tokens.delete(idOrName);
+            await admin.deleteToken(idOrName);
             return idOrName;
           } catch (error) {
             if (!(error instanceof NotFoundError)) throw error;
           }
         }
-        const { id } = await tokenNamed(modules, stores.tokens, idOrName, io);
-        await stores.tokens.delete(id);
+        const { id } = await tokenNamed(modules, admin, idOrName, io);
+        await admin.deleteToken(id);
         return id;
       });
       io.stderr(`token ${id} deleted\n`);
@@ -154,12 +152,12 @@ function checkIdOrName(modules: Modules, text: string): void {
 }
 
 /** The token with id `idOrName`, else the one token named `idOrName`. */
-async function findToken(modules: Modules, tokens: TokenStore, idOrName: string, io: CliIo): Promise<TokenRecord> {
+async function findToken(modules: Modules, admin: Admin, idOrName: string, io: CliIo): Promise<TokenView> {
   if (modules.isTokenId(idOrName)) {
-    const record = await tokens.find(idOrName);
-    if (record) return record;
+    const token = await admin.findToken(idOrName);
+    if (token) return token;
   }
-  return tokenNamed(modules, tokens, idOrName, io);
+  return tokenNamed(modules, admin, idOrName, io);
 }
 
 /** At most this many ids are listed when a name is ambiguous. */
@@ -169,15 +167,15 @@ const MAX_LISTED_IDS = 20;
  * The one token named `name`: NotFoundError when none is (exit 1), InputError listing the ids
  * when several are (exit 2: the id says which). Reads every token, as list does.
  */
-async function tokenNamed(modules: Modules, tokens: TokenStore, name: string, io: CliIo): Promise<TokenRecord> {
-  const matches = validRecords(await tokens.list(), io).filter((record) => record.name === name);
+async function tokenNamed(modules: Modules, admin: Admin, name: string, io: CliIo): Promise<TokenView> {
+  const matches = validRecords(await admin.listTokens(), io).filter((token) => token.spec.name === name);
   if (matches.length === 1) return matches[0]!;
   if (matches.length === 0) {
     if (modules.isTokenId(name)) throw new NotFoundError(`token ${name} not found`);
     const hint = modules.isTokenId(name.toLowerCase()) ? ' (a token id is written in lowercase)' : '';
     throw new NotFoundError(`token "${name}" not found: no token has that id or name${hint}`);
   }
-  const ids = matches.slice(0, MAX_LISTED_IDS).map((record) => record.id);
+  const ids = matches.slice(0, MAX_LISTED_IDS).map((token) => token.id);
   const more = matches.length > MAX_LISTED_IDS ? ` and ${matches.length - MAX_LISTED_IDS} more` : '';
   throw new InputError(`${matches.length} tokens are named "${name}": ${ids.join(', ')}${more}; give the id instead`);
 }

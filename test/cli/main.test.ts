@@ -11,6 +11,8 @@ t.test('the command is the first argument that is not an option or a global opti
   t.equal(commandNamed(['--key-prefix', 'token', 'job', 'list']), 'job', 'a global option value is skipped');
   t.equal(commandNamed(['--redis-url', 'redis://h', '--config', 'serve', 'serve']), 'serve');
   t.equal(commandNamed(['--config=job', 'keys', 'generate']), 'keys', '--option=value is one argument');
+  t.equal(commandNamed(['--server', 'token', 'events', '-f']), 'events', "--server's value is skipped");
+  t.equal(commandNamed(['--token', 'job', 'token', 'list']), 'token', "--token's value is skipped (to be refused)");
   t.equal(commandNamed(['-o', 'json']), undefined, 'no command');
   t.equal(commandNamed([]), undefined);
   t.equal(commandNamed(['help', 'token']), undefined, 'help loads every command');
