@@ -25,10 +25,15 @@ export class AuditLog {
 
   /** At most `limit` events after the event `after` (from the oldest kept when undefined), oldest first. */
   async list(after: string | undefined, limit: number): Promise<Array<AuditEvent | RecordError>> {
+    return (await this.page(after, limit)).items;
+  }
+
+  /** As {@link list}, with the id of the last entry read (malformed ones included): where the next page starts. */
+  async page(after: string | undefined, limit: number): Promise<{ items: Array<AuditEvent | RecordError>; lastId: string | undefined }> {
     if (after !== undefined) assertEventId(after);
     const count = Math.min(Math.max(1, limit), MAX_EVENTS_PER_READ);
     const entries = (await redisCall(() => this.redis.xrange(this.keys.events, after === undefined ? '-' : `(${after}`, '+', 'COUNT', count))) as StreamEntry[];
-    return entries.map(([id, fields]) => this.parse(id, fields));
+    return { items: entries.map(([id, fields]) => this.parse(id, fields)), lastId: entries.at(-1)?.[0] };
   }
 
   /** The newest event's id, or undefined when the stream is empty: where a follower starts. */

@@ -15,6 +15,8 @@ export interface NewTokenRequest {
   readonly name: string;
   readonly role: string;
   readonly labelSelector: string;
+  /** When it stops working (ISO-8601 UTC); never when undefined. */
+  readonly expiresAt?: string | undefined;
 }
 
 /** The operations the admin commands need. A record that does not read back is its Error, in a list. */
@@ -24,8 +26,11 @@ export interface Admin {
   listTokens(): Promise<Array<TokenView | Error>>;
   /** The token with this id, or undefined. */
   findToken(id: string): Promise<TokenView | undefined>;
-  /** A new value for token `id` (NotFoundError when there is none); its view carries `status.value`. */
-  renewToken(id: string): Promise<TokenView>;
+  /**
+   * A new value for token `id` (NotFoundError when there is none); its view carries `status.value`.
+   * `expiresAt` sets a new expiry; without it the token keeps its own.
+   */
+  renewToken(id: string, expiresAt?: string): Promise<TokenView>;
   /** Deletes token `id`; NotFoundError when there is none. */
   deleteToken(id: string): Promise<void>;
   putJob(spec: JobSpec): Promise<JobView>;

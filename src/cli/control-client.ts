@@ -51,8 +51,8 @@ export class ControlClient implements Admin {
     }
   }
 
-  async renewToken(id: string): Promise<TokenView> {
-    return (await this.call('POST', `tokens/${encodeURIComponent(id)}/renew`, {})).value as TokenView;
+  async renewToken(id: string, expiresAt?: string): Promise<TokenView> {
+    return (await this.call('POST', `tokens/${encodeURIComponent(id)}/renew`, expiresAt === undefined ? {} : { expiresAt })).value as TokenView;
   }
 
   async deleteToken(id: string): Promise<void> {

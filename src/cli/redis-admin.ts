@@ -15,16 +15,18 @@ export class RedisAdmin implements Admin {
   }
 
   async listTokens(): Promise<Array<TokenView | Error>> {
-    return (await this.stores.tokens.list()).map((record) => (record instanceof Error ? record : tokenView(record)));
+    const records = await this.stores.tokens.list();
+    const lastUsed = await this.stores.tokens.lastUsed(records.flatMap((record) => (record instanceof Error ? [] : [record.id])));
+    return records.map((record) => (record instanceof Error ? record : tokenView(record, undefined, { lastUsedAt: lastUsed.get(record.id) })));
   }
 
   async findToken(id: string): Promise<TokenView | undefined> {
     const record = await this.stores.tokens.find(id);
-    return record && tokenView(record);
+    return record && tokenView(record, undefined, { lastUsedAt: (await this.stores.tokens.lastUsed([id])).get(id) });
   }
 
-  async renewToken(id: string): Promise<TokenView> {
-    const issued = await this.stores.tokens.renew(id);
+  async renewToken(id: string, expiresAt?: string): Promise<TokenView> {
+    const issued = await this.stores.tokens.renew(id, new Date(), expiresAt);
     return tokenView(issued.record, issued.value);
   }
 
@@ -37,11 +39,14 @@ export class RedisAdmin implements Admin {
   }
 
   async listJobs(): Promise<Array<JobView | Error>> {
-    return (await this.stores.jobs.list()).map((record) => (record instanceof Error ? record : jobView(record)));
+    const records = await this.stores.jobs.list();
+    const lastUsed = await this.stores.jobs.lastUsed(records.flatMap((record) => (record instanceof Error ? [] : [record.id])));
+    return records.map((record) => (record instanceof Error ? record : jobView(record, lastUsed.get(record.id))));
   }
 
   async getJob(id: string): Promise<JobView> {
-    return jobView(await this.stores.jobs.get(id));
+    const job = await this.stores.jobs.get(id);
+    return jobView(job, (await this.stores.jobs.lastUsed([id])).get(id));
   }
 
   deleteJob(id: string): Promise<void> {

@@ -12,6 +12,7 @@ export interface Column<T> {
 /** What an empty cell says; a token without a selector reaches every job. */
 const NONE = '<none>';
 const EVERY_JOB = '<every job>';
+const NEVER = '<never>';
 
 export const TOKEN_COLUMNS: ReadonlyArray<Column<TokenView>> = [
   { header: 'ID', cell: (token) => token.id },
@@ -19,6 +20,8 @@ export const TOKEN_COLUMNS: ReadonlyArray<Column<TokenView>> = [
   { header: 'ROLE', cell: (token) => token.spec.role },
   { header: 'SELECTOR', cell: (token) => token.spec.labelSelector || EVERY_JOB },
   { header: 'CREATED', cell: (token) => token.createdAt },
+  { header: 'EXPIRES', cell: (token) => (token.spec.expiresAt === undefined ? NEVER : `${token.spec.expiresAt}${token.status.expired ? ' (expired)' : ''}`) },
+  { header: 'LAST-USED', cell: (token) => token.status.lastUsedAt ?? NEVER },
 ];
 
 export const JOB_COLUMNS: ReadonlyArray<Column<JobView>> = [
@@ -35,6 +38,7 @@ export const JOB_COLUMNS: ReadonlyArray<Column<JobView>> = [
   { header: 'UPSTREAM', cell: (job) => new URL(job.spec.upstream).host },
   { header: 'PORTS', cell: (job) => Object.keys(job.spec.ports).join(',') || NONE },
   { header: 'UNSECURE-HTTP', cell: (job) => String(job.spec.unsecureHttp) },
+  { header: 'LAST-USED', cell: (job) => job.status?.lastUsedAt ?? NEVER },
 ];
 
 /** Space between two columns. */

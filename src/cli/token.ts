@@ -10,15 +10,16 @@ import { terminalLine } from './terminal.js';
 
 /** What the actions need (Redis or the control API, YAML), loaded when one runs: `jobgate --help` does without. */
 async function actionModules() {
-  const [record, format, store, admin, output, table] = await Promise.all([
+  const [record, format, store, admin, output, table, duration] = await Promise.all([
     import('../tokens/record.js'),
     import('../tokens/format.js'),
     import('../tokens/store.js'),
     import('./with-admin.js'),
     import('./output.js'),
     import('./table.js'),
+    import('./duration.js'),
   ]);
-  return { ...record, ...format, ...store, ...admin, ...output, ...table };
+  return { ...record, ...format, ...store, ...admin, ...output, ...table, ...duration };
 }
 type Modules = Awaited<ReturnType<typeof actionModules>>;
 
@@ -54,10 +55,13 @@ function defineCreate(createCommand: Command, io: CliIo): void {
     .argument('<name>', "token's name")
     .addOption(requiredOption(new Option('-r, --role <role>', 'read reaches job URLs; operator also reaches the training API').choices(ROLES)))
     .option('-l, --label-selector <selector>', 'only jobs whose labels match are reachable (Kubernetes syntax, e.g. team=a); without it, every job', '')
+    .option(...EXPIRES_IN)
+    .option(...EXPIRES_AT)
     .addOption(documentOutputOption())
-    .action(async (name: string, options: { role: string; labelSelector: string; output: DocumentFormat }, command: Command) => {
-      const { validateNewToken, withAdmin, render } = await actionModules();
-      const request = validateNewToken({ name, role: options.role, labelSelector: options.labelSelector });
+    .action(async (name: string, options: { role: string; labelSelector: string; output: DocumentFormat } & ExpiryOptions, command: Command) => {
+      const { validateNewToken, withAdmin, render, expiryOption } = await actionModules();
+      const expiresAt = expiryOption(options, Date.now());
+      const request = validateNewToken({ name, role: options.role, labelSelector: options.labelSelector, expiresAt });
       const issued = await withAdmin(command, io, (admin) => admin.createToken(request));
       io.stdout(render(issued, options.output));
       warnValueShownOnce(issued.id, io);
@@ -66,15 +70,23 @@ function defineCreate(createCommand: Command, io: CliIo): void {
     });
 }
 
+type ExpiryOptions = { expiresIn?: string; expiresAt?: string };
+const EXPIRES_IN = ['--expires-in <duration>', 'the token stops working after this long, e.g. 30d or 12h (default: never)'] as const;
+const EXPIRES_AT = ['--expires-at <time>', 'the token stops working at this RFC 3339 time, e.g. 2027-01-31T12:00:00Z'] as const;
+
 /** `jobgate token list`. */
 function defineList(listCommand: Command, io: CliIo): void {
   listCommand
     .description('list every token (without values)')
+    .option('--unused-for <duration>', 'only the tokens nobody used for this long, e.g. 90d (never used counts from creation)')
     .addOption(listOutputOption())
-    .action(async (options: { output: ListFormat }, command: Command) => {
+    .action(async (options: { output: ListFormat; unusedFor?: string }, command: Command) => {
       const modules = await actionModules();
-      const tokens = await modules.withAdmin(command, io, (admin) => admin.listTokens());
-      print(modules, validRecords(tokens, io), options.output, io);
+      const idleMs = options.unusedFor === undefined ? undefined : modules.parseDuration(options.unusedFor, '--unused-for');
+      const tokens = validRecords(await modules.withAdmin(command, io, (admin) => admin.listTokens()), io);
+      const since = Date.now() - (idleMs ?? 0);
+      const shown = idleMs === undefined ? tokens : tokens.filter((token) => Date.parse(token.status.lastUsedAt ?? token.createdAt) <= since);
+      print(modules, shown, options.output, io);
     });
 }
 
@@ -109,11 +121,14 @@ function defineRenew(renewCommand: Command, io: CliIo): void {
   renewCommand
     .description('issue a new value: same id, name and selector; the old value stops working at once')
     .argument('<id>', "token's id")
+    .option(...EXPIRES_IN)
+    .option('--expires-at <time>', 'a new expiry, as an RFC 3339 time; without either option the token keeps its own')
     .addOption(documentOutputOption())
-    .action(async (id: string, options: { output: DocumentFormat }, command: Command) => {
-      const { assertTokenId, withAdmin, render } = await actionModules();
+    .action(async (id: string, options: { output: DocumentFormat } & ExpiryOptions, command: Command) => {
+      const { assertTokenId, withAdmin, render, expiryOption } = await actionModules();
       assertTokenId(id);
-      const issued = await withAdmin(command, io, (admin) => admin.renewToken(id));
+      const expiresAt = expiryOption(options, Date.now());
+      const issued = await withAdmin(command, io, (admin) => admin.renewToken(id, expiresAt));
       io.stdout(render(issued, options.output));
       warnValueShownOnce(id, io);
     });

@@ -5,7 +5,7 @@
  */
 import { applySelectorLabels } from '../api/body.js';
 import type { AuditEvent, AuditTarget } from '../audit/event.js';
-import type { AuditLog } from '../audit/log.js';
+import { MAX_EVENTS_PER_READ, type AuditLog } from '../audit/log.js';
 import { InputError, NotFoundError, RecordError } from '../errors.js';
 import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
 import type { JobSpec, JobStore } from '../jobs/store.js';
@@ -35,6 +35,9 @@ export class ControlRefusal extends Error {
 }
 
 const outOfScope = (message: string) => new ControlRefusal(403, 'insufficient_scope', message);
+
+/** Pages of events a scoped caller's read may scan: the stream keeps about 10 of them. */
+const MAX_SCANNED_PAGES = 20;
 
 /** What a token creation asks for. */
 export interface TokenRequest {
@@ -148,11 +151,25 @@ export class ControlService {
     await this.jobsFor(caller).delete(id);
   }
 
-  /** Events after `after`, oldest first; a scoped caller sees those whose target is within its scope. */
+  /**
+   * At most `limit` events after `after`, oldest first. A scoped caller gets the next `limit` events
+   * whose target is within its scope: the stream is read on, page by page, past the others (it is
+   * capped, so the scan is too), so that a page comes back short only at the end of the trail.
+   */
   async listEvents(caller: Caller, after: string | undefined, limit: number): Promise<AuditEvent[]> {
-    const events = this.readable(await this.stores.events.list(after, limit));
     const scope = caller.token.selector;
-    return scope.empty ? events : events.filter((event) => targetWithinScope(scope, event.target));
+    if (scope.empty) return this.readable(await this.stores.events.list(after, limit));
+    const found: AuditEvent[] = [];
+    let cursor = after;
+    for (let page = 0; page < MAX_SCANNED_PAGES && found.length < limit; page++) {
+      const { items, lastId } = await this.stores.events.page(cursor, MAX_EVENTS_PER_READ);
+      for (const event of this.readable(items)) {
+        if (found.length < limit && targetWithinScope(scope, event.target)) found.push(event);
+      }
+      if (lastId === undefined) break;
+      cursor = lastId;
+    }
+    return found;
   }
 
   private async visibleToken(caller: Caller, id: string): Promise<TokenRecord> {

@@ -375,23 +375,30 @@ t.test('-o table on list and get: id, labels, upstream host, ports, unsecureHttp
   t.equal(
     list.stdout,
     [
-      'ID         LABELS           UPSTREAM         PORTS       UNSECURE-HTTP',
-      'model      <none>           model.internal   <none>      true',
-      'notebook   team=a,env=dev   10.0.0.5:8888    6006,8080   false',
+      'ID         LABELS           UPSTREAM         PORTS       UNSECURE-HTTP   LAST-USED',
+      'model      <none>           model.internal   <none>      true            <never>',
+      'notebook   team=a,env=dev   10.0.0.5:8888    6006,8080   false           <never>',
       '',
     ].join('\n'),
     'sorted by id, aligned, without escape sequences: stdout is a pipe',
   );
   const get = await runCli(['job', 'get', 'notebook', '-o', 'table'], env);
   succeeded(t, get, 'get -o table');
-  t.equal(get.stdout, 'ID         LABELS           UPSTREAM        PORTS       UNSECURE-HTTP\nnotebook   team=a,env=dev   10.0.0.5:8888   6006,8080   false\n');
+  t.equal(
+    get.stdout,
+    'ID         LABELS           UPSTREAM        PORTS       UNSECURE-HTTP   LAST-USED\nnotebook   team=a,env=dev   10.0.0.5:8888   6006,8080   false           <never>\n',
+  );
   t.match(
     parseYaml((await runCli(['job', 'get', 'notebook'], env)).stdout),
     { id: 'notebook', spec: { upstream: 'http://10.0.0.5:8888/' } },
     'YAML stays the default',
   );
   const empty = fresh();
-  t.equal((await runCli(['job', 'list', '-o', 'table'], empty.env)).stdout, 'ID   LABELS   UPSTREAM   PORTS   UNSECURE-HTTP\n', 'no job: the header alone');
+  t.equal(
+    (await runCli(['job', 'list', '-o', 'table'], empty.env)).stdout,
+    'ID   LABELS   UPSTREAM   PORTS   UNSECURE-HTTP   LAST-USED\n',
+    'no job: the header alone',
+  );
   const refused = await runCli(['job', 'put', 'x', '--upstream', 'http://u', '-o', 'table'], env);
   failed(t, refused, 2, 'put -o table');
 });

@@ -187,7 +187,7 @@ t.test('delete, then get, renew and delete again fail with "not found"', async (
   t.equal(deleted.code, 0, 'delete: exit 0');
   t.equal(deleted.stdout, '');
   t.equal(deleted.stderr, `token ${created.id} deleted\n`);
-  t.same(await keysUnder(admin, keys), [], 'the hash and the index entry are gone');
+  t.same(await keysUnder(admin, keys), [keys.events], 'the hash and the index entry are gone (the audit trail keeps the create and the delete)');
   t.equal(await store.resolve(mustParse(created.status.value ?? '')), undefined, 'the value stops working');
   for (const command of ['get', 'renew', 'delete']) {
     const result = await runCli(['token', command, created.id], env);
@@ -492,7 +492,7 @@ function tableCells(t: Test, text: string): string[][] {
   return [cut(header), ...rows.map(cut)];
 }
 
-t.test('-o table on list and get: aligned columns, id, name, role, selector, created; no colour off a terminal', async (t) => {
+t.test('-o table on list and get: aligned columns, id, name, role, selector, created, expiry, last use; no colour off a terminal', async (t) => {
   const { env } = fresh();
   const created: PrintedToken[] = [];
   for (const [name, role, selector] of [
@@ -508,14 +508,14 @@ t.test('-o table on list and get: aligned columns, id, name, role, selector, cre
   t.notMatch(list.stdout, 'jgt_', 'no value');
   const byId = [...created].sort((a, b) => a.id.localeCompare(b.id));
   t.same(tableCells(t, list.stdout), [
-    ['ID', 'NAME', 'ROLE', 'SELECTOR', 'CREATED'],
-    ...byId.map((token) => [token.id, token.spec.name, token.spec.role, token.spec.labelSelector || '<every job>', token.createdAt]),
+    ['ID', 'NAME', 'ROLE', 'SELECTOR', 'CREATED', 'EXPIRES', 'LAST-USED'],
+    ...byId.map((token) => [token.id, token.spec.name, token.spec.role, token.spec.labelSelector || '<every job>', token.createdAt, '<never>', '<never>']),
   ]);
   const alice = created[1]!;
   const widest = 'alice the analyst'.length;
   t.equal(
     list.stdout.split('\n')[0],
-    `ID${' '.repeat(36 - 2)}   NAME${' '.repeat(widest - 4)}   ROLE${' '.repeat('operator'.length - 4)}   SELECTOR${' '.repeat('env in (dev,prod),team!=x'.length - 8)}   CREATED`,
+    `ID${' '.repeat(36 - 2)}   NAME${' '.repeat(widest - 4)}   ROLE${' '.repeat('operator'.length - 4)}   SELECTOR${' '.repeat('env in (dev,prod),team!=x'.length - 8)}   CREATED${' '.repeat(24 - 7)}   EXPIRES   LAST-USED`,
     'each column as wide as its widest cell, three spaces apart',
   );
 
@@ -524,7 +524,7 @@ t.test('-o table on list and get: aligned columns, id, name, role, selector, cre
     succeeded(t, get, `get ${reference} -o table`);
     t.equal(
       get.stdout,
-      `ID${' '.repeat(34)}   NAME${' '.repeat(13)}   ROLE   SELECTOR   CREATED\n${alice.id}   alice the analyst   read   team=a     ${alice.createdAt}\n`,
+      `ID${' '.repeat(34)}   NAME${' '.repeat(13)}   ROLE   SELECTOR   CREATED${' '.repeat(17)}   EXPIRES   LAST-USED\n${alice.id}   alice the analyst   read   team=a     ${alice.createdAt}   <never>   <never>\n`,
       'one row under its header',
     );
   }
@@ -534,7 +534,11 @@ t.test('-o table on list and get: aligned columns, id, name, role, selector, cre
     'YAML stays the default',
   );
   const empty = fresh();
-  t.equal((await runCli(['token', 'list', '-o', 'table'], empty.env)).stdout, 'ID   NAME   ROLE   SELECTOR   CREATED\n', 'no token: the header alone');
+  t.equal(
+    (await runCli(['token', 'list', '-o', 'table'], empty.env)).stdout,
+    'ID   NAME   ROLE   SELECTOR   CREATED   EXPIRES   LAST-USED\n',
+    'no token: the header alone',
+  );
 
   const refused = await runCli(['token', 'create', 'x', '-r', 'read', '-o', 'table'], env);
   failed(t, refused, 2, 'create -o table');
@@ -564,10 +568,10 @@ t.test('-o table on a terminal: a bold header, unless NO_COLOR or TERM=dumb; the
   const [header, row] = bold.terminal.split('\n');
   t.equal(
     header,
-    `\u001b[1mID${' '.repeat(34)}   NAME${' '.repeat('ops\\u202eexe\\u009b2J\\u0085x'.length - 4)}   ROLE   SELECTOR      CREATED\u001b[0m`,
+    `\u001b[1mID${' '.repeat(34)}   NAME${' '.repeat('ops\\u202eexe\\u009b2J\\u0085x'.length - 4)}   ROLE   SELECTOR      CREATED${' '.repeat(17)}   EXPIRES   LAST-USED\u001b[0m`,
     'the header is bold',
   );
-  t.equal(row, `${hostile}   ops\\u202eexe\\u009b2J\\u0085x   read   <every job>   ${at}`, 'the name is shown escaped, on its row');
+  t.equal(row, `${hostile}   ops\\u202eexe\\u009b2J\\u0085x   read   <every job>   ${at}   <never>   <never>`, 'the name is shown escaped, on its row');
   t.equal(bold.file, '', 'nothing on stderr');
   const plainTerminals: Array<Record<string, string>> = [{ NO_COLOR: '1' }, { TERM: 'dumb' }];
   for (const plain of plainTerminals) {

@@ -167,3 +167,46 @@ t.test('the audit trail of a scoped operator', async (t) => {
     'and its tokens',
   );
 });
+
+t.test('a scoped caller pages through the trail past events outside its scope', async (t) => {
+  const stream = `${h.settings.keyPrefix}events`;
+  const before = (await call('GET', '/api/v1/events?limit=1000')).json<Array<{ id: string }>>();
+  const start = before.at(-1)!.id;
+  // 1,500 events about a job outside the scope (more than one page of the stream), then one within it.
+  const pipeline = h.admin.pipeline();
+  for (let i = 0; i < 1500; i++) {
+    pipeline.xadd(
+      stream,
+      '*',
+      'time',
+      new Date().toISOString(),
+      'action',
+      'job.put',
+      'targetId',
+      'nb-b',
+      'actor',
+      'cli',
+      'cliUser',
+      'x',
+      'cliHost',
+      'y',
+      'labels',
+      '{"team":"b"}',
+    );
+  }
+  await pipeline.exec();
+  await h.jobs.put({ id: 'nb-a', upstream: up.url, labels: { team: 'a' } });
+  const next = (await call('GET', `/api/v1/events?after=${start}&limit=1`)).json<Array<{ action: string; target: { id: string } }>>();
+  t.same(
+    next.map((event) => [event.action, event.target.id]),
+    [['job.put', 'nb-a']],
+    'the next event within the scope, 1,500 entries further',
+  );
+  const unscoped = await h.tokens.create({ name: 'root', role: 'operator' });
+  const all = await request(h.url, { host: CONTROL, path: `/api/v1/events?after=${start}&limit=2`, headers: bearer(unscoped.value) });
+  t.same(
+    all.json<Array<{ target: { id: string } }>>().map((event) => event.target.id),
+    ['nb-b', 'nb-b'],
+    'an unscoped caller reads them all, in order',
+  );
+});
