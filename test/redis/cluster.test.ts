@@ -53,7 +53,11 @@ t.test('the store lifecycle through the CLI: every key is under {jobgate}: in on
 
   const nodes = [...(await keysByNode()).entries()].filter(([, keys]) => keys.length > 0);
   t.equal(nodes.length, 1, 'all keys live on one node');
-  t.same(nodes[0]?.[1], ['{jobgate}:job:nb', '{jobgate}:jobs', `{jobgate}:token:${created.id}`, '{jobgate}:tokens'], 'the Cluster layout');
+  t.same(
+    nodes[0]?.[1],
+    ['{jobgate}:events', '{jobgate}:job:nb', '{jobgate}:jobs', `{jobgate}:token:${created.id}`, '{jobgate}:tokens'],
+    'the Cluster layout (the audit trail in the same slot as the records it records)',
+  );
   const owner = cluster.nodes.find((node) => node.port === nodes[0]?.[0]);
   const slots = await Promise.all(nodes[0]![1].map((key) => owner!.command(['CLUSTER', 'KEYSLOT', key])));
   t.equal(new Set(slots).size, 1, 'one hash slot');
@@ -69,7 +73,9 @@ t.test('the store lifecycle through the CLI: every key is under {jobgate}: in on
   );
   await cli(['token', 'delete', created.id]);
   await cli(['job', 'delete', 'nb']);
-  t.same([...(await keysByNode()).values()].flat(), [], 'delete removes hash and index entry');
+  t.same([...(await keysByNode()).values()].flat(), ['{jobgate}:events'], 'delete removes hash and index entry (the trail keeps the deletes)');
+  const trail = (await cli(['events'])).stdout;
+  t.match(trail, /"action": "token\.delete"/, 'the events command reads the trail on the Cluster');
 });
 
 t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node', async (t) => {
