@@ -8,7 +8,7 @@ the name earlier versions read, when it is unset), JOBGATE_REDIS_USERNAME and JO
 counts as unset. ROLE is read or operator; SELECTOR is checked as jobgate parses it.
 Prints the token value: it cannot be read back later. Exit 2: bad input, nothing written; exit 1: Redis failed.
 """
-import datetime, hashlib, json, os, re, secrets, socket, ssl, sys, urllib.parse, uuid
+import datetime, hashlib, json, os, pwd, re, secrets, socket, ssl, sys, urllib.parse, uuid
 
 
 def refuse(message):  # bad input: one line on stderr, exit 2, nothing written
@@ -149,6 +149,12 @@ body = f"jgt_{token_id}_{secrets.token_hex(32)}"
 secret_hash = hashlib.sha256(body.encode()).hexdigest()
 now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 record = {"id": token_id, "name": name, "role": role, "labelSelector": selector, "secretHash": secret_hash, "version": "1", "createdAt": now, "updatedAt": now}
+try:  # the audit event names who wrote, as jobgate's CLI does: the OS user (uid:N without a passwd entry), the host name
+    os_user = pwd.getpwuid(os.getuid()).pw_name
+except KeyError:
+    os_user = f"uid:{os.getuid()}"
+event = {"time": now, "action": "token.create", "targetId": token_id, "actor": "cli", "cliUser": os_user, "cliHost": socket.gethostname(),
+         "targetName": name, "labelSelector": selector}
 
 
 def resp(*args):  # one command in the Redis protocol: an array of bulk strings
@@ -159,7 +165,8 @@ def resp(*args):  # one command in the Redis protocol: an array of bulk strings
 commands = [resp("AUTH", *filter(None, [user]), password)] if password else []
 commands += [resp("SELECT", url.path.strip("/"))] if url.path.strip("/") else []
 commands += [resp("MULTI"), resp("HSET", f"{prefix}token:{token_id}", *[x for pair in record.items() for x in pair]),
-             resp("SADD", f"{prefix}tokens", token_id), resp("PUBLISH", f"{prefix}invalidate", f"token:{token_id}"), resp("EXEC")]
+             resp("SADD", f"{prefix}tokens", token_id), resp("PUBLISH", f"{prefix}invalidate", f"token:{token_id}"),
+             resp("XADD", f"{prefix}events", "MAXLEN", "~", "10000", "*", *[x for pair in event.items() for x in pair]), resp("EXEC")]
 try:
     sock = socket.create_connection((url.hostname or "127.0.0.1", port), timeout=5)
 except OSError as error:
@@ -169,9 +176,14 @@ with sock:
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname)
     sock.sendall(b"".join(commands))
     replies = sock.makefile("rb")
-    for _ in commands[:-1]:  # +OK (AUTH, SELECT, MULTI), then +QUEUED three times
+    for _ in commands[:-1]:  # +OK (AUTH, SELECT, MULTI), then +QUEUED four times
         if not (line := replies.readline()).startswith(b"+"):
             sys.exit(f"mint-token: Redis refused the write: {line.decode().strip()}")
-    if (line := replies.readline()).strip() != b"*3":  # EXEC ran all three, or nothing (the connection drops the MULTI)
+    # EXEC ran all four, or nothing (the connection drops the MULTI): 8 fields written, 1 id added,
+    # N subscribers told, then the event's id as a bulk string.
+    if (line := replies.readline()).strip() != b"*4":
         sys.exit(f"mint-token: Redis refused the write: {line.decode().strip()}")
+    written = [replies.readline().strip() for _ in range(5)]  # the event's id comes as $<length>, then the id
+    if written[:2] != [b":8", b":1"] or not re.fullmatch(rb":[0-9]+", written[2]) or not re.fullmatch(rb"[0-9]+-[0-9]+", written[4]):
+        sys.exit(f"mint-token: Redis wrote something else than expected: {b' '.join(written).decode()}")
 print(f"{body}_{secret_hash[:8]}")

@@ -78,16 +78,21 @@ if [ -n "$secret" ]; then REDISCLI_AUTH=$secret; export REDISCLI_AUTH; fi
 id=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || uuidgen | tr A-F a-f)
 body="jgt_${id}_$(openssl rand -hex 32)"
 hash=$(printf %s "$body" | sha256sum | cut -d' ' -f1)
-now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) # as jobgate writes it: milliseconds (000 where date has no %N)
+[[ $now =~ ^[0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z$ ]] || now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+# The audit event names who wrote, as jobgate's CLI does: the OS user (uid:N without a passwd entry), the host name.
+os_user=$(id -un 2>/dev/null) || os_user="uid:$(id -u)"
+os_host=${HOSTNAME:-$(uname -n)}
 q() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "${s//$'\n'/\\n}"; }  # one redis-cli quoted argument
 reply=$("${cli[@]}" -u "$url" 2>&1 <<REDIS
 MULTI
 HSET $(q "${prefix}token:$id") id $id name $(q "$name") role $role labelSelector $(q "$selector") secretHash $hash version 1 createdAt $now updatedAt $now
 SADD $(q "${prefix}tokens") $id
 PUBLISH $(q "${prefix}invalidate") token:$id
+XADD $(q "${prefix}events") MAXLEN ~ 10000 * time $now action token.create targetId $id actor cli cliUser $(q "$os_user") cliHost $(q "$os_host") targetName $(q "$name") labelSelector $(q "$selector")
 EXEC
 REDIS
 )
-# MULTI, three QUEUED, then EXEC's replies: 8 fields written, 1 id added, N subscribers told.
-[[ $(tr '\n' ' ' <<<"$reply") == "OK QUEUED QUEUED QUEUED 8 1 "* ]] || { echo "mint-token: Redis refused the write: $(head -n 1 <<<"$reply")" >&2; exit 1; }
+# MULTI, four QUEUED, then EXEC's replies: 8 fields written, 1 id added, N subscribers told, the event's id.
+[[ $(tr '\n' ' ' <<<"$reply") =~ ^OK\ QUEUED\ QUEUED\ QUEUED\ QUEUED\ 8\ 1\ [0-9]+\ [0-9]+-[0-9]+\ $ ]] || { echo "mint-token: Redis refused the write: $(head -n 1 <<<"$reply")" >&2; exit 1; }
 echo "${body}_${hash:0:8}"

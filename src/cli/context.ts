@@ -12,6 +12,10 @@ export interface CliIo {
   readonly stdoutIsTerminal?: boolean;
   /** Whether stderr is a terminal: notes meant for a person at the keyboard are then printed. */
   readonly stderrIsTerminal?: boolean;
+  /** Whether standard input is a terminal: `jobgate login` then refuses to read a token from it. */
+  readonly stdinIsTerminal?: boolean;
+  /** Standard input, up to `maxBytes` (the rest is left unread): `jobgate login` reads a token from it. */
+  readonly readStdin?: (maxBytes: number) => Promise<string>;
 }
 
 export const EXIT_OK = 0;

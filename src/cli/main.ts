@@ -14,7 +14,24 @@ const processIo: CliIo = {
   get stderrIsTerminal() {
     return process.stderr.isTTY === true;
   },
+  get stdinIsTerminal() {
+    return process.stdin.isTTY === true;
+  },
+  readStdin,
 };
+
+/** Standard input up to `maxBytes`, as UTF-8 text; stops reading there. */
+async function readStdin(maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = chunk as Buffer;
+    chunks.push(buffer);
+    size += buffer.length;
+    if (size >= maxBytes) break;
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
 
 /**
  * Each command's module, loaded only when that command runs: `token` and `job` then skip the
@@ -27,8 +44,22 @@ const COMMANDS = {
   serve: async (io: CliIo) => (await import('./serve.js')).serveCommand(io),
   demo: async (io: CliIo) => (await import('./demo.js')).demoCommand(io),
   keys: async (io: CliIo) => (await import('./keys.js')).keysCommand(io),
+  login: async (io: CliIo) => (await import('./login.js')).loginCommand(io),
+  logout: async (io: CliIo) => (await import('./login.js')).logoutCommand(io),
 } as const;
 type CommandName = keyof typeof COMMANDS;
+
+/** Where token, job and events go, in `jobgate --help`. */
+const REGISTRY_HELP = `
+Where token, job and events go, first match wins:
+  1. --server <url> or JOBGATE_SERVER: that jobgate's control API, with JOBGATE_TOKEN (or the
+     token jobgate login stored, when it was stored for the same server)
+  2. --redis-url, --config, JOBGATE_REDIS_URL, JOBGATE_REDIS_SENTINELS or
+     JOBGATE_REDIS_CLUSTER_NODES: Redis, even when logged in
+  3. the server and token stored by jobgate login (see jobgate login --help)
+  4. Redis (JOBGATE_KEY_PREFIX, --key-prefix; default redis://127.0.0.1:6379)
+See "Managing tokens without Redis access" in the README.
+`;
 
 /** Global options that take a value (the value is not a command name). */
 const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config', '--redis-url', '--key-prefix', '--server', '--token']);
@@ -56,10 +87,11 @@ export async function buildProgram(io: CliIo, only?: CommandName): Promise<Comma
     .option('--key-prefix <prefix>', 'prefix of every Redis key (env JOBGATE_KEY_PREFIX; default jobgate:)')
     .option(
       '--server <url>',
-      "token, job and events go through this jobgate's control API instead of Redis (env JOBGATE_SERVER), with the operator token in env JOBGATE_TOKEN",
+      "token, job and events go through this jobgate's control API instead of Redis (env JOBGATE_SERVER), with the operator token in env JOBGATE_TOKEN (or the one jobgate login stored for this server)",
     )
     // Only to say why it is refused: a token on the command line is visible to every user of the machine.
     .addOption(new Option('--token <token>').hideHelp())
+    .addHelpText('after', REGISTRY_HELP)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(commanderErrorLine(text)) });
   program.hook('preAction', (_program, action) => {
     checkRequiredOptions(action);

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -145,6 +145,25 @@ for (const [language, script] of Object.entries(SCRIPTS)) {
       t.equal(get.code, 0, '`jobgate token get` works');
       t.equal(get.stderr, '');
       t.match(JSON.parse(get.stdout), { id: parsed.id, spec: { name, role: 'operator', labelSelector: selector }, status: { version: 1 } });
+
+      const events = await runCli(['events', '-o', 'json'], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });
+      t.equal(events.code, 0, '`jobgate events` works');
+      t.equal(events.stderr, '', 'and reads the event without a warning');
+      t.same(
+        (JSON.parse(events.stdout) as Array<Record<string, unknown>>).map(({ id: _id, ...event }) => event),
+        [
+          {
+            time: record?.createdAt,
+            action: 'token.create',
+            target: { kind: 'token', id: parsed.id, name, labelSelector: selector },
+            actor: { kind: 'cli', user: userInfo().username, host: hostname() },
+          },
+        ],
+        'the script appended the token.create event jobgate itself writes, naming the OS user and host',
+      );
+      t.match(record?.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'the time as jobgate writes it, with milliseconds');
+      t.notOk(events.stdout.includes(value) || events.stdout.includes(value.slice(41, 105)), 'the event holds neither the value nor its secret');
+      t.equal(await admin.xlen(keys.events), 1, 'one entry in <prefix>events');
 
       const renew = await runCli(['token', 'renew', parsed.id], { JOBGATE_REDIS_URL: server.url, JOBGATE_KEY_PREFIX: keys.prefix });
       t.equal(renew.code, 0, '`jobgate token renew` works on a script-minted token');

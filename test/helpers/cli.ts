@@ -7,6 +7,9 @@ import type { Test } from 'tap';
 
 export const JOBGATE_BIN = fileURLToPath(new URL('../../bin/jobgate.js', import.meta.url));
 
+/** A config directory that does not exist: the CLI finds no stored login there (a test that wants one sets XDG_CONFIG_HOME). */
+const NO_LOGIN = join(tmpdir(), 'jobgate-test-no-login', 'does-not-exist');
+
 export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
@@ -42,8 +45,9 @@ export async function runCli(args: readonly string[], env: Record<string, string
 }
 
 async function spawnCli(args: readonly string[], env: Record<string, string>, input: string | undefined): Promise<CliResult> {
-  // A clean environment (no stray JOBGATE_* from the developer's shell), keeping coverage collection.
-  const base: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  // A clean environment (no stray JOBGATE_* from the developer's shell, nor the login `jobgate
+  // login` stored in their home), keeping coverage collection.
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '', XDG_CONFIG_HOME: NO_LOGIN };
   if (process.env.NODE_V8_COVERAGE) base.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE;
   const child = spawn(process.execPath, [JOBGATE_BIN, ...args], {
     env: { ...base, ...env },
@@ -78,7 +82,7 @@ export async function runCliInTerminal(args: readonly string[], env: Record<stri
     const file = join(dir, redirect);
     const quote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`;
     const command = `${[process.execPath, JOBGATE_BIN, ...args].map(quote).join(' ')} ${redirect === 'stdout' ? '>' : '2>'} ${quote(file)}`;
-    const base: Record<string, string> = { PATH: process.env.PATH ?? '', TERM: 'xterm' };
+    const base: Record<string, string> = { PATH: process.env.PATH ?? '', TERM: 'xterm', XDG_CONFIG_HOME: NO_LOGIN };
     if (process.env.NODE_V8_COVERAGE) base.NODE_V8_COVERAGE = process.env.NODE_V8_COVERAGE;
     // -q: no "Script started" lines; -e: the command's exit code; /dev/null: no typescript file.
     const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
