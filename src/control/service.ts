@@ -124,6 +124,8 @@ export class ControlService {
     assertJobId(id);
     const scope = caller.token.selector;
     const existing = await this.stores.jobs.find(id).catch((error: unknown) => {
+      // A record that cannot be read has no scope a scoped caller could be checked against.
+      if (error instanceof RecordError && !scope.empty) throw outOfScope(`Job ${id} exists and only an unscoped operator token can replace it.`);
       if (error instanceof RecordError) return undefined; // replaced whole, as the CLI's put does
       throw error;
     });
@@ -157,7 +159,7 @@ export class ControlService {
 
   private async visibleToken(caller: Caller, id: string): Promise<TokenRecord> {
     assertTokenId(id);
-    const token = await this.stores.tokens.find(id);
+    const token = await unlessMalformed(caller, this.stores.tokens.find(id));
     // Out of scope reads as absent: a scoped caller learns nothing about other tokens.
     if (!token || !tokenWithinScope(caller.token.selector, token.selector)) throw new NotFoundError(`token ${id} not found`);
     return token;
@@ -165,7 +167,7 @@ export class ControlService {
 
   private async visibleJob(caller: Caller, id: string): Promise<JobRecord> {
     assertJobId(id);
-    const job = await this.stores.jobs.find(id);
+    const job = await unlessMalformed(caller, this.stores.jobs.find(id));
     if (!job || !jobWithinScope(caller.token.selector, job.labels)) throw new NotFoundError(`job ${id} not found`);
     return job;
   }
@@ -204,6 +206,20 @@ export class ControlService {
       else good.push(item as Exclude<T, Error>);
     }
     return good;
+  }
+}
+
+/**
+ * The record `found` reads, or undefined for a scoped caller when it is malformed: its scope
+ * cannot be read, so it reads as absent, and its content (in the error's reason) stays unsaid.
+ * An unscoped caller gets the RecordError (500 malformed_record), to fix or delete it.
+ */
+async function unlessMalformed<T>(caller: Caller, found: Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await found;
+  } catch (error) {
+    if (error instanceof RecordError && !caller.token.selector.empty) return undefined;
+    throw error;
   }
 }
 
