@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
 import { tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
 import { assertTokenId, validateNewToken, type TokenStore } from '../tokens/store.js';
-import { jobWithinScope, narrowedSelector, tokenWithinScope } from './scope.js';
+import { jobWithinScope, narrowedSelector, tokenWithinScope, upstreamService } from './scope.js';
 
 /** Who calls: an operator token, from an address. */
 export interface Caller {
@@ -182,15 +182,18 @@ export class ControlService {
     return Object.fromEntries(labels);
   }
 
-  /** Refuses upstream origins that a job outside `scope` uses, unless job `id` (within it) had them already. */
+  /**
+   * Refuses upstreams that reach the service of a job outside `scope` (the same host and port,
+   * however spelled: see {@link upstreamService}), unless job `id` (within it) had them already.
+   */
   private async refuseBorrowedUpstreams(scope: Selector, id: string, spec: Omit<JobSpec, 'id'>, existing: JobRecord | undefined): Promise<void> {
-    const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(originOf));
-    for (const url of existing ? [existing.upstream, ...existing.ports.values()] : []) wanted.delete(url.origin);
+    const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(serviceOf));
+    for (const url of existing ? [existing.upstream, ...existing.ports.values()] : []) wanted.delete(upstreamService(url));
     if (wanted.size === 0) return;
     for (const other of this.readable(await this.stores.jobs.list())) {
       if (other.id === id || jobWithinScope(scope, other.labels)) continue;
       for (const url of [other.upstream, ...other.ports.values()]) {
-        if (wanted.has(url.origin))
+        if (wanted.has(upstreamService(url)))
           throw outOfScope(`The upstream ${url.origin} serves a job outside your token's label selector; a job you write cannot point at it.`);
       }
     }
@@ -227,9 +230,9 @@ function actorOf(caller: Caller) {
   return { kind: 'token', tokenId: caller.token.id, tokenName: caller.token.name, client: caller.client } as const;
 }
 
-function originOf(text: string): string {
+function serviceOf(text: string): string {
   try {
-    return new URL(text).origin;
+    return upstreamService(new URL(text));
   } catch {
     return text; // the store refuses it with its own message
   }

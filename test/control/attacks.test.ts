@@ -21,6 +21,7 @@ const prefix = h.settings.keyPrefix;
 const root = await h.tokens.create({ name: 'root', role: 'operator' });
 const scoped = await h.tokens.create({ name: 'team a operator', role: 'operator', labelSelector: 'team=a' });
 await h.jobs.put({ id: 'nb-a', upstream: up.url, labels: { team: 'a' } });
+const neighbourPort = new URL(neighbour.url).port;
 
 interface Call {
   readonly method?: string;
@@ -111,4 +112,32 @@ t.test('a malformed record outside the scope reads as absent, without its conten
   const asRoot = await control({ path: `/api/v1/tokens/${token.record.id}`, token: root.value });
   t.equal(asRoot.status, 500, 'an unscoped operator is told the record is malformed');
   t.equal(asRoot.json().error, 'malformed_record');
+});
+
+t.test('a scoped operator cannot borrow an upstream under another spelling of its host', async (t) => {
+  await h.jobs.put({ id: 'nb-b', upstream: `http://localhost:${neighbourPort}/`, labels: { team: 'b' } });
+  await h.jobs.put({ id: 'nb-b2', upstream: `http://127.0.0.1:${neighbourPort}/`, labels: { team: 'b' } });
+  const spellings: Array<[what: string, upstream: string]> = [
+    ['the same name with a trailing dot', `http://localhost.:${neighbourPort}/`],
+    ['upper case and the default path', `http://LOCALHOST:${neighbourPort}`],
+    ['an IPv4 address as an IPv4-mapped IPv6 address', `http://[::ffff:127.0.0.1]:${neighbourPort}/`],
+    ['an IPv4 address with a trailing dot', `http://127.0.0.1.:${neighbourPort}/`],
+    ['an IPv4 address in hex', `http://0x7f000001:${neighbourPort}/`],
+    ['another loopback address', `http://127.0.0.2:${neighbourPort}/`],
+    ['the IPv6 loopback address', `http://[::1]:${neighbourPort}/`],
+    ['the unspecified address, which reaches this machine', `http://0.0.0.0:${neighbourPort}/`],
+    ['a name under localhost', `http://x.localhost:${neighbourPort}/`],
+  ];
+  let n = 0;
+  for (const [what, upstream] of spellings) {
+    for (const where of ['upstream', 'port'] as const) {
+      const before = await snapshot();
+      const body = where === 'upstream' ? { upstream } : { upstream: up.url, ports: { '8080': upstream } };
+      const reply = await control({ method: 'PUT', path: `/api/v1/jobs/thief-${n++}`, body });
+      t.equal(reply.status, 403, `${what}, as its ${where}: 403`);
+      t.equal(await snapshot(), before, `${what}, as its ${where}: nothing written`);
+    }
+  }
+  const other = await control({ method: 'PUT', path: '/api/v1/jobs/thief', body: { upstream: `http://127.0.0.1:2/` } });
+  t.equal(other.status, 201, 'another port of the same host is another origin: allowed');
 });
