@@ -2,6 +2,7 @@ import t from 'tap';
 import { bearer, request, type Reply } from '../helpers/http.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
+import { rawRequest } from '../session/support.js';
 
 // An adversarial review of the control API (issue 20) against a real jobgate on a real Redis: a
 // scoped operator (team=a) and hostile clients try to step outside what docs/control-api.md
@@ -140,4 +141,199 @@ t.test('a scoped operator cannot borrow an upstream under another spelling of it
   }
   const other = await control({ method: 'PUT', path: '/api/v1/jobs/thief', body: { upstream: `http://127.0.0.1:2/` } });
   t.equal(other.status, 201, 'another port of the same host is another origin: allowed');
+});
+
+t.test('a cross-site request from a browser cannot act', async (t) => {
+  const before = await snapshot();
+  const preflight = await control({
+    method: 'OPTIONS',
+    path: '/api/v1/tokens',
+    token: '',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+  });
+  t.equal(preflight.status, 401, 'a CORS preflight carries no token: 401');
+  t.notOk(preflight.headers['access-control-allow-origin'], 'and allows no origin');
+  const login = await request(h.url, {
+    method: 'POST',
+    host: 'nb-a.job.test',
+    path: '/__jobgate/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://nb-a.job.test' },
+    body: new URLSearchParams({ token: root.value, next: '/' }).toString(),
+  });
+  const cookie = login.headers['set-cookie']?.[0]?.split(';')[0];
+  t.ok(cookie, 'a session cookie from a job host');
+  for (const name of ['jobgate', '__Host-jobgate']) {
+    const simple = await control({
+      method: 'POST',
+      path: '/api/v1/tokens',
+      token: '',
+      body: JSON.stringify({ name: 'csrf', role: 'operator' }),
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example', cookie: `${name}=${cookie!.split('=').slice(1).join('=')}` },
+    });
+    t.equal(simple.status, 401, `a simple POST with a ${name} session cookie: 401, cookies never authenticate`);
+    t.notOk(simple.headers['access-control-allow-origin']);
+  }
+  const textPlain = await control({
+    method: 'POST',
+    path: '/api/v1/tokens',
+    body: JSON.stringify({ name: 'csrf', role: 'operator' }),
+    headers: { 'content-type': 'text/plain' },
+  });
+  t.equal(textPlain.status, 415, 'with a token, text/plain is still refused (415)');
+  t.equal(await snapshot(), before, 'nothing written');
+});
+
+t.test('Host tricks reach the control API only with its own host name', async (t) => {
+  const port = h.jobgate.proxyAddress.port;
+  const rows: Array<[what: string, head: string, status: number]> = [
+    ['upper case with a port', `GET /api/v1/tokens HTTP/1.1\r\nHost: CONTROL.TEST:9999`, 200],
+    ['absolute form naming the control host', `GET http://control.test/api/v1/tokens HTTP/1.1\r\nHost: control.test`, 200],
+    ['absolute form naming the control host, Host a job', `GET http://control.test/api/v1/tokens HTTP/1.1\r\nHost: nb-a.job.test`, 400],
+    ['absolute form naming a job, Host the control host', `GET http://nb-a.job.test/api/v1/tokens HTTP/1.1\r\nHost: control.test`, 400],
+    ['two Host headers', `GET /api/v1/tokens HTTP/1.1\r\nHost: nb-a.job.test\r\nHost: control.test`, 400],
+    ['two Host headers, control first', `GET /api/v1/tokens HTTP/1.1\r\nHost: control.test\r\nHost: nb-a.job.test`, 400],
+    ['a trailing dot is another name', `GET /api/v1/tokens HTTP/1.1\r\nHost: control.test.`, 404],
+    ['a suffix is another name', `GET /api/v1/tokens HTTP/1.1\r\nHost: control.test.evil`, 404],
+    ['user info is another name', `GET /api/v1/tokens HTTP/1.1\r\nHost: x@control.test`, 404],
+  ];
+  for (const [what, head, status] of rows) {
+    const reply = await rawRequest(port, `${head}\r\nAuthorization: Bearer ${root.value}`);
+    t.equal(reply.status, status, `${what}: ${status}`);
+    if (status !== 200) t.notMatch(reply.body, /"spec"/, `${what}: no token listed`);
+  }
+  const forwardedHost = await request(h.url, {
+    host: 'nb-a.job.test',
+    path: '/api/v1/tokens',
+    headers: { ...bearer(root.value), 'x-forwarded-host': CONTROL },
+  });
+  t.equal(forwardedHost.status, 200, 'X-Forwarded-Host naming the control host on a job host...');
+  t.equal(forwardedHost.json<{ name: string }>().name, 'attacks-upstream', '...reaches the job, never the control API');
+});
+
+t.test('path and query tricks match no other route', async (t) => {
+  const rows: Array<[path: string, status: number]> = [
+    ['/api/v1//tokens', 404],
+    ['/api/v1/tokens/', 400],
+    ['/api/v1/tokens%2F', 404],
+    ['/api/v1/./tokens', 404],
+    ['/api/v1/jobs/nb-a/../nb-b', 404],
+    ['/api/v1/jobs/..%2Fnb-b', 400],
+    ['/api/v1/jobs/nb%2Db', 400],
+    ['/API/V1/tokens', 404],
+    ['/api/v1/tokens;x', 404],
+    ['/api/v1/jobs/NB-B', 400],
+    ['/api/v1/events?limit=1e3', 400],
+    ['/api/v1/events?limit=01', 400],
+    ['/api/v1/events?after=0-0&after=1-0', 400],
+    ['/api/v1/jobs?labelSelector=', 200],
+  ];
+  for (const [path, status] of rows) t.equal((await control({ path })).status, status, `${path}: ${status}`);
+  const jobs = (await control({ path: '/api/v1/jobs?labelSelector=' })).json<Array<{ id: string }>>();
+  t.notOk(
+    jobs.some((job) => job.id === 'nb-b'),
+    'an empty filter stays inside the scope',
+  );
+});
+
+t.test('hostile bodies are refused whole, and nothing is written', async (t) => {
+  const before = await snapshot();
+  const deep = `{"name":"x","role":"read","labelSelector":${'['.repeat(200)}${']'.repeat(200)}}`;
+  const rows: Array<[what: string, method: string, path: string, body: string | Buffer, status: number, headers?: Record<string, string>]> = [
+    ['a label given twice, the second one outside', 'PUT', '/api/v1/jobs/dup', '{"upstream":"http://127.0.0.1:1/","labels":{"team":"a","team":"b"}}', 400],
+    ['a label given twice, the first one outside', 'PUT', '/api/v1/jobs/dup', '{"upstream":"http://127.0.0.1:1/","labels":{"team":"b","team":"a"}}', 400],
+    ['unsecureHttp given twice', 'PUT', '/api/v1/jobs/dup', '{"upstream":"http://127.0.0.1:1/","unsecureHttp":false,"unsecureHttp":true}', 400],
+    ['unsecureHttp in another case', 'PUT', '/api/v1/jobs/dup', '{"upstream":"http://127.0.0.1:1/","UnsecureHttp":true}', 400],
+    ['a __proto__ field', 'POST', '/api/v1/tokens', '{"name":"x","role":"read","__proto__":{"labelSelector":""}}', 400],
+    ['a labelSelector given twice', 'POST', '/api/v1/tokens', '{"name":"x","role":"read","labelSelector":"team=a","labelSelector":""}', 400],
+    ['nesting 200 deep', 'POST', '/api/v1/tokens', deep, 400],
+    ['not UTF-8', 'POST', '/api/v1/tokens', Buffer.from([0x7b, 0x22, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), 400],
+    ['a charset other than UTF-8', 'POST', '/api/v1/tokens', '{"name":"x","role":"read"}', 415, { 'content-type': 'application/json; charset=latin1' }],
+    ['a renewal with a body in another type', 'POST', `/api/v1/tokens/${scoped.record.id}/renew`, 'x', 415, { 'content-type': 'text/plain' }],
+  ];
+  for (const [what, method, path, body, status, headers] of rows) {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const text = typeof body === 'string' ? body : body.toString('latin1');
+      rawRequest(
+        h.jobgate.proxyAddress.port,
+        `${method} ${path} HTTP/1.1\r\nHost: ${CONTROL}\r\nAuthorization: Bearer ${scoped.value}\r\nContent-Type: ${headers?.['content-type'] ?? 'application/json'}\r\nContent-Length: ${Buffer.byteLength(text, 'latin1')}`,
+        text,
+      ).then((raw) => resolve({ status: raw.status, headers: {}, body: raw.body, json: <T>() => JSON.parse(raw.body) as T }), reject);
+    });
+    t.equal(reply.status, status, `${what}: ${status}`);
+  }
+  const chunk = 'x'.repeat(8192);
+  const chunks = Array.from({ length: 10 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+  const chunked = await rawRequest(
+    h.jobgate.proxyAddress.port,
+    `POST /api/v1/tokens HTTP/1.1\r\nHost: ${CONTROL}\r\nAuthorization: Bearer ${scoped.value}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked`,
+    `${chunks}0\r\n\r\n`,
+  );
+  t.equal(chunked.status, 413, 'a chunked body over 64 KiB: 413');
+  t.equal(await snapshot(), before, 'nothing written');
+});
+
+t.test('the actor of an event is who called, whatever the request says', async (t) => {
+  const [latest] = await h.admin.xrevrange(`${prefix}events`, '+', '-', 'COUNT', 1);
+  const made = await control({
+    method: 'POST',
+    path: '/api/v1/tokens',
+    body: { name: 'root', role: 'read' },
+    headers: { 'x-forwarded-for': '203.0.113.9', forwarded: 'for=203.0.113.9', 'x-real-ip': '203.0.113.9' },
+  });
+  t.equal(made.status, 201);
+  const events = (await control({ path: `/api/v1/events?after=${latest![0]}`, token: root.value })).json<
+    Array<{ action: string; actor: Record<string, string>; target: Record<string, string> }>
+  >();
+  t.equal(events.length, 1, 'one change, one event');
+  t.same(
+    events[0]!.actor,
+    { kind: 'token', tokenId: scoped.record.id, tokenName: 'team a operator', client: '127.0.0.1' },
+    'the forged client is ignored (no trusted hops)',
+  );
+  t.equal(events[0]!.target.labelSelector, 'team=a', 'the event records the stored (narrowed) selector');
+  const actorField = await control({ method: 'POST', path: '/api/v1/tokens', body: { name: 'x', role: 'read', actor: { kind: 'cli' } } });
+  t.equal(actorField.status, 400, 'an actor field in a body: 400');
+  const trail = JSON.stringify(await h.admin.xrange(`${prefix}events`, '-', '+'));
+  t.notOk(trail.includes(made.json<{ status: { value: string } }>().status.value.slice(-20)), 'never the new value in the trail');
+});
+
+t.test('an expired operator token reaches nothing', async (t) => {
+  const expiring = await h.tokens.create({ name: 'expired operator', role: 'operator' });
+  // Written in the past directly (the API refuses a past expiry), before any use: no cache holds it.
+  await h.admin.hset(`${prefix}token:${expiring.record.id}`, 'expiresAt', '2020-01-01T00:00:00.000Z');
+  const before = await snapshot();
+  const asExpired = (call: Omit<Call, 'token'>) => control({ ...call, token: expiring.value });
+  for (const [method, path, body] of [
+    ['GET', '/api/v1/tokens', undefined],
+    ['POST', '/api/v1/tokens', { name: 'x', role: 'operator' }],
+    ['POST', `/api/v1/tokens/${expiring.record.id}/renew`, { expiresAt: '2999-01-01T00:00:00Z' }],
+    ['PUT', '/api/v1/jobs/late', { upstream: up.url }],
+  ] as const) {
+    const reply = await asExpired({ method, path, body });
+    t.equal(reply.status, 401, `${method} ${path}: 401`);
+    t.equal(reply.json().error, 'invalid_token');
+  }
+  t.equal((await request(h.url, { host: 'nb-a.job.test', headers: bearer(expiring.value) })).status, 401, 'a job URL: 401');
+  const login = await request(h.url, {
+    method: 'POST',
+    host: 'nb-a.job.test',
+    path: '/__jobgate/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://nb-a.job.test' },
+    body: new URLSearchParams({ token: expiring.value, next: '/' }).toString(),
+  });
+  t.notOk(
+    login.headers['set-cookie']?.some((value) => /^jobgate=[^;]/.test(value)),
+    'the login form opens no session',
+  );
+  const deepLink = await request(h.url, {
+    host: 'nb-a.job.test',
+    path: `/?jobgate_token=${encodeURIComponent(expiring.value)}`,
+    headers: { accept: 'text/html', 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate' },
+  });
+  t.notOk(
+    deepLink.headers['set-cookie']?.some((value) => /^jobgate=[^;]/.test(value)),
+    'a deep link opens no session',
+  );
+  t.not(deepLink.status, 200, 'nor reaches the job');
+  t.equal(await snapshot(), before, 'nothing written');
 });
