@@ -9,7 +9,7 @@ import type { AuditLog } from '../audit/log.js';
 import { InputError, NotFoundError, RecordError } from '../errors.js';
 import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
 import type { JobSpec, JobStore } from '../jobs/store.js';
-import { assertJobId } from '../jobs/store.js';
+import { assertJobId, JobChangedError } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
 import { tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
@@ -121,6 +121,11 @@ export class ControlService {
    * outside the scope, which would let the caller's tokens reach that job's service under a new name.
    */
   async putJob(caller: Caller, id: string, spec: Omit<JobSpec, 'id'>): Promise<{ job: JobView; created: boolean }> {
+    return retriedOnChange(id, () => this.putJobOnce(caller, id, spec));
+  }
+
+  /** One attempt of {@link putJob}: for a scoped caller, written only if the job is still as its checks read it. */
+  private async putJobOnce(caller: Caller, id: string, spec: Omit<JobSpec, 'id'>): Promise<{ job: JobView; created: boolean }> {
     assertJobId(id);
     const scope = caller.token.selector;
     const existing = await this.stores.jobs.find(id).catch((error: unknown) => {
@@ -141,13 +146,16 @@ export class ControlService {
       if (spec.unsecureHttp === true) throw outOfScope('Only an unscoped operator token can make a job reachable without a token (unsecureHttp).');
       await this.refuseBorrowedUpstreams(scope, id, spec, existing);
     }
-    const job = await this.jobsFor(caller).put({ ...spec, id, labels });
+    const job = await this.jobsFor(caller).put({ ...spec, id, labels }, new Date(), scope.empty ? undefined : expectedJob(existing));
     return { job: jobView(job), created: existing === undefined };
   }
 
+  /** Deletes job `id`; for a scoped caller, only if it is still the job found within the scope. */
   async deleteJob(caller: Caller, id: string): Promise<void> {
-    await this.visibleJob(caller, id);
-    await this.jobsFor(caller).delete(id);
+    await retriedOnChange(id, async () => {
+      const job = await this.visibleJob(caller, id);
+      await this.jobsFor(caller).delete(id, new Date(), caller.token.selector.empty ? undefined : expectedJob(job));
+    });
   }
 
   /** Events after `after`, oldest first; a scoped caller sees those whose target is within its scope. */
@@ -224,6 +232,33 @@ async function unlessMalformed<T>(caller: Caller, found: Promise<T | undefined>)
     if (error instanceof RecordError && !caller.token.selector.empty) return undefined;
     throw error;
   }
+}
+
+/** How often an operation is checked again when its job changed between the check and the write. */
+const ATTEMPTS_ON_CHANGE = 3;
+
+/**
+ * Runs `attempt` again when the job changed between its checks and its write (JobChangedError,
+ * nothing written), so that the checks always hold for what is written; a job that keeps changing
+ * is a 409.
+ */
+async function retriedOnChange<T>(id: string, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof JobChangedError)) throw error;
+      if (tries >= ATTEMPTS_ON_CHANGE) throw new ControlRefusal(409, 'conflict', `Job ${id} kept changing while this request was checked. Try again.`);
+    }
+  }
+}
+
+/** What a conditional write expects of `job` as read: its labels without `jobgate/id`, or no record. */
+function expectedJob(job: JobRecord | undefined): Record<string, string> | null {
+  if (job === undefined) return null;
+  const labels = Object.fromEntries(job.labels);
+  delete labels[JOB_ID_LABEL];
+  return labels;
 }
 
 function actorOf(caller: Caller) {

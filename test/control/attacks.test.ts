@@ -1,6 +1,7 @@
 import t from 'tap';
 import { bearer, request, type Reply } from '../helpers/http.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
+import { JobChangedError } from '../../src/jobs/store.js';
 import { Upstream } from '../helpers/upstream.js';
 import { rawRequest } from '../session/support.js';
 
@@ -336,4 +337,34 @@ t.test('an expired operator token reaches nothing', async (t) => {
   );
   t.not(deepLink.status, 200, 'nor reaches the job');
   t.equal(await snapshot(), before, 'nothing written');
+});
+
+t.test('a scoped job write or delete lands only on the record its checks read', async (t) => {
+  // The control API checks a scoped caller's PUT and DELETE on the record it reads, then writes:
+  // the write carries what was read, and Redis refuses it when the job changed in between (the
+  // API then checks again). Driven here at the store, where the interleaving can be chosen.
+  await h.jobs.put({ id: 'race', upstream: up.url, labels: { team: 'a' } });
+  // What a team=a operator's checks read; then an unscoped operator moves the job out.
+  await h.jobs.put({ id: 'race', upstream: 'http://127.0.0.1:3/', labels: { team: 'b' } });
+  const before = await snapshot();
+  await t.rejects(
+    h.jobs.put({ id: 'race', upstream: up.url, labels: { team: 'a' } }, new Date(), { team: 'a' }),
+    JobChangedError,
+    'a replace checked against the team=a record is refused',
+  );
+  await t.rejects(h.jobs.delete('race', new Date(), { team: 'a' }), JobChangedError, 'a delete checked against it too');
+  await t.rejects(
+    h.jobs.put({ id: 'race', upstream: up.url, labels: { team: 'a' } }, new Date(), null),
+    JobChangedError,
+    'a create checked against no record, when one appeared',
+  );
+  t.equal(await snapshot(), before, 'nothing written, no event');
+  await h.admin.hset(`${prefix}job:race`, 'labels', '{ "team" : "b" }');
+  await t.resolves(
+    h.jobs.put({ id: 'race', upstream: 'http://127.0.0.1:3/', labels: { team: 'b' } }, new Date(), { team: 'b' }),
+    'the record as read (spacing aside): written',
+  );
+  await t.resolves(h.jobs.delete('race', new Date(), { team: 'b' }), 'and deleted');
+  await t.resolves(h.jobs.put({ id: 'race', upstream: up.url, labels: { team: 'a' } }, new Date(), null), 'no record, as read: created');
+  await h.jobs.delete('race');
 });
