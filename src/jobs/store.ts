@@ -46,6 +46,8 @@ end
 // first createdAt, indexes and announces the job, and records the event. A record that cannot be
 // read counts as a collision: fail closed.
 const PUT = new LuaScript(`${AUDIT_LUA}${EXPECT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set')
+if wrong then return wrong end
 if unexpected(8) then return 'changed' end
 local portCount = tonumber(ARGV[6])
 local eventEnd = 9 + tonumber(ARGV[7])
@@ -76,6 +78,8 @@ return redis.call('HGETALL', KEYS[1])
 // nothing) when the record is not the one expected, else 1 when it existed (and only then records
 // the event).
 const DELETE = new LuaScript(`${AUDIT_LUA}${EXPECT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set', KEYS[4], 'zset')
+if wrong then return wrong end
 if unexpected(4) then return 'changed' end
 local labels = fields(KEYS[1], 'labels')[1]
 local existed = redis.call('DEL', KEYS[1])

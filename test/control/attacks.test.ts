@@ -368,3 +368,32 @@ t.test('a scoped job write or delete lands only on the record its checks read', 
   await t.resolves(h.jobs.put({ id: 'race', upstream: up.url, labels: { team: 'a' } }, new Date(), null), 'no record, as read: created');
   await h.jobs.delete('race');
 });
+
+t.test('no change is made without its event, even when the trail cannot take one', async (t) => {
+  const events = `${prefix}events`;
+  const made = await h.tokens.create({ name: 'to renew', role: 'read', labelSelector: 'team=a' });
+  await h.jobs.put({ id: 'kept', upstream: up.url, labels: { team: 'a' } });
+  await h.admin.rename(events, `${prefix}events-saved`);
+  await h.admin.set(events, 'a string where the stream should be');
+  try {
+    const before = await snapshot();
+    const rows: Array<[what: string, method: string, path: string, body?: unknown]> = [
+      ['create a token', 'POST', '/api/v1/tokens', { name: 'unaudited', role: 'operator' }],
+      ['renew a token', 'POST', `/api/v1/tokens/${made.record.id}/renew`],
+      ['delete a token', 'DELETE', `/api/v1/tokens/${made.record.id}`],
+      ['create a job', 'PUT', '/api/v1/jobs/unaudited', { upstream: up.url }],
+      ['replace a job', 'PUT', '/api/v1/jobs/kept', { upstream: up.url, labels: { team: 'a', tier: 'x' } }],
+      ['delete a job', 'DELETE', '/api/v1/jobs/kept'],
+    ];
+    for (const [what, method, path, body] of rows) {
+      const reply = await control({ method, path, body, token: root.value });
+      t.ok(reply.status >= 500, `${what}: refused (${reply.status})`);
+      t.equal(await snapshot(), before, `${what}: nothing changed`);
+    }
+    await t.rejects(h.tokens.create({ name: 'cli', role: 'read' }), 'the CLI on Redis: refused too');
+    t.equal(await snapshot(), before, 'the CLI on Redis: nothing changed');
+  } finally {
+    await h.admin.del(events);
+    await h.admin.rename(`${prefix}events-saved`, events);
+  }
+});
