@@ -397,3 +397,24 @@ t.test('no change is made without its event, even when the trail cannot take one
     await h.admin.rename(`${prefix}events-saved`, events);
   }
 });
+
+t.test("the control API's internal errors are logged, without the Redis command's arguments", async (t) => {
+  const events = `${prefix}events`;
+  const made = await h.tokens.create({ name: 'renewed unaudited', role: 'read' });
+  await h.admin.rename(events, `${prefix}events-saved`);
+  await h.admin.set(events, 'a string where the stream should be');
+  const from = h.log.lines.length;
+  try {
+    const reply = await control({ method: 'POST', path: `/api/v1/tokens/${made.record.id}/renew`, token: root.value });
+    t.equal(reply.status, 500);
+    t.match(reply.json().message, /in its log/, 'the answer says the error is in the log');
+  } finally {
+    await h.admin.del(events);
+    await h.admin.rename(`${prefix}events-saved`, events);
+  }
+  const lines = h.log.lines.slice(from);
+  const logged = lines.find((line) => line.event === 'internal_error');
+  t.ok(logged, 'an internal_error line');
+  t.match(JSON.stringify(logged), /WRONGTYPE/, "with Redis's reason");
+  t.notMatch(JSON.stringify(lines), /evalsha|secretHash|"args"/, 'never the command and its arguments (a new secret hash, names, the actor)');
+});
