@@ -9,6 +9,7 @@ import type { AuditLog } from '../audit/log.js';
 import { InputError, NotFoundError, RecordError } from '../errors.js';
 import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
 import type { JobSpec, JobStore } from '../jobs/store.js';
+import { portReading } from '../jobs/port-label.js';
 import { assertJobId, JobChangedError } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
@@ -142,6 +143,7 @@ export class ControlService {
     }
     if (!scope.empty) {
       if (existing && !jobWithinScope(scope, existing.labels)) throw outOfScope(`Job ${id} exists outside your token's label selector; you cannot replace it.`);
+      await this.refuseForeignPortHost(scope, id);
       labels = this.scopedLabels(scope, id, labels);
       if (spec.unsecureHttp === true) throw outOfScope('Only an unscoped operator token can make a job reachable without a token (unsecureHttp).');
       await this.refuseBorrowedUpstreams(scope, id, spec, existing);
@@ -188,6 +190,23 @@ export class ControlService {
     if (!result.ok) throw outOfScope(result.message);
     labels.delete(JOB_ID_LABEL);
     return Object.fromEntries(labels);
+  }
+
+  /**
+   * Refuses an id that reads as `<job>-<port>` of a job outside `scope` (or one that cannot be
+   * read): its host name would pass for that job's port, and that job could never get the port.
+   */
+  private async refuseForeignPortHost(scope: Selector, id: string): Promise<void> {
+    const reading = portReading(id);
+    if (!reading) return;
+    const owner = await this.stores.jobs.find(reading.jobId).catch((error: unknown) => {
+      if (error instanceof RecordError) return 'malformed' as const;
+      throw error;
+    });
+    if (owner === 'malformed' || (owner && !jobWithinScope(scope, owner.labels)))
+      throw outOfScope(
+        `The job id "${id}" names port ${reading.port} of job ${reading.jobId} (${id}.<jobDomain>), which is outside your token's label selector: choose another id.`,
+      );
   }
 
   /**

@@ -418,3 +418,23 @@ t.test("the control API's internal errors are logged, without the Redis command'
   t.match(JSON.stringify(logged), /WRONGTYPE/, "with Redis's reason");
   t.notMatch(JSON.stringify(lines), /evalsha|secretHash|"args"/, 'never the command and its arguments (a new secret hash, names, the actor)');
 });
+
+t.test('a scoped operator cannot take the host name of a port of a job outside its scope', async (t) => {
+  await h.jobs.put({ id: 'svc-b', upstream: 'http://127.0.0.1:4/', labels: { team: 'b' } });
+  const before = await snapshot();
+  // svc-b-8080.job.test reads as port 8080 of svc-b: a job with that id would pass for it, and
+  // would stop svc-b's own operators from ever giving it port 8080.
+  const squat = await control({ method: 'PUT', path: '/api/v1/jobs/svc-b-8080', body: { upstream: up.url } });
+  t.equal(squat.status, 403, 'refused');
+  t.equal(squat.json().error, 'insufficient_scope');
+  t.equal(await snapshot(), before, 'nothing written');
+  t.equal(
+    (await control({ method: 'PUT', path: '/api/v1/jobs/nb-a-8080', body: { upstream: up.url } })).status,
+    201,
+    'the port host name of its own job: written',
+  );
+  t.equal((await control({ method: 'PUT', path: '/api/v1/jobs/none-8080', body: { upstream: up.url } })).status, 201, 'of no job: written');
+  await h.jobs.delete('nb-a-8080');
+  await h.jobs.delete('none-8080');
+  await h.jobs.delete('svc-b');
+});
