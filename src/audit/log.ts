@@ -25,10 +25,18 @@ export class AuditLog {
 
   /** At most `limit` events after the event `after` (from the oldest kept when undefined), oldest first. */
   async list(after: string | undefined, limit: number): Promise<Array<AuditEvent | RecordError>> {
+    return (await this.page(after, limit)).items;
+  }
+
+  /**
+   * As {@link list}, with the id of the last entry read (malformed or not), where the next page
+   * starts, or undefined when there was none; `items` shorter than the count asked: the end.
+   */
+  async page(after: string | undefined, limit: number): Promise<{ items: Array<AuditEvent | RecordError>; lastId: string | undefined; end: boolean }> {
     if (after !== undefined) assertEventId(after);
     const count = Math.min(Math.max(1, limit), MAX_EVENTS_PER_READ);
     const entries = (await redisCall(() => this.redis.xrange(this.keys.events, after === undefined ? '-' : `(${after}`, '+', 'COUNT', count))) as StreamEntry[];
-    return entries.map(([id, fields]) => this.parse(id, fields));
+    return { items: entries.map(([id, fields]) => this.parse(id, fields)), lastId: entries.at(-1)?.[0], end: entries.length < count };
   }
 
   /** The newest event's id, or undefined when the stream is empty: where a follower starts. */

@@ -5,7 +5,7 @@
  */
 import { applySelectorLabels } from '../api/body.js';
 import type { AuditEvent, AuditTarget } from '../audit/event.js';
-import type { AuditLog } from '../audit/log.js';
+import { MAX_EVENTS_PER_READ, type AuditLog } from '../audit/log.js';
 import { InputError, NotFoundError, RecordError } from '../errors.js';
 import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
 import type { JobSpec, JobStore } from '../jobs/store.js';
@@ -160,11 +160,26 @@ export class ControlService {
     });
   }
 
-  /** Events after `after`, oldest first; a scoped caller sees those whose target is within its scope. */
+  /**
+   * Events after `after`, oldest first, at most `limit`; a scoped caller sees those whose target is
+   * within its scope, read on past the events outside it (the stream keeps about 10,000), so that
+   * a run of them never hides what follows: an empty answer means there is nothing more yet.
+   */
   async listEvents(caller: Caller, after: string | undefined, limit: number): Promise<AuditEvent[]> {
-    const events = this.readable(await this.stores.events.list(after, limit));
     const scope = caller.token.selector;
-    return scope.empty ? events : events.filter((event) => targetWithinScope(scope, event.target));
+    if (scope.empty) return this.readable(await this.stores.events.list(after, limit));
+    const seen: AuditEvent[] = [];
+    let cursor = after;
+    for (;;) {
+      const page = await this.stores.events.page(cursor, MAX_EVENTS_PER_READ);
+      for (const event of this.readable(page.items)) {
+        if (!targetWithinScope(scope, event.target)) continue;
+        seen.push(event);
+        if (seen.length === limit) return seen;
+      }
+      if (page.end || page.lastId === undefined) return seen;
+      cursor = page.lastId;
+    }
   }
 
   private async visibleToken(caller: Caller, id: string): Promise<TokenRecord> {

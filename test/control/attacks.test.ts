@@ -438,3 +438,23 @@ t.test('a scoped operator cannot take the host name of a port of a job outside i
   await h.jobs.delete('none-8080');
   await h.jobs.delete('svc-b');
 });
+
+t.test('a run of events outside its scope does not hide the later ones from a scoped operator', async (t) => {
+  const [latest] = await h.admin.xrevrange(`${prefix}events`, '+', '-', 'COUNT', 1);
+  for (let i = 0; i < 120; i++) await h.jobs.put({ id: 'noisy-b', upstream: 'http://127.0.0.1:5/', labels: { team: 'b', round: String(i) } });
+  await h.jobs.put({ id: 'quiet-a', upstream: up.url, labels: { team: 'a' } });
+  const seen = (await control({ path: `/api/v1/events?after=${latest![0]}` })).json<Array<{ target: { id: string } }>>();
+  t.same(
+    seen.map((event) => event.target.id),
+    ['quiet-a'],
+    'the one event within team=a, past 120 outside it (the default limit is 100)',
+  );
+  const one = (await control({ path: `/api/v1/events?after=${latest![0]}&limit=1` })).json<Array<{ target: { id: string } }>>();
+  t.same(
+    one.map((event) => event.target.id),
+    ['quiet-a'],
+    'limit counts the events returned',
+  );
+  await h.jobs.delete('noisy-b');
+  await h.jobs.delete('quiet-a');
+});
