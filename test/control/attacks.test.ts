@@ -1,4 +1,8 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import t from 'tap';
+import { ControlClient } from '../../src/cli/control-client.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { JobChangedError } from '../../src/jobs/store.js';
@@ -457,4 +461,48 @@ t.test('a run of events outside its scope does not hide the later ones from a sc
   );
   await h.jobs.delete('noisy-b');
   await h.jobs.delete('quiet-a');
+});
+
+t.test('the CLI client never carries JOBGATE_TOKEN through a redirect', async (t) => {
+  const elsewhere = await Upstream.start('elsewhere');
+  const redirecting = createServer((req, res) => {
+    res.writeHead(req.method === 'GET' ? 302 : 307, { location: `${elsewhere.url}${req.url ?? '/'}` });
+    res.end();
+  });
+  redirecting.listen(0, '127.0.0.1');
+  await once(redirecting, 'listening');
+  t.teardown(async () => {
+    redirecting.close();
+    await elsewhere.close();
+  });
+  const origin = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+  const client = new ControlClient({ origin, token: root.value });
+  await t.rejects(client.listTokens(), /redirect, not followed/, 'a GET redirected: refused, saying so');
+  await t.rejects(client.createToken({ name: 'x', role: 'read', labelSelector: '' }), /redirect, not followed/, 'a POST redirected (307): refused');
+  t.equal(elsewhere.received.length, 0, 'the other server received nothing');
+});
+
+t.test('a read token reaches no route, and writes nothing', async (t) => {
+  const reader = await h.tokens.create({ name: 'reader', role: 'read' });
+  const before = await snapshot();
+  const routes: Array<[method: string, path: string, body?: unknown]> = [
+    ['GET', '/api/v1/tokens'],
+    ['POST', '/api/v1/tokens', { name: 'x', role: 'operator' }],
+    ['GET', `/api/v1/tokens/${reader.record.id}`],
+    ['POST', `/api/v1/tokens/${reader.record.id}/renew`],
+    ['DELETE', `/api/v1/tokens/${reader.record.id}`],
+    ['GET', '/api/v1/jobs'],
+    ['GET', '/api/v1/jobs/nb-a'],
+    ['PUT', '/api/v1/jobs/nb-a', { upstream: up.url }],
+    ['DELETE', '/api/v1/jobs/nb-a'],
+    ['GET', '/api/v1/events'],
+    ['GET', '/api/v1/openapi.json'],
+    ['GET', '/api/v1/nothing'],
+  ];
+  for (const [method, path, body] of routes) {
+    const reply = await control({ method, path, body, token: reader.value });
+    t.equal(reply.status, 403, `${method} ${path}: 403`);
+    t.equal(reply.json().error, 'insufficient_scope');
+  }
+  t.equal(await snapshot(), before, 'nothing written');
 });
