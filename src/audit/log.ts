@@ -11,8 +11,13 @@ const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 /** Checks an `after` cursor (a stream entry id such as `1733560000000-0`); InputError otherwise. */
 export function assertEventId(id: string): void {
-  if (!ENTRY_ID.test(id)) throw new InputError(`invalid event id "${id}": expected an event's id, such as 1733560000000-0`);
+  const [ms, seq] = id.split('-');
+  // Redis refuses a part past 64 bits, and a start after the very last possible id.
+  if (!ENTRY_ID.test(id) || BigInt(ms!) > UINT64_MAX || BigInt(seq!) > UINT64_MAX || (BigInt(ms!) === UINT64_MAX && BigInt(seq!) === UINT64_MAX))
+    throw new InputError(`invalid event id "${id}": expected an event's id, such as 1733560000000-0`);
 }
+
+const UINT64_MAX = 2n ** 64n - 1n;
 
 type StreamEntry = [id: string, fields: string[]];
 

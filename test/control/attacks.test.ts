@@ -230,6 +230,10 @@ t.test('path and query tricks match no other route', async (t) => {
     ['/api/v1/events?limit=1e3', 400],
     ['/api/v1/events?limit=01', 400],
     ['/api/v1/events?after=0-0&after=1-0', 400],
+    ['/api/v1/events?after=99999999999999999999-0', 400],
+    ['/api/v1/events?after=0-18446744073709551616', 400],
+    ['/api/v1/events?after=18446744073709551615-18446744073709551615', 400],
+    ['/api/v1/events?after=18446744073709551615-0', 200],
     ['/api/v1/jobs?labelSelector=', 200],
   ];
   for (const [path, status] of rows) t.equal((await control({ path })).status, status, `${path}: ${status}`);
