@@ -309,7 +309,7 @@ function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (deta
 /** The control API on JOBGATE_CONTROL_HOST: the stores it writes through, and the audit trail it reads. */
 function openControl({ logger }: StartContext, redis: RedisClient, keys: KeySpace): ControlApi {
   const stores = { tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) };
-  return new ControlApi(new ControlService(stores, logger));
+  return new ControlApi(new ControlService(stores, logger), logger);
 }
 
 function createProxy(

@@ -106,9 +106,22 @@ function parseLabels(text: string | undefined): Record<string, string> {
  * stream `key` with the fields ARGV[from..to] (see {@link eventFields}) and then the extra
  * field/value pairs given (a missing record field is written as ''). `fields(key, ...)` reads
  * those fields of a record, as empty values when the key is not a hash (a hand-made mistake that
- * a delete must still remove).
+ * a delete must still remove). `misfit(key, type, ...)` is the error reply for the first key that
+ * holds another type than its own (absent is fine), else nil: a script checks the keys it writes
+ * after its first write (the stream first) before writing anything, as Redis does not undo the
+ * writes of a script that fails half-way, and a change must never land without its event.
  */
 export const AUDIT_LUA = `
+local function misfit(...)
+  local expected = {...}
+  for i = 1, #expected, 2 do
+    local found = redis.call('TYPE', expected[i])['ok']
+    if found ~= 'none' and found ~= expected[i + 1] then
+      return redis.error_reply('WRONGTYPE ' .. expected[i] .. ' is a ' .. found .. ', not a ' .. expected[i + 1] .. ': nothing was changed')
+    end
+  end
+  return nil
+end
 local function audit(key, from, to, ...)
   local args = {'XADD', key, 'MAXLEN', '~', '${AUDIT_STREAM_LENGTH}', '*'}
   for i = from, to do args[#args + 1] = ARGV[i] end

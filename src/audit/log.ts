@@ -11,8 +11,13 @@ const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 /** Checks an `after` cursor (a stream entry id such as `1733560000000-0`); InputError otherwise. */
 export function assertEventId(id: string): void {
-  if (!ENTRY_ID.test(id)) throw new InputError(`invalid event id "${id}": expected an event's id, such as 1733560000000-0`);
+  const [ms, seq] = id.split('-');
+  // Redis refuses a part past 64 bits, and a start after the very last possible id.
+  if (!ENTRY_ID.test(id) || BigInt(ms!) > UINT64_MAX || BigInt(seq!) > UINT64_MAX || (BigInt(ms!) === UINT64_MAX && BigInt(seq!) === UINT64_MAX))
+    throw new InputError(`invalid event id "${id}": expected an event's id, such as 1733560000000-0`);
 }
+
+const UINT64_MAX = 2n ** 64n - 1n;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -28,12 +33,15 @@ export class AuditLog {
     return (await this.page(after, limit)).items;
   }
 
-  /** As {@link list}, with the id of the last entry read (malformed ones included): where the next page starts. */
-  async page(after: string | undefined, limit: number): Promise<{ items: Array<AuditEvent | RecordError>; lastId: string | undefined }> {
+  /**
+   * As {@link list}, with the id of the last entry read (malformed or not), where the next page
+   * starts, or undefined when there was none; `items` shorter than the count asked: the end.
+   */
+  async page(after: string | undefined, limit: number): Promise<{ items: Array<AuditEvent | RecordError>; lastId: string | undefined; end: boolean }> {
     if (after !== undefined) assertEventId(after);
     const count = Math.min(Math.max(1, limit), MAX_EVENTS_PER_READ);
     const entries = (await redisCall(() => this.redis.xrange(this.keys.events, after === undefined ? '-' : `(${after}`, '+', 'COUNT', count))) as StreamEntry[];
-    return { items: entries.map(([id, fields]) => this.parse(id, fields)), lastId: entries.at(-1)?.[0] };
+    return { items: entries.map(([id, fields]) => this.parse(id, fields)), lastId: entries.at(-1)?.[0], end: entries.length < count };
   }
 
   /** The newest event's id, or undefined when the stream is empty: where a follower starts. */

@@ -9,6 +9,7 @@ import type { WatchedObject } from '../api/json-keys.js';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
 import { answer, sendAnswer, type Answer } from '../http/answers.js';
 import { answerAndClose, readBodyUpTo } from '../http/linger.js';
+import type { Logger } from '../observability/logger.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { ControlRefusal, type Caller, type ControlService } from './service.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
@@ -179,7 +180,10 @@ function sendJson(res: ServerResponse, reply: Reply): void {
 
 /** The control API for one jobgate: answers a request whose operator token the gate has authenticated. */
 export class ControlApi {
-  constructor(private readonly service: ControlService) {}
+  constructor(
+    private readonly service: ControlService,
+    private readonly logger?: Logger,
+  ) {}
 
   /** Answers `req` for the authenticated `token` (any role: a read token gets its 403 here); returns the access line's decision. */
   async handle(req: IncomingMessage, res: ServerResponse, token: TokenRecord, client: string): Promise<ControlDecision> {
@@ -219,9 +223,19 @@ export class ControlApi {
         return 'bad_request';
       }
       const { answer: reply, decision } = failure(error);
+      if (reply === INTERNAL) this.logInternal(error);
       sendAnswer(res, reply);
       return decision;
     }
+  }
+
+  /**
+   * Logs an error the answer says is in the log: its name, message and stack only, as a Redis
+   * error also carries the command's arguments (ioredis's `command.args`: hashes, names, actors).
+   */
+  private logInternal(error: unknown): void {
+    const err = error instanceof Error ? { type: error.name, message: error.message, stack: error.stack } : { type: typeof error, message: String(error) };
+    this.logger?.error({ event: 'internal_error', err }, 'control API request failed');
   }
 }
 

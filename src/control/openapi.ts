@@ -15,6 +15,7 @@ const ERRORS = {
   '429': error('Too many failed authentications from this address.'),
   '503': error('Redis cannot be reached.'),
 };
+const CONFLICT = error("conflict: a scoped caller's job kept changing while its call was checked; try again.");
 const BODY_ERRORS = {
   ...ERRORS,
   '413': error('The body is larger than 64 KiB.'),
@@ -83,9 +84,10 @@ export const OPENAPI_DOCUMENT = Object.freeze({
           '200': { description: 'Replaced', content: json(ref('Job')) },
           '201': { description: 'Created', content: json(ref('Job')) },
           ...BODY_ERRORS,
+          '409': CONFLICT,
         },
       },
-      delete: { summary: 'Deletes a job', responses: { '204': { description: 'Deleted' }, ...ERRORS } },
+      delete: { summary: 'Deletes a job', responses: { '204': { description: 'Deleted' }, ...ERRORS, '409': CONFLICT } },
     },
     '/api/v1/events': {
       get: {

@@ -45,3 +45,32 @@ export function narrowedSelector(scope: Selector, requested: Selector): string {
 export function jobWithinScope(scope: Selector, labels: Labels): boolean {
   return matches(scope, labels);
 }
+
+/** What every spelling of this machine's own addresses compares as. */
+const LOOPBACK = 'loopback';
+
+/** The IPv4 address an IPv4-mapped IPv6 address (`[::ffff:7f00:1]`, as URL writes it) stands for, or undefined. */
+function mappedIpv4(bracketed: string): string | undefined {
+  const mapped = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(bracketed);
+  if (!mapped) return undefined;
+  const high = parseInt(mapped[1]!, 16);
+  const low = parseInt(mapped[2]!, 16);
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * The service an upstream URL reaches, for comparing the upstreams of jobs: host and port, with
+ * the spellings of one host that URL parsing leaves apart made equal: a trailing dot (`svc.` is
+ * `svc`), an IPv4-mapped IPv6 address (`[::ffff:10.0.0.1]` is `10.0.0.1`), and this machine's own
+ * addresses (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`, `0.0.0.0`, `[::]`), all one. The
+ * scheme is left out: one port serves one service. Names that DNS makes equal stay apart (see
+ * docs/control-api.md: network policy restricts what jobgate reaches).
+ */
+export function upstreamService(url: URL): string {
+  let host = url.hostname.replace(/\.+$/, '');
+  host = mappedIpv4(host) ?? host;
+  const own =
+    host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '0.0.0.0' || host === '[::1]' || host === '[::]';
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${own ? LOOPBACK : host}:${port}`;
+}

@@ -9,12 +9,13 @@ import { MAX_EVENTS_PER_READ, type AuditLog } from '../audit/log.js';
 import { InputError, NotFoundError, RecordError } from '../errors.js';
 import { JOB_ID_LABEL, jobView, type JobRecord, type JobView } from '../jobs/record.js';
 import type { JobSpec, JobStore } from '../jobs/store.js';
-import { assertJobId } from '../jobs/store.js';
+import { portReading } from '../jobs/port-label.js';
+import { assertJobId, JobChangedError } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
 import { tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
 import { assertTokenId, validateNewToken, type TokenStore } from '../tokens/store.js';
-import { jobWithinScope, narrowedSelector, tokenWithinScope } from './scope.js';
+import { jobWithinScope, narrowedSelector, tokenWithinScope, upstreamService } from './scope.js';
 
 /** Who calls: an operator token, from an address. */
 export interface Caller {
@@ -124,9 +125,16 @@ export class ControlService {
    * outside the scope, which would let the caller's tokens reach that job's service under a new name.
    */
   async putJob(caller: Caller, id: string, spec: Omit<JobSpec, 'id'>): Promise<{ job: JobView; created: boolean }> {
+    return retriedOnChange(id, () => this.putJobOnce(caller, id, spec));
+  }
+
+  /** One attempt of {@link putJob}: for a scoped caller, written only if the job is still as its checks read it. */
+  private async putJobOnce(caller: Caller, id: string, spec: Omit<JobSpec, 'id'>): Promise<{ job: JobView; created: boolean }> {
     assertJobId(id);
     const scope = caller.token.selector;
     const existing = await this.stores.jobs.find(id).catch((error: unknown) => {
+      // A record that cannot be read has no scope a scoped caller could be checked against.
+      if (error instanceof RecordError && !scope.empty) throw outOfScope(`Job ${id} exists and only an unscoped operator token can replace it.`);
       if (error instanceof RecordError) return undefined; // replaced whole, as the CLI's put does
       throw error;
     });
@@ -138,43 +146,50 @@ export class ControlService {
     }
     if (!scope.empty) {
       if (existing && !jobWithinScope(scope, existing.labels)) throw outOfScope(`Job ${id} exists outside your token's label selector; you cannot replace it.`);
+      await this.refuseForeignPortHost(scope, id);
       labels = this.scopedLabels(scope, id, labels);
       if (spec.unsecureHttp === true) throw outOfScope('Only an unscoped operator token can make a job reachable without a token (unsecureHttp).');
       await this.refuseBorrowedUpstreams(scope, id, spec, existing);
     }
-    const job = await this.jobsFor(caller).put({ ...spec, id, labels });
+    const job = await this.jobsFor(caller).put({ ...spec, id, labels }, new Date(), scope.empty ? undefined : expectedJob(existing));
     return { job: jobView(job), created: existing === undefined };
   }
 
+  /** Deletes job `id`; for a scoped caller, only if it is still the job found within the scope. */
   async deleteJob(caller: Caller, id: string): Promise<void> {
-    await this.visibleJob(caller, id);
-    await this.jobsFor(caller).delete(id);
+    await retriedOnChange(id, async () => {
+      const job = await this.visibleJob(caller, id);
+      await this.jobsFor(caller).delete(id, new Date(), caller.token.selector.empty ? undefined : expectedJob(job));
+    });
   }
 
   /**
-   * At most `limit` events after `after`, oldest first. A scoped caller gets the next `limit` events
-   * whose target is within its scope: the stream is read on, page by page, past the others (it is
-   * capped, so the scan is too), so that a page comes back short only at the end of the trail.
+   * Events after `after`, oldest first, at most `limit`; a scoped caller sees those whose target is
+   * within its scope, read on past the events outside it (the stream keeps about 10,000), so that
+   * a run of them never hides what follows: an empty answer means there is nothing more yet.
    */
   async listEvents(caller: Caller, after: string | undefined, limit: number): Promise<AuditEvent[]> {
     const scope = caller.token.selector;
     if (scope.empty) return this.readable(await this.stores.events.list(after, limit));
-    const found: AuditEvent[] = [];
+    const seen: AuditEvent[] = [];
     let cursor = after;
-    for (let page = 0; page < MAX_SCANNED_PAGES && found.length < limit; page++) {
-      const { items, lastId } = await this.stores.events.page(cursor, MAX_EVENTS_PER_READ);
-      for (const event of this.readable(items)) {
-        if (found.length < limit && targetWithinScope(scope, event.target)) found.push(event);
+    // Bounded twice over: the stream keeps about 10 pages, and writers cannot keep a read going.
+    for (let pages = 0; pages < MAX_SCANNED_PAGES; pages++) {
+      const page = await this.stores.events.page(cursor, MAX_EVENTS_PER_READ);
+      for (const event of this.readable(page.items)) {
+        if (!targetWithinScope(scope, event.target)) continue;
+        seen.push(event);
+        if (seen.length === limit) return seen;
       }
-      if (lastId === undefined) break;
-      cursor = lastId;
+      if (page.end || page.lastId === undefined) return seen;
+      cursor = page.lastId;
     }
-    return found;
+    return seen;
   }
 
   private async visibleToken(caller: Caller, id: string): Promise<TokenRecord> {
     assertTokenId(id);
-    const token = await this.stores.tokens.find(id);
+    const token = await unlessMalformed(caller, this.stores.tokens.find(id));
     // Out of scope reads as absent: a scoped caller learns nothing about other tokens.
     if (!token || !tokenWithinScope(caller.token.selector, token.selector)) throw new NotFoundError(`token ${id} not found`);
     return token;
@@ -182,7 +197,7 @@ export class ControlService {
 
   private async visibleJob(caller: Caller, id: string): Promise<JobRecord> {
     assertJobId(id);
-    const job = await this.stores.jobs.find(id);
+    const job = await unlessMalformed(caller, this.stores.jobs.find(id));
     if (!job || !jobWithinScope(caller.token.selector, job.labels)) throw new NotFoundError(`job ${id} not found`);
     return job;
   }
@@ -197,15 +212,35 @@ export class ControlService {
     return Object.fromEntries(labels);
   }
 
-  /** Refuses upstream origins that a job outside `scope` uses, unless job `id` (within it) had them already. */
+  /**
+   * Refuses an id that reads as `<job>-<port>` of a job outside `scope` (or one that cannot be
+   * read): its host name would pass for that job's port, and that job could never get the port.
+   */
+  private async refuseForeignPortHost(scope: Selector, id: string): Promise<void> {
+    const reading = portReading(id);
+    if (!reading) return;
+    const owner = await this.stores.jobs.find(reading.jobId).catch((error: unknown) => {
+      if (error instanceof RecordError) return 'malformed' as const;
+      throw error;
+    });
+    if (owner === 'malformed' || (owner && !jobWithinScope(scope, owner.labels)))
+      throw outOfScope(
+        `The job id "${id}" names port ${reading.port} of job ${reading.jobId} (${id}.<jobDomain>), which is outside your token's label selector: choose another id.`,
+      );
+  }
+
+  /**
+   * Refuses upstreams that reach the service of a job outside `scope` (the same host and port,
+   * however spelled: see {@link upstreamService}), unless job `id` (within it) had them already.
+   */
   private async refuseBorrowedUpstreams(scope: Selector, id: string, spec: Omit<JobSpec, 'id'>, existing: JobRecord | undefined): Promise<void> {
-    const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(originOf));
-    for (const url of existing ? [existing.upstream, ...existing.ports.values()] : []) wanted.delete(url.origin);
+    const wanted = new Set([spec.upstream, ...Object.values(spec.ports ?? {})].map(serviceOf));
+    for (const url of existing ? [existing.upstream, ...existing.ports.values()] : []) wanted.delete(upstreamService(url));
     if (wanted.size === 0) return;
     for (const other of this.readable(await this.stores.jobs.list())) {
       if (other.id === id || jobWithinScope(scope, other.labels)) continue;
       for (const url of [other.upstream, ...other.ports.values()]) {
-        if (wanted.has(url.origin))
+        if (wanted.has(upstreamService(url)))
           throw outOfScope(`The upstream ${url.origin} serves a job outside your token's label selector; a job you write cannot point at it.`);
       }
     }
@@ -224,13 +259,54 @@ export class ControlService {
   }
 }
 
+/**
+ * The record `found` reads, or undefined for a scoped caller when it is malformed: its scope
+ * cannot be read, so it reads as absent, and its content (in the error's reason) stays unsaid.
+ * An unscoped caller gets the RecordError (500 malformed_record), to fix or delete it.
+ */
+async function unlessMalformed<T>(caller: Caller, found: Promise<T | undefined>): Promise<T | undefined> {
+  try {
+    return await found;
+  } catch (error) {
+    if (error instanceof RecordError && !caller.token.selector.empty) return undefined;
+    throw error;
+  }
+}
+
+/** How often an operation is checked again when its job changed between the check and the write. */
+const ATTEMPTS_ON_CHANGE = 3;
+
+/**
+ * Runs `attempt` again when the job changed between its checks and its write (JobChangedError,
+ * nothing written), so that the checks always hold for what is written; a job that keeps changing
+ * is a 409.
+ */
+async function retriedOnChange<T>(id: string, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof JobChangedError)) throw error;
+      if (tries >= ATTEMPTS_ON_CHANGE) throw new ControlRefusal(409, 'conflict', `Job ${id} kept changing while this request was checked. Try again.`);
+    }
+  }
+}
+
+/** What a conditional write expects of `job` as read: its labels without `jobgate/id`, or no record. */
+function expectedJob(job: JobRecord | undefined): Record<string, string> | null {
+  if (job === undefined) return null;
+  const labels = Object.fromEntries(job.labels);
+  delete labels[JOB_ID_LABEL];
+  return labels;
+}
+
 function actorOf(caller: Caller) {
   return { kind: 'token', tokenId: caller.token.id, tokenName: caller.token.name, client: caller.client } as const;
 }
 
-function originOf(text: string): string {
+function serviceOf(text: string): string {
   try {
-    return new URL(text).origin;
+    return upstreamService(new URL(text));
   } catch {
     return text; // the store refuses it with its own message
   }

@@ -15,17 +15,42 @@ export interface JobSpec {
   readonly unsecureHttp?: boolean;
 }
 
+// Lua: whether the record KEYS[1] is what the caller read (ARGV[expect] and ARGV[expect + 1], see
+// ExpectedJob): '' expects nothing; 'absent', no record; 'labels', a record whose labels are the
+// JSON object given (compared as maps, so a hand-written record's spacing or order does not count).
+const EXPECT_LUA = `
+local function sameLabels(text, expected)
+  if text == '' then text = '{}' end
+  local ok, found = pcall(cjson.decode, text)
+  local wanted = cjson.decode(expected)
+  if not ok or type(found) ~= 'table' then return false end
+  for k, v in pairs(found) do if wanted[k] ~= v then return false end end
+  for k, v in pairs(wanted) do if found[k] ~= v then return false end end
+  return true
+end
+local function unexpected(expect)
+  if ARGV[expect] == 'absent' then return redis.call('EXISTS', KEYS[1]) == 1 end
+  if ARGV[expect] ~= 'labels' then return false end
+  local found = redis.pcall('HGET', KEYS[1], 'labels')
+  return type(found) ~= 'string' or not sameLabels(found, ARGV[expect + 1])
+end
+`;
+
 // KEYS: job hash, job index, audit stream, then the hashes whose existence would make a host name
 // mean two things: the job that `id` reads as `<job>-<port>` of (when it has that shape), then job
 // `<id>-<port>` for every port of the new job. ARGV: id, now, channel, message, the port of id's
-// reading ('' for none), the number of ports n, the number of audit event fields m, the m fields,
-// the n ports, then field/value pairs. Refuses (returning "port:<port>" or "job:<port>", writing
-// nothing) when a host name would mean two things; otherwise replaces the hash whole, keeps the
+// reading ('' for none), the number of ports n, the number of audit event fields m, the expected
+// record (two values, see EXPECT_LUA), the m fields, the n ports, then field/value pairs. Refuses,
+// writing nothing, when the record is not the one expected ("changed"), or when a host name would
+// mean two things ("port:<port>" or "job:<port>"); otherwise replaces the hash whole, keeps the
 // first createdAt, indexes and announces the job, and records the event. A record that cannot be
 // read counts as a collision: fail closed.
-const PUT = new LuaScript(`${AUDIT_LUA}
+const PUT = new LuaScript(`${AUDIT_LUA}${EXPECT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set')
+if wrong then return wrong end
+if unexpected(8) then return 'changed' end
 local portCount = tonumber(ARGV[6])
-local eventEnd = 7 + tonumber(ARGV[7])
+local eventEnd = 9 + tonumber(ARGV[7])
 local nextKey = 4
 if ARGV[5] ~= '' then
   local found = redis.pcall('HGET', KEYS[4], 'ports')
@@ -44,21 +69,42 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'createdAt', createdAt, 'updatedAt', ARGV[2], unpack(ARGV, eventEnd + portCount + 1))
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
-audit(KEYS[3], 8, eventEnd)
+audit(KEYS[3], 10, eventEnd)
 return redis.call('HGETALL', KEYS[1])
 `);
 
-// KEYS: job hash, job index, audit stream, last-use set. ARGV: id, channel, message, then the audit
-// event's fields. Returns 1 when it existed (and only then records the event).
-const DELETE = new LuaScript(`${AUDIT_LUA}
+// KEYS: job hash, job index, audit stream, last-use set. ARGV: id, channel, message, the expected
+// record (two values, see EXPECT_LUA), then the audit event's fields. Returns "changed" (deleting
+// nothing) when the record is not the one expected, else 1 when it existed (and only then records
+// the event).
+const DELETE = new LuaScript(`${AUDIT_LUA}${EXPECT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set', KEYS[4], 'zset')
+if wrong then return wrong end
+if unexpected(4) then return 'changed' end
 local labels = fields(KEYS[1], 'labels')[1]
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
-if existed == 1 then audit(KEYS[3], 4, #ARGV, 'labels', labels) end
+if existed == 1 then audit(KEYS[3], 6, #ARGV, 'labels', labels) end
 return existed
 `);
+
+/**
+ * What a conditional write expects of the job it replaces or deletes, as its caller read it: no
+ * record (null), or a record with these labels (without `jobgate/id`). Undefined: no condition.
+ */
+export type ExpectedJob = Readonly<Record<string, string>> | null | undefined;
+
+/** A conditional write found the job changed since its caller read it: nothing was written. */
+export class JobChangedError extends Error {
+  override readonly name = 'JobChangedError';
+}
+
+function expectation(expected: ExpectedJob): [string, string] {
+  if (expected === undefined) return ['', ''];
+  return expected === null ? ['absent', ''] : ['labels', JSON.stringify(expected)];
+}
 
 /** The refusal for a put whose host names would mean two things (see PUT). */
 function collision(id: string, reply: string, owner: string | undefined): InputError {
@@ -114,8 +160,10 @@ export class JobStore {
    * Creates or replaces a job. Refused (InputError, nothing written) when the job's id is
    * another job's `<id>-<port>` host name, or one of its ports makes `<id>-<port>` another
    * job's id: the host name would then mean two things. Checked inside the script that writes.
+   * With `expected`, the write happens only if the record is still as its caller read it
+   * (JobChangedError otherwise): a check made on that read holds for the write.
    */
-  async put(spec: JobSpec, now = new Date()): Promise<JobRecord> {
+  async put(spec: JobSpec, now = new Date(), expected?: ExpectedJob): Promise<JobRecord> {
     validateJobSpec(spec);
     const key = this.keys.job(spec.id);
     const labels = JSON.stringify(spec.labels ?? {});
@@ -149,11 +197,13 @@ export class JobStore {
       owner ? String(owner.port) : '',
       String(ports.length),
       String(event.length),
+      ...expectation(expected),
       ...event,
       ...ports,
       ...fields,
     ];
     const reply = await redisCall(() => PUT.run(this.redis, keys, args));
+    if (reply === 'changed') throw new JobChangedError(`job ${spec.id} changed while it was being written`);
     if (typeof reply === 'string') throw collision(spec.id, reply, owner?.jobId);
     return jobFromHash(key, spec.id, pairsToObject(reply));
   }
@@ -189,12 +239,14 @@ export class JobStore {
     return new Map([...scores].map(([id, ms]) => [id, new Date(ms).toISOString()]));
   }
 
-  async delete(id: string, now = new Date()): Promise<void> {
+  /** Deletes a job; with `expected`, only if the record is still as its caller read it (JobChangedError otherwise). */
+  async delete(id: string, now = new Date(), expected?: ExpectedJob): Promise<void> {
     assertJobId(id);
     const keys = [this.keys.job(id), this.keys.jobs, this.keys.events, this.keys.jobsLastUsed];
     const existed = await redisCall(() =>
-      DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.job(id), ...eventFields('job.delete', id, this.actor, now)]),
+      DELETE.run(this.redis, keys, [id, this.keys.channel, invalidation.job(id), ...expectation(expected), ...eventFields('job.delete', id, this.actor, now)]),
     );
+    if (existed === 'changed') throw new JobChangedError(`job ${id} changed while it was being deleted`);
     if (existed !== 1) throw new NotFoundError(`job ${id} not found`);
   }
 }

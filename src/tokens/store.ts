@@ -1,8 +1,8 @@
-import { AUDIT_LUA, AUDIT_STREAM_LENGTH, cliActor, eventFields, type Actor } from '../audit/event.js';
+import { AUDIT_LUA, cliActor, eventFields, type Actor } from '../audit/event.js';
 import type { RedisClient } from '../redis/connect.js';
 import { InputError, NotFoundError } from '../errors.js';
 import { invalidation, type KeySpace } from '../redis/keys.js';
-import { execAtomic, redisCall, LuaScript, pairsToObject, readHash, readHashes, readScores } from '../redis/index.js';
+import { redisCall, LuaScript, pairsToObject, readHash, readHashes, readScores } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
 import { isTokenId, mintToken, type ParsedToken, sameDigest } from './format.js';
 import { isRole, normalizeExpiry, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
@@ -21,11 +21,27 @@ export interface IssuedToken {
   readonly value: string;
 }
 
+// KEYS: token hash, token index, audit stream. ARGV: id, channel, message, the number of audit event
+// fields m, the m fields, then the hash's field/value pairs. Writes the new token, indexes and
+// announces it, and records the event; refuses, writing nothing, when a key holds another type.
+const CREATE = new LuaScript(`${AUDIT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set', KEYS[1], 'hash')
+if wrong then return wrong end
+local eventEnd = 4 + tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], unpack(ARGV, eventEnd + 1))
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+audit(KEYS[3], 5, eventEnd)
+return 1
+`);
+
 // KEYS: token hash, token index, audit stream. ARGV: id, new secretHash, now, channel, message,
 // the new expiresAt ('' keeps the current one), then the audit event's fields. Returns the renewed
 // hash, or false when the token does not exist. HINCRBY is the first write, so a hand-broken
 // version field fails the script before anything changes.
 const RENEW = new LuaScript(`${AUDIT_LUA}
+local wrong = misfit(KEYS[3], 'stream')
+if wrong then return wrong end
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'secretHash', ARGV[2], 'updatedAt', ARGV[3])
@@ -39,6 +55,8 @@ return redis.call('HGETALL', KEYS[1])
 // KEYS: token hash, token index, audit stream, last-use set. ARGV: id, channel, message, then the
 // audit event's fields. Returns 1 when it existed (and only then records the event).
 const DELETE = new LuaScript(`${AUDIT_LUA}
+local wrong = misfit(KEYS[3], 'stream', KEYS[2], 'set', KEYS[4], 'zset')
+if wrong then return wrong end
 local record = fields(KEYS[1], 'name', 'labelSelector')
 local existed = redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
@@ -101,13 +119,12 @@ export class TokenStore {
     };
     if (expiresAt !== undefined) hash.expiresAt = expiresAt;
     const event = [...eventFields('token.create', minted.id, this.actor, now), 'targetName', name, 'labelSelector', labelSelector];
-    await execAtomic(
-      this.redis
-        .multi()
-        .hset(key, hash)
-        .sadd(this.keys.tokens, minted.id)
-        .publish(this.keys.channel, invalidation.token(minted.id))
-        .xadd(this.keys.events, 'MAXLEN', '~', AUDIT_STREAM_LENGTH, '*', ...event),
+    await redisCall(() =>
+      CREATE.run(
+        this.redis,
+        [key, this.keys.tokens, this.keys.events],
+        [minted.id, this.keys.channel, invalidation.token(minted.id), String(event.length), ...event, ...Object.entries(hash).flat()],
+      ),
     );
     return { record: tokenFromHash(key, minted.id, hash), value: minted.value };
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { jobWithinScope, narrowedSelector, sameRequirement, tokenWithinScope } from '../../src/control/scope.js';
+import { jobWithinScope, narrowedSelector, sameRequirement, tokenWithinScope, upstreamService } from '../../src/control/scope.js';
 import { matches, parseSelector } from '../../src/selector/index.js';
 import { check } from '../helpers/property.js';
 import { modelLabels, spelledSelector } from '../selector/model.js';
@@ -99,4 +99,31 @@ t.test('never wider than the scope (properties)', async (t) => {
     }),
   );
   t.pass('a token within a scope matches no job outside it');
+});
+
+t.test('upstreams compare by the service they reach, whatever the spelling of its host', async (t) => {
+  const rows: Array<[a: string, b: string, same: boolean, why: string]> = [
+    ['http://svc:8080/', 'http://svc:8080/other/path', true, 'the path does not count'],
+    ['http://svc:8080/', 'http://svc.:8080/', true, 'a trailing dot is the same name'],
+    ['http://svc:8080/', 'http://svc..:8080/', true, 'dots, however many'],
+    ['http://svc:8080/', 'https://svc:8080/', true, 'the scheme does not count: one port, one service'],
+    ['http://svc/', 'http://svc:80/', true, "http's default port"],
+    ['https://svc/', 'https://svc:443/', true, "https's default port"],
+    ['http://svc/', 'https://svc/', false, 'ports 80 and 443'],
+    ['http://svc:8080/', 'http://svc:8081/', false, 'another port'],
+    ['http://svc:8080/', 'http://svc.ns:8080/', false, 'names that only DNS makes equal stay apart'],
+    ['http://10.0.0.1:80/', 'http://[::ffff:10.0.0.1]:80/', true, 'an IPv4-mapped IPv6 address'],
+    ['http://10.0.0.1:80/', 'http://[::ffff:10.0.0.2]:80/', false, 'another IPv4-mapped address'],
+    ['http://10.0.0.1:80/', 'http://[::10.0.0.1]:80/', false, 'an IPv4-compatible address is not mapped'],
+    ['http://127.0.0.1:9000/', 'http://localhost:9000/', true, 'localhost'],
+    ['http://127.0.0.1:9000/', 'http://a.localhost:9000/', true, 'a name under localhost'],
+    ['http://127.0.0.1:9000/', 'http://127.9.9.9:9000/', true, '127.0.0.0/8'],
+    ['http://127.0.0.1:9000/', 'http://[::1]:9000/', true, 'the IPv6 loopback address'],
+    ['http://127.0.0.1:9000/', 'http://0.0.0.0:9000/', true, 'the unspecified address reaches this machine'],
+    ['http://127.0.0.1:9000/', 'http://[::]:9000/', true, 'the IPv6 unspecified address too'],
+    ['http://127.0.0.1:9000/', 'http://[::ffff:127.0.0.1]:9000/', true, 'a mapped loopback address'],
+    ['http://127.0.0.1:9000/', 'http://128.0.0.1:9000/', false, 'outside 127.0.0.0/8'],
+    ['http://127.0.0.1:9000/', 'http://notlocalhost:9000/', false, 'a name ending in localhost without a dot'],
+  ];
+  for (const [a, b, same, why] of rows) t.equal(upstreamService(new URL(a)) === upstreamService(new URL(b)), same, `${a} ${same ? '=' : '≠'} ${b}: ${why}`);
 });
