@@ -13,7 +13,7 @@ import { portReading } from '../jobs/port-label.js';
 import { assertJobId, JobChangedError } from '../jobs/store.js';
 import type { Logger } from '../observability/logger.js';
 import { matches, parseSelector, SelectorError, sharedSelector, type Selector } from '../selector/index.js';
-import { tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
+import { normalizeExpiry, tokenView, type TokenRecord, type TokenView } from '../tokens/record.js';
 import { assertTokenId, validateNewToken, type TokenStore } from '../tokens/store.js';
 import { jobWithinScope, narrowedSelector, tokenWithinScope, upstreamService } from './scope.js';
 
@@ -84,17 +84,22 @@ export class ControlService {
   }
 
   /** A new token within the caller's scope: the requested selector ANDed with the caller's. */
+  /** A new token within the caller's scope (the requested selector ANDed with the caller's), never outliving the caller. */
   async createToken(caller: Caller, request: TokenRequest): Promise<TokenView> {
     const checked = validateNewToken(request);
     const labelSelector = narrowedSelector(caller.token.selector, parseSelector(checked.labelSelector));
-    const issued = await this.tokensFor(caller).create({ ...checked, labelSelector });
+    const expiresAt = boundedExpiry(caller.token, checked.expiresAt, undefined);
+    const issued = await this.tokensFor(caller).create({ ...checked, labelSelector, expiresAt });
     return tokenView(issued.record, issued.value);
   }
 
-  /** A new value, same id, name and selector; `expiresAt` sets a new expiry, else the token keeps its own. */
+  /**
+   * A new value, same id, name and selector; `expiresAt` sets a new expiry, else the token keeps its
+   * own, unless that outlives an expiring caller, whose expiry it then takes.
+   */
   async renewToken(caller: Caller, id: string, expiresAt?: string): Promise<TokenView> {
-    await this.visibleToken(caller, id);
-    const issued = await this.tokensFor(caller).renew(id, new Date(), expiresAt);
+    const token = await this.visibleToken(caller, id);
+    const issued = await this.tokensFor(caller).renew(id, new Date(), boundedExpiry(caller.token, expiresAt, token.expiresAt));
     return tokenView(issued.record, issued.value);
   }
 
@@ -298,6 +303,23 @@ function expectedJob(job: JobRecord | undefined): Record<string, string> | null 
   const labels = Object.fromEntries(job.labels);
   delete labels[JOB_ID_LABEL];
   return labels;
+}
+
+/**
+ * The expiry of a token that `caller` creates or renews: what it asked for (undefined: none for a
+ * creation, the token's `current` one for a renewal), but never later than the caller's own
+ * expiry: a token that expires cannot mint or refresh one that outlives it (403 when asked
+ * explicitly; the caller's expiry when nothing later was asked).
+ */
+function boundedExpiry(caller: TokenRecord, requested: string | undefined, current: string | undefined): string | undefined {
+  if (caller.expiresAtMs === undefined) return requested;
+  if (requested !== undefined) {
+    if (Date.parse(normalizeExpiry(requested, new Date())) > caller.expiresAtMs)
+      throw outOfScope(`A token you create or renew cannot outlive yours, which expires at ${caller.expiresAt}. Ask for an earlier expiresAt.`);
+    return requested;
+  }
+  if (current !== undefined && Date.parse(current) <= caller.expiresAtMs) return undefined;
+  return caller.expiresAt;
 }
 
 function actorOf(caller: Caller) {

@@ -128,3 +128,37 @@ t.test('renew keeps the expiry, or sets a new one; a past or malformed expiry is
   t.notOk('expiresAt' in never.spec, 'without expiresAt: none in the spec');
   t.notOk('expired' in never.status, 'nor status.expired');
 });
+
+t.test('an operator token that expires cannot mint or renew a token that outlives it', async (t) => {
+  const until = new Date(Date.now() + 3_600_000).toISOString();
+  const temporary = await a.tokens.create({ name: 'temporary admin', role: 'operator', expiresAt: until });
+  const as = (method: string, path: string, body?: unknown): Promise<Reply> =>
+    request(a.url, {
+      method,
+      path,
+      host: CONTROL,
+      headers: { ...bearer(temporary.value), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  type Doc = { id: string; spec: { expiresAt?: string } };
+  const plain = await as('POST', '/api/v1/tokens', { name: 'made', role: 'operator' });
+  t.equal(plain.status, 201);
+  t.equal(plain.json<Doc>().spec.expiresAt, until, 'without expiresAt: it takes its maker expiry, not "never"');
+  const later = await as('POST', '/api/v1/tokens', { name: 'later', role: 'read', expiresAt: '2999-01-01T00:00:00Z' });
+  t.equal(later.status, 403, 'a later expiry: 403');
+  t.equal(later.json().error, 'insufficient_scope');
+  const earlier = new Date(Date.now() + 600_000).toISOString();
+  t.equal(
+    (await as('POST', '/api/v1/tokens', { name: 'earlier', role: 'read', expiresAt: earlier })).json<Doc>().spec.expiresAt,
+    earlier,
+    'an earlier one is kept',
+  );
+  t.equal((await as('POST', `/api/v1/tokens/${temporary.record.id}/renew`, { expiresAt: '2999-01-01T00:00:00Z' })).status, 403, 'it cannot extend itself');
+
+  const eternal = await a.tokens.create({ name: 'eternal', role: 'read' });
+  const renewed = await as('POST', `/api/v1/tokens/${eternal.record.id}/renew`);
+  t.equal(renewed.status, 200);
+  t.equal(renewed.json<Doc>().spec.expiresAt, until, "renewing a token without an expiry gives its new value the renewer's");
+  const byRoot = await control('POST', `/api/v1/tokens/${eternal.record.id}/renew`);
+  t.equal(byRoot.json<Doc>().spec.expiresAt, until, 'and an operator without expiry keeps it as it is');
+});
