@@ -488,6 +488,7 @@ t.test('Cases found by mutation testing: what forwardedInfo trusts', async (t) =
 
   const host = async (value: string) => (await forwardedOf([['X-Forwarded-Host', value]], 1)).host;
   t.equal(await host('a.example, b.example'), 'b.example');
+  t.equal(await host('a,b.example'), 'b.example', 'a comma right after the first character');
   t.equal(await host(`${'h'.repeat(251)}.com`), `${'h'.repeat(251)}.com`, '255 characters: kept');
   t.equal(await host(`${'h'.repeat(252)}.com`), 'nb.job.example', '256 characters: the Host header instead');
 });
