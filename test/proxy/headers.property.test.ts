@@ -8,7 +8,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import net, { type AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
-import { upstreamHeaders, type UpstreamHeaderOptions } from '../../src/proxy/headers.js';
+import { clientAddress, forwardedInfo, upstreamHeaders, type ForwardedInfo, type UpstreamHeaderOptions } from '../../src/proxy/headers.js';
 import { check } from '../helpers/property.js';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'expect'];
@@ -405,4 +405,189 @@ t.test("the upstream's X-Request-Id is jobgate's; a client's is X-Client-Request
   t.same((await seen([['X-Request-Id', 'a'.repeat(128)]])).clientRequestId, ['a'.repeat(128)], '128 characters: kept');
   t.same((await seen([['X-Request-Id', 'caf\u00e9\tid']])).clientRequestId, [], 'not printable ASCII: dropped');
   t.same((await seen([['X-Request-Id', TOKEN_SHAPED]])).clientRequestId, [], 'holding a token: dropped');
+});
+
+/**
+ * Sends `request` as it is and returns what `read` makes of the request Node parsed, read in the
+ * server's handler, while the client's socket is still open.
+ */
+async function handled<T>(request: string, read: (req: IncomingMessage) => T): Promise<T> {
+  let result: { value: T } | { error: unknown } | undefined;
+  captured.push((req) => {
+    try {
+      result = { value: read(req) };
+    } catch (error) {
+      result = { error };
+    }
+  });
+  const port = (server.address() as AddressInfo).port;
+  const socket = net.connect(port, '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.on('data', () => resolve());
+      socket.on('error', reject);
+      socket.write(request, 'latin1');
+    });
+  } finally {
+    socket.destroy();
+  }
+  if (result === undefined) throw new Error('the request did not reach the server');
+  if ('error' in result) throw result.error;
+  return result.value;
+}
+
+const requestWith = (lines: ReadonlyArray<readonly [string, string]>, firstLines = 'GET /p HTTP/1.1\r\nHost: nb.job.example\r\n'): string =>
+  `${firstLines}${lines.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
+
+/** forwardedInfo for the headers Node parsed. */
+const forwardedOf = (lines: Array<[string, string]>, trustedHops: number, ownProto = 'http'): Promise<ForwardedInfo> =>
+  handled(requestWith(lines), (req) => forwardedInfo(req, trustedHops, ownProto));
+
+t.test('Cases found by mutation testing: what forwardedInfo trusts', async (t) => {
+  const sent: Array<[string, string]> = [
+    ['X-Forwarded-For', '203.0.113.1, 198.51.100.2'],
+    ['X-Forwarded-Proto', 'https'],
+    ['X-Forwarded-Host', 'public.example'],
+  ];
+  t.same(await forwardedOf(sent, 0, 'http'), { chain: ['127.0.0.1'], proto: 'http', host: 'nb.job.example' }, 'no trusted hop: only what jobgate saw');
+  t.same(
+    await forwardedOf(sent, 1, 'http'),
+    { chain: ['198.51.100.2', '127.0.0.1'], proto: 'https', host: 'public.example' },
+    'one trusted hop: the last address, proto and host sent',
+  );
+  t.same((await forwardedOf(sent, 2)).chain, ['203.0.113.1', '198.51.100.2', '127.0.0.1'], 'two trusted hops');
+  t.same((await forwardedOf(sent, 3)).chain, ['203.0.113.1', '198.51.100.2', '127.0.0.1'], 'more trusted hops than addresses sent');
+  t.equal(clientAddress(await forwardedOf(sent, 1)), '198.51.100.2', 'the client is the first trusted address');
+  t.equal(clientAddress(await forwardedOf(sent, 0)), '127.0.0.1', 'or the peer');
+
+  t.same(await forwardedOf([], 1, 'https'), { chain: ['127.0.0.1'], proto: 'https', host: 'nb.job.example' }, 'nothing sent: what jobgate saw');
+  t.same(
+    (await forwardedOf([['X-Forwarded-For', ' , 203.0.113.1 ,,  ']], 2)).chain,
+    ['203.0.113.1', '127.0.0.1'],
+    'empty entries are skipped and addresses trimmed',
+  );
+  t.same(
+    (
+      await forwardedOf(
+        [
+          ['X-Forwarded-For', '203.0.113.1'],
+          ['X-Forwarded-For', '198.51.100.2'],
+        ],
+        1,
+      )
+    ).chain,
+    ['198.51.100.2', '127.0.0.1'],
+    'two X-Forwarded-For headers read as one list',
+  );
+
+  const proto = async (value: string) => (await forwardedOf([['X-Forwarded-Proto', value]], 1, 'own')).proto;
+  t.equal(await proto('http, https'), 'https', 'the last of a list');
+  t.equal(await proto(' https '), 'https', 'trimmed');
+  t.equal(await proto('https,'), 'own', "an empty last entry: jobgate's own");
+  t.equal(await proto(' '), 'own', "blank: jobgate's own");
+
+  const host = async (value: string) => (await forwardedOf([['X-Forwarded-Host', value]], 1)).host;
+  t.equal(await host('a.example, b.example'), 'b.example');
+  t.equal(await host('a,b.example'), 'b.example', 'a comma right after the first character');
+  t.equal(await host(`${'h'.repeat(251)}.com`), `${'h'.repeat(251)}.com`, '255 characters: kept');
+  t.equal(await host(`${'h'.repeat(252)}.com`), 'nb.job.example', '256 characters: the Host header instead');
+});
+
+t.test('Cases found by mutation testing: what upstreamHeaders passes on', async (t) => {
+  const opts: UpstreamHeaderOptions = {
+    identity: undefined,
+    authorization: 'job',
+    forwarded: { chain: ['192.0.2.7'], proto: 'https', host: 'nb.job.example' },
+    requestId: 'jobgate-id',
+    upgrade: false,
+    defaultHost: 'upstream.internal:8080',
+  };
+  /** The upstream's headers for `lines` as Node parses them, as "name: value" lines; the oracle must agree unless told not to. */
+  const upstreamOf = async (lines: Array<[string, string]>, firstLines?: string, options = opts, oracle = true): Promise<string[]> => {
+    const out = await handled(requestWith(lines, firstLines), (req) => {
+      if (oracle) assertUpstreamHeaders(req, options);
+      return upstreamHeaders(req.headers, options);
+    });
+    return out.flatMap((value, i) => (i % 2 === 1 ? [`${out[i - 1]}: ${value}`] : []));
+  };
+
+  t.test("names near jobgate's namespaces are the client's own", async (t) => {
+    const kept = [
+      'Y-Jobgate-Role', // jobgate's namespace starts with "x"
+      'X.Jobgate-Role', // then "-" or "_"
+      'X-Forw_rded-For', // "_" stands for "-" only
+      'X-Client-Request-Ids',
+      'X-Custom-Header-Abc', // as long as X-Client-Request-Id
+      'X-Request-Idx',
+    ];
+    const out = await upstreamOf(kept.map((name) => [name, 'v']));
+    for (const name of kept) t.ok(out.includes(`${name.toLowerCase()}: v`), name);
+    const dropped = await upstreamOf([['X-Jobgate-', 'v']]);
+    t.notOk(
+      dropped.some((line) => line.startsWith('x-jobgate-:')),
+      'X-Jobgate- itself is in the namespace',
+    );
+  });
+
+  t.test("the client's X-Request-Id is passed on only when printable ASCII and not empty", async (t) => {
+    const clientId = async (value: string) => (await upstreamOf([['X-Request-Id', value]])).filter((line) => line.startsWith('x-client-request-id:'));
+    t.same(await clientId(''), [], 'empty');
+    t.same(await clientId('a\tb'), [], 'a tab');
+    t.same(await clientId('caf\u00e9'), [], 'a byte above 0x7e');
+    t.same(await clientId('a~b '), ['x-client-request-id: a~b'], '"~", the last printable character');
+    t.same(await clientId('!a'), ['x-client-request-id: !a']);
+  });
+
+  t.test('the Forwarded header, written out', async (t) => {
+    const forwarded = async (info: ForwardedInfo) =>
+      (await upstreamOf([], undefined, { ...opts, forwarded: info })).filter((line) => line.startsWith('forwarded:'));
+    t.same(await forwarded({ chain: ['192.0.2.7'], proto: 'https', host: 'nb.job.example' }), ['forwarded: for=192.0.2.7;host="nb.job.example";proto=https']);
+    t.same(await forwarded({ chain: ['203.0.113.1', '2001:db8::1', '192.0.2.7'], proto: 'http', host: 'nb.job.example:8443' }), [
+      'forwarded: for=203.0.113.1, for="[2001:db8::1]", for=192.0.2.7;host="nb.job.example:8443";proto=http',
+    ]);
+    t.same(
+      await forwarded({ chain: ['192.0.2.7'], proto: 'https', host: 'a"b\\c.example' }),
+      ['forwarded: for=192.0.2.7;host="abc.example";proto=https'],
+      'quotes and backslashes dropped from the host',
+    );
+    t.same(await forwarded({ chain: ['192.0.2.7'], proto: 'https', host: 'a"b.example' }), ['forwarded: for=192.0.2.7;host="ab.example";proto=https']);
+    t.same(await forwarded({ chain: ['192.0.2.7'], proto: 'https', host: 'a\\b.example' }), ['forwarded: for=192.0.2.7;host="ab.example";proto=https']);
+  });
+
+  t.test('a Set-Cookie sent by the client (Node keeps it as a list): each value that holds a token is dropped', async (t) => {
+    // The oracle drops the whole list when one value holds a token (it never meets a list otherwise).
+    const out = await upstreamOf(
+      [
+        ['Set-Cookie', 'a=1'],
+        ['Set-Cookie', `b=${TOKEN_SHAPED}`],
+        ['Set-Cookie', 'c=3'],
+      ],
+      undefined,
+      opts,
+      false,
+    );
+    t.same(
+      out.filter((line) => line.startsWith('set-cookie:')),
+      ['set-cookie: a=1', 'set-cookie: c=3'],
+    );
+  });
+
+  t.test("a request without Host (HTTP/1.0) gets the upstream's", async (t) => {
+    const out = await upstreamOf([['Accept', '*/*']], 'GET /p HTTP/1.0\r\n');
+    t.same(
+      out.filter((line) => line.startsWith('host:')),
+      ['host: upstream.internal:8080'],
+    );
+    const info = await handled(requestWith([], 'GET /p HTTP/1.0\r\n'), (req) => forwardedInfo(req, 0, 'http'));
+    t.equal(info.host, '', 'and forwardedInfo reads no host');
+  });
+
+  t.test("the job's own Authorization: only Basic is read as base64", async (t) => {
+    const hidden = Buffer.from(`x:${TOKEN_SHAPED}`).toString('base64');
+    const authorization = async (value: string) => (await upstreamOf([['Authorization', value]])).filter((line) => line.startsWith('authorization:'));
+    t.same(await authorization(`Basic ${hidden}`), [], 'Basic with a token as password: dropped');
+    t.same(await authorization(`BASIC  ${hidden}`), [], 'any case, more spaces');
+    t.same(await authorization(`Token ${hidden}`), [`authorization: Token ${hidden}`], 'another scheme: passed as sent');
+    t.same(await authorization(`Basic_${hidden}`), [`authorization: Basic_${hidden}`], '"Basic" without its space is another scheme');
+  });
 });

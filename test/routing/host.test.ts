@@ -49,3 +49,13 @@ t.test('a label has at most one port reading: the digits after the last "-" (wha
   t.equal(portReading('nb-8888-x'), undefined);
   t.equal(portReading('nb'), undefined);
 });
+
+t.test('Cases found by mutation testing', async (t) => {
+  t.test('a Host header of up to 300 characters is read; a longer one is outside the job domain', async (t) => {
+    // The port is ignored whatever its length, which makes a long but valid Host header easy to build.
+    const host = (length: number) => `nb1.job.example.com:${'8'.repeat(length - 'nb1.job.example.com:'.length)}`;
+    t.equal(host(300).length, 300);
+    t.same(router.route(host(300)), { label: 'nb1', portReading: undefined }, '300 characters');
+    t.equal(router.route(host(301)), undefined, '301 characters');
+  });
+});

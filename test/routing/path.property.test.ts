@@ -109,3 +109,43 @@ t.test('an upstream without a base path is never refused; the check never throws
     }),
   );
 });
+
+/** `text` percent-encoded `times` times over: `.` once is `%2e`, twice `%252e`. */
+function encoded(text: string, times: number): string {
+  let out = text;
+  for (let i = 0; i < times; i++) out = out.replace(/[^/]/g, (c) => (c === '%' ? '%25' : `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return out;
+}
+
+t.test('Cases found by mutation testing', async (t) => {
+  t.test('a path that needs a fifth round of decoding is refused, whatever hex digits it uses; four rounds are undone', async (t) => {
+    // 'x' is %78, 'j' %6a, 'J' %4a, '9' %39, 'o' %6f, 'K' %4b, '0' %30: every hex digit is decoded in some round.
+    for (const text of ['x', 'j', 'J', '9', 'o', 'K', '0']) {
+      t.ok(hasDotSegment(`/a/${encoded(text, 5)}`), `${text} encoded five times`);
+      t.notOk(hasDotSegment(`/a/${encoded(text, 4)}`), `${text} encoded four times`);
+      t.ok(hasDotSegment(`/a/${encoded(encoded(text, 1).toUpperCase(), 4)}`), `${text} encoded five times, upper-case hex in the last round`);
+    }
+  });
+
+  t.test('broken and non-ASCII escapes are kept as sent, also under four rounds of encoding', async (t) => {
+    for (const escape of ['%zz', '%z0', '%0z', '%80', '%ff', '%1u', '%0`', '%2g']) {
+      t.notOk(hasDotSegment(`/a/${escape}`), escape);
+      t.notOk(hasDotSegment(`/a/%25252525${escape.slice(1)}`), `${escape} under four more rounds`);
+    }
+    t.notOk(hasDotSegment('/%1u%1u/x'), '"u" is no hex digit (it would make %1u a ".")');
+    t.notOk(hasDotSegment('/..%0`/x'), '"`" is no hex digit (it would make %0` a tab)');
+  });
+
+  t.test('a tab (%09) or a space after the dots still makes a dot segment', async (t) => {
+    t.ok(hasDotSegment('/..%09/x'));
+    t.ok(hasDotSegment('/.%09/x'));
+    t.ok(hasDotSegment('/..%20%09/x'));
+    t.ok(hasDotSegment('/..%2509/x'), 'encoded twice');
+    t.notOk(hasDotSegment('/..%09x/y'), 'something after the tab: a name');
+  });
+
+  t.test('only "%" starts an escape: a path that merely has hex digits after its first "/" is not decoded there', async (t) => {
+    t.notOk(hasDotSegment('/2e/%41'));
+    t.notOk(hasDotSegment('/2e2e/%2e%2ex'));
+  });
+});

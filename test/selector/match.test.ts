@@ -1,5 +1,6 @@
 import t from 'tap';
 import { EMPTY_SELECTOR, parseSelector } from '../../src/selector/parse.js';
+import { compareInt64 } from '../../src/selector/integer.js';
 import { equalityLabels, matches } from '../../src/selector/match.js';
 import { labels } from '../helpers/fixtures.js';
 
@@ -61,4 +62,15 @@ t.test('equalityLabels: labels a matching job must carry', async (t) => {
   t.same(equalityLabels(parseSelector('a=1,a in (2)')), new Map([['a', '1']]), 'first pin of a key wins');
   const required = equalityLabels(parseSelector('env=prod,ovh/id in (abc),gpu'));
   t.ok(matches(parseSelector('env=prod,ovh/id in (abc)'), required), 'the labels satisfy the equalities');
+});
+
+t.test('Cases found by mutation testing', async (t) => {
+  t.test('compareInt64 on its own: negative numbers on both sides, and NaN when either side is no integer', async (t) => {
+    // A selector's own value is never negative (a label value starts with a letter or digit), so matches() never gets here.
+    t.equal(compareInt64('-2', '-1'), -1);
+    t.equal(compareInt64('-1', '-2'), 1);
+    t.equal(compareInt64('-7', '-7'), 0);
+    t.ok(Number.isNaN(compareInt64('1', 'x')), 'the second is not an integer');
+    t.ok(Number.isNaN(compareInt64('x', '1')), 'the first is not an integer');
+  });
 });

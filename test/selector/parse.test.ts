@@ -273,3 +273,13 @@ t.test('formatSelector is canonical and round-trips', async (t) => {
   t.equal(formatSelector(parseSelector('a in (,)')), 'a in ()', 'a lone empty value is written () as Kubernetes does');
   t.equal(formatSelector(parseSelector('a > 1 , b<2')), 'a>1,b<2');
 });
+
+t.test('Cases found by mutation testing', async (t) => {
+  t.test("a '>' or '<' value that is no integer is reported where the value is, or right after the operator when there is none", async (t) => {
+    const why = (operator: string) => `'${operator}' compares integers, so the value must be a whole number (digits, at most 9223372036854775807)`;
+    rejects(t, 'x> y', `invalid value "y" at 3: ${why('>')}`, 3);
+    rejects(t, 'x<   y1', `invalid value "y1" at 5: ${why('<')}`, 5);
+    rejects(t, 'x>  ,y', `invalid value "" at 2: ${why('>')}`, 2);
+    rejects(t, 'x<   ', `invalid value "" at 2: ${why('<')}`, 2);
+  });
+});
