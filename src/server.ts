@@ -2,9 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
-import { AuditLog } from './audit/log.js';
-import { ControlApi } from './control/http.js';
-import { ControlService } from './control/service.js';
+import type { ControlApi } from './control/http.js';
 import type { ResolvedSettings } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
 import { JobStore } from './jobs/store.js';
@@ -110,7 +108,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
   const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
-  const control = resolved.controlHost === undefined ? undefined : openControl(step, redis, stores.keys);
+  const control = resolved.controlHost === undefined ? undefined : await openControl(step, redis, stores.keys);
   const proxy = createProxy(step, access, revocations.liveSockets, control);
   const authz = createAuthz(step, access);
   const addresses = await listenAll(resolved, { proxy: proxy.server, admin, authz });
@@ -306,8 +304,16 @@ function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (deta
 }
 
 /** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
-/** The control API on JOBGATE_CONTROL_HOST: the stores it writes through, and the audit trail it reads. */
-function openControl({ logger }: StartContext, redis: RedisClient, keys: KeySpace): ControlApi {
+/**
+ * The control API on JOBGATE_CONTROL_HOST: the stores it writes through, and the audit trail it
+ * reads. Loaded only when it is on: a sidecar starts without its modules.
+ */
+async function openControl({ logger }: StartContext, redis: RedisClient, keys: KeySpace): Promise<ControlApi> {
+  const [{ ControlApi }, { ControlService }, { AuditLog }] = await Promise.all([
+    import('./control/http.js'),
+    import('./control/service.js'),
+    import('./audit/log.js'),
+  ]);
   const stores = { tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) };
   return new ControlApi(new ControlService(stores, logger), logger);
 }
