@@ -195,7 +195,9 @@ export class ControlApi {
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     const found = path.startsWith(PREFIX) ? match(path) : undefined;
-    const handler = found?.route.methods[req.method ?? 'GET'];
+    const method = req.method ?? 'GET';
+    // Own properties only: a method named like an Object.prototype member is not a route.
+    const handler = found && Object.hasOwn(found.route.methods, method) ? found.route.methods[method] : undefined;
     if (!found || !handler) {
       sendAnswer(res, found ? methodNotAllowed(Object.keys(found.route.methods)) : NOT_FOUND);
       return 'not_found';
