@@ -1,5 +1,6 @@
 import t from 'tap';
 import { bearer, request, type Reply } from '../helpers/http.js';
+import { controlRequest, type ControlCall } from '../helpers/control.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 
@@ -17,25 +18,10 @@ t.teardown(async () => {
 const root = await h.tokens.create({ name: 'root', role: 'operator' });
 const reader = await h.tokens.create({ name: 'reader', role: 'read' });
 
-interface Call {
-  readonly method?: string;
-  readonly path: string;
-  readonly token?: string;
-  readonly body?: unknown;
-  readonly headers?: Record<string, string>;
-  readonly host?: string;
-}
+type Call = ControlCall;
 
-function control({ method = 'GET', path, token, body, headers = {}, host = `${CONTROL}:8443` }: Call): Promise<Reply> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return request(h.url, {
-    method,
-    path,
-    host,
-    headers: { ...(token ? bearer(token) : {}), ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(text === undefined ? {} : { body: text }),
-  });
-}
+/** A control API call, on the control host with a port (matched without it). */
+const control = (call: Call): Promise<Reply> => controlRequest(h.url, { host: `${CONTROL}:8443`, ...call });
 
 const onJob = (job: string, token: string) => request(h.url, { host: `${job}.job.test`, path: '/x', headers: bearer(token) });
 const eventCount = () => h.admin.xlen(`${h.settings.keyPrefix}events`);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { ControlClient } from '../../src/cli/control-client.js';
 import { bearer, request, type Reply } from '../helpers/http.js';
+import { controlRequest, type ControlCall } from '../helpers/control.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { JobChangedError } from '../../src/jobs/store.js';
 import { Upstream } from '../helpers/upstream.js';
@@ -29,25 +30,10 @@ const scoped = await h.tokens.create({ name: 'team a operator', role: 'operator'
 await h.jobs.put({ id: 'nb-a', upstream: up.url, labels: { team: 'a' } });
 const neighbourPort = new URL(neighbour.url).port;
 
-interface Call {
-  readonly method?: string;
-  readonly path: string;
-  readonly token?: string;
-  readonly body?: unknown;
-  readonly headers?: Record<string, string>;
-  readonly host?: string;
-}
+type Call = ControlCall;
 
-function control({ method = 'GET', path, token = scoped.value, body, headers = {}, host = CONTROL }: Call): Promise<Reply> {
-  const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return request(h.url, {
-    method,
-    path,
-    host,
-    headers: { ...(token ? bearer(token) : {}), ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(text === undefined ? {} : { body: text }),
-  });
-}
+/** A control API call, as the scoped operator unless another token is given. */
+const control = (call: Call): Promise<Reply> => controlRequest(h.url, { token: scoped.value, ...call });
 
 /** Every key under the prefix with its content: what a refused call must leave as it was. */
 async function snapshot(): Promise<string> {

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { bearer, request, type Reply } from '../helpers/http.js';
+import { controlRequest } from '../helpers/control.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { RedisServer } from '../helpers/redis.js';
 import { loginCookie } from '../session/support.js';
@@ -26,14 +27,7 @@ t.teardown(async () => {
 await a.jobs.put({ id: 'nb', upstream: up.url, labels: {} });
 const root = await a.tokens.create({ name: 'root', role: 'operator' });
 
-const control = (method: string, path: string, body?: unknown): Promise<Reply> =>
-  request(a.url, {
-    method,
-    path,
-    host: CONTROL,
-    headers: { ...bearer(root.value), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+const control = (method: string, path: string, body?: unknown): Promise<Reply> => controlRequest(a.url, { method, path, token: root.value, body });
 
 /**
  * The answer to `value` on `h`, checked against the expiry without assuming anything about speed:
@@ -132,14 +126,7 @@ t.test('renew keeps the expiry, or sets a new one; a past or malformed expiry is
 t.test('an operator token that expires cannot mint or renew a token that outlives it', async (t) => {
   const until = new Date(Date.now() + 3_600_000).toISOString();
   const temporary = await a.tokens.create({ name: 'temporary admin', role: 'operator', expiresAt: until });
-  const as = (method: string, path: string, body?: unknown): Promise<Reply> =>
-    request(a.url, {
-      method,
-      path,
-      host: CONTROL,
-      headers: { ...bearer(temporary.value), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const as = (method: string, path: string, body?: unknown): Promise<Reply> => controlRequest(a.url, { method, path, token: temporary.value, body });
   type Doc = { id: string; spec: { expiresAt?: string } };
   const plain = await as('POST', '/api/v1/tokens', { name: 'made', role: 'operator' });
   t.equal(plain.status, 201);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { bearer, request, type Reply } from '../helpers/http.js';
+import { controlRequest } from '../helpers/control.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 
@@ -28,15 +29,7 @@ const tokens = {
 await h.jobs.put({ id: 'nb-a', upstream: up.url, labels: { team: 'a' } });
 await h.jobs.put({ id: 'nb-b', upstream: neighbour.url, labels: { team: 'b' } });
 
-function call(method: string, path: string, body?: unknown): Promise<Reply> {
-  return request(h.url, {
-    method,
-    path,
-    host: CONTROL,
-    headers: { ...bearer(scoped.value), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
+const call = (method: string, path: string, body?: unknown): Promise<Reply> => controlRequest(h.url, { method, path, token: scoped.value, body });
 
 /** Every key under the prefix with its content, and the audit stream's length. */
 async function snapshot(): Promise<string> {
@@ -120,26 +113,12 @@ t.test('what it creates stays inside its scope', async (t) => {
 
 t.test('scopes with !k and with a jobgate/ label', async (t) => {
   const noSecret = await h.tokens.create({ name: 'no secrets', role: 'operator', labelSelector: '!secret' });
-  const asNoSecret = (path: string, body: unknown) =>
-    request(h.url, {
-      method: 'PUT',
-      path,
-      host: CONTROL,
-      headers: { ...bearer(noSecret.value), 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  const asNoSecret = (path: string, body: unknown) => controlRequest(h.url, { method: 'PUT', path, token: noSecret.value, body });
   t.equal((await asNoSecret('/api/v1/jobs/s1', { upstream: up.url, labels: { secret: 'x' } })).status, 403, '!secret: a job with the label is refused');
   t.equal((await asNoSecret('/api/v1/jobs/s1', { upstream: up.url, labels: {} })).status, 201, '!secret: a job without it is written');
 
   const oneJob = await h.tokens.create({ name: 'one job', role: 'operator', labelSelector: 'jobgate/id=nb-a' });
-  const asOneJob = (method: string, path: string, body?: unknown) =>
-    request(h.url, {
-      method,
-      path,
-      host: CONTROL,
-      headers: { ...bearer(oneJob.value), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const asOneJob = (method: string, path: string, body?: unknown) => controlRequest(h.url, { method, path, token: oneJob.value, body });
   t.same(
     (await asOneJob('GET', '/api/v1/jobs')).json<Array<{ id: string }>>().map((job) => job.id),
     ['nb-a'],
