@@ -49,6 +49,7 @@ const STYLE = `
 :root{color-scheme:light dark;--bg:#f5f6f8;--card:#fff;--text:#1b1f24;--muted:#57606a;--accent:#0b5cad;--accent-text:#fff;--danger:#a40e26;--danger-text:#fff;--error-bg:#fdecea;--error:#8a1c12;--ok-bg:#e6f4ea;--ok:#1a4d2a;--border:#d0d7de}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1419;--card:#1a2027;--text:#e6edf3;--muted:#9da7b3;--accent:#4c9be8;--accent-text:#0f1419;--danger:#ff8a80;--danger-text:#0f1419;--error-bg:#3b1512;--error:#ffb4a9;--ok-bg:#13301c;--ok:#a7e3b8;--border:#30363d}}
 *{box-sizing:border-box}
+[hidden]{display:none !important}
 body{margin:0;background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 header{background:var(--card);border-bottom:1px solid var(--border);padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center}
 header .brand{font-weight:700;margin-right:auto}
@@ -90,6 +91,7 @@ ul.plain{list-style:none;margin:0;padding:0}
 .tag{display:inline-block;border:1px solid var(--border);border-radius:6px;padding:0 .35rem;margin:0 .25rem .25rem 0;font-size:.85rem}
 @media (max-width:44rem){
 table,thead,tbody,tr,th,td{display:block}
+caption{display:block}
 thead tr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 tr{border:1px solid var(--border);border-radius:8px;margin:0 0 .75rem;padding:.25rem .5rem;background:var(--card)}
 td{border:0;padding:.2rem 0}

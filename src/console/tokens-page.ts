@@ -94,15 +94,31 @@ function rowHtml(token: TokenView, now: number): string {
 </tr>`;
 }
 
+const SORT_LABELS: Readonly<Record<SortKey, string>> = {
+  name: 'Name',
+  role: 'Role',
+  selector: 'Selector',
+  created: 'Created',
+  lastUsed: 'Last used',
+  expires: 'Expires',
+  version: 'Version',
+};
+
+function sortOptions(query: TokenQuery): string {
+  return SORT_KEYS.map((key) => `<option value="${key}"${query.sort === key ? ' selected' : ''}>${SORT_LABELS[key]}</option>`).join('');
+}
+
 function filterForm(query: TokenQuery): string {
   const role = (value: string, text: string) => `<option value="${value}"${query.role === value ? ' selected' : ''}>${text}</option>`;
   return `<form method="get" action="/console/tokens" class="card" role="search" aria-label="Filter the tokens">
 <div class="fields">
 <div><label for="filter-name">Name contains</label><input id="filter-name" name="name" value="${esc(query.name)}"></div>
-<div><label for="filter-role">Role</label><select id="filter-role" name="role">${role('', 'any')}${role('read', 'read')}${role('operator', 'operator')}</select></div>
+<div><label for="filter-role">Role is</label><select id="filter-role" name="role">${role('', 'any')}${role('read', 'read')}${role('operator', 'operator')}</select></div>
 <div><label for="filter-selector">Selector contains</label><input id="filter-selector" name="selector" value="${esc(query.selector)}"></div>
+<div><label for="filter-sort">Sort by</label><select id="filter-sort" name="sort">${sortOptions(query)}</select></div>
+<div><label for="filter-order">Order</label><select id="filter-order" name="order"><option value="asc">ascending</option><option value="desc"${query.descending ? ' selected' : ''}>descending</option></select></div>
 </div>
-<input type="hidden" name="sort" value="${esc(query.sort)}">${query.descending ? '<input type="hidden" name="order" value="desc">' : ''}
+
 <button type="submit">Filter</button> <a href="/console/tokens">Clear</a>
 </form>`;
 }

@@ -262,3 +262,20 @@ t.test('a job URL session cookie is not a console session, nor the reverse', asy
   const onJobHost = await request(h.url, { host: 'nb-a.job.test', path: '/', headers: { cookie: `jobgate=${value}`, accept: 'text/html' } });
   t.equal(onJobHost.status, 401, 'a console cookie value opens no job');
 });
+
+t.test('fails closed when Redis is down: a 503 page, never a page served from nothing', async (t) => {
+  const cookie = await consoleSignIn(h.url, root.value);
+  const csrf = csrfOf(await consoleGet(h.url, '/console/tokens', cookie));
+  await h.redisServer.stop();
+  for (const path of ['/console/tokens', '/console/jobs', '/console/activity']) {
+    const page = await consoleGet(h.url, path, cookie);
+    t.equal(page.status, 503, path);
+    t.match(page.body, 'cannot reach its registry');
+    t.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+  }
+  const created = await consolePost(h.url, '/console/tokens', { csrf, name: 'during-outage', role: 'read', selector: '', expiresIn: '' }, cookie);
+  t.equal(created.status, 503, 'a change is refused too');
+  t.notMatch(created.body, /jgt_/, 'and no value is shown');
+  const signIn = await consolePost(h.url, '/console/login', { token: root.value });
+  t.ok(signIn.status === 503 || signIn.status === 303, 'sign-in: 503, or a session from the cached token, which then gets the 503 page');
+});
