@@ -261,6 +261,35 @@ t.test('a job URL session cookie is not a console session, nor the reverse', asy
   t.equal((await consoleGet(h.url, '/console/tokens', `jobgate=${value}`)).status, 303, 'the job cookie name is not read');
   const onJobHost = await request(h.url, { host: 'nb-a.job.test', path: '/', headers: { cookie: `jobgate=${value}`, accept: 'text/html' } });
   t.equal(onJobHost.status, 401, 'a console cookie value opens no job');
+  const login = await request(h.url, {
+    method: 'POST',
+    host: 'nb-a.job.test',
+    path: '/__jobgate/login',
+    headers: { origin: 'http://nb-a.job.test', 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: root.value, next: '/' }).toString(),
+  });
+  t.equal(login.status, 303, 'a job URL session');
+  const jobCookie = /^jobgate=([^;]+)/.exec(String(login.headers['set-cookie']))![1]!;
+  t.equal(
+    (await consoleGet(h.url, '/console/tokens', `jobgate-console=${jobCookie}`)).status,
+    303,
+    'a job URL cookie value under the console name opens no console',
+  );
+});
+
+t.test('an expiring operator is offered only expiries it may give', async (t) => {
+  const expiresAt = new Date(Date.now() + 10 * 86_400_000).toISOString();
+  const short = await h.tokens.create({ name: 'temp-lead', role: 'operator', expiresAt });
+  const cookie = await consoleSignIn(h.url, short.value);
+  const page = await consoleGet(h.url, '/console/tokens', cookie);
+  const select = /<select id="new-expiry"[^>]*>([\s\S]*?)<\/select>/.exec(page.body)![1]!;
+  const offered = [...select.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]);
+  t.same(offered, ['', '1d', '7d'], "none (then the caller's own expiry), or shorter durations");
+  t.match(select, 'When your own token expires');
+  const created = await consolePost(h.url, '/console/tokens', { csrf: csrfOf(page), name: 'temp-ci', role: 'read', selector: '', expiresIn: '' }, cookie);
+  t.equal(created.status, 201);
+  const id = shownValue(created).slice(4, 40);
+  t.equal((await h.tokens.find(id))!.expiresAt, short.record.expiresAt, "it takes the caller's expiry");
 });
 
 t.test('fails closed when Redis is down: a 503 page, never a page served from nothing', async (t) => {
