@@ -99,8 +99,25 @@ td[data-label]::before{content:attr(data-label) ": ";font-weight:600;color:var(-
 }
 `;
 
-/** Progressive enhancement only: the copy button (hidden without script). */
+/** Progressive enhancement only: the copy button (hidden without script), and the token filter applied as you type. */
 const SCRIPT = `
+const filter = document.querySelector('form[data-live-filter]');
+if (filter) {
+  const rows = [...document.querySelectorAll('tr[data-name]')];
+  const status = document.getElementById('filter-status');
+  filter.addEventListener('input', () => {
+    const name = filter.elements.name.value.trim().toLowerCase();
+    const role = filter.elements.role.value;
+    const selector = filter.elements.selector.value.trim();
+    let shown = 0;
+    for (const row of rows) {
+      const keep = row.dataset.name.toLowerCase().includes(name) && (role === '' || row.dataset.role === role) && row.dataset.selector.includes(selector);
+      row.hidden = !keep;
+      if (keep) shown++;
+    }
+    status.textContent = shown + ' of ' + rows.length + ' shown';
+  });
+}
 for (const button of document.querySelectorAll('button[data-copy]')) {
   button.hidden = false;
   button.addEventListener('click', async () => {

@@ -80,7 +80,7 @@ function rowHtml(token: TokenView, now: number): string {
     token.spec.expiresAt === undefined
       ? '<span class="muted">never</span>'
       : `${timeHtml(token.spec.expiresAt, now)}${token.status.expired ? ' <strong>(expired)</strong>' : ''}`;
-  return `<tr>
+  return `<tr data-name="${name}" data-role="${esc(token.spec.role)}" data-selector="${esc(token.spec.labelSelector)}">
 <td data-label="Name"><code>${name}</code></td>
 <td data-label="Role">${esc(token.spec.role)}</td>
 <td data-label="Selector">${selectorHtml(token.spec.labelSelector)}</td>
@@ -110,7 +110,7 @@ function sortOptions(query: TokenQuery): string {
 
 function filterForm(query: TokenQuery): string {
   const role = (value: string, text: string) => `<option value="${value}"${query.role === value ? ' selected' : ''}>${text}</option>`;
-  return `<form method="get" action="/console/tokens" class="card" role="search" aria-label="Filter the tokens">
+  return `<form method="get" action="/console/tokens" class="card" role="search" aria-label="Filter the tokens" data-live-filter>
 <div class="fields">
 <div><label for="filter-name">Name contains</label><input id="filter-name" name="name" value="${esc(query.name)}"></div>
 <div><label for="filter-role">Role is</label><select id="filter-role" name="role">${role('', 'any')}${role('read', 'read')}${role('operator', 'operator')}</select></div>
@@ -120,6 +120,7 @@ function filterForm(query: TokenQuery): string {
 </div>
 
 <button type="submit">Filter</button> <a href="/console/tokens">Clear</a>
+<p class="hint" id="filter-status" role="status" aria-live="polite"></p>
 </form>`;
 }
 

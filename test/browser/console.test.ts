@@ -78,6 +78,10 @@ t.test('an operator manages a token end to end in the browser', async (t) => {
   await signIn(page, root.value);
   t.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Tokens');
   t.same(await axeViolations(page), [], 'tokens page');
+  await page.getByLabel('Name contains').fill('ali');
+  await page.locator('#filter-status', { hasText: '1 of 3 shown' }).waitFor();
+  t.same(await page.locator('tr[data-name]:visible td[data-label="Name"] code').allTextContents(), ['alice'], 'the filter applies as you type, with script');
+  await page.getByLabel('Name contains').fill('');
   const [cookie] = await page.context().cookies();
   t.match(cookie, { name: 'jobgate-console', httpOnly: true, sameSite: 'Strict', path: '/', domain: CONSOLE_HOST });
 
