@@ -123,8 +123,14 @@ t.test('create, use, renew and delete a token without JavaScript', async (t) => 
   t.match(activity.body, 'token <code>root</code>', 'naming the operator');
   for (const secret of [value, newValue, root.value]) t.notOk(h.log.text.includes(secret.slice(41)), 'no token value in the log');
   const lines = h.log.access.filter((line) => String(line.host ?? '').startsWith(CONTROL_HOST) || String(line.path ?? '').startsWith('/console'));
-  t.ok(lines.some((line) => line.decision === 'console_login'), 'sign-ins are in the access log');
-  t.ok(lines.some((line) => line.decision === 'console' && line.tokenId === root.record.id), 'console pages, with the operator token id');
+  t.ok(
+    lines.some((line) => line.decision === 'console_login'),
+    'sign-ins are in the access log',
+  );
+  t.ok(
+    lines.some((line) => line.decision === 'console' && line.tokenId === root.record.id),
+    'console pages, with the operator token id',
+  );
 });
 
 t.test('the create form shows what is wrong next to the field', async (t) => {
