@@ -86,6 +86,9 @@ th,td{text-align:left;vertical-align:top;padding:.45rem .5rem;border-bottom:1px 
 th a{color:inherit}
 td .actions{display:flex;gap:.5rem;flex-wrap:wrap}
 td .actions a{font-size:.9rem}
+.skip{position:absolute;left:.5rem;top:-3rem;background:var(--card);color:var(--accent);padding:.4rem .75rem;border-radius:8px;z-index:1}
+.skip:focus{top:.5rem}
+main:focus{outline:none}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 ul.plain{list-style:none;margin:0;padding:0}
 .tag{display:inline-block;border:1px solid var(--border);border-radius:6px;padding:0 .35rem;margin:0 .25rem .25rem 0;font-size:.85rem}
@@ -163,8 +166,9 @@ export function layout(nonce: string, title: string, body: string, who?: SignedI
 <style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
+<a class="skip" href="#main">Skip to the content</a>
 ${headerHtml(section, who)}
-<main>
+<main id="main" tabindex="-1">
 ${body}
 </main>
 <script nonce="${nonce}">${SCRIPT}</script>

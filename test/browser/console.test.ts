@@ -167,6 +167,28 @@ t.test('a read token is refused with a clear page; a scoped operator stays in it
   t.match(await page.locator('#job-model td[data-label="Ports"]').textContent(), '8888');
 });
 
+t.test('keyboard only: sign in, skip to the content, focus always visible', async (t) => {
+  const root = await h.tokens.create({ name: 'root-keys', role: 'operator' });
+  const page = await newPage();
+  await page.goto(`${consoleUrl}/console/login`);
+  t.ok(await page.getByLabel('Operator token').evaluate((input) => input === document.activeElement), 'the token field has focus');
+  await page.keyboard.type(root.value);
+  await Promise.all([page.waitForURL(/\/console\/tokens$/), page.keyboard.press('Enter')]);
+  await page.keyboard.press('Tab');
+  t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the content', 'the first Tab reaches the skip link');
+  t.ok(await page.getByRole('link', { name: 'Skip to the content' }).isVisible(), 'visible once focused');
+  await page.keyboard.press('Enter');
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'Enter skips to the content');
+  for (let i = 0; i < 6; i++) {
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => {
+      const style = getComputedStyle(document.activeElement!);
+      return `${document.activeElement!.tagName} ${style.outlineStyle} ${style.outlineWidth}`;
+    });
+    t.match(outline, /^(A|INPUT|SELECT|BUTTON) solid 3px$/, `Tab ${i + 1}: a visible focus outline (${outline})`);
+  }
+});
+
 t.test('the console works without JavaScript, under its CSP', async (t) => {
   const root = await h.tokens.create({ name: 'root-nojs', role: 'operator' });
   const context = await browser.newContext({ javaScriptEnabled: false });
