@@ -122,7 +122,7 @@ t.test('create, use, renew and delete a token without JavaScript', async (t) => 
   t.same(actions, ['token.delete', 'token.renew', 'token.create'], 'the audit trail, newest first, filtered by token');
   t.match(activity.body, 'token <code>root</code>', 'naming the operator');
   for (const secret of [value, newValue, root.value]) t.notOk(h.log.text.includes(secret.slice(41)), 'no token value in the log');
-  const lines = h.log.access.filter((line) => String(line.host ?? '').startsWith(CONTROL_HOST) || String(line.path ?? '').startsWith('/console'));
+  const lines = h.log.access;
   t.ok(
     lines.some((line) => line.decision === 'console_login'),
     'sign-ins are in the access log',
