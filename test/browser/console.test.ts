@@ -238,6 +238,9 @@ t.test('screenshots of the console at desktop and phone widths', async (t) => {
     await page.getByLabel('Label selector').fill('team=a');
     await Promise.all([page.waitForURL(/\/console\/tokens$/), page.getByRole('button', { name: 'Create token' }).click()]);
     await shoot('created');
+    await page.goto(`${consoleUrl}/console/tokens`);
+    await page.getByRole('link', { name: `Delete dashboard-${suffix}` }).click();
+    await shoot('delete');
     await page.goto(`${consoleUrl}/console/jobs`);
     await shoot('jobs');
     await page.goto(`${consoleUrl}/console/activity`);
