@@ -174,7 +174,7 @@ function actorHtml(event: AuditEvent): string {
 function targetHtml(event: AuditEvent): string {
   const target = event.target;
   return target.kind === 'token'
-    ? `token <code>${esc(target.name)}</code> <span class="muted">(${selectorHtml(target.labelSelector ?? '')})</span>`
+    ? `token <code>${esc(target.name)}</code> <span class="muted">(${target.labelSelector ? `<code>${esc(target.labelSelector)}</code>` : 'every job'})</span>`
     : `job <code>${esc(target.id)}</code>`;
 }
 
