@@ -73,7 +73,7 @@ export function valuePage(nonce: string, who: SignedIn, token: TokenView, value:
 <h1>Token <code>${esc(token.spec.name)}</code> ${action}</h1>
 <p class="notice" role="status">Copy the value now: <strong>it will not be shown again.</strong> Whoever holds it can reach what the token reaches.</p>
 <label for="token-value">Token value</label>
-<div class="secret"><input id="token-value" type="text" readonly value="${esc(value)}" aria-describedby="token-value-status">
+<div class="secret"><input id="token-value" type="text" readonly value="${esc(value)}" autocomplete="off" spellcheck="false" autocapitalize="off" aria-describedby="token-value-status">
 <button type="button" data-copy="token-value" hidden>Copy</button></div>
 <p class="hint" id="token-value-status" role="status" aria-live="polite"></p>
 <p>Role <strong>${esc(token.spec.role)}</strong>, selector ${selectorHtml(token.spec.labelSelector)}, version ${esc(token.status.version)}${
