@@ -12,6 +12,7 @@ const LAYERS = [
   ['routing', 'registry', 'assertion', 'api', 'session'], // which job a request names, cached lookups, signed assertions, API policy, browser sessions
   ['config', 'auth', 'observability'], // settings resolved once, credentials and the decision table, logs and metrics
   ['gate', 'control'], // one admission decision for every entry point; the control API's operations on tokens, jobs and events
+  ['console'], // the token console's pages on the control host, built on the control service
   ['proxy', 'authz'], // the two transports: the inline proxy and the forward-auth endpoint
   ['server.ts'], // wires one jobgate process together
   ['cluster'], // forks and supervises workers

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { FailureLimiter, type FailureCounter } from './auth/failure-limit.js';
+import type { ConsoleApp } from './console/app.js';
 import type { ControlApi } from './control/http.js';
 import type { ResolvedSettings } from './config/resolve.js';
 import { SETTINGS } from './config/settings.js';
@@ -108,7 +109,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
   const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
-  const control = resolved.controlHost === undefined ? undefined : await openControl(step, redis, stores.keys);
+  const control = resolved.controlHost === undefined ? undefined : await openControl(step, redis, stores.keys, access.gate);
   const proxy = createProxy(step, access, revocations.liveSockets, control);
   const authz = createAuthz(step, access);
   const addresses = await listenAll(resolved, { proxy: proxy.server, admin, authz });
@@ -305,28 +306,49 @@ function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (deta
 
 /** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
 /**
- * The control API on JOBGATE_CONTROL_HOST: the stores it writes through, and the audit trail it
- * reads. Loaded only when it is on: a sidecar starts without its modules.
+ * The control API and the token console on JOBGATE_CONTROL_HOST: the stores they write through,
+ * and the audit trail they read. Loaded only when it is on: a sidecar starts without their modules.
  */
-async function openControl({ logger }: StartContext, redis: RedisClient, keys: KeySpace): Promise<ControlApi> {
-  const [{ ControlApi }, { ControlService }, { AuditLog }] = await Promise.all([
+async function openControl({ logger, resolved }: StartContext, redis: RedisClient, keys: KeySpace, gate: Gate): Promise<Control> {
+  const [{ ControlApi }, { ControlService }, { AuditLog }, { ConsoleApp }, { ConsoleSessions }] = await Promise.all([
     import('./control/http.js'),
     import('./control/service.js'),
     import('./audit/log.js'),
+    import('./console/app.js'),
+    import('./console/session.js'),
   ]);
   const stores = { tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) };
-  return new ControlApi(new ControlService(stores, logger), logger);
+  const service = new ControlService(stores, logger);
+  const sessions = new ConsoleSessions(resolved.cookieKeys, resolved.settings.sessionTtlSeconds);
+  return { api: new ControlApi(service, logger), console: new ConsoleApp(service, gate, sessions, logger) };
+}
+
+/** What the control host serves: the control API and the token console. */
+interface Control {
+  readonly api: ControlApi;
+  readonly console: ConsoleApp;
 }
 
 function createProxy(
   { resolved, logger, metrics, teardown, draining }: StartContext,
   { gate, signer, jwks }: Access,
   liveSockets: LiveSockets,
-  control: ControlApi | undefined,
+  control: Control | undefined,
 ) {
   const { settings } = resolved;
   const forwarder = new Forwarder(settings.upstreamTimeoutMs, upstreamFailureLogger(logger), draining, settings.upstreamCookieDomain === 'keep');
-  const handlers = createProxyHandlers(settings, { gate, signer, jwks, forwarder, liveSockets, logger, metrics, draining, control });
+  const handlers = createProxyHandlers(settings, {
+    gate,
+    signer,
+    jwks,
+    forwarder,
+    liveSockets,
+    logger,
+    metrics,
+    draining,
+    control: control?.api,
+    console: control?.console,
+  });
   const server = createServer({
     maxHeaderSize: settings.maxHeaderBytes,
     headersTimeout: settings.headersTimeoutMs,

@@ -335,5 +335,9 @@ Manage tokens without Redis: the control API (operator tokens only; docs/control
     JOBGATE_TOKEN=${demo.operator} npx jobgate --server http://127.0.0.1:${port} token list
   and the audit trail of every change:
     curl ${auth(demo.operator)} http://127.0.0.1:${port}/api/v1/events
+
+The token console in a browser: tokens, jobs and who can open them, the audit trail (docs/console.md).
+  Sign in there with the demo-operator token's value (printed above):
+    http://127.0.0.1:${port}/console/login
 `;
 }

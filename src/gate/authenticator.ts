@@ -5,7 +5,7 @@ import { RecordError } from '../errors.js';
 import { ANSWERS, expiredToken, tooManyFailures, type Answer } from '../http/answers.js';
 import type { Registry } from '../registry/registry.js';
 import { cookieName, readCookie, type SessionCookies, type SessionScope } from '../session/cookie.js';
-import { checkToken, parseToken, sameDigest, type PresentedToken } from '../tokens/format.js';
+import { checkToken, parseToken, sameDigest, tokenShape, type PresentedToken } from '../tokens/format.js';
 import { isExpired, type TokenRecord } from '../tokens/record.js';
 import type { AccessDecision } from './decision.js';
 import { Denial, isDenial, isPromise, type MaybePromise } from './denial.js';
@@ -108,6 +108,34 @@ export class Authenticator {
       default:
         return MISSING_TOKEN;
     }
+  }
+
+  /**
+   * The token a pasted value stands for (the console's sign-in form), or the denial (401, 429,
+   * 503), as a bearer token would be: the same failure limit, cache and constant-time check.
+   */
+  authenticateValue(value: string, client: string): MaybePromise<TokenRecord | Denial> {
+    const presented = value.length < 512 ? tokenShape(value.trim()) : undefined;
+    const limited = this.limited(presented ? { kind: 'bearer', token: presented } : { kind: 'malformed' }, client);
+    if (limited) return limited;
+    if (!presented) return this.refuseBearer(client, 'malformed_token', ANSWERS.malformedToken, undefined);
+    return this.resolveBearer(presented, client);
+  }
+
+  /**
+   * The current record of the token a console session names, when it still has `version` and
+   * has not expired; undefined when it was renewed, deleted or expired since; the denial when it
+   * cannot be read (503).
+   */
+  async sessionTokenById(id: string, version: number): Promise<TokenRecord | Denial | undefined> {
+    let token: TokenRecord | undefined;
+    try {
+      token = await this.registry.token(id);
+    } catch (error) {
+      if (error instanceof RecordError) return undefined;
+      return storeFailure(error, 'token', { tokenId: id });
+    }
+    return token && token.version === version && !isExpired(token) ? token : undefined;
   }
 
   /**

@@ -57,6 +57,11 @@ export type AccessDecision =
   // The control API (JOBGATE_CONTROL_HOST): done, or refused (a read token, out of scope).
   | 'control'
   | 'control_refused'
+  // The token console on the control host: a page, a sign-in (or its failure), a refusal (read token, CSRF).
+  | 'console'
+  | 'console_login'
+  | 'console_logout'
+  | 'console_refused'
   // The forward-auth decision endpoint.
   | 'untrusted_source'
   | 'bad_request'

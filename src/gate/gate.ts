@@ -42,6 +42,16 @@ export class Gate {
     return this.authenticator.authenticateForApi(req);
   }
 
+  /** The token a value pasted into the console's sign-in form stands for, or the denial (401, 429, 503). */
+  authenticateValue(value: string, client: string): MaybePromise<TokenRecord | Denial> {
+    return this.authenticator.authenticateValue(value, client);
+  }
+
+  /** The token of a console session (its id and version), undefined once renewed, deleted or expired, or the denial (503). */
+  sessionToken(id: string, version: number): Promise<TokenRecord | Denial | undefined> {
+    return this.authenticator.sessionTokenById(id, version);
+  }
+
   /** The training API when the request's host is one of its hosts. */
   apiFor(req: GateRequest): ApiAccess | undefined {
     return this.api?.hosts.has(hostName(req.host)) ? this.api : undefined;

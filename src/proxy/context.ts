@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AssertionSigner } from '../assertion/signer.js';
+import type { ConsoleApp } from '../console/app.js';
 import type { ControlApi } from '../control/http.js';
 import { isDenial, isPromise, type Denial, type Gate, type GateRequest, type JobAdmission, type MaybePromise, type Outcome } from '../gate/index.js';
 import { sendAnswer, type Answer } from '../http/answers.js';
@@ -35,6 +36,8 @@ export interface ProxyDeps {
   readonly logger: Logger;
   /** jobgate's control API, when JOBGATE_CONTROL_HOST is set. */
   readonly control?: ControlApi | undefined;
+  /** The token console on the control host, when JOBGATE_CONTROL_HOST is set. */
+  readonly console?: ConsoleApp | undefined;
 }
 
 /** What every route of the proxy listener shares, built once. */

@@ -181,6 +181,23 @@ t.test('jobgate demo: a private Redis, two jobs, tokens, and commands that work 
     'of the demo seeding',
   );
 
+  await t.test('the console sign-in link, and the operator token signs in there', async (t) => {
+    const signInUrl = printed(stdout, /^ +(http:\/\/127\.0\.0\.1:\d+\/console\/login)$/m);
+    t.equal(signInUrl, `http://127.0.0.1:${port}/console/login`);
+    const page = await request(signInUrl, { path: '/console/login', headers: { accept: 'text/html' } });
+    t.equal(page.status, 200);
+    t.match(page.body, 'Operator token');
+    const operator = printed(stdout, /Bearer (jgt_[^']+)'[^\n]*\/api\/v1\/tokens/);
+    const signedIn = await request(signInUrl, {
+      method: 'POST',
+      path: '/console/login',
+      headers: { origin: `http://127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: operator }).toString(),
+    });
+    t.equal(signedIn.status, 303, 'the operator token printed signs in');
+    t.match(String(signedIn.headers['set-cookie']), /^jobgate-console=/);
+  });
+
   await t.test('the notebook page WebSocket echoes through jobgate, and closes cleanly', async (t) => {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/echo`, { headers: { host: `notebook.job.localhost:${port}`, authorization: `Bearer ${reader}` } });
     const messages: string[] = [];
