@@ -210,6 +210,14 @@ t.test('an id known not to exist is refused from the cache, and still counted', 
   t.notOk(isPromise(second), 'decided without Redis');
   t.same(await outcome(second), denied('unknown_token', 401, 'nb1', unknown.id));
   t.same(await outcome(auth.admitToJob(request({ bearer: unknown.value }), NB1)), denied('too_many_failures', 429, 'nb1'), 'the two were counted');
+
+  const known = authenticator({ negativeTtlMs: 300_000 });
+  await known.admitToJob(request({ bearer: unknown.value }), NB1);
+  t.same(
+    await outcome(known.admitToJob(request({ bearer: `${unknown.value.slice(0, -8)}00000000` }), NB1)),
+    denied('unknown_token', 401, 'nb1', unknown.id),
+    'that id with a wrong checksum: refused as unknown, before the checksum is even computed',
+  );
 });
 
 t.test('past the failure limit: a 429 with Retry-After, except for a token already known valid', async (t) => {

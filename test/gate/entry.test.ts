@@ -1,7 +1,18 @@
 import t from 'tap';
 import { buildApiPolicy } from '../../src/api/policy.js';
 import { FailureLimiter } from '../../src/auth/failure-limit.js';
-import { ApiAccess, Authenticator, Gate, isDenial, isPromise, JobRouter, type GateRequest, type Target, type UsageSink } from '../../src/gate/index.js';
+import {
+  ApiAccess,
+  Authenticator,
+  Gate,
+  hostName,
+  isDenial,
+  isPromise,
+  JobRouter,
+  type GateRequest,
+  type Target,
+  type UsageSink,
+} from '../../src/gate/index.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { createRedisClient, KeySpace, redisTopology } from '../../src/redis/index.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
@@ -234,4 +245,18 @@ t.test('a deep link from elsewhere does not silently replace a valid session of 
     'the current session cannot be checked: 503, never replaced',
   );
   server.resume();
+});
+
+t.test('hostName: the host a session and the control and API hosts are matched on', async (t) => {
+  const cases: [string | undefined, string][] = [
+    ['NB1.Job.Test', 'nb1.job.test'],
+    ['nb1.job.test:8443', 'nb1.job.test'],
+    ['nb1.job.test:', 'nb1.job.test'],
+    ['[::1]', '[::1]'],
+    ['[::1]:8080', '[::1]'],
+    ['[FE80::1]', '[fe80::1]'],
+    ['', ''],
+    [undefined, ''],
+  ];
+  for (const [host, name] of cases) t.equal(hostName(host), name, String(host));
 });

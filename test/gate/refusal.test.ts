@@ -170,6 +170,12 @@ t.test("a browser's navigation, other answers: a page titled by the status, a re
 });
 
 t.test('a page keeps the Retry-After of the answer', async (t) => {
+  const limited = new Denial('too_many_failures', tooManyFailures(30));
+  t.same(
+    refusalReply(limited, navigation(), CLEAR),
+    page(429, statusPage({ title: 'Too many attempts', message: tooManyFailures(30).message }), { 'retry-after': '30' }),
+    'a 429 to a navigation that is for no job (the API host): the page, with no retry link',
+  );
   const busy = answer(503, 'unavailable', 'Busy.');
   const withRetry: Answer = { ...busy, headers: { ...busy.headers, 'retry-after': '5' } };
   t.same(
