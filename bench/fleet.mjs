@@ -17,7 +17,7 @@
 // Writes bench/results/fleet.json and prints a table plus markdown for docs/benchmarks.md.
 import { spawn, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { CLUSTER_SLOTS_REFRESH_MS } from '../dist/redis/connect.js';
+import { FLEET_BEGIN, FLEET_END } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/jobgate.js');
@@ -39,6 +40,8 @@ const { values: flags } = parseArgs({
     real: { type: 'string', default: '3' },
     samples: { type: 'string', default: '30' },
     rest: { type: 'string', default: '10' },
+    legacy: { type: 'boolean', default: false },
+    render: { type: 'string' },
     out: { type: 'string', default: join(root, 'bench/results/fleet.json') },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -50,7 +53,10 @@ if (flags.help) {
   --real <n>           real jobgate processes among them (default 3)
   --samples <n>        token deletes timed per size (default 30)
   --rest <s>           seconds of rest measured per size (default 10)
-  --out <file>         JSON results (default bench/results/fleet.json)`);
+  --legacy             simulated instances heartbeat on the shared channel, as before issue 22
+                       (every instance receives every heartbeat: n² deliveries; for comparison)
+  --out <file>         JSON results (default bench/results/fleet.json)
+  --render <file>      no run: write the section of docs/benchmarks.md from a results file of a default run`);
   process.exit(0);
 }
 const sizes = flags.sizes.split(',').map(Number);
@@ -224,9 +230,9 @@ function parseInfo(text) {
 }
 
 const cpuOf = (info) => Number(info.used_cpu_sys) + Number(info.used_cpu_user);
-const callsOf = (info) => {
+const callsOf = (info, field = 'calls') => {
   const calls = {};
-  for (const [key, value] of Object.entries(info)) if (key.startsWith('cmdstat_')) calls[key.slice(8)] = Number(/calls=(\d+)/.exec(value)[1]);
+  for (const [key, value] of Object.entries(info)) if (key.startsWith('cmdstat_')) calls[key.slice(8)] = Number(new RegExp(`${field}=(\\d+)`).exec(value)[1]);
   return calls;
 };
 
@@ -235,12 +241,17 @@ function rates(before, after) {
   const seconds = (after.at - before.at) / 1000;
   const perNodeCpu = after.nodes.map((node, i) => ((cpuOf(node.info) - cpuOf(before.nodes[i].info)) / seconds) * 100);
   const commands = {};
+  // Redis's own time in each command (commandstats usec), as % of one core: what the CPU above is spent on.
+  const commandCpu = {};
   let total = 0;
   let bus = 0;
   after.nodes.forEach((node, i) => {
     total += Number(node.info.total_commands_processed) - Number(before.nodes[i].info.total_commands_processed);
     const was = callsOf(before.nodes[i].info);
     for (const [name, calls] of Object.entries(callsOf(node.info))) commands[name] = (commands[name] ?? 0) + (calls - (was[name] ?? 0)) / seconds;
+    const usecWas = callsOf(before.nodes[i].info, 'usec');
+    for (const [name, usec] of Object.entries(callsOf(node.info, 'usec')))
+      commandCpu[name] = (commandCpu[name] ?? 0) + (usec - (usecWas[name] ?? 0)) / seconds / 1e4;
     if (node.cluster.cluster_stats_messages_sent !== undefined)
       bus += Number(node.cluster.cluster_stats_messages_sent) - Number(before.nodes[i].cluster.cluster_stats_messages_sent);
   });
@@ -251,6 +262,11 @@ function rates(before, after) {
     busiestNodeCpuPercent: Math.max(...perNodeCpu),
     commandsPerSecond: total / seconds,
     commandstats: Object.fromEntries(Object.entries(commands).sort((a, b) => b[1] - a[1])),
+    commandCpuPercent: Object.fromEntries(
+      Object.entries(commandCpu)
+        .filter(([, percent]) => percent >= 0.05)
+        .sort((a, b) => b[1] - a[1]),
+    ),
     busMessagesPerSecond: bus / seconds,
   };
 }
@@ -306,13 +322,16 @@ async function measure(topology, reals, simulator, size) {
   const simsAfter = await simulator.stats();
   const realBeatsAfter = await Promise.all(reals.map((real) => metricCount(real.admin, 'heartbeat')));
   const rest = rates(before, after);
-  const beats = simsAfter.heartbeat - simsBefore.heartbeat + realBeatsAfter.reduce((a, b, i) => a + b - realBeatsBefore[i], 0);
+  const beats =
+    simsAfter.heartbeat - simsBefore.heartbeat + simsAfter.foreign - simsBefore.foreign + realBeatsAfter.reduce((a, b, i) => a + b - realBeatsBefore[i], 0);
   rest.deliveriesPerSecond = beats / rest.seconds;
   rest.foreignHeartbeats = simsAfter.foreign - simsBefore.foreign;
 
   const tokenSims = (await simulator.stats()).token;
   const tokenReals = await Promise.all(reals.map((real) => metricCount(real.admin, 'token')));
   const latencies = [];
+  // The machine's load while the deletes are timed: on a shared host, tails follow it.
+  const load = os.loadavg()[0];
   for (let i = 0; i < samples; i++) {
     const created = JSON.parse(cli(topology, ['token', 'create', `fleet-${size}-${i}`, '--role', 'read', '-o', 'json']));
     for (const real of reals) await waitUntil('the new token accepted (200)', async () => (await status(real.port, created.status.value)) === 200, 30_000);
@@ -341,7 +360,7 @@ async function measure(topology, reals, simulator, size) {
     rest,
     // Each sample is two changes: the create and the delete each publish one message.
     deliveriesPerChange: tokenMessages / (2 * samples),
-    revocation: { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) },
+    revocation: { samples: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1), load },
   };
 }
 
@@ -370,6 +389,7 @@ async function runTopology(kind, upstreamPort) {
         prefix: topology.prefix,
         password,
         refreshMs: CLUSTER_SLOTS_REFRESH_MS,
+        legacy: flags.legacy,
       });
       await sleep(200);
     }
@@ -401,15 +421,116 @@ function print(r) {
 
 function markdownTable(all) {
   const lines = [
-    '| Topology | Instances | Redis connections | Redis CPU at rest (all nodes / busiest) | Commands/s at rest | Pub/sub deliveries/s at rest | Cluster bus messages/s | Redis memory | Deliveries per change | Revocation p50 / p99 |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Topology | Instances | Redis connections | Redis CPU at rest (all nodes / busiest) | Commands/s at rest | Pub/sub deliveries/s at rest | Cluster bus messages/s | Redis memory | Deliveries per change | Revocation p50 / p99 | Host load (1 min) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of all) {
     lines.push(
-      `| ${r.topology === 'single' ? 'single Redis' : '3-master Cluster'} | ${r.instances.toLocaleString('en-US')} | ${r.connections.total.toLocaleString('en-US')} | ${fmt(r.rest.cpuPercent)} % / ${fmt(r.rest.busiestNodeCpuPercent)} % | ${fmt(r.rest.commandsPerSecond, 0)} | ${fmt(r.rest.deliveriesPerSecond, 0)} | ${r.topology === 'single' ? '–' : fmt(r.rest.busMessagesPerSecond, 0)} | ${fmt(r.connections.memoryBytes / 2 ** 20)} MiB | ${fmt(r.deliveriesPerChange)} | ${fmt(r.revocation.p50, 2)} ms / ${fmt(r.revocation.p99, 2)} ms |`,
+      `| ${r.topology === 'single' ? 'single Redis' : '3-master Cluster'} | ${r.instances.toLocaleString('en-US')} | ${r.connections.total.toLocaleString('en-US')} | ${fmt(r.rest.cpuPercent)} % / ${fmt(r.rest.busiestNodeCpuPercent)} % | ${fmt(r.rest.commandsPerSecond, 0)} | ${fmt(r.rest.deliveriesPerSecond, 0)} | ${r.topology === 'single' ? '–' : fmt(r.rest.busMessagesPerSecond, 0)} | ${fmt(r.connections.memoryBytes / 2 ** 20)} MiB | ${fmt(r.deliveriesPerChange)} | ${fmt(r.revocation.p50, 2)} ms / ${fmt(r.revocation.p99, 2)} ms | ${r.revocation.load === undefined ? '–' : fmt(r.revocation.load)} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** The targets of issue 22, judged on this run's figures. */
+function targets(all) {
+  const lines = [];
+  for (const r of all) {
+    const where = `${r.topology === 'single' ? 'single Redis' : 'Cluster'}, ${r.instances.toLocaleString('en-US')} instances`;
+    const judge = (what, value, limit, unit) =>
+      `- ${where}: ${what} ${fmt(value, unit === 'ms' ? 2 : 1)} ${unit}, target ≤ ${limit} ${unit}: ${value <= limit ? 'met' : `missed by ${fmt(value - limit, unit === 'ms' ? 2 : 1)} ${unit}`}`;
+    if (r.instances >= 5000) {
+      lines.push(judge('Redis CPU at rest (all nodes)', r.rest.cpuPercent, 10, '%'));
+      lines.push(judge('revocation p99', r.revocation.p99, 50, 'ms'));
+    } else if (r.instances >= 1000) {
+      lines.push(judge('revocation p99', r.revocation.p99, 20, 'ms'));
+    }
+  }
+  return lines;
+}
+
+/** Redis's own figures at rest for each row: commandstats, calls a second. */
+function commandLines(all) {
+  return all.map(
+    (r) =>
+      `- ${r.topology === 'single' ? 'single Redis' : 'Cluster'}, ${r.instances.toLocaleString('en-US')}: ${Object.entries(r.rest.commandstats)
+        .slice(0, 6)
+        .map(([name, perSecond]) => `\`${name}\` ${fmt(perSecond, 0)}/s`)
+        .join(', ')}; time in commands (usec, % of a core) ${Object.entries(r.rest.commandCpuPercent ?? {})
+        .slice(0, 5)
+        .map(([name, percent]) => `\`${name}\` ${fmt(percent)} %`)
+        .join(', ')}; connections by name ${Object.entries(r.connections.byName)
+        .map(([name, count]) => `\`${name}\` ${count.toLocaleString('en-US')}`)
+        .join(', ')}`,
+  );
+}
+
+function realConnections(all) {
+  const seen = new Map();
+  for (const r of all) if (!seen.has(r.topology)) seen.set(r.topology, r.realInstanceConnections);
+  return [...seen].map(([topology, alone]) => {
+    const jobgate = Object.entries(alone.byName).filter(([name]) => name.includes('jobgate'));
+    const total = jobgate.reduce((sum, [, count]) => sum + count, 0);
+    return `- ${topology === 'single' ? 'single Redis' : '3-master Cluster'}: ${fmt(total / realCount)} per real jobgate (${jobgate.map(([name, count]) => `\`${name}\` ${count}`).join(', ')}, for ${realCount} instances)`;
+  });
+}
+
+function fleetSection(all, environment) {
+  return [
+    FLEET_BEGIN,
+    '## Fleet: one sidecar per job (issue 22)',
+    '',
+    `\`${environment.command}\` on ${environment.cpus}, Node ${environment.node}, ${environment.redis.split(' ').slice(0, 3).join(' ')}, ${environment.date.slice(0, 10)}.`,
+    `Each size is ${realCount} real \`jobgate serve\` sidecars plus simulated ones (bench/lib/fleet-sim.mjs: two RESP connections each,`,
+    'speaking what a sidecar at rest speaks: the readiness PING every second, the job read every 5 s, and on a Cluster the',
+    `heartbeat script every second and the slot-map refresh of two Cluster clients every ${CLUSTER_SLOTS_REFRESH_MS / 1000} s, each on a connection of its own).`,
+    `At rest: ${restSeconds} s of INFO deltas, CPU summed over the nodes and for the busiest one. Deliveries per change: every`,
+    "instance's count of token messages over a token create and delete. Revocation: from the moment `jobgate token delete`",
+    `returns until each real instance answers 401 (${samples} deletes × ${realCount} instances; each figure includes one HTTP round trip).`,
+    '',
+    markdownTable(all),
+    '',
+    'Targets:',
+    '',
+    ...targets(all),
+    '',
+    "Redis's own figures at rest (commandstats, calls/s, summed over the nodes):",
+    '',
+    ...commandLines(all),
+    '',
+    'Connections a real jobgate holds (CLIENT LIST by name, before any simulated instance):',
+    '',
+    ...realConnections(all),
+    FLEET_END,
+  ].join('\n');
+}
+
+/** Into docs/benchmarks.md after a run of the default sizes on both topologies; else into bench/results/fleet.md. */
+function writeSection(section) {
+  const complete = flags.sizes === '100,1000,5000' && flags.topologies === 'single,cluster' && !flags.legacy;
+  const docs = join(root, 'docs/benchmarks.md');
+  if (!complete || !existsSync(docs)) {
+    writeFileSync(join(root, 'bench/results/fleet.md'), `${section}\n`);
+    return 'bench/results/fleet.md';
+  }
+  const page = readFileSync(docs, 'utf8');
+  const begin = page.indexOf(FLEET_BEGIN);
+  const end = page.indexOf(FLEET_END);
+  const history = page.indexOf('## History');
+  const next =
+    begin >= 0 && end > begin
+      ? page.slice(0, begin) + section + page.slice(end + FLEET_END.length)
+      : history >= 0
+        ? `${page.slice(0, history)}${section}\n\n${page.slice(history)}`
+        : `${page.trimEnd()}\n\n${section}\n`;
+  writeFileSync(docs, next);
+  return 'docs/benchmarks.md';
+}
+
+if (flags.render) {
+  const { environment, results } = JSON.parse(readFileSync(flags.render, 'utf8'));
+  console.log(`wrote ${writeSection(fleetSection(results, environment))}`);
+  process.exit(0);
 }
 
 try {
@@ -427,8 +548,9 @@ try {
     command: `node bench/fleet.mjs ${process.argv.slice(2).join(' ')}`.trim(),
   };
   writeFileSync(flags.out, `${JSON.stringify({ environment, results: all }, null, 2)}\n`);
-  console.log(`\n${markdownTable(all)}\n`);
-  console.log(`results: ${flags.out}; logs: ${dir}`);
+  const section = fleetSection(all, environment);
+  console.log(`\n${section}\n`);
+  console.log(`results: ${flags.out} and ${writeSection(section)}; logs: ${dir}`);
 } finally {
   agent.destroy();
   for (const child of children.reverse()) child.kill('SIGTERM');

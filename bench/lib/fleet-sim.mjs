@@ -99,27 +99,28 @@ function refresh(nodes, password) {
   stats.refreshes++;
 }
 
-function startInstance({ nodes, owner, cluster, prefix, password, refreshMs }) {
+function startInstance({ nodes, owner, cluster, prefix, password, refreshMs, legacy }) {
   const id = randomBytes(8).toString('hex');
   const channel = `${prefix}invalidate`;
-  const beatChannel = `${channel}:heartbeat:${id}`;
+  // legacy: the design before issue 22, every heartbeat on the shared channel (for comparison only).
+  const beatChannel = legacy ? channel : `${channel}:heartbeat:${id}`;
   let sequence = 0;
   let subscribed = false;
   const subscriberNode = cluster ? nodes[Math.floor(Math.random() * nodes.length)] : owner;
   const subscriber = open(subscriberNode, 'jobgate-subscriber', password, (value) => {
     if (!Array.isArray(value)) return;
-    if (value[0] === 'subscribe' && !subscribed && value[2] === (cluster ? 2 : 1)) {
+    if (value[0] === 'subscribe' && !subscribed && value[2] === (cluster && !legacy ? 2 : 1)) {
       subscribed = true;
       stats.subscribed++;
     } else if (value[0] === 'message') {
       const message = String(value[2]);
-      if (value[1] === beatChannel) stats.heartbeat++;
+      if (value[1] === beatChannel && message.startsWith(`heartbeat:${id}:`)) stats.heartbeat++;
       else if (message.startsWith('token:')) stats.token++;
       else if (message.startsWith('job:')) stats.job++;
       else if (message.startsWith('heartbeat:')) stats.foreign++;
     }
   });
-  subscriber.write(encode(cluster ? ['SUBSCRIBE', channel, beatChannel] : ['SUBSCRIBE', channel]));
+  subscriber.write(encode(cluster && !legacy ? ['SUBSCRIBE', channel, beatChannel] : ['SUBSCRIBE', channel]));
   const commands = open(owner, 'jobgate-commands', password, (value) => {
     if (value instanceof Error && !value.message.startsWith('NOSCRIPT')) stats.errors++;
   });
