@@ -483,7 +483,7 @@ function fleetSection(all, environment) {
     `\`${environment.command}\` on ${environment.cpus}, Node ${environment.node}, ${environment.redis.split(' ').slice(0, 3).join(' ')}, ${environment.date.slice(0, 10)}.`,
     `Each size is ${realCount} real \`jobgate serve\` sidecars plus simulated ones (bench/lib/fleet-sim.mjs: two RESP connections each,`,
     'speaking what a sidecar at rest speaks: the readiness PING every second, the job read every 5 s, and on a Cluster the',
-    `heartbeat script every second and the slot-map refresh of two Cluster clients every ${CLUSTER_SLOTS_REFRESH_MS / 1000} s, each on a connection of its own).`,
+    `heartbeat script every second instead of the PING and the slot-map refresh of two Cluster clients every ${CLUSTER_SLOTS_REFRESH_MS / 1000} s, each on a connection of its own).`,
     `At rest: ${restSeconds} s of INFO deltas, CPU summed over the nodes and for the busiest one. Deliveries per change: every`,
     "instance's count of token messages over a token create and delete. Revocation: from the moment `jobgate token delete`",
     `returns until each real instance answers 401 (${samples} deletes × ${realCount} instances; each figure includes one HTTP round trip).`,

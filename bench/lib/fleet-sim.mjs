@@ -1,7 +1,8 @@
 // Simulated jobgate instances for the fleet harness (bench/fleet.mjs), run in a child process of
 // their own. Each speaks to Redis what a jobgate sidecar at rest speaks, through raw RESP sockets:
-//   - a commands connection (CLIENT SETNAME jobgate-commands): the readiness PING every second, the
-//     sidecar's job read every cache TTL (5 s), and on a Cluster the heartbeat script every second
+//   - a commands connection (CLIENT SETNAME jobgate-commands): the readiness PING every second (not
+//     on a Cluster, where the heartbeat's answer stands for it), the sidecar's job read every cache
+//     TTL (5 s), and on a Cluster the heartbeat script every second
 //     (EVALSHA on the node that owns the `{jobgate}` slot, as ioredis routes it);
 //   - on a Cluster, the slot map refresh of jobgate's two Cluster clients: ioredis opens a connection
 //     of its own for each CLUSTER SLOTS and closes it, every CLUSTER_SLOTS_REFRESH_MS per client
@@ -127,7 +128,8 @@ function startInstance({ nodes, owner, cluster, prefix, password, refreshMs, leg
   let ticks = 0;
   const tick = () => {
     ticks++;
-    commands.write(encode(['PING']));
+    // The readiness PING; on a Cluster the heartbeat script's answer stands for it.
+    if (!cluster) commands.write(encode(['PING']));
     if (ticks % 5 === 0) commands.write(encode(['HGETALL', `${prefix}job:fleet`]));
     if (cluster) {
       sequence++;

@@ -78,6 +78,8 @@ export class InvalidationSubscriber {
   /** This instance's own heartbeat channel: only it subscribes there. */
   readonly heartbeatChannel: string;
   private lastBeatAt: number | undefined;
+  /** When Redis last answered a heartbeat script (performance.now()): the readiness probe's proof that Redis answers. */
+  private answered: number | undefined;
   /** Messages may have been lost since the last proof: flush when the next heartbeat comes back. */
   private beatLost = false;
   private sequence = 0;
@@ -121,6 +123,11 @@ export class InvalidationSubscriber {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+  }
+
+  /** When the publisher last had an answer to a heartbeat (performance.now()); undefined without heartbeats. */
+  get answeredAt(): number | undefined {
+    return this.answered;
   }
 
   get live(): boolean {
@@ -192,6 +199,7 @@ export class InvalidationSubscriber {
     const sequence = ++this.sequence;
     HEARTBEAT.run(publisher, [this.heartbeatChannel], [this.heartbeatChannel, `${HEARTBEAT_KIND}:${this.instanceId}:${sequence}`]).then(
       (delivered) => {
+        this.answered = performance.now();
         // Redis published it (and it has not come back yet): it is expected here.
         if (delivered !== null && sequence > this.lastSequenceSeen) this.inFlight.add(sequence);
       },

@@ -2,6 +2,8 @@ import t from 'tap';
 import { Cluster } from 'ioredis';
 import { createRedisClient, KeySpace, type RedisClient } from '../../src/redis/index.js';
 import { DEFAULT_CLUSTER_KEY_PREFIX, type RedisTopology } from '../../src/redis/topology.js';
+import { ReadinessProbe } from '../../src/observability/health.js';
+import type { RecordSource } from '../../src/registry/registry.js';
 import { HEARTBEAT_KIND, InvalidationSubscriber } from '../../src/registry/invalidation.js';
 import { RedisClusterSet, until, type RedisProcess } from '../helpers/redis-topologies.js';
 
@@ -30,7 +32,7 @@ t.teardown(async () => {
 });
 
 /** One jobgate's worth: a commands client (which publishes the heartbeats) and a subscriber client. */
-async function instance(): Promise<{ subscriber: InvalidationSubscriber; client: RedisClient; flushes: () => number }> {
+async function instance(): Promise<{ subscriber: InvalidationSubscriber; client: RedisClient; commands: RedisClient; flushes: () => number }> {
   const commands = createRedisClient({ topology, commandTimeoutMs: 1000 }, 'commands');
   const client = createRedisClient({ topology, commandTimeoutMs: 1000 }, 'subscriber');
   clients.push(commands, client);
@@ -43,7 +45,7 @@ async function instance(): Promise<{ subscriber: InvalidationSubscriber; client:
   );
   t.teardown(() => subscriber.stop());
   await Promise.all([commands.connect(), client.connect()]);
-  return { subscriber, client, flushes: () => flushes };
+  return { subscriber, client, commands, flushes: () => flushes };
 }
 
 t.test('a heartbeat is delivered to the instance that sent it, and to no other', async (t) => {
@@ -124,4 +126,30 @@ t.test('the node holding the subscription hangs: not live, then flushed and live
   await until('live again after the node answers', () => c.subscriber.live, 30_000);
   await until('the caches flushed after the gap (no resubscribed call)', () => c.flushes() > flushesBefore, 30_000);
   t.pass('live again, and the caches were flushed of what the gap may have staled');
+});
+
+t.test('the heartbeats answer for the readiness probe: no PING while they do, not ready when the records node hangs', async (t) => {
+  const d = await instance();
+  const records: RecordSource = { token: async () => undefined, job: async () => undefined };
+  const probe = new ReadinessProbe(d.commands, records, undefined, 1000, () => d.subscriber.answeredAt);
+  t.teardown(() => probe.stop());
+  await until('the instance live', () => d.subscriber.live, 30_000);
+  for (const node of cluster.nodes) await node.command(['CONFIG', 'RESETSTAT']);
+  probe.start();
+  await until('ready', () => probe.reasons().length === 0, 30_000);
+  await until('a few heartbeats after the reset', () => d.subscriber.received.heartbeat >= 10, 30_000);
+  const pings = await Promise.all(
+    cluster.nodes.map(async (node) => /cmdstat_ping:calls=(\d+)/.exec(String(await node.command(['INFO', 'commandstats'])))?.[1] ?? '0'),
+  );
+  t.same(pings, ['0', '0', '0'], 'no PING on any node: the heartbeat answers stood for it');
+
+  const owner = await cluster.ownerOf(keys.tokens);
+  owner.pause();
+  paused.push(owner);
+  await until('not ready while the records node hangs', () => probe.reasons().includes('redis is not answering'), 30_000);
+  t.pass('the probe PINGs once the heartbeat answers stop, and reports Redis not answering');
+  owner.resume();
+  paused.splice(paused.indexOf(owner), 1);
+  await until('ready again once the node answers', () => probe.reasons().length === 0 && d.subscriber.live, 30_000);
+  t.pass('ready again');
 });
