@@ -475,6 +475,28 @@ function realConnections(all) {
   });
 }
 
+/**
+ * The design before issue 22 beside it, when bench/results/fleet-legacy.json holds a `--legacy` run
+ * (simulated instances heartbeating on the shared channel: every one receives every heartbeat).
+ */
+function legacyComparison() {
+  const file = join(root, 'bench/results/fleet-legacy.json');
+  if (!existsSync(file)) return [];
+  const { environment, results } = JSON.parse(readFileSync(file, 'utf8'));
+  return [
+    '',
+    `Before issue 22, every heartbeat on the shared channel (\`${environment.command}\`, ${environment.date.slice(0, 10)}; the real instances`,
+    'already on their own channels): deliveries grow with n², and Redis CPU with them.',
+    '',
+    '| Topology | Instances | Redis CPU at rest (all nodes / busiest) | Pub/sub deliveries/s at rest | Cluster bus messages/s |',
+    '|---|---:|---:|---:|---:|',
+    ...results.map(
+      (r) =>
+        `| ${r.topology === 'single' ? 'single Redis' : '3-master Cluster'}, shared-channel heartbeats | ${r.instances.toLocaleString('en-US')} | ${fmt(r.rest.cpuPercent)} % / ${fmt(r.rest.busiestNodeCpuPercent)} % | ${fmt(r.rest.deliveriesPerSecond, 0)} | ${fmt(r.rest.busMessagesPerSecond, 0)} |`,
+    ),
+  ];
+}
+
 function fleetSection(all, environment) {
   return [
     FLEET_BEGIN,
@@ -501,6 +523,7 @@ function fleetSection(all, environment) {
     'Connections a real jobgate holds (CLIENT LIST by name, before any simulated instance):',
     '',
     ...realConnections(all),
+    ...legacyComparison(),
     FLEET_END,
   ].join('\n');
 }
