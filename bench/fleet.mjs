@@ -56,6 +56,7 @@ if (flags.help) {
   --legacy             simulated instances heartbeat on the shared channel, as before issue 22
                        (every instance receives every heartbeat: n² deliveries; for comparison)
   --out <file>         JSON results (default bench/results/fleet.json)
+  (FLEET_LATENCIES=1 in the environment prints every revocation time, sorted)
   --render <file>      no run: write the section of docs/benchmarks.md from a results file of a default run`);
   process.exit(0);
 }
@@ -350,6 +351,7 @@ async function measure(topology, reals, simulator, size) {
   const realsDone = await Promise.all(reals.map((real) => metricCount(real.admin, 'token')));
   const tokenMessages = simsDone.token - tokenSims + realsDone.reduce((a, b, i) => a + b - tokenReals[i], 0);
   latencies.sort((a, b) => a - b);
+  if (process.env.FLEET_LATENCIES) console.log(`${topology.kind} N=${size} latencies (ms): ${latencies.map((ms) => ms.toFixed(1)).join(' ')}`);
   return {
     topology: topology.kind,
     instances: size,
