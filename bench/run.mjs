@@ -28,6 +28,12 @@ import { stopClients, websocketMemory } from './lib/websockets.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const here = (path) => join(root, path);
 
+// `npm run bench -- --fleet [fleet options]`: the fleet harness (bench/fleet.mjs, issue 22) instead.
+if (process.argv.includes('--fleet')) {
+  const fleet = spawnSync(process.execPath, [here('bench/fleet.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(fleet.status ?? 1);
+}
+
 const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -47,6 +53,8 @@ const OTHER_IDS = ['cli', 'sidecar', 'websocket'];
 if (flags.help) {
   console.log(`usage: npm run bench [-- options]
   --quick             every case once for 2 s, smaller large registry (CI: proves the harness works)
+  --fleet             the fleet harness instead (bench/fleet.mjs: N sidecars on one Redis and on a
+                      Cluster; its options follow, see node bench/fleet.mjs --help)
   --rounds <n>        rounds per case (full: 5)
   --duration <s>      seconds per burst (full: 8; at most 20)
   --warmup <s>        warm-up seconds per case before the rounds (full: 2)

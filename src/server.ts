@@ -20,7 +20,7 @@ import { createProxyHandlers, upstreamFailureLogger } from './proxy/handler.js';
 import { listenOn } from './http/listen.js';
 import { ApiAccess, Authenticator, Gate, JobRouter, type UsageSink } from './gate/index.js';
 import { LiveSockets } from './proxy/live-sockets.js';
-import { createRedisClient, KeySpace, type RedisClient } from './redis/index.js';
+import { createRedisClient, isCluster, KeySpace, type RedisClient } from './redis/index.js';
 import { CachedRegistry } from './registry/cache.js';
 import { InvalidationSubscriber } from './registry/invalidation.js';
 import { LastUse } from './registry/last-use.js';
@@ -106,7 +106,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const { redis, subscriber } = openRedis(step);
   const stores = openRegistry(step, redis);
   const access = openAccess(step, stores.registry, options.failureLimiter, recordLastUse(step, redis, stores.keys));
-  const revocations = watchRevocations(step, stores, access.gate.api, subscriber);
+  const revocations = watchRevocations(step, stores, access.gate.api, { subscriber, commands: redis });
   const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
   const control = resolved.controlHost === undefined ? undefined : await openControl(step, redis, stores.keys, access.gate);
@@ -206,7 +206,7 @@ function watchRevocations(
   { resolved, logger, metrics, teardown }: StartContext,
   { keys, registry }: ReturnType<typeof openRegistry>,
   api: ApiAccess | undefined,
-  subscriber: RedisClient,
+  { subscriber, commands }: { subscriber: RedisClient; commands: RedisClient },
 ): { liveSockets: LiveSockets; invalidation: InvalidationSubscriber } {
   const liveSockets = new LiveSockets(
     registry,
@@ -221,21 +221,28 @@ function watchRevocations(
     },
     api ? (token, jobId) => api.recheck(token, jobId) : undefined,
   );
-  const invalidation = new InvalidationSubscriber(subscriber, keys.channel, {
-    token: (id) => {
-      registry.invalidateToken(id);
-      void liveSockets.tokenChanged(id);
+  const invalidation = new InvalidationSubscriber(
+    subscriber,
+    keys.channel,
+    {
+      token: (id) => {
+        registry.invalidateToken(id);
+        void liveSockets.tokenChanged(id);
+      },
+      job: (id) => {
+        registry.invalidateJob(id);
+        void liveSockets.jobChanged(id);
+      },
+      resubscribed: () => {
+        registry.flush();
+        void liveSockets.recheckAll();
+        logger.info({ event: 'invalidation_subscribed', channel: keys.channel }, 'listening for invalidations; caches flushed');
+      },
+      // Cluster heartbeats go out on the commands client (the records' node, as every lookup does),
+      // whose answers also serve as the readiness probe's: one round trip a second per instance.
     },
-    job: (id) => {
-      registry.invalidateJob(id);
-      void liveSockets.jobChanged(id);
-    },
-    resubscribed: () => {
-      registry.flush();
-      void liveSockets.recheckAll();
-      logger.info({ event: 'invalidation_subscribed', channel: keys.channel }, 'listening for invalidations; caches flushed');
-    },
-  });
+    isCluster(commands) ? { publisher: commands } : {},
+  );
   // The TTL safety net for open WebSockets too: a writer that forgot to publish is caught here.
   const sweep = setInterval(() => void liveSockets.recheckAll(), resolved.settings.cacheTtlMs);
   sweep.unref();
@@ -258,7 +265,8 @@ function startReadiness(
 ): (detailed?: boolean) => string[] {
   const { mode } = resolved;
   const sidecar = mode.kind === 'sidecar' ? { jobId: mode.jobId, seen: sidecarUpstreamWarning(mode.jobId, mode.upstream, logger) } : undefined;
-  const readiness = new ReadinessProbe(redis, registry, sidecar);
+  // On a Cluster the heartbeats go through this client every second: their answers stand for the PING.
+  const readiness = new ReadinessProbe(redis, registry, sidecar, undefined, () => invalidation.answeredAt);
   readiness.start();
   teardown.push({ stop: () => readiness.stop() });
   return (detailed = true) => {

@@ -479,6 +479,17 @@ function previousHistory(previous) {
   }
 }
 
+/** The fleet section's markers: bench/fleet.mjs writes between them, a full run here keeps what is there. */
+export const FLEET_BEGIN = '<!-- fleet:begin (written by bench/fleet.mjs) -->';
+export const FLEET_END = '<!-- fleet:end -->';
+
+/** The fleet section of the page this run replaces, markers included (none before issue 22). */
+function previousFleet(previous) {
+  const begin = previous?.indexOf(FLEET_BEGIN) ?? -1;
+  const end = previous?.indexOf(FLEET_END) ?? -1;
+  return begin >= 0 && end > begin ? [previous.slice(begin, end + FLEET_END.length), ''] : [];
+}
+
 function historySection(results, previous) {
   // A page rendered again from the same results (bench/profile.mjs does) keeps one row for the run.
   const row = tableLine(historyRow(results));
@@ -580,6 +591,7 @@ export function markdown(results, { svg, profilePath, previous }) {
     '',
     ...profileSection(profilePath),
     '',
+    ...previousFleet(previous),
     ...historySection(results, previous),
     '',
     '## How to run',
@@ -597,6 +609,8 @@ export function markdown(results, { svg, profilePath, previous }) {
     'npm run bench -- --only websocket --websockets 2000   # fewer WebSockets (full: 10,000)',
     'node bench/profile.mjs           # CPU profiles (node --cpu-prof) of jobgate on the warm path and of the',
     '                                 # bare pass-through: refreshes the profile section of this page',
+    'npm run bench -- --fleet         # the fleet harness (bench/fleet.mjs): 100, 1,000 and 5,000 sidecars on',
+    '                                 # one Redis and on a 3-master Cluster; refreshes the fleet section',
     '```',
     '',
     'It needs `redis-server` and `redis-cli` (`apt-get install redis-server`). Load comes from',

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry as MetricsRegistry, collectDefaultM
 export interface MetricSources {
   readonly cacheStats: () => { tokens: { hits: number; misses: number }; jobs: { hits: number; misses: number } };
   readonly websocketsOpen: () => number;
-  readonly invalidationMessages: () => { token: number; job: number; other: number };
+  readonly invalidationMessages: () => { token: number; job: number; other: number; heartbeat?: number };
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -114,7 +114,7 @@ function registerCacheCounter(
 function registerInvalidationCounter(registers: Registers, sources: MetricSources): void {
   new Counter({
     name: 'jobgate_invalidation_messages_total',
-    help: 'Messages received on the invalidation channel, by kind.',
+    help: "Messages received on the invalidation channel (and, kind heartbeat, on the instance's own heartbeat channel), by kind.",
     labelNames: ['kind'],
     registers,
     collect() {
@@ -123,6 +123,8 @@ function registerInvalidationCounter(registers: Registers, sources: MetricSource
       this.inc({ kind: 'token' }, received.token);
       this.inc({ kind: 'job' }, received.job);
       this.inc({ kind: 'other' }, received.other);
+      // This instance's own heartbeats (Cluster), each received once: a fleet's count grows with n, not n².
+      if (received.heartbeat !== undefined) this.inc({ kind: 'heartbeat' }, received.heartbeat);
     },
   });
 }

@@ -5,13 +5,21 @@ import { LuaScript } from '../redis/script.js';
 const RETRY_MS = 500;
 
 /**
- * Heartbeat messages: `heartbeat:<instance id>:<sequence>`. Readers of the channel ignore them
- * (they are neither `token:` nor `job:`); jobgate counts them apart.
+ * Heartbeat messages: `heartbeat:<instance id>:<sequence>`, each published on the instance's own
+ * channel (`<channel>:heartbeat:<instance id>`), which only that instance subscribes to: a
+ * heartbeat is delivered once, to the instance that sent it, so a fleet of n instances costs n
+ * messages a second, not n². Older versions published them on the shared channel; jobgate counts
+ * those apart and ignores them.
  */
 export const HEARTBEAT_KIND = 'heartbeat';
 
-// KEYS: the channel (only to route the script to the node that owns the prefix's hash slot, where
-// the records live). ARGV: channel, message. PUBLISH from a script reaches subscribers on every node.
+/** The channel an instance's heartbeats travel on: same `{hash tag}` (so the same slot) as the shared channel. */
+export function heartbeatChannel(channel: string, instanceId: string): string {
+  return `${channel}:${HEARTBEAT_KIND}:${instanceId}`;
+}
+
+// KEYS: the heartbeat channel (only to route the script to the node that owns the prefix's hash slot,
+// where the records live). ARGV: channel, message. PUBLISH from a script reaches subscribers on every node.
 const HEARTBEAT = new LuaScript(`
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
@@ -25,15 +33,16 @@ export interface InvalidationHandlers {
 }
 
 export interface HeartbeatOptions {
-  /** How often this instance publishes `heartbeat:<id>` on the channel. */
+  /** How often this instance publishes `heartbeat:<id>:<sequence>` on its own heartbeat channel. */
   readonly intervalMs: number;
-  /** The subscription counts as dead when no heartbeat (from any instance) arrived for this long. */
+  /** The subscription counts as dead when none of this instance's heartbeats came back for this long. */
   readonly timeoutMs: number;
 }
 
 export interface InvalidationOptions {
   /**
-   * Prove the subscription alive with heartbeats on the channel. On by default for a Redis
+   * Prove the subscription alive with heartbeats on the instance's own channel, subscribed on the
+   * same connection as the shared channel. On by default for a Redis
    * Cluster, whose subscriber connection can move to another node (or die) without an event;
    * standalone and Sentinel connections report their losses themselves.
    */
@@ -52,10 +61,12 @@ export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 1000, timeoutMs
  * while the subscription is confirmed; after every reconnect it subscribes again and
  * reports `resubscribed`, so that caches are flushed of what the gap may have staled.
  *
- * With heartbeats (Redis Cluster), `live` also needs a heartbeat to have come back within
- * `timeoutMs`; when one comes back after a silence, the gap is reported as `resubscribed`
- * too. Heartbeats are published through the node that holds the records, so a lost data
- * node also shows as a dead subscription.
+ * With heartbeats (Redis Cluster), `live` also needs one of this instance's heartbeats to have
+ * come back within `timeoutMs`; when one comes back after a silence, the gap is reported as
+ * `resubscribed` too. Heartbeats are published through the node that holds the records, so a
+ * lost data node also shows as a dead subscription. Each instance proves its own subscription on
+ * its own channel (subscribed on the same connection as the shared one): no instance receives
+ * another's heartbeats, so the fleet's cost grows with n, not n².
  */
 export class InvalidationSubscriber {
   private subscribed = false;
@@ -64,7 +75,11 @@ export class InvalidationSubscriber {
   private readonly heartbeat: HeartbeatOptions | undefined;
   private readonly publisher: RedisClient | undefined;
   private readonly instanceId = randomBytes(8).toString('hex');
+  /** This instance's own heartbeat channel: only it subscribes there. */
+  readonly heartbeatChannel: string;
   private lastBeatAt: number | undefined;
+  /** When Redis last answered a heartbeat script (performance.now()): the readiness probe's proof that Redis answers. */
+  private answered: number | undefined;
   /** Messages may have been lost since the last proof: flush when the next heartbeat comes back. */
   private beatLost = false;
   private sequence = 0;
@@ -74,8 +89,11 @@ export class InvalidationSubscriber {
   /** The connection a Cluster client subscribes on, as last seen (it can be replaced silently). */
   private subscriberConnection: unknown;
   private timer: NodeJS.Timeout | undefined;
-  /** Messages received, by kind, for metrics; heartbeats are counted apart from the rest. */
-  readonly received = { token: 0, job: 0, other: 0, heartbeat: 0 };
+  /**
+   * Messages received, by kind, for metrics: `heartbeat` counts this instance's own heartbeats
+   * (on its channel), `foreign` heartbeats seen on the shared channel (older versions sent them there).
+   */
+  readonly received = { token: 0, job: 0, other: 0, heartbeat: 0, foreign: 0 };
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -87,12 +105,14 @@ export class InvalidationSubscriber {
     this.heartbeat = heartbeat === false ? undefined : heartbeat;
     this.publisher = options.publisher ?? (isCluster(subscriber) ? subscriber : undefined);
     if (this.heartbeat && !this.publisher) throw new Error('heartbeats need a publisher connection that is not in subscriber mode');
+    this.heartbeatChannel = heartbeatChannel(channel, this.instanceId);
     subscriber.on('close', () => {
       this.subscribed = false;
     });
     subscriber.on('ready', () => void this.subscribe());
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.dispatch(message);
+      else if (channel === this.heartbeatChannel && message.startsWith(`${HEARTBEAT_KIND}:`)) this.heartbeatReceived(message.slice(HEARTBEAT_KIND.length + 1));
     });
     if (this.heartbeat) {
       this.timer = setInterval(() => this.tick(), this.heartbeat.intervalMs);
@@ -105,6 +125,11 @@ export class InvalidationSubscriber {
     clearInterval(this.timer);
   }
 
+  /** When the publisher last had an answer to a heartbeat (performance.now()); undefined without heartbeats. */
+  get answeredAt(): number | undefined {
+    return this.answered;
+  }
+
   get live(): boolean {
     if (!this.subscribed || this.subscriber.status !== 'ready') return false;
     if (!this.heartbeat) return true;
@@ -115,7 +140,7 @@ export class InvalidationSubscriber {
     if (this.subscribing || this.stopped) return;
     this.subscribing = true;
     try {
-      await this.subscriber.subscribe(this.channel);
+      await this.subscriber.subscribe(...this.channels());
       this.subscribed = true;
       this.handlers.resubscribed();
       if (this.heartbeat) {
@@ -156,19 +181,25 @@ export class InvalidationSubscriber {
       // The subscriber connection may have moved (or died) without resubscribing: ask again.
       // SUBSCRIBE on a channel already subscribed is harmless.
       if (this.subscriber.status === 'ready') {
-        this.subscriber.subscribe(this.channel).catch(() => {
+        this.subscriber.subscribe(...this.channels()).catch(() => {
           // Tried again at the next tick.
         });
       }
     }
   }
 
+  /** The shared channel, and this instance's heartbeat channel when it beats: one connection, one SUBSCRIBE. */
+  private channels(): string[] {
+    return this.heartbeat ? [this.channel, this.heartbeatChannel] : [this.channel];
+  }
+
   private beat(): void {
     const publisher = this.publisher;
     if (!publisher || publisher.status !== 'ready') return;
     const sequence = ++this.sequence;
-    HEARTBEAT.run(publisher, [this.channel], [this.channel, `${HEARTBEAT_KIND}:${this.instanceId}:${sequence}`]).then(
+    HEARTBEAT.run(publisher, [this.heartbeatChannel], [this.heartbeatChannel, `${HEARTBEAT_KIND}:${this.instanceId}:${sequence}`]).then(
       (delivered) => {
+        this.answered = performance.now();
         // Redis published it (and it has not come back yet): it is expected here.
         if (delivered !== null && sequence > this.lastSequenceSeen) this.inFlight.add(sequence);
       },
@@ -178,10 +209,13 @@ export class InvalidationSubscriber {
     );
   }
 
-  /** A heartbeat came back: the subscription works. A gap in this instance's sequence means lost messages. */
+  /** One of this instance's heartbeats came back: the subscription works. A gap in the sequence means lost messages. */
   private heartbeatReceived(body: string): void {
     this.received.heartbeat++;
-    this.lastBeatAt = performance.now();
+    const now = performance.now();
+    // A silence longer than the bound (`live` was false, whether or not a tick saw it): a gap.
+    if (this.heartbeat && this.lastBeatAt !== undefined && now - this.lastBeatAt > this.heartbeat.timeoutMs) this.beatLost = true;
+    this.lastBeatAt = now;
     const [instance, sequenceText] = body.split(':');
     if (instance === this.instanceId && sequenceText !== undefined) {
       const sequence = Number(sequenceText);
@@ -209,7 +243,8 @@ export class InvalidationSubscriber {
       this.received.job++;
       this.handlers.job(id);
     } else if (colon > 0 && kind === HEARTBEAT_KIND) {
-      this.heartbeatReceived(id);
+      // Another (older) instance's heartbeat on the shared channel: it proves nothing about this subscription.
+      this.received.foreign++;
     } else {
       this.received.other++;
     }

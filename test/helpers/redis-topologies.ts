@@ -75,6 +75,16 @@ export class RedisProcess {
     await killLikeACrash(child);
   }
 
+  /** Stops it (SIGSTOP): its connections stay open and say nothing, as a hung node's would. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Sends one command to this process alone. */
   async command(args: readonly (string | number)[], timeoutMs = 1000): Promise<unknown> {
     return command(this.port, args, this.auth, timeoutMs);
