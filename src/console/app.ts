@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuditEvent } from '../audit/event.js';
 import { ControlRefusal, type Caller, type ControlService } from '../control/service.js';
 import { InputError, NotFoundError, RecordError, StoreUnavailableError } from '../errors.js';
+import { answerAndClose } from '../http/linger.js';
 import { isDenial, type Denial, type GateRequest, type MaybePromise } from '../gate/index.js';
 import type { Logger } from '../observability/logger.js';
 import { matches, sharedSelector } from '../selector/index.js';
@@ -256,8 +257,11 @@ export class ConsoleApp {
     const form = await readForm(ex.req);
     if (form instanceof URLSearchParams) return form;
     const message = form === 413 ? 'The form is too large.' : 'Forms are sent as application/x-www-form-urlencoded.';
-    ex.res.shouldKeepAlive = false;
-    this.page(ex, form, messagePage(ex.nonce, 'Form refused', message), 'bad_request');
+    const html = messagePage(ex.nonce, 'Form refused', message);
+    ex.outcome.decision = 'bad_request';
+    // Part of the body may be unread: the page goes first, then a bounded read of the rest before the close (src/http/linger.ts).
+    const headers = { ...pageHeaders(ex.nonce), 'content-length': String(Buffer.byteLength(html)) };
+    answerAndClose(ex.req, ex.res, { status: form, error: 'bad_request', message, body: html, headers });
     return undefined;
   }
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { CONTROL_HOST } from '../helpers/control.js';
 import { request } from '../helpers/http.js';
-import { consoleGet, consolePost } from '../helpers/console.js';
+import { consoleGet, consolePost, consolePostLarge } from '../helpers/console.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 
 // The token console behind TLS (JOBGATE_PUBLIC_SCHEME=https): the __Host- cookie, Secure, and the https origin.
@@ -54,4 +54,24 @@ t.test('only urlencoded forms, and only GET for pages', async (t) => {
   t.equal(json.status, 415);
   const put = await request(h.url, { method: 'PUT', host: CONTROL_HOST, path: '/console/login', headers: { origin: ORIGIN } });
   t.equal(put.status, 405, 'the sign-in page answers GET and its form POST');
+});
+
+t.test('a client that writes its whole large form before reading still gets the 413 or 415 page, not a reset', async (t) => {
+  const form = { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' };
+  const fiveMiB = 5 * 1024 * 1024;
+  t.same(await consolePostLarge(h.url, '/console/login', fiveMiB, form), { status: 413, error: undefined }, 'sign-in, declared length over the limit');
+  t.same(
+    await consolePostLarge(h.url, '/console/login', fiveMiB, form, true),
+    { status: 413, error: undefined },
+    'sign-in, chunked, over the limit while reading',
+  );
+  t.same(
+    await consolePostLarge(h.url, '/console/login', fiveMiB, { ...form, 'content-type': 'text/plain' }),
+    { status: 415, error: undefined },
+    'sign-in, a body refused unread',
+  );
+  const signedIn = await consolePost(h.url, '/console/login', { token: root.value }, undefined, { origin: ORIGIN });
+  const cookie = signedIn.headers['set-cookie']![0]!.split(';', 1)[0]!;
+  t.same(await consolePostLarge(h.url, '/console/tokens', fiveMiB, { ...form, cookie }), { status: 413, error: undefined }, 'a signed-in form');
+  t.equal((await consoleGet(h.url, '/console/tokens', cookie)).status, 200, 'jobgate still answers');
 });
