@@ -312,23 +312,24 @@ function createAdmin({ metrics, teardown }: StartContext, notReadyReasons: (deta
   return server;
 }
 
-/** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
 /**
  * The control API and the token console on JOBGATE_CONTROL_HOST: the stores they write through,
  * and the audit trail they read. Loaded only when it is on: a sidecar starts without their modules.
  */
 async function openControl({ logger, resolved }: StartContext, redis: RedisClient, keys: KeySpace, gate: Gate): Promise<Control> {
-  const [{ ControlApi }, { ControlService }, { AuditLog }, { ConsoleApp }, { ConsoleSessions }] = await Promise.all([
+  const [{ ControlApi }, { ControlService }, { AuditLog }, { ConsoleApp }, { ConsoleSessions }, { SignedOutSessions }] = await Promise.all([
     import('./control/http.js'),
     import('./control/service.js'),
     import('./audit/log.js'),
     import('./console/app.js'),
     import('./console/session.js'),
+    import('./console/signed-out.js'),
   ]);
   const stores = { tokens: new TokenStore(redis, keys), jobs: new JobStore(redis, keys), events: new AuditLog(redis, keys) };
   const service = new ControlService(stores, logger);
   const sessions = new ConsoleSessions(resolved.cookieKeys, resolved.settings.sessionTtlSeconds);
-  return { api: new ControlApi(service, logger), console: new ConsoleApp(service, gate, sessions, logger) };
+  const consoleApp = new ConsoleApp(service, gate, sessions, new SignedOutSessions(redis, keys), logger);
+  return { api: new ControlApi(service, logger), console: consoleApp };
 }
 
 /** What the control host serves: the control API and the token console. */
@@ -337,6 +338,7 @@ interface Control {
   readonly console: ConsoleApp;
 }
 
+/** The proxy listener: the forwarder to upstreams, the request handlers, and their HTTP server. */
 function createProxy(
   { resolved, logger, metrics, teardown, draining }: StartContext,
   { gate, signer, jwks }: Access,

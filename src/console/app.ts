@@ -20,6 +20,7 @@ import { expiryFrom, expiryOptions, fromConsoleOrigin, readForm } from './forms.
 import { pageHeaders, type SignedIn } from './html.js';
 import { activityPage, confirmPage, jobsPage, messagePage, signInPage, valuePage, type ActivityFilter, type JobRow } from './pages.js';
 import { consoleCookieName, sameCsrf, type ConsoleSession, type ConsoleSessions } from './session.js';
+import type { SignedOutSessions } from './signed-out.js';
 import { EMPTY_FORM, selectTokens, SORT_KEYS, tokensPage, type CreateForm, type SortKey, type TokenQuery } from './tokens-page.js';
 
 /** The console's path prefix on the control host (the control API has /api/v1/). */
@@ -91,6 +92,7 @@ export class ConsoleApp {
     private readonly service: ControlService,
     private readonly auth: ConsoleAuth,
     private readonly sessions: ConsoleSessions,
+    private readonly signedOut: SignedOutSessions,
     private readonly logger?: Logger,
   ) {}
 
@@ -147,6 +149,7 @@ export class ConsoleApp {
   private async post(ex: Signed, form: URLSearchParams): Promise<void> {
     const tokenAction = /^\/console\/tokens\/([^/]+)\/(renew|delete)$/.exec(ex.path);
     if (ex.path === '/console/logout') {
+      await this.signedOut.end(ex.session.sid, ex.session.expiresAtMs);
       ex.outcome.decision = 'console_logout';
       return this.page(ex, 200, signInPage(ex.nonce, { notice: 'You are signed out.' }), 'console_logout', {
         'set-cookie': this.sessions.clear(ex.view.https),
@@ -211,7 +214,8 @@ export class ConsoleApp {
   private async signedIn(ex: Exchange): Promise<Signed | undefined> {
     const cookie = readCookie(ex.view.headers.cookie, consoleCookieName(ex.view.https));
     const session = cookie === undefined ? undefined : await this.sessions.verify(cookie, hostOf(ex.view));
-    if (!session) {
+    const [token, ended] = session ? await Promise.all([this.auth.sessionToken(session.tokenId, session.version), this.signedOut.has(session.sid)]) : [];
+    if (!session || ended) {
       if (ex.view.method === 'GET' || ex.view.method === 'HEAD') redirect(ex, '/console/login');
       else
         this.page(
@@ -222,7 +226,6 @@ export class ConsoleApp {
         );
       return undefined;
     }
-    const token = await this.auth.sessionToken(session.tokenId, session.version);
     if (isDenial(token)) {
       this.unavailable(ex);
       return undefined;

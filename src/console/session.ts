@@ -17,12 +17,18 @@ export function consoleCookieName(https: boolean): string {
   return https ? SECURE_CONSOLE_COOKIE : PLAIN_CONSOLE_COOKIE;
 }
 
-/** What a valid console cookie says: which token at which version, and the session's CSRF token. */
+/** What a valid console cookie says: which token at which version, the session's id, CSRF token and expiry. */
 export interface ConsoleSession {
   readonly tokenId: string;
   readonly version: number;
   readonly csrf: string;
+  /** The session's own id (`jti`): sign-out ends this one session, not the token's others. */
+  readonly sid: string;
+  readonly expiresAtMs: number;
 }
+
+/** A session id as issued: 16 random bytes, base64url. */
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
 function consoleKey(key: SessionKey): SessionKey {
   return { kid: key.kid, key: new Uint8Array(hkdfSync('sha256', key.key, 'jobgate', 'jobgate console session v1', 32)) };
@@ -53,6 +59,7 @@ export class ConsoleSessions {
     const jwt = await new SignJWT({ ver: version, csrf: randomBytes(24).toString('base64url'), use: 'console' })
       .setProtectedHeader({ alg: 'HS256', kid: this.signing.kid })
       .setSubject(tokenId)
+      .setJti(randomBytes(16).toString('base64url'))
       .setAudience(host)
       .setIssuedAt()
       .setExpirationTime(`${this.ttlSeconds}s`)
@@ -70,9 +77,10 @@ export class ConsoleSessions {
     if (value.length > 1024) return undefined;
     try {
       const { payload } = await jwtVerify(value, (header: JWTHeaderParameters) => this.keyFor(header.kid), { algorithms: ['HS256'], audience: host });
-      const { sub, ver, csrf, use } = payload;
+      const { sub, ver, csrf, use, jti, exp } = payload;
       if (typeof sub !== 'string' || typeof ver !== 'number' || !Number.isSafeInteger(ver) || typeof csrf !== 'string' || use !== 'console') return undefined;
-      return { tokenId: sub, version: ver, csrf };
+      if (typeof jti !== 'string' || !SESSION_ID.test(jti) || typeof exp !== 'number') return undefined;
+      return { tokenId: sub, version: ver, csrf, sid: jti, expiresAtMs: exp * 1000 };
     } catch (error) {
       if (error instanceof errors.JOSEError || error instanceof TypeError) return undefined;
       throw error;

@@ -34,6 +34,11 @@ export class KeySpace {
   job(id: string): string {
     return `${this.prefix}job:${id}`;
   }
+
+  /** Marker of a console session ended by sign-out (src/console/signed-out.ts); it expires with the session. */
+  consoleSignedOut(sid: string): string {
+    return `${this.prefix}console:signedout:${sid}`;
+  }
 }
 
 export const DEFAULT_KEY_PREFIX = 'jobgate:';

@@ -258,11 +258,22 @@ t.test('a session ends when its token is renewed; sign-out ends it too', async (
   t.match(String(after.headers['set-cookie']), /^jobgate-console=; Path=\/; Max-Age=0/);
 
   const second = await consoleSignIn(h.url, root.value);
+  const elsewhere = await consoleSignIn(h.url, root.value);
   const csrf = csrfOf(await consoleGet(h.url, '/console/tokens', second));
   const out = await consolePost(h.url, '/console/logout', { csrf }, second);
   t.equal(out.status, 200);
   t.match(out.body, 'You are signed out.');
   t.match(String(out.headers['set-cookie']), /^jobgate-console=; Path=\/; Max-Age=0/);
+  const copied = await consoleGet(h.url, '/console/tokens', second);
+  t.equal(copied.status, 303, 'a copy of the signed-out cookie opens no page');
+  t.equal(copied.headers.location, '/console/login');
+  const replayed = await consolePost(h.url, '/console/tokens', { csrf, name: 'after-sign-out', role: 'read', labelSelector: '', expiresIn: '' }, second);
+  t.equal(replayed.status, 403, 'nor does it post a form');
+  t.notOk(
+    (await h.tokens.list()).some((token) => !(token instanceof Error) && token.name === 'after-sign-out'),
+    'and nothing was created',
+  );
+  t.equal((await consoleGet(h.url, '/console/tokens', elsewhere)).status, 200, "the same token's other session goes on");
 });
 
 t.test('a job URL session cookie is not a console session, nor the reverse', async (t) => {
