@@ -139,7 +139,7 @@ export class ConsoleApp {
     if (tokenAction) {
       const action = tokenAction[2] as 'renew' | 'delete';
       const token = await this.service.getToken(ex.caller, decodeSegment(tokenAction[1]!));
-      return this.page(ex, 200, confirmPage(ex.nonce, ex.who, token, action, expiryOptions(ex.token, Date.now(), true)));
+      return this.page(ex, 200, confirmPage(ex.nonce, ex.who, token, action, expiryOptions(ex.token, Date.now(), token)));
     }
     if (ex.path === '/console/jobs') return this.jobs(ex);
     if (ex.path === '/console/activity') return this.activity(ex);
@@ -272,7 +272,7 @@ export class ConsoleApp {
     const all = await this.service.listTokens(ex.caller);
     const query = tokenQuery(ex.query);
     const now = Date.now();
-    const page = { tokens: selectTokens(all, query), total: all.length, query, form, expiry: expiryOptions(ex.token, now, false), now };
+    const page = { tokens: selectTokens(all, query), total: all.length, query, form, expiry: expiryOptions(ex.token, now), now };
     return this.page(ex, status, tokensPage(ex.nonce, ex.who, notice === undefined ? page : { ...page, notice }));
   }
 

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { InputError } from '../errors.js';
 import { readBodyUpTo } from '../http/linger.js';
-import type { TokenRecord } from '../tokens/record.js';
+import type { TokenRecord, TokenView } from '../tokens/record.js';
 import type { ExpiryOption } from './pages.js';
 
 /** The largest form body the console reads: a token, a name, a selector and some slack. */
@@ -41,15 +41,18 @@ const DURATIONS: ReadonlyArray<readonly [value: string, label: string, days: num
 ];
 
 /**
- * The expiries a form offers `caller`: none (or the current one, `renewal`), then durations,
- * leaving out those that would outlive an expiring caller, which the control service refuses.
+ * The expiries a form offers `caller`: none (or, to renew `renewing`, its current one, unless that
+ * has passed), then durations, leaving out those that would outlive an expiring caller: the
+ * control service refuses both.
  */
-export function expiryOptions(caller: TokenRecord, now: number, renewal: boolean): ExpiryOption[] {
-  const first: ExpiryOption = renewal
-    ? { value: '', label: 'Keep the current expiry' }
-    : { value: '', label: caller.expiresAt === undefined ? 'Never' : `When your own token expires (${caller.expiresAt})` };
+export function expiryOptions(caller: TokenRecord, now: number, renewing?: TokenView): ExpiryOption[] {
+  const first: ExpiryOption[] = renewing
+    ? renewing.status.expired
+      ? []
+      : [{ value: '', label: 'Keep the current expiry' }]
+    : [{ value: '', label: caller.expiresAt === undefined ? 'Never' : `When your own token expires (${caller.expiresAt})` }];
   const fitting = DURATIONS.filter(([, , days]) => caller.expiresAtMs === undefined || now + days * DAY_MS <= caller.expiresAtMs);
-  return [first, ...fitting.map(([value, label]) => ({ value, label: `In ${label}` }))];
+  return [...first, ...fitting.map(([value, label]) => ({ value, label: `In ${label}` }))];
 }
 
 /** The expiry (RFC 3339) an `expiresIn` choice stands for, undefined for none; InputError for one not offered. */

@@ -5,7 +5,7 @@ import { invalidation, type KeySpace } from '../redis/keys.js';
 import { redisCall, LuaScript, pairsToObject, readHash, readHashes, readScores } from '../redis/index.js';
 import { parseSelector, SelectorError } from '../selector/index.js';
 import { isTokenId, mintToken, type ParsedToken, sameDigest } from './format.js';
-import { isRole, normalizeExpiry, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
+import { isExpired, isRole, normalizeExpiry, ROLES, tokenFromHash, tokenNameProblem, type Role, type TokenRecord } from './record.js';
 
 export interface NewToken {
   readonly name: string;
@@ -165,7 +165,11 @@ export class TokenStore {
     const expiry = expiresAt === undefined ? '' : normalizeExpiry(expiresAt, now);
     const key = this.keys.token(id);
     // Read first so that a malformed record is reported instead of renewed.
-    await this.get(id);
+    const current = await this.get(id);
+    if (expiresAt === undefined && isExpired(current, now.getTime()))
+      throw new InputError(
+        `token ${id} expired at ${current.expiresAt}: renewed, it would keep that expiry and never work; give it a new one (--expires-in or --expires-at; expiresAt in the control API)`,
+      );
     const minted = mintToken(id);
     const reply = await redisCall(() =>
       RENEW.run(

@@ -4,6 +4,7 @@ import { CONTROL_HOST } from '../helpers/control.js';
 import { consoleCookie, consoleGet, consolePost, consoleSignIn, csrfOf, CONSOLE_ORIGIN, shownValue } from '../helpers/console.js';
 import { startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
+import { eventually } from '../helpers/wait.js';
 
 // The token console on the control host of a running jobgate, on a real Redis, as a browser
 // without JavaScript uses it: links, GET forms and urlencoded POSTs.
@@ -311,6 +312,25 @@ t.test('an expiring operator is offered only expiries it may give', async (t) =>
   t.equal(created.status, 201);
   const id = shownValue(created).slice(4, 40);
   t.equal((await h.tokens.find(id))!.expiresAt, short.record.expiresAt, "it takes the caller's expiry");
+});
+
+t.test('an expired token is renewed only with a new expiry: the form does not offer to keep it', async (t) => {
+  const expiresAt = new Date(Date.now() + 1000).toISOString();
+  const lapsed = await h.tokens.create({ name: 'lapsed', role: 'read', expiresAt });
+  await eventually('the token to expire', () => Date.now() > Date.parse(expiresAt) + 10);
+  const cookie = await consoleSignIn(h.url, root.value);
+  const confirm = await consoleGet(h.url, `/console/tokens/${lapsed.record.id}/renew`, cookie);
+  const offered = [...confirm.body.matchAll(/<option value="([^"]*)">/g)].map((m) => m[1]);
+  t.notOk(offered.includes(''), 'no "keep the current expiry"');
+  t.equal(offered[0], '1d', 'the first choice is a new expiry');
+  t.notMatch(confirm.body, 'Keep the current expiry');
+  const kept = await consolePost(h.url, `/console/tokens/${lapsed.record.id}/renew`, { csrf: csrfOf(confirm), expiresIn: '' }, cookie);
+  t.equal(kept.status, 400, 'a forged "keep" is refused');
+  t.match(kept.body, `expired at ${expiresAt}`);
+  t.equal((await h.tokens.find(lapsed.record.id))!.version, 1, 'not renewed');
+  const renewed = await consolePost(h.url, `/console/tokens/${lapsed.record.id}/renew`, { csrf: csrfOf(confirm), expiresIn: '1d' }, cookie);
+  t.equal(renewed.status, 200);
+  t.equal((await onJob('nb-a', shownValue(renewed))).status, 200, 'the new value works');
 });
 
 t.test('fails closed when Redis is down: a 503 page, never a page served from nothing', async (t) => {

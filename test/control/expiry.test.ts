@@ -83,6 +83,18 @@ t.test('every instance refuses the token from its instant, with warm caches and 
 
   const listed = (await control('GET', `/api/v1/tokens/${token.id}`)).json<{ status: { expired: boolean } }>();
   t.equal(listed.status.expired, true, 'still listed, with status.expired: true');
+
+  const kept = await control('POST', `/api/v1/tokens/${token.id}/renew`);
+  t.equal(kept.status, 400, 'renewing it without a new expiry is refused: the value would be born expired');
+  t.match(kept.json().message, `expired at ${expiresAt}`);
+  t.match(kept.json().message, /give it a new one/);
+  const renewed = await control('POST', `/api/v1/tokens/${token.id}/renew`, { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+  t.equal(renewed.status, 200, 'with a new expiry it is renewed');
+  t.equal(
+    (await request(a.url, { host: 'nb.job.test', path: '/', headers: bearer(renewed.json<{ status: { value: string } }>().status.value) })).status,
+    200,
+    'and works',
+  );
 });
 
 t.test('a browser session opened with the token ends at its instant', async (t) => {
