@@ -2,14 +2,12 @@ import t from 'tap';
 import { buildApiPolicy, type ApiRule } from '../../src/api/policy.js';
 import { FailureLimiter } from '../../src/auth/failure-limit.js';
 import { ApiAccess, Authenticator, isDenial, type ApiAdmission, type Denial, type GateRequest, type UsageSink } from '../../src/gate/index.js';
-import { JobStore } from '../../src/jobs/store.js';
-import { createRedisClient, KeySpace, redisTopology } from '../../src/redis/index.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
 import { RedisRegistry } from '../../src/registry/registry.js';
 import { SessionCookies } from '../../src/session/cookie.js';
 import { sessionKeys } from '../../src/session/keys.js';
-import { TokenStore } from '../../src/tokens/store.js';
-import { RedisClients, RedisServer, writeJobHash } from '../helpers/redis.js';
+import { startGateStores } from '../helpers/gate-stores.js';
+import { RedisClients, writeJobHash } from '../helpers/redis.js';
 
 /**
  * The training API's gate alone, on a real Redis: path hygiene before the token, the bearer
@@ -17,18 +15,10 @@ import { RedisClients, RedisServer, writeJobHash } from '../helpers/redis.js';
  * body checks, the re-check of an open connection, and which admissions are noted as a use.
  */
 
-const server = await RedisServer.start();
-t.teardown(() => server.stop());
-const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-const redis = createRedisClient({ topology, commandTimeoutMs: 300 }, 'commands');
-t.teardown(() => redis.disconnect());
-await redis.connect();
+const { server, keys, tokens, jobs } = await startGateStores(t);
 const clients = new RedisClients(server.url);
 t.teardown(() => clients.disconnectAll());
 const admin = await clients.connect();
-const keys = new KeySpace(topology.keyPrefix);
-const tokens = new TokenStore(redis, keys);
-const jobs = new JobStore(redis, keys);
 
 await jobs.put({ id: 'nb1', upstream: 'http://127.0.0.1:1/', labels: { team: 'a' } });
 await jobs.put({ id: 'nb2', upstream: 'http://127.0.0.1:2/', labels: { team: 'b' } });

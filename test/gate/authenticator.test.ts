@@ -3,15 +3,13 @@ import { FailureLimiter } from '../../src/auth/failure-limit.js';
 import { Authenticator, isDenial, type Exchange, isPromise, type GateRequest, type Target } from '../../src/gate/index.js';
 import { sessionScope } from '../../src/gate/authenticator.js';
 import { ANSWERS, expiredToken } from '../../src/http/answers.js';
-import { JobStore } from '../../src/jobs/store.js';
-import { createRedisClient, KeySpace, redisTopology } from '../../src/redis/index.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
 import { RedisRegistry } from '../../src/registry/registry.js';
 import { SessionCookies } from '../../src/session/cookie.js';
 import { sessionKeys } from '../../src/session/keys.js';
 import { mintToken } from '../../src/tokens/format.js';
-import { TokenStore } from '../../src/tokens/store.js';
-import { RedisClients, RedisServer, writeTokenHash } from '../helpers/redis.js';
+import { startGateStores } from '../helpers/gate-stores.js';
+import { RedisClients, writeTokenHash } from '../helpers/redis.js';
 
 /**
  * The authenticator alone on a real Redis: the bearer token or the session cookie a request
@@ -19,18 +17,10 @@ import { RedisClients, RedisServer, writeTokenHash } from '../helpers/redis.js';
  * and the answers a client gets for each way it can fail.
  */
 
-const server = await RedisServer.start();
-t.teardown(() => server.stop());
-const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-const redis = createRedisClient({ topology, commandTimeoutMs: 300 }, 'commands');
-t.teardown(() => redis.disconnect());
-await redis.connect();
+const { server, keys, tokens, jobs } = await startGateStores(t);
 const clients = new RedisClients(server.url);
 t.teardown(() => clients.disconnectAll());
 const admin = await clients.connect();
-const keys = new KeySpace(topology.keyPrefix);
-const tokens = new TokenStore(redis, keys);
-const jobs = new JobStore(redis, keys);
 
 const nb1 = await jobs.put({ id: 'nb1', upstream: 'http://127.0.0.1:1/', ports: { '8888': 'http://127.0.0.1:4/' }, labels: { team: 'a' } });
 const nb2 = await jobs.put({ id: 'nb2', upstream: 'http://127.0.0.1:2/', labels: { team: 'b' } });

@@ -13,16 +13,13 @@ import {
   type Target,
   type UsageSink,
 } from '../../src/gate/index.js';
-import { JobStore } from '../../src/jobs/store.js';
-import { createRedisClient, KeySpace, redisTopology } from '../../src/redis/index.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
 import { RedisRegistry } from '../../src/registry/registry.js';
 import { HostRouter } from '../../src/routing/host.js';
 import { SessionCookies } from '../../src/session/cookie.js';
 import { sessionKeys } from '../../src/session/keys.js';
 import { switchSessionPage } from '../../src/session/pages.js';
-import { TokenStore } from '../../src/tokens/store.js';
-import { RedisServer } from '../helpers/redis.js';
+import { startGateStores } from '../helpers/gate-stores.js';
 
 /**
  * The gate's entry points on a real Redis (src/gate/gate.ts, deep-link.ts): which host is the
@@ -32,15 +29,7 @@ import { RedisServer } from '../helpers/redis.js';
  */
 
 const DOMAIN = 'job.test';
-const server = await RedisServer.start();
-t.teardown(() => server.stop());
-const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-const redis = createRedisClient({ topology, commandTimeoutMs: 300 }, 'commands');
-t.teardown(() => redis.disconnect());
-await redis.connect();
-const keys = new KeySpace(topology.keyPrefix);
-const tokens = new TokenStore(redis, keys);
-const jobs = new JobStore(redis, keys);
+const { server, tokens, jobs } = await startGateStores(t);
 
 await jobs.put({ id: 'nb1', upstream: 'http://127.0.0.1:1/', labels: { team: 'a' } });
 await jobs.put({ id: 'nb2', upstream: 'http://127.0.0.1:2/', labels: { team: 'b' } });

@@ -3,14 +3,12 @@ import { RecordError, StoreUnavailableError } from '../../src/errors.js';
 import { Denial, isDenial, isPromise, JobRouter, type Target } from '../../src/gate/index.js';
 import { storeFailure } from '../../src/gate/job-router.js';
 import { ANSWERS, missingSidecarJob } from '../../src/http/answers.js';
-import { JobStore } from '../../src/jobs/store.js';
-import { createRedisClient, KeySpace, redisTopology } from '../../src/redis/index.js';
 import { CachedRegistry } from '../../src/registry/cache.js';
 import { RedisRegistry } from '../../src/registry/registry.js';
 import { HostRouter } from '../../src/routing/host.js';
 import type { Mode } from '../../src/routing/mode.js';
-import { TokenStore } from '../../src/tokens/store.js';
-import { RedisClients, RedisServer, writeJobHash } from '../helpers/redis.js';
+import { startGateStores } from '../helpers/gate-stores.js';
+import { RedisClients, writeJobHash } from '../helpers/redis.js';
 
 /**
  * Host → job, port and upstream, on a real Redis: the sidecar's one job, a job's default port,
@@ -18,15 +16,7 @@ import { RedisClients, RedisServer, writeJobHash } from '../helpers/redis.js';
  * nothing, two things at once, or a record that cannot be read.
  */
 
-const server = await RedisServer.start();
-t.teardown(() => server.stop());
-const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-const redis = createRedisClient({ topology, commandTimeoutMs: 300 }, 'commands');
-t.teardown(() => redis.disconnect());
-await redis.connect();
-const keys = new KeySpace(topology.keyPrefix);
-const jobs = new JobStore(redis, keys);
-const tokens = new TokenStore(redis, keys);
+const { server, keys, tokens, jobs } = await startGateStores(t);
 
 await jobs.put({ id: 'nb1', upstream: 'http://127.0.0.1:1/', ports: { '8888': 'http://127.0.0.1:4/', '6006': 'http://127.0.0.1:5/' } });
 await jobs.put({ id: 'a', upstream: 'http://127.0.0.1:6/', ports: { '80': 'http://127.0.0.1:7/' } });
