@@ -107,7 +107,7 @@ async function assemble(resolved: ResolvedSettings, options: StartOptions, logge
   const stores = openRegistry(step, redis);
   const access = openAccess(step, stores.registry, options.failureLimiter, recordLastUse(step, redis, stores.keys));
   const revocations = watchRevocations(step, stores, access.gate.api, { subscriber, commands: redis });
-  const notReadyReasons = startReadiness(step, redis, stores.registry, revocations.invalidation);
+  const notReadyReasons = startReadiness(step, redis, stores, revocations.invalidation);
   const admin = options.admin === false ? undefined : createAdmin(step, notReadyReasons, access.jwks);
   const control = resolved.controlHost === undefined ? undefined : await openControl(step, redis, stores.keys, access.gate);
   const proxy = createProxy(step, access, revocations.liveSockets, control);
@@ -260,13 +260,15 @@ function watchRevocations(
 function startReadiness(
   { resolved, logger, teardown, draining }: StartContext,
   redis: RedisClient,
-  registry: CachedRegistry,
+  { registry, keys }: { registry: CachedRegistry; keys: KeySpace },
   invalidation: InvalidationSubscriber,
 ): (detailed?: boolean) => string[] {
   const { mode } = resolved;
   const sidecar = mode.kind === 'sidecar' ? { jobId: mode.jobId, seen: sidecarUpstreamWarning(mode.jobId, mode.upstream, logger) } : undefined;
   // On a Cluster the heartbeats go through this client every second: their answers stand for the PING.
-  const readiness = new ReadinessProbe(redis, registry, sidecar, undefined, () => invalidation.answeredAt);
+  // Before the first answer, a keyed command stands for it there: a PING would open a connection to a random node (issue 22).
+  const ping = isCluster(redis) ? () => redis.exists(keys.tokens) : undefined;
+  const readiness = new ReadinessProbe(redis, registry, sidecar, undefined, () => invalidation.answeredAt, ping);
   readiness.start();
   teardown.push({ stop: () => readiness.stop() });
   return (detailed = true) => {

@@ -17,6 +17,10 @@ export interface SidecarCheck {
  * heartbeat script answers every second from the node that holds the records (a PING would
  * reach any node), and a fleet of thousands sends Redis one round trip a second per instance
  * instead of two (issue 22).
+ *
+ * `ping` (optional): what stands for the PING. On a Cluster a PING goes to a random node, whose
+ * connection then stays open: a keyed command in the records' slot keeps to the one connection
+ * jobgate's lookups use (issue 22).
  */
 export class ReadinessProbe {
   private redisAnswers = false;
@@ -30,6 +34,7 @@ export class ReadinessProbe {
     private readonly sidecar: SidecarCheck | undefined,
     private readonly intervalMs = 1000,
     private readonly answeredAt: () => number | undefined = () => undefined,
+    private readonly ping: () => Promise<unknown> = () => redis.ping(),
   ) {
     this.sidecarJobKnown = sidecar === undefined;
     redis.on('close', () => {
@@ -64,7 +69,7 @@ export class ReadinessProbe {
       this.redisAnswers = performance.now() - answered <= this.intervalMs * 2;
     } else {
       try {
-        await this.redis.ping();
+        await this.ping();
         this.redisAnswers = true;
       } catch {
         this.redisAnswers = false;

@@ -43,7 +43,14 @@ export function createRedisClient(options: RedisClientOptions, role: RedisRole):
       client = sentinelClient(topology, node, reconnect, options.commandTimeoutMs);
       break;
     case 'cluster':
-      client = clusterClient(topology, node, reconnect, options.commandTimeoutMs);
+      if (role === 'subscriber') {
+        // Classic pub/sub is broadcast to every node of a Cluster: one connection to any node hears it all.
+        client = clusterSubscriberClient(topology, node);
+      } else {
+        const cluster = clusterClient(topology, node, reconnect, options.commandTimeoutMs);
+        keepToSlotOwner(cluster, keySlot(topology.keyPrefix));
+        client = cluster;
+      }
       break;
   }
   descriptions.set(client, describeTopology(topology));
@@ -106,7 +113,10 @@ function clusterClient(topology: Topology<'cluster'>, node: RedisOptions, reconn
     {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableReadyCheck: true,
+      // The Cluster's ready check (CLUSTER INFO) goes to a random node, whose connection would then stay
+      // open for good: a third long-lived connection (issue 22). Each node's connection still checks
+      // itself (INFO, on that connection), and a failing Cluster answers CLUSTERDOWN, retried below.
+      enableReadyCheck: false,
       redisOptions,
       clusterRetryStrategy: reconnect ? (attempt: number) => Math.min(100 * attempt, 1000) : () => null,
       // A node that drops is dialled again (a restarted master comes back without a MOVED to tell us).
@@ -124,6 +134,70 @@ function clusterClient(topology: Topology<'cluster'>, node: RedisOptions, reconn
       slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
     },
   );
+}
+
+/**
+ * The invalidation subscription on a Cluster: one plain connection to one node (the pub/sub
+ * broadcast reaches every node), not a Cluster client (which holds a connection per node it
+ * touched, plus its own subscriber connection: three per instance on three masters). It starts on
+ * a random configured node, to spread a fleet's subscriptions, and each reconnection tries the
+ * next one, so that a lost node is left behind. The heartbeats prove it alive (and flush the
+ * caches after a gap); the InvalidationSubscriber redials when they stop coming back.
+ */
+function clusterSubscriberClient(topology: Topology<'cluster'>, node: RedisOptions): Redis {
+  const nodes = topology.nodes;
+  let index = Math.floor(Math.random() * nodes.length);
+  const first = nodes[index]!;
+  const client: Redis = new Redis({
+    ...node,
+    host: first.host,
+    port: first.port,
+    lazyConnect: true,
+    retryStrategy: (attempt: number) => {
+      // ioredis dials client.options again: point it at the next node.
+      index = (index + 1) % nodes.length;
+      const next = nodes[index]!;
+      client.options.host = next.host;
+      client.options.port = next.port;
+      return reconnectDelay(attempt);
+    },
+  });
+  return client;
+}
+
+/**
+ * jobgate's keys all live in its prefix's slot, yet ioredis can leave connections open to other
+ * masters: a command retried after "Connection is closed" (its node's connection was still being
+ * opened by another command) goes to a random node and comes back with MOVED, and after the slot
+ * moves the old master's connection stays. After every slot-map read (every 30 s, and after each
+ * MOVED or lost node), a connection to a master that does not serve the slot is closed with QUIT
+ * (its pending replies first). ioredis then drops the node from its pool until the next slot-map
+ * read adds it back, unconnected; a MOVED to it dials it again.
+ */
+function keepToSlotOwner(cluster: Cluster, slot: number): void {
+  cluster.on('refresh', () => {
+    const owners = cluster.slots[slot];
+    if (owners === undefined || owners.length === 0) return;
+    for (const redis of cluster.nodes('all')) {
+      if (redis.status !== 'ready' || owners.includes(`${redis.options.host}:${redis.options.port}`)) continue;
+      redis.quit().catch(() => {
+        // Closing anyway.
+      });
+    }
+  });
+}
+
+/** The hash slot of a key (Redis Cluster: CRC16-XMODEM of its {hash tag}, or of the whole key, modulo 16384). */
+function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
 }
 
 /** Where a client points: addresses only, never its password. */

@@ -37,14 +37,20 @@ export interface HeartbeatOptions {
   readonly intervalMs: number;
   /** The subscription counts as dead when none of this instance's heartbeats came back for this long. */
   readonly timeoutMs: number;
+  /**
+   * A subscription on a plain connection (a Cluster's, to one node) that has heard none of its
+   * heartbeats for this long while Redis accepted them is dropped and dialled again (on the next
+   * node): its node hangs, or left the Cluster. Default: the larger of 10 s and three timeouts.
+   */
+  readonly redialMs?: number;
 }
 
 export interface InvalidationOptions {
   /**
    * Prove the subscription alive with heartbeats on the instance's own channel, subscribed on the
-   * same connection as the shared channel. On by default for a Redis
-   * Cluster, whose subscriber connection can move to another node (or die) without an event;
-   * standalone and Sentinel connections report their losses themselves.
+   * same connection as the shared channel. On by default for a Redis Cluster (a Cluster client as
+   * the subscriber or as the publisher), whose subscriber connection can sit on a node that hangs
+   * or leaves without an event; standalone and Sentinel connections report their losses themselves.
    */
   readonly heartbeat?: HeartbeatOptions | false;
   /**
@@ -78,6 +84,8 @@ export class InvalidationSubscriber {
   /** This instance's own heartbeat channel: only it subscribes there. */
   readonly heartbeatChannel: string;
   private lastBeatAt: number | undefined;
+  /** Since when the subscription has had to prove itself: its SUBSCRIBE, its last heartbeat, or the last redial. */
+  private provenSince = performance.now();
   /** When Redis last answered a heartbeat script (performance.now()): the readiness probe's proof that Redis answers. */
   private answered: number | undefined;
   /** Messages may have been lost since the last proof: flush when the next heartbeat comes back. */
@@ -101,15 +109,19 @@ export class InvalidationSubscriber {
     private readonly handlers: InvalidationHandlers,
     options: InvalidationOptions = {},
   ) {
-    const heartbeat = options.heartbeat ?? (isCluster(subscriber) ? DEFAULT_HEARTBEAT : false);
-    this.heartbeat = heartbeat === false ? undefined : heartbeat;
     this.publisher = options.publisher ?? (isCluster(subscriber) ? subscriber : undefined);
+    const cluster = isCluster(subscriber) || (this.publisher !== undefined && isCluster(this.publisher));
+    const heartbeat = options.heartbeat ?? (cluster ? DEFAULT_HEARTBEAT : false);
+    this.heartbeat = heartbeat === false ? undefined : heartbeat;
     if (this.heartbeat && !this.publisher) throw new Error('heartbeats need a publisher connection that is not in subscriber mode');
     this.heartbeatChannel = heartbeatChannel(channel, this.instanceId);
     subscriber.on('close', () => {
       this.subscribed = false;
     });
-    subscriber.on('ready', () => void this.subscribe());
+    subscriber.on('ready', () => {
+      this.provenSince = performance.now();
+      void this.subscribe();
+    });
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.dispatch(message);
       else if (channel === this.heartbeatChannel && message.startsWith(`${HEARTBEAT_KIND}:`)) this.heartbeatReceived(message.slice(HEARTBEAT_KIND.length + 1));
@@ -146,6 +158,7 @@ export class InvalidationSubscriber {
       if (this.heartbeat) {
         // A heartbeat that comes back from now on proves this subscription; older ones do not count.
         this.lastBeatAt = undefined;
+        this.provenSince = performance.now();
         this.beatLost = false;
         this.inFlight.clear();
         this.subscriberConnection = clusterSubscriberConnection(this.subscriber);
@@ -173,6 +186,7 @@ export class InvalidationSubscriber {
       }
     }
     this.beat();
+    if (!this.live) this.redialIfDeaf();
     if (!this.subscribed || this.live) return;
     const silentSince = this.lastBeatAt;
     if (silentSince === undefined || performance.now() - silentSince > this.heartbeat.timeoutMs) {
@@ -186,6 +200,25 @@ export class InvalidationSubscriber {
         });
       }
     }
+  }
+
+  /**
+   * A plain subscriber connection (a Cluster's, to one node) that hears none of its heartbeats
+   * (or cannot even subscribe) while Redis accepts them is on a node that hangs or left the
+   * Cluster: drop it, and its retry strategy dials the next node. A Cluster client moves its
+   * subscription itself.
+   */
+  private redialIfDeaf(): void {
+    const heartbeat = this.heartbeat;
+    if (!heartbeat || isCluster(this.subscriber) || this.subscriber.status !== 'ready') return;
+    const redialMs = heartbeat.redialMs ?? Math.max(10_000, 3 * heartbeat.timeoutMs);
+    const now = performance.now();
+    const since = Math.max(this.provenSince, this.lastBeatAt ?? 0);
+    // Redis answered heartbeats long enough after the last proof that they should have come back.
+    if (now - since <= redialMs || this.answered === undefined || this.answered - since <= heartbeat.timeoutMs) return;
+    this.provenSince = now;
+    this.subscribed = false;
+    this.subscriber.disconnect(true);
   }
 
   /** The shared channel, and this instance's heartbeat channel when it beats: one connection, one SUBSCRIBE. */

@@ -78,6 +78,82 @@ t.test('the store lifecycle through the CLI: every key is under {jobgate}: in on
   t.match(trail, /"action": "token\.delete"/, 'the events command reads the trail on the Cluster');
 });
 
+/** jobgate's connections now open on every node, by name (slot-map refreshes, short-lived by design, left out). */
+async function jobgateConnections(): Promise<string[]> {
+  const names: string[] = [];
+  for (const node of cluster.nodes) {
+    if (!node.running) continue;
+    for (const line of String(await node.command(['CLIENT', 'LIST'])).split('\n')) {
+      const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '';
+      if (name.includes('jobgate-') && !name.startsWith('ioredis-cluster(refresher)')) names.push(`${node.port} ${name}`);
+    }
+  }
+  return names.sort();
+}
+
+t.test('jobgate holds two long-lived connections in the whole Cluster: commands and subscription (issue 22)', async (t) => {
+  const own = await startTopologyHarness({ ...env, JOBGATE_AUTH_FAILURE_LIMIT: '1000000' });
+  t.teardown(() => own.close());
+  await own.jobs.put({ id: 'counted', upstream: up.url, labels: { team: 'a' } });
+  const token = await own.tokens.create({ name: 'counted', role: 'read', labelSelector: 'team=a' });
+  // From here on only jobgate's connections carry these names: the harness's admin client has them too.
+  own.admin.disconnect();
+  const reply = await pastUnavailable(() =>
+    request(own.url, { host: 'counted.job.test', path: '/c', headers: { authorization: `Bearer ${token.value}` }, timeoutMs: 30_000 }),
+  );
+  t.equal(reply.status, 200, 'a request: the lookups went through the commands connection');
+  await until(
+    'ready: the subscription live, the heartbeats answered',
+    async () => (await request(own.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status === 200,
+    30_000,
+  );
+  const names = (found: string[]) => found.map((entry) => entry.slice(entry.indexOf(' ') + 1)).sort();
+  let found: string[] = [];
+  // The admin client's connections close a moment after its disconnect(): poll until they are gone.
+  await until('exactly one jobgate-commands and one jobgate-subscriber connection in the whole Cluster', async () => {
+    found = await jobgateConnections();
+    return JSON.stringify(names(found)) === JSON.stringify(['jobgate-commands', 'jobgate-subscriber']);
+  }).catch(() => {
+    // Reported below, with what was found.
+  });
+  t.same(names(found), ['jobgate-commands', 'jobgate-subscriber'], 'two connections: commands and subscription');
+  const owner = await cluster.ownerOf(own.keys.tokens);
+  t.ok(
+    found.some((entry) => entry === `${owner.port} jobgate-commands`),
+    'the commands connection is to the node that holds the {jobgate} slot',
+  );
+
+  // The slot moves to another master (resharding): jobgate follows the MOVED, and closes its connection to the old one.
+  const slot = Number(await owner.command(['CLUSTER', 'KEYSLOT', own.keys.tokens]));
+  const target = cluster.nodes.find((node) => node !== owner)!;
+  const ownerId = String(await owner.command(['CLUSTER', 'MYID']));
+  const targetId = String(await target.command(['CLUSTER', 'MYID']));
+  await target.command(['CLUSTER', 'SETSLOT', slot, 'IMPORTING', ownerId]);
+  await owner.command(['CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId]);
+  for (;;) {
+    const moving = (await owner.command(['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+    if (moving.length === 0) break;
+    await owner.command(['MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'AUTH2', 'jobgate', PASSWORD, 'KEYS', ...moving], 10_000);
+  }
+  for (const node of [target, ...cluster.nodes.filter((node) => node !== target)]) await node.command(['CLUSTER', 'SETSLOT', slot, 'NODE', targetId]);
+  t.equal((await cluster.ownerOf(own.keys.tokens)).port, target.port, 'the slot moved');
+  const unknown = await pastUnavailable(() =>
+    request(own.url, { host: 'counted.job.test', path: '/c', headers: { authorization: 'Bearer jg_unknown_after_the_move' }, timeoutMs: 30_000 }),
+  );
+  t.equal(unknown.status, 401, 'an unknown token after the move: looked up on the new master');
+  // The connection to the old master closes after the slot-map read that the first MOVED triggers.
+  await until('the commands connection only to the new master, beside the subscription', async () => {
+    found = await jobgateConnections();
+    return JSON.stringify(names(found)) === JSON.stringify(['jobgate-commands', 'jobgate-subscriber']) && found.includes(`${target.port} jobgate-commands`);
+  }).catch(() => {
+    // Reported below, with what was found.
+  });
+  t.same(names(found), ['jobgate-commands', 'jobgate-subscriber'], 'still two connections after the slot moved');
+  t.ok(found.includes(`${target.port} jobgate-commands`), 'the commands connection is to the new master');
+  await until('ready after the move', async () => (await request(own.adminUrl, { path: '/readyz', timeoutMs: 30_000 })).status === 200, 30_000);
+  t.pass('ready after the move');
+});
+
 t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node', async (t) => {
   // The revoked token below is sent in a loop: no 429 from the failure limit, please. The cache TTL
   // outlasts the test: only an invalidation message, or the flush after a subscription gap, can
@@ -169,8 +245,8 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
     return found[0]!;
   };
 
-  // The subscriber connection is killed (CLIENT KILL): ioredis opens another one, on a random
-  // node, without an event. The heartbeats notice, and the caches are flushed.
+  // The subscriber connection is killed (CLIENT KILL): jobgate dials the next configured node and
+  // subscribes again there. The caches are flushed (the heartbeats would notice a silent move too).
   await quiet.changeSilently();
   let subscriber = await subscriberNode();
   for (let moves = 0; moves === 0 || (subscriber === dataNode && moves < 12); moves++) {
@@ -186,7 +262,7 @@ t.test('jobgate on the Cluster: requests, invalidation, readiness, a lost node',
   const subscriberNodeBefore = subscriber;
 
   if (subscriberNodeBefore !== dataNode) {
-    // The subscriber's node dies: ioredis moves the subscription to another node without an event.
+    // The subscriber's node dies: jobgate moves the subscription to the next configured node.
     await quieter.changeSilently();
     const flushesBefore = subscribedLines();
     await subscriberNodeBefore.kill();

@@ -32,7 +32,7 @@ t.teardown(async () => {
 });
 
 /** One jobgate's worth: a commands client (which publishes the heartbeats) and a subscriber client. */
-async function instance(): Promise<{ subscriber: InvalidationSubscriber; client: RedisClient; commands: RedisClient; flushes: () => number }> {
+async function instance(redialMs?: number): Promise<{ subscriber: InvalidationSubscriber; client: RedisClient; commands: RedisClient; flushes: () => number }> {
   const commands = createRedisClient({ topology, commandTimeoutMs: 1000 }, 'commands');
   const client = createRedisClient({ topology, commandTimeoutMs: 1000 }, 'subscriber');
   clients.push(commands, client);
@@ -41,7 +41,7 @@ async function instance(): Promise<{ subscriber: InvalidationSubscriber; client:
     client,
     keys.channel,
     { token: () => {}, job: () => {}, resubscribed: () => flushes++ },
-    { heartbeat: { intervalMs: 250, timeoutMs: 1000 }, publisher: commands },
+    { heartbeat: { intervalMs: 250, timeoutMs: 1000, ...(redialMs === undefined ? {} : { redialMs }) }, publisher: commands },
   );
   t.teardown(() => subscriber.stop());
   await Promise.all([commands.connect(), client.connect()]);
@@ -152,4 +152,37 @@ t.test('the heartbeats answer for the readiness probe: no PING while they do, no
   paused.splice(paused.indexOf(owner), 1);
   await until('ready again once the node answers', () => probe.reasons().length === 0 && d.subscriber.live, 30_000);
   t.pass('ready again');
+});
+
+t.test('the node holding the subscription hangs while the records node answers: the subscription moves to another node', async (t) => {
+  const e = await instance(2000);
+  const records = await cluster.ownerOf(keys.tokens);
+  await until('the instance live', () => e.subscriber.live, 30_000);
+  let holders: RedisProcess[] = [];
+  const holder = async () => {
+    await until(
+      'its subscription on exactly one node',
+      async () => (holders = await cluster.subscribersOf(e.subscriber.heartbeatChannel)).length === 1,
+      30_000,
+    );
+    return holders[0]!;
+  };
+  // Off the records node: a dropped connection dials the next configured node.
+  for (let moves = 0; (await holder()) === records && moves < 6; moves++) {
+    await records.command(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await until('live again after the kill', () => e.subscriber.live, 30_000);
+  }
+  const node = await holder();
+  t.not(node, records, 'the subscription is on a node that does not hold the records');
+  const flushesBefore = e.flushes();
+
+  node.pause();
+  paused.push(node);
+  await until('the hung subscription noticed', () => !e.subscriber.live, 30_000);
+  await until('live again while the node still hangs: the subscription was dialled on another node', () => e.subscriber.live, 30_000);
+  t.ok(e.flushes() > flushesBefore, 'the caches were flushed: what the gap may have staled is read again');
+  const moved = await holder();
+  t.not(moved, node, 'subscribed on another node');
+  node.resume();
+  paused.splice(paused.indexOf(node), 1);
 });
