@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { describeTopology, type RedisTopology } from './topology.js';
 
@@ -48,7 +49,7 @@ export function createRedisClient(options: RedisClientOptions, role: RedisRole):
         client = clusterSubscriberClient(topology, node);
       } else {
         const cluster = clusterClient(topology, node, reconnect, options.commandTimeoutMs);
-        keepToSlotOwner(cluster, keySlot(topology.keyPrefix));
+        keepToSlotOwner(cluster, calculateSlot(topology.keyPrefix));
         client = cluster;
       }
       break;
@@ -185,19 +186,6 @@ function keepToSlotOwner(cluster: Cluster, slot: number): void {
       });
     }
   });
-}
-
-/** The hash slot of a key (Redis Cluster: CRC16-XMODEM of its {hash tag}, or of the whole key, modulo 16384). */
-function keySlot(key: string): number {
-  const open = key.indexOf('{');
-  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
-  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
-  let crc = 0;
-  for (const byte of Buffer.from(hashed)) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
 }
 
 /** Where a client points: addresses only, never its password. */
