@@ -18,6 +18,7 @@ export default {
       'test/api/path.test.ts',
       'test/api/policy.test.ts',
       'test/api/policy.property.test.ts',
+      'test/api/policy.cases.test.ts',
       'test/api/query.test.ts',
       'test/api/query.property.test.ts',
       'test/api/refusal.test.ts',
