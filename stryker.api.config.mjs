@@ -13,6 +13,7 @@ export default {
       'test/api/body.test.ts',
       'test/api/body.property.test.ts',
       'test/api/decide.test.ts',
+      'test/api/decide.cases.test.ts',
       'test/api/json-keys.test.ts',
       'test/api/override.test.ts',
       'test/api/path.test.ts',
