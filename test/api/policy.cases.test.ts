@@ -143,3 +143,26 @@ t.test('stricterMatch keeps the rule it picks, with the stricter role and the jo
 t.test('buildApiPolicy refuses a configured rule naming it by its position', async (t) => {
   t.throws(() => buildApiPolicy([rule('GET', '/ok'), rule('GET', 'bad')]), { message: 'API rule 2 (GET bad): the path pattern must start with "/"' });
 });
+
+t.test('the root pattern has no {id}: a job scope on it is refused, and its match names no job', async (t) => {
+  t.equal(apiRuleProblem({ method: 'GET', path: '/', role: 'operator', scope: 'job' }), 'the scope "job" needs a "{id}" segment in the path pattern');
+  const p = compileApiRules([rule('*', '/')]);
+  t.same(p.match('GET', '/'), { rule: p.rules[0] });
+  t.notOk('jobId' in (p.match('GET', '/') ?? {}));
+});
+
+t.test('every encoded segment is decoded, not only the first', async (t) => {
+  const p = buildApiPolicy();
+  t.same(p.match('PUT', '/v1/job/%6Eb1/l%61bel'), { rule: p.rules[3], jobId: 'nb1' });
+  t.same(p.match('GET', '/v1/%6Aob/%6Eb1'), undefined, 'a variant of a literal before the job: read both ways, the stricter decides');
+  t.same(p.match('GET', '/v1/job/%6Eb1/%6Cog'), { rule: p.rules[6], jobId: 'nb1' });
+});
+
+t.test('"*" segments are not captured as the job id', async (t) => {
+  const p = compileApiRules([
+    { method: 'GET', path: '/x/{id}/*', role: 'operator', scope: 'job' },
+    { method: 'GET', path: '/y/*/{id}/*', role: 'operator', scope: 'job' },
+  ]);
+  t.same(p.match('GET', '/x/nb/q'), { rule: p.rules[0], jobId: 'nb' });
+  t.same(p.match('GET', '/y/a/nb/b'), { rule: p.rules[1], jobId: 'nb' });
+});
