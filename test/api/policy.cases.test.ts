@@ -166,3 +166,22 @@ t.test('"*" segments are not captured as the job id', async (t) => {
   t.same(p.match('GET', '/x/nb/q'), { rule: p.rules[0], jobId: 'nb' });
   t.same(p.match('GET', '/y/a/nb/b'), { rule: p.rules[1], jobId: 'nb' });
 });
+
+t.test('stricterMatch: relabel-job wins only over job, on the same job, in either order', async (t) => {
+  const m = (scope: ApiRule['scope']): ApiMatch => ({ rule: { method: 'GET', path: `/${scope}/{id}`, role: 'operator', scope }, jobId: 'nb' });
+  const scopes = (a: ApiRule['scope'], b: ApiRule['scope']) => [stricterMatch(m(a), m(b))?.rule.scope, stricterMatch(m(b), m(a))?.rule.scope];
+  t.same(scopes('create-job', 'job'), [undefined, undefined]);
+  t.same(scopes('list-jobs', 'job'), [undefined, undefined]);
+  t.same(scopes('relabel-job', 'create-job'), [undefined, undefined]);
+  t.same(scopes('relabel-job', 'list-jobs'), [undefined, undefined]);
+  t.same(scopes('relabel-job', 'job'), ['relabel-job', 'relabel-job']);
+});
+
+t.test('the byte-for-byte reading is the first rule that matches so, not a later one', async (t) => {
+  const p = compileApiRules([
+    { method: 'GET', path: '/a/b', role: 'read', scope: 'any' },
+    { method: 'GET', path: '/a/B', role: 'operator', scope: 'deny-scoped' },
+    { method: 'GET', path: '/a/B', role: 'read', scope: 'any' },
+  ]);
+  t.same(p.match('GET', '/a/B'), { rule: p.rules[1] });
+});
