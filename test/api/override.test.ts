@@ -68,7 +68,19 @@ t.test('Cases found by mutation testing: _method pieces at the edges of the quer
   for (const query of ['_method&a=1', 'a=1;b=2&_method=x', '&&_method', '__method_x=1&_method=1', '  _method=1', '_method[x]=1', '_mEthod']) {
     t.ok(methodQueryRefusal(query), query);
   }
-  for (const query of ['a=_method', 'a=1&b=_method&c', '_method%ZZ=1', '_method2=1', 'x_method=1', '[]method=1', '_meth', '&', ';;;']) {
+  for (const query of [
+    '_abcdef=1',
+    '_meth+od=1',
+    'a=_method',
+    'a=1&b=_method&c',
+    '_method%ZZ=1',
+    '_method2=1',
+    'x_method=1',
+    '[]method=1',
+    '_meth',
+    '&',
+    ';;;',
+  ]) {
     t.equal(methodQueryRefusal(query), undefined, query);
   }
 });
