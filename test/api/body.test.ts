@@ -291,3 +291,81 @@ t.test('isReservedLabel', async (t) => {
   t.notOk(isReservedLabel('jobgate.io/id'));
   t.notOk(isReservedLabel('team'));
 });
+
+t.test('Cases found by mutation testing: the Content-Type and Content-Encoding refusals in full', async (t) => {
+  const expected = 'Send the body as JSON with "Content-Type: application/json".';
+  const pre = (contentType: string | undefined, contentEncoding?: string) =>
+    bodyPreflight({ 'content-type': contentType, 'content-encoding': contentEncoding });
+  const refused = (message: string) => ({ ok: false, status: 415, error: 'unsupported_media_type', reason: 'unsupported_media_type', message });
+  t.same(pre(undefined), refused(`The request has no Content-Type. ${expected}`));
+  t.same(pre('text/json'), refused(`The Content-Type is not application/json. ${expected}`));
+  t.same(pre('application/json; CHARSET=Latin1'), refused('The charset "latin1" is not supported. Send UTF-8 JSON.'));
+  t.same(pre('application/json; charset="utf-8'), refused('The charset "\\"utf-8" is not supported. Send UTF-8 JSON.'), 'an unbalanced quote is kept');
+  t.same(pre('application/json; charset=utf-8"'), refused('The charset "utf-8\\"" is not supported. Send UTF-8 JSON.'));
+  t.same(pre('application/json; charset=""'), refused('The charset "" is not supported. Send UTF-8 JSON.'));
+  t.same(pre('application/json; charset=x"utf-8"'), refused('The charset "x\\"utf-8\\"" is not supported. Send UTF-8 JSON.'));
+  t.same(pre('application/json; charset = "UTF8" '), undefined, 'quoted, spaced, upper-case');
+  t.same(pre('application/json; xcharset=latin1; charsetx=latin1'), undefined, 'other parameters');
+  t.same(pre(JSON_TYPE, 'GZIP'), refused('jobgate cannot check a body with Content-Encoding "gzip". Send it uncompressed.'));
+  t.same(pre(JSON_TYPE, '  '), undefined, 'a blank Content-Encoding');
+});
+
+t.test('Cases found by mutation testing: body refusals in full', async (t) => {
+  const bad = (message: string) => ({ ok: false, status: 400, error: 'bad_request', reason: 'bad_body', message });
+  const create = (body: string, selector = 'team=a') => mergeCreateLabels(sel(selector), JSON_TYPE, Buffer.from(body));
+  t.same(
+    create('{"labels":{},"labels":{}}'),
+    bad('The key "labels" appears more than once at the top level of the body. Send each key once: parsers disagree on which one counts.'),
+  );
+  t.same(
+    create('{"labels":{"a":"1","A":"2"}}'),
+    bad(
+      'The key "A" in "labels" differs from "a" only in letter case, and upstreams that match keys case-insensitively would read it as that key. Send "a" once, spelled exactly.',
+    ),
+  );
+  t.same(create(`{"x":${'['.repeat(257)}${']'.repeat(257)}}`), bad('The request body nests objects and arrays more than 256 levels deep.'));
+  t.same(
+    create('{"_method":"PUT"}'),
+    bad('The key "_method" asks some upstreams to run the request as another method than the one jobgate checked. Remove it.'),
+  );
+  t.same(create('{"labels":{"team":1}}'), bad('The label "team" must have a string value.'));
+  t.same(
+    create('{"labels":{"env":"not ok"}}'),
+    bad("Invalid label: label \"env\" value \"not ok\": must consist of alphanumeric characters, '-', '_' or '.'."),
+  );
+  t.same(create('{"labels":{"jobgate/x":"1"}}'), {
+    ok: false,
+    status: 403,
+    error: 'forbidden',
+    reason: 'reserved_label',
+    message: 'Labels under "jobgate/" are set by jobgate, not by users: remove "jobgate/x".',
+  });
+  const scope = (message: string) => ({ ok: false, status: 403, error: 'insufficient_scope', reason: 'label_scope_denied', message });
+  t.same(
+    create('{"labels":{"team":"b"}}'),
+    scope('The label team=b contradicts the token\'s label selector, which requires team=a. Remove the label or set it to "a".'),
+  );
+  t.same(
+    create('{}', 'team=a,env!=prod,gpu'),
+    scope('The job\'s labels would not satisfy "gpu" from the token\'s label selector "team=a,env!=prod,gpu". Set the labels so that they do.'),
+  );
+  t.same(
+    create('{}', 'jobgate/id=nb1'),
+    scope(
+      'The token\'s label selector requires "jobgate/id=nb1", a label that jobgate sets and a job creation cannot: use a token whose selector does not pin "jobgate/" labels.',
+    ),
+  );
+  const relabel = (body: unknown, selector = 'team=a') => checkRelabel(sel(selector), jobLabels, JSON_TYPE, buf(body));
+  t.same(relabel({ name: 'team', value: 'b' }), scope('Setting team=b would move the job out of the token\'s scope: its labels would not satisfy "team=a".'));
+  t.same(
+    relabel({ name: 'env', value: 'x' }, 'team=b'),
+    scope("The token's label selector does not match this job's labels. Use a token scoped to this job, or an unscoped one."),
+  );
+  t.same(
+    relabel({ name: 'env', value: 'x', more: 1 }),
+    bad('Unexpected field "more". The body must be {"name": "<label key>", "value": "<label value>"}, both strings, and nothing else.'),
+  );
+  t.same(relabel({ name: 'env' }), bad('The body must be {"name": "<label key>", "value": "<label value>"}, both strings, and nothing else.'));
+  t.same(relabel({ name: 'env', value: 'x' }, 'team=a,env'), { ok: true, body: buf({ name: 'env', value: 'x' }) }, 'a non-empty value keeps a `k` requirement');
+  t.same(relabel({ name: 'owner', value: '' }, 'team=a,env'), { ok: true, body: buf({ name: 'owner', value: '' }) }, 'removing another label');
+});

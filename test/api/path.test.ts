@@ -88,3 +88,48 @@ t.test('readsAsLiteral: the literal, or the literal and a suffix some upstreams 
   }
   t.ok(readsAsLiteral('V1.2.json', 'v1.2'), 'a literal with a dot');
 });
+
+t.test('Cases found by mutation testing: hex digits at the edge of each range', async (t) => {
+  for (const path of ['/a%30', '/a%39', '/a%41', '/a%4A', '/a%4a', '/a%4F', '/a%4f', '/a%7E', '/a%7e', '/%30%39%41%46%61%66']) {
+    t.equal(apiPathProblem(path), undefined, path);
+  }
+  // "/" and ":" sit just outside 0-9, "@" "`" "G" "g" just outside A-F and a-f.
+  for (const path of ['/a%/0', '/a%:0', '/a%0:', '/a%@0', '/a%`0', '/a%G0', '/a%g0', '/a%0G', '/a%0g']) {
+    t.equal(apiPathProblem(path), 'it has a "%" that is not followed by two hex digits', path);
+  }
+  t.equal(apiPathProblem('/a/b%2F'), 'it contains an encoded "/" (%2F)', 'the encoding quoted as sent');
+  t.equal(apiPathProblem('/a/%5cb'), 'it contains an encoded "\\" (%5c)');
+  t.equal(apiPathProblem('/a/b.%2E'), 'it contains an encoded "." (%2E)');
+  t.equal(apiPathProblem('/a/%E2%82'), 'its percent-encoding is not UTF-8');
+  t.equal(apiPathProblem('/a/%E2%82%AC'), undefined, 'a whole UTF-8 sequence');
+  t.equal(apiPathProblem('/a/b\\'), 'it contains a "\\"');
+  t.equal(apiPathProblem('/a#'), 'it contains a "#"');
+  t.equal(apiPathProblem('/a;'), 'it contains a ";" (path parameters)');
+  t.equal(apiPathProblem('/a//'), 'it has an empty segment ("//" or a trailing "/")');
+  t.equal(apiPathProblem('/.'), 'it has a "." segment');
+  t.equal(apiPathProblem('x'), 'it does not start with "/"');
+  t.equal(apiPathProblem('/a'), undefined, 'one segment');
+});
+
+t.test('Cases found by mutation testing: what foldSegment trims and lowers', async (t) => {
+  t.equal(foldSegment('ZA'), 'za', 'the ends of A-Z');
+  t.equal(foldSegment('@[`{'), '@[`{', 'the neighbours of A-Z are no letters');
+  t.equal(foldSegment('\x7flabel\x7f'), 'label', 'DEL');
+  t.equal(foldSegment('!label!'), '!label!', '"!" (0x21) is not trimmed');
+  t.equal(foldSegment('\x00label\x1f'), 'label');
+  t.equal(foldSegment('\ufefflabel\u2028'), 'label', 'Unicode white space that NFKC keeps, trimmed');
+  t.equal(foldSegment('\u00a0LABEL'), 'label', 'non-ASCII: folded and trimmed');
+  t.equal(foldSegment('\u0080'), '\u0080', 'a C1 control is not a loose edge');
+  t.equal(foldSegment('+'), '');
+  t.equal(foldSegment('a+'), 'a');
+  t.equal(foldSegment('+a'), 'a');
+});
+
+t.test('Cases found by mutation testing: readsAsLiteral suffixes', async (t) => {
+  t.notOk(readsAsLiteral('label-json', 'label'));
+  t.notOk(readsAsLiteral('label/x', 'label'));
+  t.ok(readsAsLiteral('LABEL;', 'label'));
+  t.notOk(readsAsLiteral('lab', 'label'), 'shorter');
+  t.notOk(readsAsLiteral('labex', 'label'), 'same length, different');
+  t.notOk(readsAsLiteral('labex.json', 'label'), 'longer, different start');
+});

@@ -80,3 +80,64 @@ for (const [query, expected] of bad) {
     t.match(!result.ok && result.message, expected);
   });
 }
+
+t.test('Cases found by mutation testing: each separator a framework drops, and the refusals in full', async (t) => {
+  const selector = parseSelector('team=a');
+  for (const name of ['label.selector', 'label selector', 'label_selector', 'label-selector', 'l.a_b-e l.selector', 'labelSelector[x]']) {
+    const result = scopeListQuery(selector, `${encodeURIComponent(name)}=env%3Ddev`);
+    t.same(
+      result,
+      {
+        ok: false,
+        status: 400,
+        error: 'bad_request',
+        reason: 'bad_query',
+        message: `The query parameter ${JSON.stringify(name)} could be read as labelSelector. Spell it exactly labelSelector, once, without brackets.`,
+      },
+      name,
+    );
+  }
+  t.same(scopeListQuery(selector, 'label,selector=1'), { ok: true, query: `label,selector=1&labelSelector=${enc('team=a')}` }, 'a "," is not dropped');
+  t.same(scopeListQuery(selector, 'x=1;labelSelector=a'), {
+    ok: false,
+    status: 400,
+    error: 'bad_request',
+    reason: 'bad_query',
+    message: 'The labelSelector parameter is next to a ";". Percent-encode ";" as %3B, or send labelSelector on its own.',
+  });
+  t.same(scopeListQuery(selector, 'labelSelector=%zz'), {
+    ok: false,
+    status: 400,
+    error: 'bad_request',
+    reason: 'bad_query',
+    message: 'The labelSelector parameter has a malformed percent-encoding.',
+  });
+  t.same(scopeListQuery(selector, '%zz'), {
+    ok: false,
+    status: 400,
+    error: 'bad_request',
+    reason: 'bad_query',
+    message: 'A query parameter name has a malformed percent-encoding.',
+  });
+  t.same(scopeListQuery(selector, 'a#'), {
+    ok: false,
+    status: 400,
+    error: 'bad_request',
+    reason: 'bad_query',
+    message: 'The query contains "#". Percent-encode it as %23.',
+  });
+  t.same(scopeListQuery(selector, 'labelSelector=a+in+('), {
+    ok: false,
+    status: 400,
+    error: 'bad_request',
+    reason: 'bad_query',
+    message: "The labelSelector parameter does not parse: unexpected end of selector at 6: expected a value, ',' or ')'.",
+  });
+  t.same(
+    scopeListQuery(selector, 'a=b+c&labelSelector=env+%3D+dev'),
+    { ok: true, query: `a=b+c&labelSelector=${enc('team=a,env=dev')}` },
+    '"+" decoded as a space in the value',
+  );
+  t.same(scopeListQuery(selector, 'labelSelector='), { ok: true, query: `labelSelector=${enc('team=a')}` });
+  t.same(scopeListQuery(selector, 'a=1&labelSelector=b&c=2'), { ok: true, query: `a=1&labelSelector=${enc('team=a,b')}&c=2` }, 'replaced in place');
+});
