@@ -104,7 +104,8 @@ t.test('create, use, renew and delete a token without JavaScript', async (t) => 
   const newValue = shownValue(renewed);
   t.not(newValue, value);
   t.equal((await onJob('nb-a', value)).status, 401, 'the old value stops working');
-  t.equal((await onJob('nb-a', newValue)).status, 200, 'the new one works');
+  await eventually('the new value to be accepted', async () => (await onJob('nb-a', newValue)).status === 200);
+  t.pass('the new one works');
   t.equal((await h.tokens.find(id))!.version, 2);
 
   const list = await consoleGet(h.url, '/console/tokens?sort=lastUsed&order=desc', cookie);
@@ -330,7 +331,9 @@ t.test('an expired token is renewed only with a new expiry: the form does not of
   t.equal((await h.tokens.find(lapsed.record.id))!.version, 1, 'not renewed');
   const renewed = await consolePost(h.url, `/console/tokens/${lapsed.record.id}/renew`, { csrf: csrfOf(confirm), expiresIn: '1d' }, cookie);
   t.equal(renewed.status, 200);
-  t.equal((await onJob('nb-a', shownValue(renewed))).status, 200, 'the new value works');
+  const newValue = shownValue(renewed);
+  await eventually('the renewed value to be accepted', async () => (await onJob('nb-a', newValue)).status === 200);
+  t.pass('the new value works');
 });
 
 t.test('fails closed when Redis is down: a 503 page, never a page served from nothing', async (t) => {
