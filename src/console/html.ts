@@ -4,12 +4,10 @@
  * response's CSP nonce: no inline code without it, nothing external). Pure.
  */
 
-const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+import { escapeHtml } from '../util/html.js';
 
-/** `text` safe in an HTML text node and in a quoted attribute value. */
-export function esc(text: string | number | undefined): string {
-  return String(text ?? '').replace(/[&<>"']/g, (character) => ESCAPES[character]!);
-}
+/** `text` safe in an HTML text node and in a quoted attribute value: every value that reaches a console page. */
+export const esc = escapeHtml;
 
 const UNITS: ReadonlyArray<readonly [string, number]> = [
   ['year', 365 * 86_400_000],

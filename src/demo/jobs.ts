@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { acceptEchoSocket } from './websocket.js';
+import { escapeHtml } from '../util/html.js';
 
 /** The text the notebook page greets with (the demo's test looks for it). */
 export const NOTEBOOK_GREETING = 'Hello from the notebook job';
@@ -32,9 +33,6 @@ function identity(req: IncomingMessage): { tokenName: string; role: string } {
   }
   return { tokenName, role: header('x-jobgate-role') };
 }
-
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] ?? char);
 
 function notebookPage(req: IncomingMessage): string {
   const { tokenName, role } = identity(req);

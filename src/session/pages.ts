@@ -1,4 +1,5 @@
 /** The login page and its kin: small, accessible, no external assets, no JavaScript needed. */
+import { escapeHtml } from '../util/html.js';
 
 export interface LoginPage {
   readonly jobId: string;
@@ -8,12 +9,6 @@ export interface LoginPage {
   readonly error?: string;
   /** A message that is not an error (after logout). */
   readonly notice?: string | undefined;
-}
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => ESCAPES[character]!);
 }
 
 const STYLE = `
