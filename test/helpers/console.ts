@@ -1,7 +1,5 @@
-import { request as httpRequest } from 'node:http';
-import { request, type Reply } from './http.js';
+import { postWholeBody, request, type Reply, type WholeBodyOutcome } from './http.js';
 import { CONTROL_HOST } from './control.js';
-import { within } from './wait.js';
 
 /** The console's own origin on the control host (the Host header the tests send, no port). */
 export const CONSOLE_ORIGIN = `http://${CONTROL_HOST}`;
@@ -57,36 +55,7 @@ export function shownValue(reply: Reply): string {
   return found[1]!;
 }
 
-/**
- * A form POST of `total` bytes that the client writes whole before it reads (declared length, or
- * chunked): the status it got and the error it saw, once the connection closed.
- */
-export function consolePostLarge(
-  baseUrl: string,
-  path: string,
-  total: number,
-  headers: Record<string, string>,
-  chunked = false,
-): Promise<{ status: number | undefined; error: string | undefined }> {
-  const url = new URL(baseUrl);
-  const answered = new Promise<{ status: number | undefined; error: string | undefined }>((resolve) => {
-    let status: number | undefined;
-    let error: string | undefined;
-    const req = httpRequest({
-      host: url.hostname,
-      port: url.port,
-      method: 'POST',
-      path,
-      agent: false,
-      headers: { host: CONTROL_HOST, ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(total) }) },
-    });
-    req.on('response', (res) => {
-      status = res.statusCode;
-      res.resume();
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
-    req.on('close', () => resolve({ status, error }));
-    req.end(Buffer.alloc(total, 0x61));
-  });
-  return within(answered, `the ${total}-byte console POST to ${path} to be answered and closed`);
+/** A console form POST of `total` bytes, written whole before the reply is read: see {@link postWholeBody}. */
+export function consolePostLarge(baseUrl: string, path: string, total: number, headers: Record<string, string>, chunked = false): Promise<WholeBodyOutcome> {
+  return postWholeBody(baseUrl, CONTROL_HOST, path, total, headers, chunked);
 }

@@ -1,4 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { within } from './wait.js';
 
 export interface Reply {
   readonly status: number;
@@ -65,3 +66,44 @@ export function flatHeaders(headers: Record<string, string> | readonly string[] 
 
 /** Authorization header for a token value. */
 export const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
+
+/** What a client that wrote its whole body before reading saw: the status (if any) and the error (if any). */
+export interface WholeBodyOutcome {
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+}
+
+/**
+ * A POST of `total` bytes that the client hands whole to `end()` before it reads (declared
+ * length, or chunked), as node:http clients do: what it saw once the connection closed.
+ */
+export function postWholeBody(
+  baseUrl: string,
+  host: string,
+  path: string,
+  total: number,
+  headers: Record<string, string>,
+  chunked = false,
+): Promise<WholeBodyOutcome> {
+  const url = new URL(baseUrl);
+  const answered = new Promise<WholeBodyOutcome>((resolve) => {
+    let status: number | undefined;
+    let error: string | undefined;
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path,
+      agent: false,
+      headers: { host, ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(total) }) },
+    });
+    req.on('response', (res) => {
+      status = res.statusCode;
+      res.resume();
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
+    req.on('close', () => resolve({ status, error }));
+    req.end(Buffer.alloc(total, 0x61));
+  });
+  return within(answered, `the ${chunked ? 'chunked' : 'declared'} ${total}-byte POST to ${host}${path} to be answered and closed`);
+}

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import t from 'tap';
 import WebSocket from 'ws';
-import { bearer, request, type Reply } from '../helpers/http.js';
+import { bearer, postWholeBody, request, type Reply } from '../helpers/http.js';
 import { metricSample, startHarness, type Harness } from '../helpers/jobgate.js';
 import { Upstream } from '../helpers/upstream.js';
 import { eventually, nextEvent, within } from '../helpers/wait.js';
@@ -348,36 +348,6 @@ t.test('WebSocket API routes follow the same rules, and are revoked like job URL
   await eventually('the job relabelled back into scope to be reachable again', async () => (await call('scoped', 'GET', '/v1/job/nb1')).status === 200);
 });
 
-/** A node:http client that hands its whole body to `end()` before it reads (as in the issue): the status it got (if any), and the error (if any). */
-function postLarge(
-  host: string,
-  path: string,
-  total: number,
-  headers: Record<string, string>,
-  chunked = false,
-): Promise<{ status: number | undefined; error: string | undefined }> {
-  const answered = new Promise<{ status: number | undefined; error: string | undefined }>((resolve) => {
-    let status: number | undefined;
-    let error: string | undefined;
-    const req = httpRequest({
-      host: '127.0.0.1',
-      port: h.jobgate.proxyAddress.port,
-      method: 'POST',
-      path,
-      agent: false,
-      headers: { host, ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(total) }) },
-    });
-    req.on('response', (res) => {
-      status = res.statusCode;
-      res.resume();
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
-    req.on('close', () => resolve({ status, error }));
-    req.end(Buffer.alloc(total, 0x61));
-  });
-  return within(answered, `the ${chunked ? 'chunked' : 'declared'} ${total}-byte POST to ${host}${path} to be answered and closed`);
-}
-
 /**
  * A raw client that declares `total` bytes and keeps writing them (64 KiB at a time, waiting for
  * drain) whatever it receives, until the connection fails: the status line it read and how much
@@ -408,12 +378,16 @@ function flood(total: number, headers: string): Promise<{ status: number; writte
 t.test('a client that writes its whole large body before reading still gets the 413, not a reset', async (t) => {
   const scoped = { ...bearer(tokens.scoped!), 'content-type': 'application/json' };
   const fiveMiB = 5 * 1024 * 1024;
-  t.same(await postLarge(API, '/v1/job', fiveMiB, scoped), { status: 413, error: undefined }, 'declared length over the limit');
-  t.same(await postLarge(API, '/v1/job', fiveMiB, scoped, true), { status: 413, error: undefined }, 'chunked, over the limit while reading');
-  t.same(await postLarge(API, '/v1/job', fiveMiB, { ...scoped, 'content-type': 'text/plain' }), { status: 415, error: undefined }, 'a body refused unread');
+  t.same(await postWholeBody(h.url, API, '/v1/job', fiveMiB, scoped), { status: 413, error: undefined }, 'declared length over the limit');
+  t.same(await postWholeBody(h.url, API, '/v1/job', fiveMiB, scoped, true), { status: 413, error: undefined }, 'chunked, over the limit while reading');
+  t.same(
+    await postWholeBody(h.url, API, '/v1/job', fiveMiB, { ...scoped, 'content-type': 'text/plain' }),
+    { status: 415, error: undefined },
+    'a body refused unread',
+  );
   const form = { origin: 'http://nb1.job.test', 'content-type': 'application/x-www-form-urlencoded' };
-  t.same(await postLarge('nb1.job.test', '/__jobgate/login', fiveMiB, form), { status: 413, error: undefined }, 'the login form, declared length');
-  t.same(await postLarge('nb1.job.test', '/__jobgate/login', fiveMiB, form, true), { status: 413, error: undefined }, 'the login form, chunked');
+  t.same(await postWholeBody(h.url, 'nb1.job.test', '/__jobgate/login', fiveMiB, form), { status: 413, error: undefined }, 'the login form, declared length');
+  t.same(await postWholeBody(h.url, 'nb1.job.test', '/__jobgate/login', fiveMiB, form, true), { status: 413, error: undefined }, 'the login form, chunked');
 
   // Far more than jobgate drains: the answer still comes first, then jobgate stops reading.
   const huge = 1024 * 1024 * 1024;
