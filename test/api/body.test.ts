@@ -306,6 +306,12 @@ t.test('Cases found by mutation testing: the Content-Type and Content-Encoding r
   t.same(pre('application/json; charset=x"utf-8"'), refused('The charset "x\\"utf-8\\"" is not supported. Send UTF-8 JSON.'));
   t.same(pre('application/json; charset = "UTF8" '), undefined, 'quoted, spaced, upper-case');
   t.same(pre('application/json; xcharset=latin1; charsetx=latin1'), undefined, 'other parameters');
+  t.same(
+    pre('application/json; charset="utf-"8'),
+    refused('The charset "\\"utf-\\"8" is not supported. Send UTF-8 JSON.'),
+    'quotes count only around the whole value',
+  );
+  t.same(pre('application/json; charsetx; charset'), undefined, 'a parameter without "=" names no charset');
   t.same(pre(JSON_TYPE, 'GZIP'), refused('jobgate cannot check a body with Content-Encoding "gzip". Send it uncompressed.'));
   t.same(pre(JSON_TYPE, '  '), undefined, 'a blank Content-Encoding');
 });

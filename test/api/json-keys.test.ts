@@ -128,12 +128,20 @@ t.test('the scanner accepts what JSON.parse accepts, edge by edge', async (t) =>
     'null',
     'nul',
     'nulls',
+    't',
+    'f',
+    'n',
     '"a',
     '"\\x"',
     '"\\u12"',
     '"\\u12g4"',
     '"\\uABCD"',
     '"\\uabcd"',
+    '"\\u12@4"',
+    '"\\u12`4"',
+    '"\\u12G4"',
+    '"\\x0041"',
+    '"\\U0041"',
     '"a\u0001b"',
     '"a\u001fb"',
     '"a\u0020b"',
@@ -170,4 +178,16 @@ t.test('the scanner accepts what JSON.parse accepts, edge by edge', async (t) =>
     t.equal(scanJsonKeys(text, 0, { keys: [] }).ok, parses, JSON.stringify(text));
   }
   t.same(scanJsonKeys('{"a":1 x', 0, ALL), { ok: false, kind: 'syntax' });
+});
+
+t.test('a malformed value or key is refused where it is: the scan never goes back before `start`', async (t) => {
+  // What precedes `start` would read as a separator if the scan went back to it.
+  const malformed = ['"\\x"', '"\\u12g4"', '1.', '1e', '1e+', 't', 'tru'];
+  for (const prefix of [' ,', ' :']) {
+    for (const value of malformed) {
+      for (const text of [`${prefix}[${value}]`, `${prefix}{"a":${value}}`, `${prefix}{${value}:1}`]) {
+        t.same(scanJsonKeys(text, prefix.length, ALL), { ok: false, kind: 'syntax' }, JSON.stringify(text));
+      }
+    }
+  }
 });
