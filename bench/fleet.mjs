@@ -19,7 +19,6 @@ import { spawn, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { CLUSTER_SLOTS_REFRESH_MS } from '../dist/redis/connect.js';
+import { freePort, httpStatus, sleep, waitUntil } from './lib/proc.mjs';
 import { FLEET_BEGIN, FLEET_END } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -67,16 +67,6 @@ const restSeconds = Number(flags.rest);
 
 const children = [];
 const dir = mkdtempSync(join(os.tmpdir(), 'jobgate-fleet-'));
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort() {
-  const server = createNetServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  return port;
-}
-
 function start(name, command, args, env = {}) {
   const log = openSync(join(dir, `${name}.log`), 'a');
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
@@ -84,24 +74,12 @@ function start(name, command, args, env = {}) {
   return child;
 }
 
-async function waitUntil(what, condition, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (
-    !(await Promise.resolve()
-      .then(condition)
-      .catch(() => false))
-  ) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 /** A redis-server with room for a fleet's connections (maxclients, and the file limit it needs). */
 async function startRedis(name, port, extra = []) {
   start(name, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '18000', ...extra]);
   const admin = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 100 });
   admin.on('error', () => {});
-  await waitUntil(`redis-server on ${port}`, async () => (await admin.connect().catch(() => {}), (await admin.ping()) === 'PONG'));
+  await waitUntil(`redis-server on ${port}`, async () => (await admin.connect().catch(() => {}), (await admin.ping()) === 'PONG'), 60_000);
   return admin;
 }
 
@@ -128,10 +106,14 @@ async function startTopology(kind) {
   execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], {
     stdio: 'ignore',
   });
-  await waitUntil('cluster_state:ok on every node', async () => {
-    for (const admin of admins) if (!(await admin.cluster('INFO')).includes('cluster_state:ok')) return false;
-    return true;
-  });
+  await waitUntil(
+    'cluster_state:ok on every node',
+    async () => {
+      for (const admin of admins) if (!(await admin.cluster('INFO')).includes('cluster_state:ok')) return false;
+      return true;
+    },
+    60_000,
+  );
   const nodes = ports.map((port) => `127.0.0.1:${port}`).join(',');
   return { kind, ports, admins, env: { JOBGATE_REDIS_URL: 'redis://127.0.0.1', JOBGATE_REDIS_CLUSTER_NODES: nodes }, prefix: '{jobgate}:' };
 }
@@ -155,16 +137,7 @@ function cli(topology, args) {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-function status(port, value) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'fleet.job.test', authorization: `Bearer ${value}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const status = (port, value) => httpStatus(port, { host: 'fleet.job.test', authorization: `Bearer ${value}` }, '/', agent);
 
 function httpText(port, path) {
   return new Promise((resolve, reject) => {
@@ -200,7 +173,7 @@ async function startReal(topology, upstreamPort, index) {
     // Every poll that sees the revocation is a failed authentication from 127.0.0.1.
     JOBGATE_AUTH_FAILURE_LIMIT: '1000000',
   });
-  await waitUntil(`jobgate ${index} ready`, async () => (await httpText(admin, '/readyz')).status === 200);
+  await waitUntil(`jobgate ${index} ready`, async () => (await httpText(admin, '/readyz')).status === 200, 60_000);
   return { port, admin };
 }
 

@@ -4,26 +4,17 @@
 // token, and from the moment the delete command returns poll both instances until each
 // answers 401. Prints the distribution (ms). Usage: node bench/revocation-latency.mjs [samples]
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { JobStore } from '../dist/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../dist/redis/index.js';
 import { TokenStore } from '../dist/tokens/store.js';
+import { freePort, httpStatus, waitUntil } from './lib/proc.mjs';
 
 const samples = Number(process.argv[2] ?? 200);
 const bin = fileURLToPath(new URL('../bin/jobgate.js', import.meta.url));
 const children = [];
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  return port;
-}
 
 function start(command, args, env = {}) {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
@@ -32,24 +23,7 @@ function start(command, args, env = {}) {
 }
 
 const agent = new Agent({ keepAlive: true });
-function status(port, value) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent, headers: { host: 'bench.job.test', authorization: `Bearer ${value}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitUntil(condition, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const status = (port, value) => httpStatus(port, { host: 'bench.job.test', authorization: `Bearer ${value}` }, '/', agent);
 
 /** Polls `port` until it answers 401; returns the time it did. */
 async function until401(port, value) {
@@ -65,7 +39,7 @@ try {
   start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const admin = createRedis({ url: redisUrl, commandTimeoutMs: 2000, reconnect: true });
-  await waitUntil(async () => (await connectRedis(admin, 500), true));
+  await waitUntil('Redis to answer', async () => (await connectRedis(admin, 500), true), 10_000);
   const keys = new KeySpace('bench:');
   const tokens = new TokenStore(admin, keys);
   const upstreamPort = await freePort();
@@ -89,7 +63,7 @@ try {
     ports.push(port);
   }
   const probe = await tokens.create({ name: 'probe', role: 'read' });
-  for (const port of ports) await waitUntil(async () => (await status(port, probe.value)) === 200);
+  for (const port of ports) await waitUntil(`jobgate on ${port} to accept the probe token`, async () => (await status(port, probe.value)) === 200, 10_000);
 
   const latencies = [];
   for (let i = 0; i < samples; i++) {

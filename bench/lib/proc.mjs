@@ -20,7 +20,12 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function waitUntil(what, probe, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await probe().catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(probe)
+        .catch(() => false)
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
@@ -37,10 +42,10 @@ export function tcpOpen(port) {
   });
 }
 
-/** One GET to 127.0.0.1:port (new connection); resolves with the status code. */
-export function httpStatus(port, headers = {}, path = '/') {
+/** One GET to 127.0.0.1:port (a new connection, unless an `agent` that keeps them alive is given); resolves with the status code. */
+export function httpStatus(port, headers = {}, path = '/', agent = false) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent, timeout: 5000 }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
     });
