@@ -113,9 +113,8 @@ t.test('open a job URL, log in with a token, reach the job and its WebSocket', a
 t.test('a wrong token shows the page again with a plain error', async (t) => {
   const page = await freshPage();
   await page.goto(base);
-  const response = page.waitForResponse((res) => res.url().endsWith('/__jobgate/login'));
-  await logIn(page, 'jgt_not-a-token');
-  t.equal((await response).status(), 401);
+  const [response] = await Promise.all([page.waitForResponse((res) => res.url().endsWith('/__jobgate/login')), logIn(page, 'jgt_not-a-token')]);
+  t.equal(response.status(), 401);
   t.equal(await page.getByRole('alert').textContent(), 'That token is not valid. Check that you pasted the whole value, or ask for a new token.');
   t.same(await page.context().cookies(), [], 'no cookie');
 });
@@ -124,9 +123,8 @@ t.test('a valid token for another job: 403 page, no cookie', async (t) => {
   const { value } = await h.tokens.create({ name: 'bob', role: 'read', labelSelector: 'team=b' });
   const page = await freshPage();
   await page.goto(base);
-  const response = page.waitForResponse((res) => res.url().endsWith('/__jobgate/login'));
-  await logIn(page, value);
-  t.equal((await response).status(), 403);
+  const [response] = await Promise.all([page.waitForResponse((res) => res.url().endsWith('/__jobgate/login')), logIn(page, value)]);
+  t.equal(response.status(), 403);
   t.equal(await page.getByRole('heading').textContent(), 'No access to this job');
   t.same(await page.context().cookies(), []);
 });

@@ -4,7 +4,7 @@ import { createRedisClient, KeySpace, redisTopology, type RedisClient, type Redi
 import { TokenStore } from '../../src/tokens/store.js';
 import { RedisServer } from './redis.js';
 
-/** A real Redis of the test's own, jobgate's commands client on it (300 ms command timeout), and the stores. */
+/** A real Redis of the test's own, jobgate's commands client on it (900 ms command timeout, jobgate's largest: a busy machine must not fail a healthy command), and the stores. */
 export interface GateStores {
   readonly server: RedisServer;
   readonly topology: RedisTopology;
@@ -19,7 +19,7 @@ export async function startGateStores(t: Test): Promise<GateStores> {
   const server = await RedisServer.start();
   t.teardown(() => server.stop());
   const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-  const redis = createRedisClient({ topology, commandTimeoutMs: 300 }, 'commands');
+  const redis = createRedisClient({ topology, commandTimeoutMs: 900 }, 'commands');
   t.teardown(() => redis.disconnect());
   await redis.connect();
   const keys = new KeySpace(topology.keyPrefix);

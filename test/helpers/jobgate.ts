@@ -61,7 +61,9 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
       JOBGATE_KEY_PREFIX: keyPrefix,
       JOBGATE_LISTEN: '127.0.0.1:0',
       JOBGATE_ADMIN_LISTEN: '127.0.0.1:0',
-      JOBGATE_REDIS_TIMEOUT_MS: '300',
+      // The most jobgate accepts: a Redis command that outlasts it fails closed with 503, and on a
+      // busy machine a stalled event loop can make a healthy command look that slow.
+      JOBGATE_REDIS_TIMEOUT_MS: '900',
       ...(env.JOBGATE_SIDECAR_JOB ? {} : { JOBGATE_JOB_DOMAIN: JOB_DOMAIN }),
       ...env,
     },
