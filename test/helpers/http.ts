@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { within } from './wait.js';
+import { MIN_WAIT_MS, within } from './wait.js';
 
 export interface Reply {
   readonly status: number;
@@ -16,7 +16,7 @@ export interface RequestOptions {
   readonly host?: string;
   readonly headers?: OutgoingHttpHeaders | readonly string[];
   readonly body?: string;
-  /** Abort after this many ms (the reply then rejects). */
+  /** Abort after this many ms of silence (the reply then rejects); at least 30 s unless given. */
   readonly timeoutMs?: number;
 }
 
@@ -35,7 +35,7 @@ export function request(baseUrl: string, options: RequestOptions = {}): Promise<
         path: options.path ?? '/',
         headers: headers as OutgoingHttpHeaders,
         agent: false,
-        timeout: options.timeoutMs ?? 10_000,
+        timeout: options.timeoutMs ?? MIN_WAIT_MS,
       },
       (res) => {
         let body = '';
@@ -52,7 +52,7 @@ export function request(baseUrl: string, options: RequestOptions = {}): Promise<
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? 10_000} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? MIN_WAIT_MS} ms`)));
     req.on('error', reject);
     req.end(options.body);
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './redis.js';
+import { MIN_WAIT_MS } from './wait.js';
 
 /** The shipped example; the tests run this file, with the addresses substituted. */
 export const NGINX_EXAMPLE = fileURLToPath(new URL('../../deploy/nginx/jobgate.conf', import.meta.url));
@@ -142,12 +143,12 @@ export class Nginx {
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const nginx = new Nginx(child, dir, port);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + MIN_WAIT_MS;
     while (!(await accepts(port))) {
       if (child.exitCode !== null) throw new Error(`nginx exited with code ${child.exitCode}: ${stderr}${nginx.errorLog()}`);
       if (Date.now() > deadline) {
         await nginx.stop();
-        throw new Error(`nginx did not listen on ${port} within 10 s: ${nginx.errorLog()}`);
+        throw new Error(`nginx did not listen on ${port} within ${MIN_WAIT_MS / 1000} s: ${nginx.errorLog()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }

@@ -14,6 +14,7 @@ import { TokenStore } from '../../src/tokens/store.js';
 import { JOB_DOMAIN, LogCapture, waitFor } from './jobgate.js';
 import { killLikeACrash } from './redis.js';
 import { freePort } from './redis.js';
+import { MIN_WAIT_MS } from './wait.js';
 
 /**
  * Real Redis topologies for one test file: a three-master Redis Cluster and a Sentinel set
@@ -59,11 +60,11 @@ export class RedisProcess {
     this.child = child;
     started.add(child);
     child.once('exit', () => started.delete(child));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + MIN_WAIT_MS;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server on port ${this.port} exited with code ${child.exitCode}: ${this.logTail()}`);
       if ((await command(this.port, ['PING'], this.auth, 300).catch(() => undefined)) === 'PONG') return;
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer within 10 s`);
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not answer within ${MIN_WAIT_MS / 1000} s`);
       await sleep(30);
     }
   }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { answersPing, freeLoopbackPort } from '../../src/demo/redis.js';
 import { connectRedis, createRedis, type KeySpace } from '../../src/redis/index.js';
+import { MIN_WAIT_MS } from './wait.js';
 
 /** A free TCP port on loopback (bound, read, released). */
 export const freePort = freeLoopbackPort;
@@ -51,10 +52,10 @@ export class RedisServer {
       { stdio: 'ignore' },
     );
     this.child = child;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + MIN_WAIT_MS;
     while (!(await answersPing(this.port, 200))) {
       if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} on port ${this.port}`);
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within 10 s`);
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${this.port} within ${MIN_WAIT_MS / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
