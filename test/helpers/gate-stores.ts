@@ -3,8 +3,9 @@ import { JobStore } from '../../src/jobs/store.js';
 import { createRedisClient, KeySpace, redisTopology, type RedisClient, type RedisTopology } from '../../src/redis/index.js';
 import { TokenStore } from '../../src/tokens/store.js';
 import { RedisServer } from './redis.js';
+import { REDIS_COMMAND_TIMEOUT_MS } from './wait.js';
 
-/** A real Redis of the test's own, jobgate's commands client on it (900 ms command timeout, jobgate's largest: a busy machine must not fail a healthy command), and the stores. */
+/** A real Redis of the test's own, jobgate's commands client on it (REDIS_COMMAND_TIMEOUT_MS), and the stores. */
 export interface GateStores {
   readonly server: RedisServer;
   readonly topology: RedisTopology;
@@ -19,7 +20,7 @@ export async function startGateStores(t: Test): Promise<GateStores> {
   const server = await RedisServer.start();
   t.teardown(() => server.stop());
   const topology = redisTopology({ redisUrl: server.url, redisSentinelName: 'mymaster', keyPrefix: undefined });
-  const redis = createRedisClient({ topology, commandTimeoutMs: 900 }, 'commands');
+  const redis = createRedisClient({ topology, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }, 'commands');
   t.teardown(() => redis.disconnect());
   await redis.connect();
   const keys = new KeySpace(topology.keyPrefix);

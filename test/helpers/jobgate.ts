@@ -6,7 +6,7 @@ import { resolveSettings } from '../../src/config/resolve.js';
 import { JobStore } from '../../src/jobs/store.js';
 import { connectRedis, createRedis, KeySpace } from '../../src/redis/index.js';
 import { startJobgate, type RunningJobgate } from '../../src/server.js';
-import { eventually, MIN_WAIT_MS } from './wait.js';
+import { eventually, MIN_WAIT_MS, REDIS_COMMAND_TIMEOUT_MS } from './wait.js';
 import { TokenStore } from '../../src/tokens/store.js';
 import { RedisServer } from './redis.js';
 
@@ -61,9 +61,7 @@ export async function startHarness(env: Record<string, string> = {}, redisServer
       JOBGATE_KEY_PREFIX: keyPrefix,
       JOBGATE_LISTEN: '127.0.0.1:0',
       JOBGATE_ADMIN_LISTEN: '127.0.0.1:0',
-      // The most jobgate accepts: a Redis command that outlasts it fails closed with 503, and on a
-      // busy machine a stalled event loop can make a healthy command look that slow.
-      JOBGATE_REDIS_TIMEOUT_MS: '900',
+      JOBGATE_REDIS_TIMEOUT_MS: String(REDIS_COMMAND_TIMEOUT_MS),
       ...(env.JOBGATE_SIDECAR_JOB ? {} : { JOBGATE_JOB_DOMAIN: JOB_DOMAIN }),
       ...env,
     },

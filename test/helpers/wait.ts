@@ -13,6 +13,14 @@ import type { EventEmitter } from 'node:events';
  */
 export const MIN_WAIT_MS = 30_000;
 
+/**
+ * The Redis command timeout jobgate gets in the harnesses: the most JOBGATE_REDIS_TIMEOUT_MS
+ * accepts. jobgate fails closed with 503 past it, and on a starved machine a stalled event loop
+ * fires the command's timer before it reads a reply that came in time. Tests that hang Redis
+ * wait for the 503 whatever this is.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 900;
+
 const describe = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 /**
